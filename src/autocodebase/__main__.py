@@ -1,0 +1,5 @@
+"""Allow `python -m autocodebase`."""
+
+from autocodebase.cli.main import main
+
+main()

@@ -1,0 +1,174 @@
+"""The typed events a run emits: the only interface between the loop and everything that watches it.
+
+Every event is a frozen dataclass with a `type`; `EventBus` stamps each with the run id, a sequence
+number and a time, redacts secrets, and hands the resulting JSON-ready dict to every sink (the JSONL
+printer, the terminal renderer, the ledger). docs/events.md documents the schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autocodebase.redact import Redactor
+
+Outcome = Literal["completed", "failed", "max_steps", "max_cost", "interrupted"]
+EXIT_CODES: dict[str, int] = {
+    "completed": 0,
+    "failed": 1,
+    "max_steps": 3,
+    "max_cost": 3,
+    "interrupted": 130,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    type: str = "event"
+    transient: bool = field(default=False, repr=False)
+    """Transient events (streamed text) go to live views only, not to the ledger or JSONL."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    type: str = "run_started"
+    task: str
+    model: str
+    workspace: str
+    settings: dict[str, Any]
+    sandbox: str
+    acb_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRequest(Event):
+    type: str = "model_request"
+    step: int
+    new_messages: list[dict[str, Any]]
+    """Messages added since the previous request, so the ledger holds each message once."""
+    message_count: int
+    tools: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssistantDelta(Event):
+    type: str = "assistant_delta"
+    transient: bool = True
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRetry(Event):
+    type: str = "model_retry"
+    step: int
+    attempt: int
+    delay_s: float
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelResponse(Event):
+    type: str = "model_response"
+    step: int
+    content: str
+    tool_calls: list[dict[str, Any]]
+    usage: dict[str, int]
+    cost_usd: float | None
+    total_cost_usd: float | None
+    duration_s: float
+    stop_reason: str
+    model: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallStarted(Event):
+    type: str = "tool_call"
+    step: int
+    call_id: str
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolFinished(Event):
+    type: str = "tool_result"
+    step: int
+    call_id: str
+    name: str
+    is_error: bool
+    output: str
+    data: dict[str, Any]
+    duration_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileChanged(Event):
+    type: str = "file_changed"
+    path: str
+    change: Literal["added", "modified", "deleted", "moved"]
+    by: str
+    """The tool whose call made the change (`apply_patch`, `shell`, ...)."""
+    moved_to: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanUpdated(Event):
+    type: str = "plan_updated"
+    steps: list[dict[str, str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorRaised(Event):
+    type: str = "error"
+    message: str
+    fatal: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    type: str = "run_finished"
+    outcome: Outcome
+    exit_code: int
+    final_message: str
+    steps: int
+    usage: dict[str, int]
+    cost_usd: float | None
+    duration_s: float
+    diff: str | None
+    error: str | None = None
+
+
+Sink = Callable[[dict[str, Any]], None]
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """Fields of `event` as plain JSON-ready data, `type` first."""
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    fields.pop("transient")
+    return {"type": fields.pop("type"), **fields}
+
+
+class EventBus:
+    """Fans events out to sinks after stamping and redacting them."""
+
+    def __init__(self, run_id: str, redactor: Redactor, sinks: Iterable[Sink] = ()):
+        self.run_id = run_id
+        self.redactor = redactor
+        self.sinks = list(sinks)
+        self.seq = 0
+
+    def emit(self, event: Event) -> None:
+        payload = self.redactor.value(event_payload(event))
+        stamped = {"type": payload.pop("type"), "run_id": self.run_id, "ts": time.time()}
+        if not event.transient:
+            self.seq += 1
+            stamped["seq"] = self.seq
+        else:
+            stamped["transient"] = True
+        stamped.update(payload)
+        for sink in self.sinks:
+            sink(stamped)

@@ -1,0 +1,275 @@
+"""The agent loop: the model proposes, tools act, the world answers; repeat until done or a limit.
+
+Control flow follows two kinds of trouble. A recoverable one (bad tool arguments, a failed
+command, a patch that does not apply) becomes an observation and the loop goes on; a terminal one
+(limits, an unrecoverable model error, Ctrl-C) ends the run with an outcome. `run_finished` is
+emitted in a `finally`, so every run, however it ends, leaves a complete record.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from autocodebase.agent.events import (
+    EXIT_CODES,
+    AssistantDelta,
+    ErrorRaised,
+    Event,
+    FileChanged,
+    ModelRequest,
+    ModelResponse,
+    ModelRetry,
+    Outcome,
+    RunFinished,
+    ToolCallStarted,
+    ToolFinished,
+)
+from autocodebase.models.base import Message, Model, ModelError, ToolCall, Usage
+from autocodebase.models.pricing import Price, cost_of
+from autocodebase.models.retry import RetryPolicy, call_with_retries
+from autocodebase.tools.base import Toolbox, ToolContext
+from autocodebase.vcs.snapshot import WorkTree
+
+
+@dataclass
+class LoopLimits:
+    max_steps: int = 50
+    """Model calls allowed; the run ends with outcome `max_steps` when they are used up."""
+    max_cost: float | None = None
+    """USD; checked after every model call. Unenforceable (and said so) for unpriced models."""
+
+
+@dataclass
+class RunResult:
+    outcome: Outcome
+    final_message: str
+    steps: int
+    usage: Usage
+    cost: float | None
+    diff: str | None
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+
+class LimitReached(Exception):
+    """Terminal: a step or cost budget is spent."""
+
+    def __init__(self, outcome: Outcome, message: str):
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def message_record(message: Message) -> dict[str, Any]:
+    record: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        record["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in message.tool_calls
+        ]
+    if message.tool_call_id:
+        record["tool_call_id"] = message.tool_call_id
+        record["is_error"] = message.is_error
+    return record
+
+
+@dataclass
+class Agent:
+    """One run of the loop against one workspace."""
+
+    model: Model
+    toolbox: Toolbox
+    context: ToolContext
+    emit: Callable[[Event], None]
+    limits: LoopLimits = field(default_factory=LoopLimits)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    price: Price | None = None
+    worktree: WorkTree | None = None
+
+    def __post_init__(self) -> None:
+        self.messages: list[Message] = []
+        self.usage = Usage()
+        self.cost: float | None = 0.0 if self.price is not None else None
+        self.steps = 0
+        self._sent = 0
+        self._reported_paths: set[str] = set()
+
+    def run(self, system: str, task: str) -> RunResult:
+        started = time.monotonic()
+        self.messages = [Message("system", system), Message("user", task)]
+        baseline = self._snapshot()
+        result = RunResult("failed", "", 0, Usage(), None, None, "the run did not finish")
+        try:
+            result = self._loop()
+        except LimitReached as stop:
+            result = self._result(stop.outcome, str(stop))
+        except ModelError as exc:
+            self.emit(ErrorRaised(message=str(exc), fatal=True))
+            result = self._result("failed", str(exc))
+        except KeyboardInterrupt:
+            result = self._result("interrupted", "interrupted by the user")
+        except Exception as exc:  # a bug of ours: record it with its traceback, end the run
+            detail = "".join(traceback.format_exception(exc))
+            self.emit(ErrorRaised(message=f"internal error: {exc!r}\n{detail}", fatal=True))
+            result = self._result("failed", f"internal error: {exc!r}")
+        finally:
+            diff = self._diff_since(baseline)
+            result.diff = diff
+            self.emit(
+                RunFinished(
+                    outcome=result.outcome,
+                    exit_code=result.exit_code,
+                    final_message=result.final_message,
+                    steps=self.steps,
+                    usage=vars(self.usage),
+                    cost_usd=self.cost,
+                    duration_s=round(time.monotonic() - started, 3),
+                    diff=diff,
+                    error=result.error,
+                )
+            )
+        return result
+
+    def _result(self, outcome: Outcome, error: str | None, final: str = "") -> RunResult:
+        return RunResult(outcome, final, self.steps, self.usage, self.cost, None, error)
+
+    def _loop(self) -> RunResult:
+        if self.price is None and self.limits.max_cost is not None:
+            self.emit(
+                ErrorRaised(
+                    message=f"no price known for {self.model.name}: --max-cost cannot be enforced "
+                    "(add [prices] to your config)",
+                    fatal=False,
+                )
+            )
+        while True:
+            if self.steps >= self.limits.max_steps:
+                raise LimitReached("max_steps", f"step limit reached ({self.limits.max_steps})")
+            self.steps += 1
+            reply = self._ask_model()
+            if not reply.tool_calls:
+                return self._result("completed", None, reply.content)
+            before = self._snapshot()
+            for call in reply.tool_calls:
+                self._run_tool(call)
+            self._report_shell_changes(before)
+
+    def _ask_model(self) -> Message:
+        step = self.steps
+        self.emit(
+            ModelRequest(
+                step=step,
+                new_messages=[message_record(m) for m in self.messages[self._sent :]],
+                message_count=len(self.messages),
+                tools=[s.name for s in self.toolbox.specs],
+            )
+        )
+        self._sent = len(self.messages)
+
+        def on_retry(attempt: int, delay: float, error: ModelError) -> None:
+            self.emit(
+                ModelRetry(step=step, attempt=attempt, delay_s=round(delay, 3), error=str(error))
+            )
+
+        def on_text(text: str) -> None:
+            self.emit(AssistantDelta(text=text))
+
+        started = time.monotonic()
+        response = call_with_retries(
+            lambda: self.model.complete(self.messages, self.toolbox.specs, on_text),
+            self.retry,
+            on_retry,
+        )
+        self.usage = self.usage + response.usage
+        call_cost = cost_of(response.usage, self.price)
+        if call_cost is not None and self.cost is not None:
+            self.cost += call_cost
+        message = response.message
+        self.messages.append(message)
+        self._sent = len(self.messages)
+        self.emit(
+            ModelResponse(
+                step=step,
+                content=message.content,
+                tool_calls=message_record(message).get("tool_calls", []),
+                usage=vars(response.usage),
+                cost_usd=call_cost,
+                total_cost_usd=self.cost,
+                duration_s=round(time.monotonic() - started, 3),
+                stop_reason=response.stop_reason,
+                model=response.model,
+            )
+        )
+        limit = self.limits.max_cost
+        if limit is not None and self.cost is not None and self.cost > limit:
+            raise LimitReached("max_cost", f"cost limit reached (${self.cost:.4f} > ${limit})")
+        return message
+
+    def _run_tool(self, call: ToolCall) -> None:
+        self.emit(
+            ToolCallStarted(
+                step=self.steps,
+                call_id=call.id,
+                name=call.name,
+                arguments=call.arguments,
+                raw_arguments=call.raw_arguments,
+            )
+        )
+        result, elapsed = self.toolbox.call(self.context, call)
+        self.messages.append(
+            Message(
+                "tool",
+                result.output,
+                tool_call_id=call.id,
+                name=call.name,
+                is_error=result.is_error,
+            )
+        )
+        for item in result.data.get("files", []):
+            self._reported_paths.add(item["path"])
+            if item.get("moved_to"):
+                self._reported_paths.add(item["moved_to"])
+        self.emit(
+            ToolFinished(
+                step=self.steps,
+                call_id=call.id,
+                name=call.name,
+                is_error=result.is_error,
+                output=result.output,
+                data=result.data,
+                duration_s=round(elapsed, 3),
+            )
+        )
+
+    def _snapshot(self) -> str | None:
+        if self.worktree is None:
+            return None
+        try:
+            return self.worktree.snapshot()
+        except RuntimeError as exc:
+            self.emit(ErrorRaised(message=f"workspace snapshot failed: {exc}", fatal=False))
+            return None
+
+    def _report_shell_changes(self, before: str | None) -> None:
+        """Attribute file changes no edit tool reported (made by commands) to `shell`."""
+        after = self._snapshot()
+        if self.worktree is None or before is None or after is None or before == after:
+            self._reported_paths.clear()
+            return
+        for change in self.worktree.changes(before, after):
+            path = os.path.relpath(self.worktree.root / change.path, self.context.workspace)
+            if path not in self._reported_paths:
+                self.emit(FileChanged(path=path, change=change.change, by="shell"))
+        self._reported_paths.clear()
+
+    def _diff_since(self, baseline: str | None) -> str | None:
+        after = self._snapshot()
+        if self.worktree is None or baseline is None or after is None:
+            return None
+        return self.worktree.diff(baseline, after)

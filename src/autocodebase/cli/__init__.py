@@ -1,0 +1,1 @@
+"""Command-line faces of acb: one thin module per verb, each builds config and hands off."""

@@ -1,0 +1,93 @@
+"""`acb exec`: run one task headless, for scripts and CI.
+
+Progress goes to stderr and the final message to stdout, or, with `--json`, one event per line
+on stdout (docs/events.md). Exit codes: 0 completed, 1 failed, 2 bad usage, 3 limit reached,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from autocodebase.errors import UsageError
+
+
+def _read_task(task: str | None) -> str:
+    if task is None or task == "-":
+        if sys.stdin.isatty():
+            raise UsageError('give a task, e.g. acb exec "add a --verbose flag", or pipe one in')
+        task = sys.stdin.read()
+    if not task.strip():
+        raise UsageError("the task is empty")
+    return task.strip()
+
+
+def _workspace(directory: str | None) -> Path:
+    path = Path(directory or ".").expanduser()
+    if not path.exists():
+        raise UsageError(f"no such directory: {path}")
+    if not path.is_dir():
+        raise UsageError(f"not a directory: {path}")
+    return path.resolve()
+
+
+def _json_sink(event: dict[str, Any]) -> None:
+    if event.get("transient"):
+        return
+    sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@click.command("exec")
+@click.argument("task", required=False)
+@click.option("-C", "--cd", "directory", metavar="DIR", help="Work in DIR (default: current).")
+@click.option("-m", "--model", help="PROVIDER/NAME, e.g. openai/gpt-5.1, or replay:CASSETTE.")
+@click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines on stdout.")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Most model calls allowed.")
+@click.option("--max-cost", type=click.FloatRange(min=0), help="Most USD to spend.")
+@click.option("--stream/--no-stream", default=None, help="Stream model output (default: on).")
+@click.option("--record", metavar="PATH", help="Write the model's responses to a cassette.")
+def exec_command(
+    task: str | None,
+    directory: str | None,
+    model: str | None,
+    as_json: bool,
+    max_steps: int | None,
+    max_cost: float | None,
+    stream: bool | None,
+    record: str | None,
+) -> int:
+    """Run TASK in a repository without asking questions, then exit.
+
+    TASK is plain language; use - (or nothing) to read it from stdin.
+    """
+    from autocodebase.agent.runner import RunRequest, execute
+    from autocodebase.cli.render import HumanRenderer
+    from autocodebase.config import load_settings
+    from autocodebase.models.registry import build_model
+
+    workspace = _workspace(directory)
+    text = _read_task(task)
+    flags = {"model": model, "max_steps": max_steps, "max_cost": max_cost, "stream": stream}
+    settings = load_settings(workspace, flags)
+    chosen = build_model(settings.model, settings)
+    if record:
+        from autocodebase.models.cassette import RecordingModel
+
+        chosen = RecordingModel(chosen, Path(record), description=text)
+    sink: Callable[[dict[str, Any]], None] = _json_sink
+    if not as_json:
+        sink = HumanRenderer(sys.stderr)
+    _run_id, result = execute(RunRequest(text, workspace, settings, chosen, [sink]))
+    # On a terminal the streamed progress already showed the final message; print it again only
+    # when stdout goes elsewhere (a pipe, a file), which is what scripts read.
+    on_screen = sys.stdout.isatty() and sys.stderr.isatty()
+    if not as_json and result.final_message and not on_screen:
+        click.echo(result.final_message)
+    return result.exit_code

@@ -1,0 +1,93 @@
+"""The `acb` command: a click group whose subcommands are imported only when used.
+
+Keeping SDKs and the agent out of the import path of `acb --help` is what makes it start fast;
+every error a user can cause ends here as one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from autocodebase import __version__
+from autocodebase.errors import AcbError
+
+SUBCOMMANDS = {
+    "exec": ("autocodebase.cli.exec_cmd", "exec_command", "Run a task headless"),
+    "runs": ("autocodebase.cli.runs_cmd", "runs", "Inspect the run ledger"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        module, attribute, _ = SUBCOMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from our table, so `acb --help` imports no subcommand module at all.
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="acb")
+def cli() -> None:
+    """acb: an autonomous coding agent for real repositories.
+
+    Give it a task in plain language; it plans, edits, runs the tests and records every step.
+
+    \b
+    Examples:
+      acb exec "add a --verbose flag to the CLI" --model openai/gpt-5.1
+      acb exec "fix the failing test" --model ollama/qwen2.5-coder:7b -C path/to/repo
+      acb runs list
+    """
+
+
+def _usage_hint(error: click.UsageError) -> str:
+    context = error.ctx
+    name = context.command_path if context is not None else "acb"
+    return f" (see `{name} --help`)"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every expected failure into one line and an exit code."""
+    try:
+        result: Any = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="acb", standalone_mode=False
+        )
+    except click.UsageError as error:
+        click.echo(f"acb: error: {error.format_message()}{_usage_hint(error)}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"acb: error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("acb: interrupted", err=True)
+        sys.exit(130)
+    except AcbError as error:
+        click.echo(f"acb: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("acb: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # a bug: one line for the user, the traceback only on request
+        if os.environ.get("ACB_DEBUG"):
+            raise
+        click.echo(f"acb: internal error: {error!r} (set ACB_DEBUG=1 for details)", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,118 @@
+"""Human-readable progress for a run, drawn from the event stream on stderr."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+import click
+
+MAX_OUTPUT_LINES = 6
+
+
+def summarize_call(name: str, arguments: dict[str, Any] | None) -> str:
+    """One line saying what a tool call will do."""
+    if arguments is None:
+        return "(malformed arguments)"
+    if name == "shell":
+        return str(arguments.get("command", ""))
+    if name == "read_file":
+        span = ""
+        if arguments.get("start_line") or arguments.get("end_line"):
+            span = f":{arguments.get('start_line') or 1}-{arguments.get('end_line') or ''}"
+        return f"{arguments.get('path', '')}{span}"
+    if name == "search":
+        where = arguments.get("path") or "."
+        glob = f" ({arguments['glob']})" if arguments.get("glob") else ""
+        return f"/{arguments.get('pattern', '')}/ in {where}{glob}"
+    if name == "apply_patch":
+        files = [
+            line.split(":", 1)[1].strip()
+            for line in str(arguments.get("patch", "")).splitlines()
+            if line.startswith(("*** Add File:", "*** Update File:", "*** Delete File:"))
+        ]
+        return ", ".join(files)
+    return ""
+
+
+def format_tokens(usage: dict[str, int]) -> str:
+    return f"{usage.get('input_tokens', 0):,} in / {usage.get('output_tokens', 0):,} out tokens"
+
+
+def format_cost(cost: float | None) -> str:
+    return "cost unknown" if cost is None else f"${cost:.4f}"
+
+
+class HumanRenderer:
+    """An event sink that writes what is happening, compactly, for a person watching."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.color = stream.isatty()
+        self.mid_line = False
+
+    def _line(self, text: str, **style: Any) -> None:
+        if self.mid_line:
+            self.stream.write("\n")
+            self.mid_line = False
+        click.echo(click.style(text, **style) if self.color else text, file=self.stream)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        handler = getattr(self, f"on_{event['type']}", None)
+        if handler is not None:
+            handler(event)
+        self.stream.flush()
+
+    def on_run_started(self, event: dict[str, Any]) -> None:
+        self._line(
+            f"acb · {event['model']} · {event['workspace']} · run {event['run_id']}", dim=True
+        )
+        self._line(f"task: {event['task']}", bold=True)
+
+    def on_assistant_delta(self, event: dict[str, Any]) -> None:
+        self.stream.write(event["text"])
+        self.mid_line = not event["text"].endswith("\n")
+
+    def on_model_retry(self, event: dict[str, Any]) -> None:
+        self._line(
+            f"⟳ {event['error']} — retrying in {event['delay_s']:.1f}s "
+            f"(attempt {event['attempt'] + 1})",
+            fg="yellow",
+        )
+
+    def on_tool_call(self, event: dict[str, Any]) -> None:
+        summary = summarize_call(event["name"], event["arguments"])
+        self._line(f"▸ {event['name']} {summary}".rstrip(), fg="cyan")
+
+    def on_tool_result(self, event: dict[str, Any]) -> None:
+        lines = event["output"].rstrip().splitlines()
+        if not event["is_error"]:
+            # For commands the last line is our "[exit code 0, 1.2s]"; the one above it is
+            # usually the command's own summary ("7 passed in 0.03s").
+            shown = lines[-2:] if event["name"] == "shell" else lines[-1:]
+            self._line(f"  ✓ {' · '.join(s.strip() for s in shown)[:160] or 'ok'}", dim=True)
+            return
+        for line in lines[-MAX_OUTPUT_LINES:]:
+            self._line(f"  ✗ {line[:200]}", fg="red")
+
+    def on_file_changed(self, event: dict[str, Any]) -> None:
+        moved = f" → {event['moved_to']}" if event.get("moved_to") else ""
+        self._line(f"  ✎ {event['change']} {event['path']}{moved} ({event['by']})", fg="green")
+
+    def on_plan_updated(self, event: dict[str, Any]) -> None:
+        marks = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
+        for step in event["steps"]:
+            self._line(f"  {marks.get(step['status'], '[ ]')} {step['step']}", fg="magenta")
+
+    def on_error(self, event: dict[str, Any]) -> None:
+        self._line(f"{'error' if event['fatal'] else 'warning'}: {event['message']}", fg="red")
+
+    def on_run_finished(self, event: dict[str, Any]) -> None:
+        facts = (
+            f"{event['steps']} steps · {format_tokens(event['usage'])} · "
+            f"{format_cost(event['cost_usd'])} · {event['duration_s']:.1f}s · run {event['run_id']}"
+        )
+        if event["outcome"] == "completed":
+            self._line(f"✔ completed · {facts}", fg="green", bold=True)
+        else:
+            reason = f": {event['error']}" if event.get("error") else ""
+            self._line(f"✘ {event['outcome']}{reason} · {facts}", fg="red", bold=True)

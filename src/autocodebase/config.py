@@ -1,0 +1,191 @@
+"""Layered settings: defaults < user config < project config < environment < command-line flags.
+
+Each layer is a plain mapping; `UNSET` marks "this layer says nothing" so that an explicit
+`false` or `0` in a later layer still wins. The resolved settings of a run go into the ledger.
+
+A repository's own `.acb/config.toml` may tune the run but may not define providers: otherwise
+cloning a hostile repository could send your API key to a server of its choosing.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from autocodebase.errors import ConfigError
+from autocodebase.models.pricing import Price
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+WIRE_APIS = ("chat", "responses", "anthropic")
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """A named endpoint: `[providers.NAME] base_url, api_key_env, wire_api`."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    wire_api: str = "chat"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know that is not the task itself."""
+
+    model: str = "openai/gpt-5.1"
+    max_steps: int = 50
+    max_cost: float | None = None
+    stream: bool = True
+    shell_timeout_s: int = 120
+    output_limit: int = 16_000
+    request_timeout_s: float = 600.0
+    retry_attempts: int = 6
+    retry_max_delay_s: float = 60.0
+    ledger_path: Path = field(default_factory=lambda: default_state_dir() / "ledger.db")
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    prices: Mapping[str, Price] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready form for the ledger; providers are listed without secrets (there are none)."""
+        record = asdict(self)
+        record["ledger_path"] = str(self.ledger_path)
+        return record
+
+
+SCALAR_KEYS: Final = {
+    "model": str,
+    "max_steps": int,
+    "max_cost": float,
+    "stream": bool,
+    "shell_timeout_s": int,
+    "output_limit": int,
+    "request_timeout_s": float,
+    "retry_attempts": int,
+    "retry_max_delay_s": float,
+}
+ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}
+PROJECT_FORBIDDEN: Final = ("providers", "ledger_path")
+
+
+def default_state_dir() -> Path:
+    """`$ACB_HOME`, else `$XDG_STATE_HOME/acb`, else `~/.local/state/acb` (nothing is created)."""
+    if os.environ.get("ACB_HOME"):
+        return Path(os.environ["ACB_HOME"])
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "acb"
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "acb" / "config.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    kind = SCALAR_KEYS[key]
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError(value)
+                return lowered in {"1", "true", "yes"}
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError(value)
+        coerced = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}") from None
+    if kind in (int, float) and coerced < 0:
+        raise ConfigError(f"{source}: {key} must not be negative")
+    return coerced
+
+
+def _providers(raw: Any, source: str) -> dict[str, ProviderConfig]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [providers] must be a table")
+    result = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [providers.{name}] must be a table")
+        unknown = set(table) - {"base_url", "api_key_env", "wire_api"}
+        if unknown:
+            raise ConfigError(f"{source}: [providers.{name}] has unknown keys {sorted(unknown)}")
+        wire = table.get("wire_api", "chat")
+        if wire not in WIRE_APIS:
+            raise ConfigError(f"{source}: providers.{name}.wire_api must be one of {WIRE_APIS}")
+        result[name] = ProviderConfig(table.get("base_url"), table.get("api_key_env"), wire)
+    return result
+
+
+def _prices(raw: Any, source: str) -> dict[str, Price]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [prices] must be a table")
+    try:
+        return {
+            model: Price(float(p["input"]), float(p["output"]), p.get("cached_input"))
+            for model, p in raw.items()
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f'{source}: each [prices."MODEL"] needs input and output ({exc})'
+        ) from exc
+
+
+def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> None:
+    """Fold one layer into `base`, validating as we go so errors name their source."""
+    for key, value in layer.items():
+        if value is UNSET or value is None:
+            continue
+        if key == "providers":
+            base["providers"] = {**base.get("providers", {}), **_providers(value, source)}
+        elif key == "prices":
+            base["prices"] = {**base.get("prices", {}), **_prices(value, source)}
+        elif key == "ledger_path":
+            base["ledger_path"] = Path(str(value)).expanduser()
+        elif key in SCALAR_KEYS:
+            base[key] = _coerce(key, value, source)
+        else:
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+
+
+def load_settings(workspace: Path, flags: Mapping[str, Any] | None = None) -> Settings:
+    """Resolve the settings for a run in `workspace`."""
+    merged: dict[str, Any] = {}
+    user_path = user_config_path()
+    merge_layer(merged, read_toml(user_path), str(user_path))
+    project_path = workspace / ".acb" / "config.toml"
+    project = read_toml(project_path)
+    for forbidden in PROJECT_FORBIDDEN:
+        if forbidden in project:
+            raise ConfigError(
+                f"{project_path}: {forbidden!r} may only be set in {user_path}, "
+                "so that a repository cannot redirect your API keys or records"
+            )
+    merge_layer(merged, project, str(project_path))
+    env_layer = {key: os.environ[var] for var, key in ENV_KEYS.items() if os.environ.get(var)}
+    merge_layer(merged, env_layer, "environment")
+    merge_layer(merged, flags or {}, "command line")
+    return Settings(**merged)

@@ -1,0 +1,128 @@
+"""Parser for Codex CLI's apply_patch grammar, tolerant of the envelopes models wrap it in.
+
+*** Begin Patch
+*** Add File: path          (+lines)
+*** Delete File: path
+*** Update File: path
+*** Move to: new/path       (optional)
+@@ optional anchor line     (then ' ' context, '-' removed, '+' added lines)
+*** End of File             (optional: the hunk ends at the end of the file)
+*** End Patch
+"""
+
+from __future__ import annotations
+
+from autocodebase.edits.model import FileEdit, Hunk, PatchError
+
+BEGIN, END = "*** Begin Patch", "*** End Patch"
+ADD, DELETE, UPDATE, MOVE = (
+    "*** Add File: ",
+    "*** Delete File: ",
+    "*** Update File: ",
+    "*** Move to: ",
+)
+EOF_MARK = "*** End of File"
+
+
+def _body_lines(text: str) -> list[str]:
+    """The lines between Begin and End, dropping heredoc and markdown wrappers around them."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    starts = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
+    if not starts:
+        raise PatchError(f"the patch must start with a line '{BEGIN}'")
+    ends = [i for i, line in enumerate(lines) if line.strip() == END and i > starts[0]]
+    if not ends:
+        raise PatchError(f"the patch must end with a line '{END}'")
+    return lines[starts[0] + 1 : ends[-1]]
+
+
+class _HunkBuilder:
+    def __init__(self, anchor: str | None):
+        self.anchor = anchor
+        self.old: list[str] = []
+        self.new: list[str] = []
+        self.at_eof = False
+        self.changed = False
+
+    def add(self, line: str, where: str) -> None:
+        marker, rest = (line[:1], line[1:]) if line else (" ", "")
+        if marker == " ":
+            self.old.append(rest)
+            self.new.append(rest)
+        elif marker == "-":
+            self.old.append(rest)
+            self.changed = True
+        elif marker == "+":
+            self.new.append(rest)
+            self.changed = True
+        else:
+            raise PatchError(
+                f"{where}: every hunk line must start with ' ', '-' or '+', got {line[:60]!r}"
+            )
+
+    def build(self) -> Hunk:
+        return Hunk(tuple(self.old), tuple(self.new), self.anchor, self.at_eof)
+
+
+def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, int]:
+    move_to = None
+    if index < len(lines) and lines[index].startswith(MOVE):
+        move_to = lines[index][len(MOVE) :].strip()
+        index += 1
+    hunks: list[Hunk] = []
+    current: _HunkBuilder | None = None
+    while index < len(lines) and not lines[index].startswith(("*** Add", "*** Delete", "*** Upd")):
+        line = lines[index]
+        index += 1
+        if line.startswith("@@"):
+            if current is not None and current.changed:
+                hunks.append(current.build())
+            anchor = line[2:].strip().removesuffix("@@").strip()
+            current = _HunkBuilder(anchor or None)
+        elif line.strip() == EOF_MARK:
+            if current is None:
+                raise PatchError(f"{path}: '{EOF_MARK}' must follow a hunk")
+            current.at_eof = True
+        else:
+            if current is None:
+                current = _HunkBuilder(None)
+            current.add(line, f"{path}, patch line {index}")
+    if current is not None and current.changed:
+        hunks.append(current.build())
+    if not hunks and move_to is None:
+        raise PatchError(f"Update File {path} has no hunk with a '-' or '+' line")
+    return FileEdit("update", path, hunks=tuple(hunks), move_to=move_to), index
+
+
+def parse_patch(text: str) -> list[FileEdit]:
+    """Every file operation in the patch, in order."""
+    lines = _body_lines(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    edits: list[FileEdit] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line.strip():
+            continue
+        if line.startswith(ADD):
+            path = line[len(ADD) :].strip()
+            body: list[str] = []
+            while index < len(lines) and lines[index].startswith("+"):
+                body.append(lines[index][1:])
+                index += 1
+            edits.append(FileEdit("add", path, content="\n".join(body) + ("\n" if body else "")))
+        elif line.startswith(DELETE):
+            edits.append(FileEdit("delete", line[len(DELETE) :].strip()))
+        elif line.startswith(UPDATE):
+            edit, index = _parse_update(line[len(UPDATE) :].strip(), lines, index)
+            edits.append(edit)
+        else:
+            raise PatchError(
+                f"unexpected line {line[:80]!r}: expected '*** Add File:', "
+                "'*** Delete File:' or '*** Update File:'"
+            )
+    if not edits:
+        raise PatchError("the patch contains no file operations")
+    return edits

@@ -1,0 +1,48 @@
+"""Numbered, tiny schema migrations; `PRAGMA user_version` records how far a database has come."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: runs and their events
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        task TEXT NOT NULL,
+        model TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        sandbox TEXT NOT NULL,
+        acb_version TEXT NOT NULL,
+        outcome TEXT,
+        exit_code INTEGER,
+        steps INTEGER,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        cost_usd REAL,
+        final_message TEXT,
+        error TEXT,
+        diff TEXT
+    );
+    CREATE TABLE events (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE INDEX runs_started ON runs(started_at);
+    """,
+]
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Bring the schema up to date; each step is its own transaction."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        with connection:
+            connection.executescript(f"BEGIN; {script}; PRAGMA user_version = {number};")

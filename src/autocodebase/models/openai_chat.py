@@ -1,0 +1,185 @@
+"""OpenAI Chat Completions provider: api.openai.com and every compatible server (Ollama, vLLM,
+llama.cpp, LM Studio, OpenRouter), streaming or not, through the official SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autocodebase.models.base import (
+    Message,
+    ModelError,
+    Response,
+    TextSink,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+from autocodebase.models.faults import is_transport_error, parse_tool_arguments, to_model_error
+
+
+def message_to_wire(message: Message) -> dict[str, Any]:
+    """One neutral message as a Chat Completions message."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.raw_arguments},
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def tool_to_wire(spec: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": spec.parameters,
+        },
+    }
+
+
+def usage_from_wire(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    details = getattr(usage, "prompt_tokens_details", None)
+    return Usage(
+        input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+        output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        cached_input_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
+    )
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OpenAIChatModel:
+    """A model reached over `/chat/completions`."""
+
+    name: str
+    model_id: str
+    api_key: str
+    base_url: str | None = None
+    stream: bool = True
+    timeout: float = 600.0
+    max_output_tokens: int | None = None
+    provider_label: str = "openai"
+    _client: Any = field(default=None, repr=False)
+
+    def _sdk(self) -> Any:
+        if self._client is None:
+            import openai  # lazy: 0.4 s of import we only pay when a request is made
+
+            self._client = openai.OpenAI(
+                api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0
+            )
+        return self._client
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec],
+        on_text: TextSink | None = None,
+    ) -> Response:
+        request: dict[str, Any] = {
+            "model": self.model_id,
+            "messages": [message_to_wire(m) for m in messages],
+        }
+        if tools:
+            request["tools"] = [tool_to_wire(t) for t in tools]
+        if self.max_output_tokens:
+            request["max_completion_tokens"] = self.max_output_tokens
+        try:
+            if self.stream:
+                return self._complete_streamed(request, on_text)
+            return self._parse(self._sdk().chat.completions.create(**request))
+        except ModelError:
+            raise
+        except Exception as exc:
+            if is_transport_error(exc):
+                raise to_model_error(exc, self.provider_label) from exc
+            raise
+
+    def _parse(self, completion: Any) -> Response:
+        if not completion.choices:
+            raise ModelError(f"{self.provider_label} returned no choices", retryable=True)
+        choice = completion.choices[0]
+        wire = choice.message
+        calls = tuple(
+            ToolCall(
+                id=call.id,
+                name=call.function.name,
+                arguments=parse_tool_arguments(call.function.arguments or ""),
+                raw_arguments=call.function.arguments or "",
+            )
+            for call in (wire.tool_calls or [])
+        )
+        return Response(
+            message=Message(role="assistant", content=wire.content or "", tool_calls=calls),
+            usage=usage_from_wire(completion.usage),
+            stop_reason=choice.finish_reason or "stop",
+            model=completion.model or self.model_id,
+        )
+
+    def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
+        stream = self._sdk().chat.completions.create(
+            **request, stream=True, stream_options={"include_usage": True}
+        )
+        text: list[str] = []
+        calls: dict[int, _PartialCall] = {}
+        finish: str | None = None
+        usage = Usage()
+        model = self.model_id
+        for chunk in stream:
+            model = chunk.model or model
+            if chunk.usage is not None:
+                usage = usage_from_wire(chunk.usage)
+            for choice in chunk.choices or []:
+                delta = choice.delta
+                if delta is not None and delta.content:
+                    text.append(delta.content)
+                    if on_text is not None:
+                        on_text(delta.content)
+                for fragment in (delta.tool_calls or []) if delta is not None else []:
+                    partial = calls.setdefault(fragment.index, _PartialCall())
+                    partial.id = fragment.id or partial.id
+                    if fragment.function is not None:
+                        partial.name = fragment.function.name or partial.name
+                        partial.arguments.append(fragment.function.arguments or "")
+                finish = choice.finish_reason or finish
+        if finish is None:
+            raise ModelError(
+                f"{self.provider_label} stream ended before the response was complete",
+                retryable=True,
+            )
+        tool_calls = tuple(
+            ToolCall(
+                id=p.id or f"call_{index}",
+                name=p.name,
+                arguments=parse_tool_arguments("".join(p.arguments)),
+                raw_arguments="".join(p.arguments),
+            )
+            for index, p in sorted(calls.items())
+        )
+        return Response(
+            message=Message(role="assistant", content="".join(text), tool_calls=tool_calls),
+            usage=usage,
+            stop_reason=finish,
+            model=model,
+        )

@@ -1,0 +1,57 @@
+"""Retry with exponential backoff and full jitter, honouring a server's Retry-After.
+
+Providers run with their SDK's own retries disabled so that every retry is visible as an event
+and the policy (attempts, delays) comes from one place the user can configure.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from autocodebase.models.base import ModelError
+
+T = TypeVar("T")
+RetryNotice = Callable[[int, float, ModelError], None]
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try before giving up on a provider fault."""
+
+    max_attempts: int = 6
+    """Total attempts, the first included."""
+    base_delay: float = 1.0
+    """Seconds; doubled on each attempt before jitter."""
+    max_delay: float = 60.0
+    """Ceiling for one wait, Retry-After included, so a hostile header cannot stall a run."""
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    jitter: Callable[[], float] = field(default=random.random, repr=False)
+
+    def delay_for(self, attempt: int, error: ModelError) -> float:
+        """Wait before attempt `attempt + 1`; a server's Retry-After wins over our own backoff."""
+        if error.retry_after is not None:
+            return float(min(max(error.retry_after, 0.0), self.max_delay))
+        ceiling: float = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
+        return ceiling * (0.5 + 0.5 * self.jitter())
+
+
+def call_with_retries(
+    call: Callable[[], T], policy: RetryPolicy, on_retry: RetryNotice | None = None
+) -> T:
+    """Run `call`, retrying retryable `ModelError`s as the policy says; re-raise the last one."""
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except ModelError as error:
+            if not error.retryable or attempt >= policy.max_attempts:
+                raise
+            delay = policy.delay_for(attempt, error)
+            if on_retry is not None:
+                on_retry(attempt, delay, error)
+            policy.sleep(delay)
+            attempt += 1

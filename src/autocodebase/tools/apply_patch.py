@@ -1,0 +1,53 @@
+"""The `apply_patch` tool: edit files with Codex's patch grammar, all files or none."""
+
+from __future__ import annotations
+
+from autocodebase.agent.events import FileChanged
+from autocodebase.edits.apply import apply_edits
+from autocodebase.edits.codex_patch import parse_patch
+from autocodebase.edits.model import PatchError
+from autocodebase.tools.base import ToolContext, ToolResult, tool
+
+
+@tool
+def apply_patch(context: ToolContext, patch: str) -> ToolResult:
+    """Create, delete, move or edit files with a patch; every file applies or none does.
+
+    Format (paths relative to the workspace):
+    *** Begin Patch
+    *** Add File: path/new.py
+    +line of the new file
+    *** Update File: path/old.py
+    @@ def function_to_change():
+     context line (starts with a space)
+    -line to remove
+    +line to add
+    *** Delete File: path/obsolete.py
+    *** End Patch
+    Give 3 lines of context around each change; an optional "@@ anchor" line (a class or def)
+    narrows where the hunk applies; "*** Move to: new/path" after Update File renames it.
+
+    Args:
+        patch: The whole patch text, from '*** Begin Patch' to '*** End Patch'.
+    """
+    try:
+        applied = apply_edits(context.workspace, parse_patch(patch))
+    except PatchError as exc:
+        return ToolResult(f"patch not applied: {exc}", is_error=True)
+    lines = []
+    for item in applied:
+        context.emit(
+            FileChanged(
+                path=item.path, change=item.change, by="apply_patch", moved_to=item.moved_to
+            )
+        )
+        fuzz = [g for g in item.grades if g not in ("exact", "insert")]
+        note = f" (matched ignoring {', '.join(fuzz)})" if fuzz else ""
+        target = f" -> {item.moved_to}" if item.moved_to else ""
+        lines.append(f"{item.change[0].upper()} {item.path}{target}{note}")
+    return ToolResult(
+        "patch applied:\n" + "\n".join(lines),
+        data={
+            "files": [{"path": a.path, "change": a.change, "moved_to": a.moved_to} for a in applied]
+        },
+    )

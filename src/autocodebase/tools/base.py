@@ -1,0 +1,159 @@
+"""What a tool is: a typed function whose JSON schema and description are derived, not hand-written.
+
+`@tool` reads the signature (after the `ToolContext` parameter) and the docstring's summary and
+`Args:` section; pydantic builds the schema and validates what the model sends, so a bad argument
+becomes an error message the model can act on.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autocodebase.agent.events import Event
+from autocodebase.models.base import ToolCall, ToolSpec
+
+
+class ToolError(Exception):
+    """A tool could not do what was asked; the message goes back to the model, the run goes on."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """Text for the model, structured data for the event stream."""
+
+    output: str
+    is_error: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToolContext:
+    """What a tool may touch: the workspace, limits, and the event stream."""
+
+    workspace: Path
+    emit: Callable[[Event], None]
+    shell_timeout_s: int = 120
+    output_limit: int = 16_000
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment for commands, already stripped of secrets."""
+    plan: list[dict[str, str]] = field(default_factory=list)
+
+
+ToolFunction = Callable[..., ToolResult]
+
+
+def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into its description and per-argument texts."""
+    text = inspect.cleandoc(doc or "")
+    head, _, args_block = text.partition("\nArgs:\n")
+    described: dict[str, str] = {}
+    current = None
+    for line in args_block.splitlines():
+        match = re.match(r"^\s{2,}(\w+):\s*(.*)$", line)
+        if match and len(line) - len(line.lstrip()) <= 4:
+            current = match.group(1)
+            described[current] = match.group(2).strip()
+        elif current and line.strip():
+            described[current] += " " + line.strip()
+    return head.strip(), described
+
+
+def _drop_titles_and_nulls(schema: Any) -> Any:
+    """Pydantic's schema, trimmed: no titles, and `X | None` shown as X (None means omitted)."""
+    if isinstance(schema, dict):
+        options = schema.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            schema = {**next(o for o in options if o != {"type": "null"}), **rest}
+        return {k: _drop_titles_and_nulls(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_drop_titles_and_nulls(item) for item in schema]
+    return schema
+
+
+class Tool:
+    """A callable tool with its derived spec."""
+
+    def __init__(self, function: ToolFunction):
+        import pydantic
+
+        self.function = function
+        self.name = function.__name__.rstrip("_")
+        description, arg_docs = _docstring_parts(function.__doc__ or "")
+        hints = typing.get_type_hints(function, include_extras=True)
+        parameters = list(inspect.signature(function).parameters.values())[1:]
+        fields: dict[str, Any] = {}
+        for param in parameters:
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[param.name] = (
+                hints[param.name],
+                pydantic.Field(default, description=arg_docs.get(param.name)),
+            )
+        self.arguments_model = pydantic.create_model(
+            f"{self.name}_arguments",
+            __config__=pydantic.ConfigDict(extra="forbid"),
+            **fields,
+        )
+        schema = _drop_titles_and_nulls(self.arguments_model.model_json_schema())
+        schema.pop("additionalProperties", None)
+        self.spec = ToolSpec(self.name, description, schema)
+
+    def run(self, context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+        import pydantic
+
+        try:
+            parsed = self.arguments_model.model_validate(arguments)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            return ToolResult(f"invalid arguments for {self.name}: {problems}", is_error=True)
+        values = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        try:
+            return self.function(context, **values)
+        except ToolError as exc:
+            return ToolResult(f"error: {exc}", is_error=True)
+
+
+def tool(function: ToolFunction) -> Tool:
+    """Decorator: make `function(context, **arguments) -> ToolResult` a tool."""
+    return Tool(function)
+
+
+@dataclass
+class Toolbox:
+    """The tools offered in a run, and the single place a model's call is turned into a result."""
+
+    tools: Sequence[Tool]
+
+    def __post_init__(self) -> None:
+        self.by_name = {t.name: t for t in self.tools}
+
+    @property
+    def specs(self) -> list[ToolSpec]:
+        return [t.spec for t in self.tools]
+
+    def call(self, context: ToolContext, call: ToolCall) -> tuple[ToolResult, float]:
+        """Run `call`; malformed or unknown calls come back as errors the model can fix."""
+        started = time.monotonic()
+        chosen = self.by_name.get(call.name)
+        if chosen is None:
+            known = ", ".join(self.by_name)
+            result = ToolResult(f"error: unknown tool {call.name!r}; available: {known}", True)
+        elif call.arguments is None:
+            result = ToolResult(
+                f"error: the arguments for {call.name} are not a valid JSON object: "
+                f"{call.raw_arguments[:200]!r}. Send the call again with valid JSON.",
+                is_error=True,
+            )
+        else:
+            result = chosen.run(context, call.arguments)
+        return result, time.monotonic() - started

@@ -1,0 +1,58 @@
+"""The `read_file` tool: numbered lines of a workspace file, in a window the model chooses."""
+
+from __future__ import annotations
+
+from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
+from autocodebase.tools.workspace import display_path, resolve_inside
+
+DEFAULT_WINDOW = 400
+MAX_LINE_CHARS = 2000
+
+
+@tool
+def read_file(
+    context: ToolContext, path: str, start_line: int | None = None, end_line: int | None = None
+) -> ToolResult:
+    """Read a text file from the workspace, with line numbers.
+
+    Reads at most 400 lines at a time when no range is given; ask for a range to see more.
+
+    Args:
+        path: File path, relative to the workspace root.
+        start_line: First line to show (1-based, inclusive).
+        end_line: Last line to show (inclusive).
+    """
+    target = resolve_inside(context.workspace, path)
+    if not target.is_file():
+        raise ToolError(f"{path} is not a file" if target.exists() else f"{path} does not exist")
+    raw = target.read_bytes()
+    if b"\x00" in raw[:8192]:
+        raise ToolError(f"{path} is a binary file ({len(raw)} bytes)")
+    lines = raw.decode("utf-8", errors="replace").splitlines()
+    first = max(start_line or 1, 1)
+    if first > max(len(lines), 1):
+        raise ToolError(f"{path} has {len(lines)} lines; start_line {first} is past the end")
+    last = min(end_line or first + DEFAULT_WINDOW - 1, len(lines))
+    if last < first:
+        raise ToolError(f"end_line {end_line} is before start_line {first}")
+    width = len(str(last))
+    shown: list[str] = []
+    budget = context.output_limit
+    for number in range(first, last + 1):
+        line = lines[number - 1]
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS] + " [... line truncated]"
+        entry = f"{number:>{width}}\t{line}"
+        budget -= len(entry) + 1
+        if budget < 0 and shown:
+            last = number - 1
+            break
+        shown.append(entry)
+    footer = ""
+    if last < len(lines):
+        footer = f"\n[lines {first}-{last} of {len(lines)}; ask for start_line={last + 1} for more]"
+    relative = display_path(context.workspace, target)
+    return ToolResult(
+        "\n".join(shown) + footer,
+        data={"path": relative, "start_line": first, "end_line": last, "total_lines": len(lines)},
+    )

@@ -1,0 +1,100 @@
+"""The `search` tool: regex search over the workspace, with ripgrep when present.
+
+ripgrep respects .gitignore and is fast on big trees; the pure-Python fallback skips the usual
+heavy directories so it stays usable where ripgrep is not installed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
+from autocodebase.tools.output import truncate_text
+from autocodebase.tools.workspace import display_path, resolve_inside
+
+MAX_MATCHES = 200
+SKIPPED_DIRS = frozenset(
+    {".git", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".tox", "dist", "build"}
+)
+
+
+def _ripgrep(rg: str, context: ToolContext, pattern: str, target: Path, glob: str | None) -> str:
+    command = [rg, "--line-number", "--no-heading", "--color=never", "--max-columns=300"]
+    command += ["--max-count=50", "--sort=path"]
+    if glob:
+        command += ["--glob", glob]
+    relative = os.path.relpath(target, context.workspace)
+    command += ["-e", pattern, "--", relative]
+    done = subprocess.run(
+        command, cwd=context.workspace, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode == 2 and not done.stdout:
+        raise ToolError(f"search failed: {done.stderr.strip().splitlines()[-1:]}")
+    return done.stdout
+
+
+def _python_search(context: ToolContext, pattern: str, target: Path, glob: str | None) -> str:
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ToolError(f"invalid regular expression: {exc}") from exc
+    files = [target] if target.is_file() else []
+    if target.is_dir():
+        for root, dirs, names in os.walk(target):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+            files.extend(Path(root) / n for n in sorted(names))
+    hits: list[str] = []
+    for file in files:
+        relative = display_path(context.workspace, file)
+        if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
+            continue
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        hits.extend(
+            f"{relative}:{number}:{line[:300]}"
+            for number, line in enumerate(text.splitlines(), start=1)
+            if regex.search(line)
+        )
+        if len(hits) > MAX_MATCHES:
+            break
+    return "\n".join(hits)
+
+
+@tool
+def search(
+    context: ToolContext, pattern: str, path: str | None = None, glob: str | None = None
+) -> ToolResult:
+    """Search file contents for a regular expression; returns path:line:text matches.
+
+    Args:
+        pattern: Regular expression (ripgrep/Rust syntax), e.g. "def parse_\\w+".
+        path: File or directory to search, relative to the workspace (default: all of it).
+        glob: Only search files matching this glob, e.g. "*.py".
+    """
+    target = resolve_inside(context.workspace, path or ".")
+    if not target.exists():
+        raise ToolError(f"{path} does not exist")
+    rg = shutil.which("rg")
+    found = (
+        _ripgrep(rg, context, pattern, target, glob)
+        if rg
+        else _python_search(context, pattern, target, glob)
+    )
+    lines = found.splitlines()
+    if not lines:
+        return ToolResult("no matches", data={"matches": 0, "engine": "rg" if rg else "python"})
+    shown = lines[:MAX_MATCHES]
+    more = (
+        f"\n[{len(lines) - MAX_MATCHES} more matches not shown]" if len(lines) > MAX_MATCHES else ""
+    )
+    return ToolResult(
+        truncate_text("\n".join(shown), context.output_limit) + more,
+        data={"matches": len(lines), "engine": "rg" if rg else "python"},
+    )
