@@ -51,6 +51,7 @@ class Settings:
     output_limit: int = 16_000
     request_timeout_s: float = 600.0
     retry_attempts: int = 6
+    retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 60.0
     ledger_path: Path = field(default_factory=lambda: default_state_dir() / "ledger.db")
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
@@ -72,6 +73,7 @@ SCALAR_KEYS: Final = {
     "output_limit": int,
     "request_timeout_s": float,
     "retry_attempts": int,
+    "retry_base_delay_s": float,
     "retry_max_delay_s": float,
 }
 ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}

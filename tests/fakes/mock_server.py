@@ -54,7 +54,11 @@ class MockModelServer:
         self.ids = itertools.count(1)
         handler = type("Handler", (_Handler,), {"server_state": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.httpd.daemon_threads = True
+        self.httpd.block_on_close = False  # a deliberately slow reply must not hold up teardown
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -123,7 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server_state
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length) or b"{}")
-        state.requests.append(ReceivedRequest(self.path, dict(self.headers.items()), body))
+        state.requests.append(
+            ReceivedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
         kind = {
             "/v1/chat/completions": "chat",
             "/v1/messages": "anthropic",

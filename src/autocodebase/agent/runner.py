@@ -88,6 +88,7 @@ def execute(request: RunRequest) -> tuple[str, RunResult]:
             limits=LoopLimits(settings.max_steps, settings.max_cost),
             retry=RetryPolicy(
                 max_attempts=max(settings.retry_attempts, 1),
+                base_delay=settings.retry_base_delay_s,
                 max_delay=settings.retry_max_delay_s,
             ),
             price=price_for(request.model.name, settings.prices),

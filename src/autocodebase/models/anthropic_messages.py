@@ -94,8 +94,11 @@ class AnthropicModel:
         if self._client is None:
             import anthropic  # lazy: ~0.9 s of import
 
+            # The SDK appends /v1/messages itself; accept the OpenAI-style ".../v1" users often
+            # paste instead of failing every request with a 404.
+            base_url = self.base_url.rstrip("/").removesuffix("/v1") if self.base_url else None
             self._client = anthropic.Anthropic(
-                api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0
+                api_key=self.api_key, base_url=base_url, timeout=self.timeout, max_retries=0
             )
         return self._client
 

@@ -1,0 +1,142 @@
+"""Tools called the way the loop calls them: schemas, validation, confinement, limits."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autocodebase.models.base import ToolCall
+from autocodebase.tools import default_toolbox
+from autocodebase.tools.base import ToolContext, ToolResult
+from autocodebase.tools.output import HeadTailBuffer
+from tests.helpers import EventLog, write_file
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> ToolContext:
+    return ToolContext(workspace=tmp_path, emit=EventLog(), shell_timeout_s=10, output_limit=2000)
+
+
+def call(context: ToolContext, name: str, **arguments: object) -> ToolResult:
+    result, _ = default_toolbox().call(context, ToolCall("c1", name, dict(arguments), ""))
+    return result
+
+
+def test_schemas_are_derived_from_signatures_and_docstrings() -> None:
+    specs = {s.name: s for s in default_toolbox().specs}
+    assert list(specs) == ["shell", "read_file", "search", "apply_patch", "update_plan"]
+    shell = specs["shell"].parameters
+    assert shell["required"] == ["command"]
+    assert shell["properties"]["timeout_s"]["type"] == "integer"
+    assert "bash command line" in shell["properties"]["command"]["description"]
+    plan = specs["update_plan"].parameters["properties"]["steps"]
+    assert plan["type"] == "array"
+    assert "title" not in str(specs)
+
+
+def test_shell_runs_in_the_workspace(context: ToolContext) -> None:
+    result = call(context, "shell", command="pwd; echo err >&2; exit 3")
+    assert result.is_error and result.data["exit_code"] == 3
+    assert str(context.workspace) in result.output and "err" in result.output
+    assert "exit code 3" in result.output
+
+
+def test_shell_output_keeps_head_and_tail(context: ToolContext) -> None:
+    result = call(context, "shell", command="echo FIRST; seq 1 100000; echo LAST")
+    assert result.output.startswith("FIRST") and "LAST" in result.output
+    assert "bytes omitted" in result.output and len(result.output) < 2200
+
+
+def test_shell_timeout_kills_the_process_group(context: ToolContext) -> None:
+    result = call(context, "shell", command="sleep 30 & sleep 30", timeout_s=1)
+    assert result.is_error and result.data["timed_out"]
+    assert "timed out after 1s" in result.output
+
+
+def test_shell_env_is_what_the_context_gives(context: ToolContext) -> None:
+    context.env = {"PATH": "/usr/bin:/bin", "VISIBLE": "yes"}
+    result = call(context, "shell", command="echo ${VISIBLE}-${OPENAI_API_KEY:-absent}")
+    assert "yes-absent" in result.output
+
+
+def test_head_tail_buffer_counts_everything() -> None:
+    buffer = HeadTailBuffer(10)
+    for chunk in (b"abc", b"defgh", b"ijklmnop", b"qrstuvwxyz"):
+        buffer.write(chunk)
+    rendered = buffer.render()
+    assert rendered.startswith("abcde") and rendered.endswith("vwxyz")
+    assert "[... 16 bytes omitted ...]" in rendered
+
+
+def test_read_file_numbers_and_windows(context: ToolContext) -> None:
+    write_file(context.workspace / "a.txt", "".join(f"row {i}\n" for i in range(1, 11)))
+    result = call(context, "read_file", path="a.txt", start_line=3, end_line=4)
+    assert result.output.splitlines()[:2] == ["3\trow 3", "4\trow 4"]
+    assert "start_line=5" in result.output
+
+
+@pytest.mark.parametrize(
+    "path,message", [("../x", "outside the workspace"), ("missing.txt", "does not exist")]
+)
+def test_read_file_errors(context: ToolContext, path: str, message: str) -> None:
+    result = call(context, "read_file", path=path)
+    assert result.is_error and message in result.output
+
+
+def test_read_file_refuses_binary(context: ToolContext) -> None:
+    (context.workspace / "b.bin").write_bytes(b"\x00\x01\x02")
+    assert "binary" in call(context, "read_file", path="b.bin").output
+
+
+@pytest.mark.parametrize("engine", ["rg", "python"])
+def test_search_finds_matches(
+    context: ToolContext, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine == "rg" and shutil.which("rg") is None:
+        pytest.skip("ripgrep is not installed")
+    if engine == "python":
+        monkeypatch.setattr("autocodebase.tools.search.shutil.which", lambda name: None)
+    write_file(context.workspace / "src/a.py", "def alpha():\n    pass\n")
+    write_file(context.workspace / "src/b.txt", "def beta\n")
+    result = call(context, "search", pattern=r"def \w+", glob="*.py")
+    assert result.data["engine"] == engine
+    assert "src/a.py:1:def alpha():" in result.output and "beta" not in result.output
+    assert call(context, "search", pattern="nothing-here").output == "no matches"
+
+
+def test_search_bad_regex_is_an_error(
+    context: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("autocodebase.tools.search.shutil.which", lambda name: None)
+    write_file(context.workspace / "a.py", "x\n")
+    result = call(context, "search", pattern="(unclosed")
+    assert result.is_error and "invalid regular expression" in result.output
+
+
+def test_update_plan_validates_and_emits(context: ToolContext) -> None:
+    ok = call(
+        context,
+        "update_plan",
+        steps=[{"step": "a", "status": "completed"}, {"step": "b", "status": "pending"}],
+    )
+    assert ok.output == "plan updated: 1/2 steps completed"
+    assert context.plan[1] == {"step": "b", "status": "pending"}
+    bad = call(context, "update_plan", steps=[{"step": "a", "status": "doing"}])
+    assert bad.is_error and "status" in bad.output
+    two = call(context, "update_plan", steps=[{"step": "a", "status": "in_progress"}] * 2)
+    assert two.is_error and "at most one" in two.output
+
+
+def test_apply_patch_tool_reports_and_emits(context: ToolContext) -> None:
+    result = call(
+        context, "apply_patch", patch="*** Begin Patch\n*** Add File: n.txt\n+hi\n*** End Patch"
+    )
+    assert not result.is_error and "A n.txt" in result.output
+    log = context.emit
+    assert isinstance(log, EventLog) and log.of("file_changed")[0]["path"] == "n.txt"
+    failed = call(
+        context, "apply_patch", patch="*** Begin Patch\n*** Add File: n.txt\n+again\n*** End Patch"
+    )
+    assert failed.is_error and failed.output.startswith("patch not applied")
