@@ -42,6 +42,8 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    received_at: float = field(default_factory=time.monotonic)
+    """`time.monotonic()` on arrival: one clock for every process on the machine."""
 
 
 class MockModelServer:

@@ -12,6 +12,7 @@ import click
 from autocodebase.cli.render import format_cost, format_tokens, summarize_call
 
 FOLD_LINES = 30
+SYSTEM_FOLD_LINES = 6
 
 
 def _reader() -> Any:
@@ -25,11 +26,11 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _fold(text: str, full: bool) -> str:
+def _fold(text: str, full: bool, limit: int = FOLD_LINES) -> str:
     lines = text.rstrip().splitlines()
-    if full or len(lines) <= FOLD_LINES:
+    if full or len(lines) <= limit:
         return "\n".join(lines)
-    half = FOLD_LINES // 2
+    half = limit // 2
     hidden = len(lines) - 2 * half
     return "\n".join([*lines[:half], f"[... {hidden} lines; --full shows all ...]", *lines[-half:]])
 
@@ -70,7 +71,10 @@ def _render_event(event: dict[str, Any], full: bool) -> str | None:
         parts = []
         for message in event["new_messages"]:
             if message["role"] in ("system", "user"):
-                parts.append(f"[{message['role']}]\n{_indent(_fold(message['content'], full))}")
+                # The system prompt is long and mostly the same for every run: fold it harder.
+                limit = SYSTEM_FOLD_LINES if message["role"] == "system" else FOLD_LINES
+                folded = _fold(message["content"], full, limit)
+                parts.append(f"[{message['role']}]\n{_indent(folded)}")
         return "\n".join(parts) or None
     if kind == "model_response":
         cost = format_cost(event["cost_usd"])
