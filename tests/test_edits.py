@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from autocodebase.edits.apply import apply_edits
-from autocodebase.edits.codex_patch import parse_patch
 from autocodebase.edits.model import PatchError
+from autocodebase.edits.parse import parse_edits
 from tests.helpers import write_file
 
 
 def apply(workspace: Path, patch: str) -> list[str]:
-    return [f"{a.change}:{a.path}" for a in apply_edits(workspace, parse_patch(patch))]
+    return [f"{a.change}:{a.path}" for a in apply_edits(workspace, parse_edits(patch))]
 
 
 def test_add_update_delete_move(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_all_or_nothing(tmp_path: Path) -> None:
 
 def test_ambiguous_context_is_refused_with_locations(tmp_path: Path) -> None:
     write_file(tmp_path / "a.py", "x = 1\ny = 2\nx = 1\n")
-    with pytest.raises(PatchError, match=r"matches 2 places \(lines 1, 3\)"):
+    with pytest.raises(PatchError, match=r"matches 2 places, at lines 1, 3"):
         apply(tmp_path, "*** Begin Patch\n*** Update File: a.py\n-x = 1\n+x = 3\n*** End Patch")
     assert (tmp_path / "a.py").read_text() == "x = 1\ny = 2\nx = 1\n"
 
@@ -142,7 +142,7 @@ def test_symlink_escape_is_refused(tmp_path: Path) -> None:
 )
 def test_parse_errors_explain_themselves(patch: str, message: str) -> None:
     with pytest.raises(PatchError, match=message):
-        parse_patch(patch)
+        parse_edits(patch)
 
 
 def test_add_over_existing_and_update_missing_are_refused(tmp_path: Path) -> None:

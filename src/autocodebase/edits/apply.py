@@ -1,20 +1,23 @@
 """Apply parsed edits to the workspace atomically: every file changes, or none does.
 
 All new contents are computed in memory first (so a bad hunk anywhere refuses the whole patch);
-files are then written through a temp file and `os.replace`, keeping their mode and line endings,
-and a failure while writing restores the files already written.
+files are then written through a temp file and `os.replace`, keeping their mode, line endings and
+byte-order mark, and a failure while writing restores the files already written.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocodebase.edits.locate import locate, reindent
+from autocodebase.edits.locate import locate
 from autocodebase.edits.model import AppliedFile, FileEdit, PatchError
+
+BOM = "\ufeff"
 
 
 @dataclass
@@ -22,6 +25,39 @@ class _Planned:
     target: Path
     content: bytes | None  # None deletes the file
     mode: int | None
+
+
+@dataclass
+class _Text:
+    """A file's text split into lines, with what is needed to write it back the same way."""
+
+    lines: list[str]
+    newline: str = "\n"
+    trailing_newline: bool = True
+    bom: bool = False
+
+    @classmethod
+    def decode(cls, raw: bytes, relative: str) -> _Text:
+        if b"\x00" in raw[:8192]:
+            raise PatchError(f"{relative} is a binary file; it cannot be patched")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PatchError(f"{relative} is not UTF-8 text") from exc
+        bom = text.startswith(BOM)
+        text = text.removeprefix(BOM)
+        newline = "\r\n" if "\r\n" in text else "\n"
+        trailing = text.endswith("\n") or not text
+        lines = text.replace("\r\n", "\n").split("\n")
+        if trailing:
+            lines.pop()
+        return cls(lines, newline, trailing, bom)
+
+    def encode(self) -> bytes:
+        body = self.newline.join(self.lines)
+        if self.lines and self.trailing_newline:
+            body += self.newline
+        return ((BOM if self.bom else "") + body).encode("utf-8")
 
 
 def confine(workspace: Path, relative: str) -> Path:
@@ -41,35 +77,66 @@ def confine(workspace: Path, relative: str) -> Path:
     return target
 
 
-def _decode(target: Path, relative: str) -> tuple[list[str], str, bool]:
-    raw = target.read_bytes()
-    if b"\x00" in raw[:8192]:
-        raise PatchError(f"{relative} is a binary file; it cannot be patched")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PatchError(f"{relative} is not UTF-8 text") from exc
-    newline = "\r\n" if "\r\n" in text else "\n"
-    trailing = text.endswith(("\n", "\r"))
-    return text.replace("\r\n", "\n").split("\n")[: -1 if trailing else None], newline, trailing
-
-
-def _updated_content(target: Path, edit: FileEdit) -> tuple[bytes, tuple[str, ...]]:
-    lines, newline, trailing = _decode(target, edit.path)
-    if lines == [""] and not trailing:
-        lines = []
+def apply_hunks(text: _Text, edit: FileEdit) -> tuple[str, ...]:
+    """Apply every hunk of `edit` to `text.lines` in place; return the grade each matched at."""
     cursor = 0
     grades = []
-    for hunk in edit.hunks:
-        index, grade = locate(lines, hunk, cursor, edit.path)
-        new = list(hunk.new)
-        if grade == "indentation":
-            new = reindent(new, hunk.old[0], lines[index])
-        lines[index : index + len(hunk.old)] = new
-        cursor = index + len(new)
-        grades.append(grade)
-    text = newline.join(lines) + (newline if trailing or not lines else "")
-    return text.encode("utf-8"), tuple(grades)
+    for number, hunk in enumerate(edit.hunks, start=1):
+        try:
+            match = locate(text.lines, hunk, cursor if edit.ordered else 0, edit.path)
+        except PatchError as exc:
+            prefix = f"hunk {number} of {len(edit.hunks)}: " if len(edit.hunks) > 1 else ""
+            raise PatchError(f"{prefix}{exc}") from None
+        text.lines[match.start : match.start + match.length] = match.replacement
+        cursor = match.start + len(match.replacement)
+        grades.append(match.grade)
+    return tuple(grades)
+
+
+def unified_diff(
+    path: str, before: bytes | None, after: bytes | None, moved_to: str | None = None
+) -> str:
+    old = before.decode("utf-8", "replace").splitlines(keepends=True) if before else []
+    new = after.decode("utf-8", "replace").splitlines(keepends=True) if after else []
+    lines = list(
+        difflib.unified_diff(
+            old,
+            new,
+            fromfile=f"a/{path}" if before is not None else "/dev/null",
+            tofile=f"b/{moved_to or path}" if after is not None else "/dev/null",
+        )
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+
+
+def _plan_update(
+    workspace: Path, edit: FileEdit, target: Path
+) -> tuple[list[_Planned], AppliedFile]:
+    if not target.exists() and edit.hunks and all(not h.old for h in edit.hunks):
+        content = "\n".join(line for h in edit.hunks for line in h.new) + "\n"
+        data = content.encode("utf-8")
+        return [_Planned(target, data, None)], AppliedFile(
+            edit.path, "added", diff=unified_diff(edit.path, None, data)
+        )
+    if not target.is_file():
+        raise PatchError(f"{edit.path} does not exist (use '*** Add File:' to create it)")
+    before = target.read_bytes()
+    mode = target.stat().st_mode
+    text = _Text.decode(before, edit.path)
+    grades = apply_hunks(text, edit) if edit.hunks else ()
+    after = text.encode() if edit.hunks else before
+    if edit.move_to:
+        destination = confine(workspace, edit.move_to)
+        if destination.exists():
+            raise PatchError(f"cannot move {edit.path} to {edit.move_to}: it already exists")
+        diff = unified_diff(edit.path, before, after, edit.move_to)
+        return [_Planned(destination, after, mode), _Planned(target, None, None)], AppliedFile(
+            edit.path, "moved", edit.move_to, grades, diff
+        )
+    diff = unified_diff(edit.path, before, after)
+    return [_Planned(target, after, mode)], AppliedFile(edit.path, "modified", None, grades, diff)
 
 
 def plan(workspace: Path, edits: Sequence[FileEdit]) -> tuple[list[_Planned], list[AppliedFile]]:
@@ -85,28 +152,19 @@ def plan(workspace: Path, edits: Sequence[FileEdit]) -> tuple[list[_Planned], li
         if edit.kind == "add":
             if target.exists():
                 raise PatchError(f"{edit.path} already exists; use '*** Update File:' to change it")
-            planned.append(_Planned(target, edit.content.encode("utf-8"), None))
-            report.append(AppliedFile(edit.path, "added"))
-            continue
-        if not target.is_file():
-            raise PatchError(f"{edit.path} does not exist (use '*** Add File:' to create it)")
-        mode = target.stat().st_mode
-        if edit.kind == "delete":
+            data = edit.content.encode("utf-8")
+            planned.append(_Planned(target, data, None))
+            report.append(AppliedFile(edit.path, "added", diff=unified_diff(edit.path, None, data)))
+        elif edit.kind == "delete":
+            if not target.is_file():
+                raise PatchError(f"{edit.path} does not exist, so it cannot be deleted")
             planned.append(_Planned(target, None, None))
-            report.append(AppliedFile(edit.path, "deleted"))
-            continue
-        content, grades = (
-            _updated_content(target, edit) if edit.hunks else (target.read_bytes(), ())
-        )
-        if edit.move_to:
-            destination = confine(workspace, edit.move_to)
-            if destination.exists():
-                raise PatchError(f"cannot move {edit.path} to {edit.move_to}: it already exists")
-            planned += [_Planned(destination, content, mode), _Planned(target, None, None)]
-            report.append(AppliedFile(edit.path, "moved", edit.move_to, grades))
+            diff = unified_diff(edit.path, target.read_bytes(), None)
+            report.append(AppliedFile(edit.path, "deleted", diff=diff))
         else:
-            planned.append(_Planned(target, content, mode))
-            report.append(AppliedFile(edit.path, "modified", None, grades))
+            more, applied = _plan_update(workspace, edit, target)
+            planned += more
+            report.append(applied)
     return planned, report
 
 
@@ -147,7 +205,11 @@ def commit(planned: Sequence[_Planned]) -> None:
         ) from exc
 
 
-def apply_edits(workspace: Path, edits: Sequence[FileEdit]) -> list[AppliedFile]:
+def apply_edits(
+    workspace: Path, edits: Sequence[FileEdit], check: bool = False
+) -> list[AppliedFile]:
+    """Apply `edits` under `workspace` (or only verify them, with `check`)."""
     planned, report = plan(workspace, edits)
-    commit(planned)
+    if not check:
+        commit(planned)
     return report

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from autocodebase.edits.model import FileEdit, Hunk, PatchError
+from autocodebase.edits.model import FileEdit, Hunk, Op, PatchError
 
 BEGIN, END = "*** Begin Patch", "*** End Patch"
 ADD, DELETE, UPDATE, MOVE = (
@@ -22,6 +22,11 @@ ADD, DELETE, UPDATE, MOVE = (
     "*** Move to: ",
 )
 EOF_MARK = "*** End of File"
+FILE_HEADERS = ("*** Add File:", "*** Delete File:", "*** Update File:")
+
+
+def looks_like_codex_patch(text: str) -> bool:
+    return any(line.strip() == BEGIN for line in text.splitlines())
 
 
 def _body_lines(text: str) -> list[str]:
@@ -37,31 +42,27 @@ def _body_lines(text: str) -> list[str]:
 
 
 class _HunkBuilder:
-    def __init__(self, anchor: str | None):
-        self.anchor = anchor
-        self.old: list[str] = []
-        self.new: list[str] = []
+    def __init__(self, anchors: list[str]):
+        self.anchors = anchors
+        self.lines: list[tuple[Op, str]] = []
         self.at_eof = False
-        self.changed = False
 
     def add(self, line: str, where: str) -> None:
-        marker, rest = (line[:1], line[1:]) if line else (" ", "")
-        if marker == " ":
-            self.old.append(rest)
-            self.new.append(rest)
-        elif marker == "-":
-            self.old.append(rest)
-            self.changed = True
-        elif marker == "+":
-            self.new.append(rest)
-            self.changed = True
-        else:
+        if not line:
+            self.lines.append((" ", ""))  # models drop the space of an empty context line
+            return
+        marker = line[0]
+        if marker not in " -+":
             raise PatchError(
                 f"{where}: every hunk line must start with ' ', '-' or '+', got {line[:60]!r}"
             )
+        self.lines.append((marker, line[1:]))  # type: ignore[arg-type]
 
     def build(self) -> Hunk:
-        return Hunk(tuple(self.old), tuple(self.new), self.anchor, self.at_eof)
+        lines = list(self.lines)
+        while lines and lines[-1] == (" ", ""):
+            lines.pop()  # blank lines before the next header are spacing, not context
+        return Hunk(tuple(lines), tuple(self.anchors), self.at_eof)
 
 
 def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, int]:
@@ -71,30 +72,41 @@ def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, in
         index += 1
     hunks: list[Hunk] = []
     current: _HunkBuilder | None = None
-    while index < len(lines) and not lines[index].startswith(("*** Add", "*** Delete", "*** Upd")):
+    pending_anchors: list[str] = []
+    while index < len(lines) and not lines[index].startswith(FILE_HEADERS):
         line = lines[index]
         index += 1
         if line.startswith("@@"):
-            if current is not None and current.changed:
+            if current is not None and current.lines:
                 hunks.append(current.build())
+                current = None
             anchor = line[2:].strip().removesuffix("@@").strip()
-            current = _HunkBuilder(anchor or None)
+            if current is None:
+                # consecutive headers (`@@ class A` then `@@ def f`) narrow one hunk together
+                pending_anchors += [anchor] if anchor else []
+                current = _HunkBuilder(pending_anchors)
+            elif anchor:
+                current.anchors.append(anchor)
         elif line.strip() == EOF_MARK:
             if current is None:
                 raise PatchError(f"{path}: '{EOF_MARK}' must follow a hunk")
             current.at_eof = True
         else:
             if current is None:
-                current = _HunkBuilder(None)
+                current = _HunkBuilder([])
             current.add(line, f"{path}, patch line {index}")
-    if current is not None and current.changed:
+            pending_anchors = []
+    if current is not None and current.lines:
         hunks.append(current.build())
-    if not hunks and move_to is None:
+    hunks = [h for h in hunks if h.lines]
+    if not any(h.changes for h in hunks) and move_to is None:
         raise PatchError(f"Update File {path} has no hunk with a '-' or '+' line")
-    return FileEdit("update", path, hunks=tuple(hunks), move_to=move_to), index
+    return FileEdit(
+        "update", path, hunks=tuple(h for h in hunks if h.changes), move_to=move_to
+    ), index
 
 
-def parse_patch(text: str) -> list[FileEdit]:
+def parse_codex_patch(text: str) -> list[FileEdit]:
     """Every file operation in the patch, in order."""
     lines = _body_lines(text)
     while lines and not lines[-1].strip():
@@ -109,9 +121,13 @@ def parse_patch(text: str) -> list[FileEdit]:
         if line.startswith(ADD):
             path = line[len(ADD) :].strip()
             body: list[str] = []
-            while index < len(lines) and lines[index].startswith("+"):
+            while index < len(lines) and not lines[index].startswith(FILE_HEADERS):
+                if not lines[index].startswith("+") and lines[index].strip():
+                    raise PatchError(f"Add File {path}: every line must start with '+'")
                 body.append(lines[index][1:])
                 index += 1
+            while body and not body[-1] and not lines[index - 1].startswith("+"):
+                body.pop()
             edits.append(FileEdit("add", path, content="\n".join(body) + ("\n" if body else "")))
         elif line.startswith(DELETE):
             edits.append(FileEdit("delete", line[len(DELETE) :].strip()))

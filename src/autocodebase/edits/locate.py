@@ -1,97 +1,299 @@
-"""Find where a hunk's old lines sit in a file, with graded fallbacks and no guessing.
+"""Find the one place a hunk was meant for, with graded fallbacks, and never guess.
 
-Grades, tried in order: exact, ignoring trailing whitespace, ignoring all surrounding whitespace.
-A grade that matches in more than one place is refused, never resolved by picking the first: the
-model is told where the candidates are and asked for more context or an `@@` anchor.
+Order of trial: exact, then ignoring trailing whitespace, indentation, typographic punctuation;
+then, for hunks that elide code (`...`, `# ... existing code ...`), each written piece in turn;
+then, for stale context, a match where every removed line is found and only a few context lines
+differ. The first grade that matches anywhere decides: one match applies, several are refused
+with their line numbers. Context lines are re-emitted as the file has them, so a lenient match
+never rewrites lines the model only quoted for orientation.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from autocodebase.edits.model import Hunk, PatchError
+from autocodebase.edits.normalize import GRADES, LENIENT, Normalizer, leading_whitespace
 
-Normalizer = Callable[[str], str]
-GRADES: tuple[tuple[str, Normalizer], ...] = (
-    ("exact", lambda s: s),
-    ("trailing-whitespace", str.rstrip),
-    ("indentation", str.strip),
+ELISION = re.compile(
+    r"^\s*(?:(?:#|//|/\*|<!--|--)\s*)?(?:\.\.\.|…)(?:.*(?:\.\.\.|…))?\s*(?:\*/|-->)?\s*$"
 )
+STALE_CONTEXT_SHARE = 3
+"""At most one context line in this many may differ from the file in the stale-context grade."""
 
 
-def _positions(
-    lines: Sequence[str], old: Sequence[str], start: int, norm: Normalizer, at_eof: bool
+@dataclass(frozen=True)
+class Match:
+    start: int
+    length: int
+    replacement: list[str]
+    grade: str
+
+
+class _Lines:
+    """A file's lines with per-normaliser caches, so each grade normalises the file once."""
+
+    def __init__(self, lines: Sequence[str]):
+        self.raw = list(lines)
+        self._cache: dict[Normalizer, list[str]] = {}
+
+    def norm(self, normalizer: Normalizer) -> list[str]:
+        if normalizer not in self._cache:
+            self._cache[normalizer] = [normalizer(line) for line in self.raw]
+        return self._cache[normalizer]
+
+
+def is_elision(line: str) -> bool:
+    return bool(ELISION.match(line))
+
+
+def _find(
+    file: _Lines, old: Sequence[str], normalizer: Normalizer, start: int, at_eof: bool
 ) -> list[int]:
-    wanted = [norm(line) for line in old]
+    lines = file.norm(normalizer)
+    wanted = [normalizer(line) for line in old]
     size = len(wanted)
     if at_eof:
-        candidates = [len(lines) - size] if len(lines) - size >= start else []
-    else:
-        candidates = list(range(start, len(lines) - size + 1))
-    return [i for i in candidates if [norm(x) for x in lines[i : i + size]] == wanted]
+        first = len(lines) - size
+        return [first] if first >= start and lines[first:] == wanted else []
+    return [
+        i
+        for i in range(start, len(lines) - size + 1)
+        if lines[i] == wanted[0] and lines[i : i + size] == wanted
+    ]
 
 
-def find_anchor(lines: Sequence[str], anchor: str, start: int, path: str) -> int:
-    """Index of the line just after the anchor (e.g. `def bar():`) at or after `start`."""
-    target = anchor.strip()
-    exact = [i for i in range(start, len(lines)) if lines[i].strip() == target]
-    loose = exact or [i for i in range(start, len(lines)) if target in lines[i]]
-    if not loose:
-        raise PatchError(f"{path}: anchor '@@ {target}' was not found")
-    if len(loose) > 1:
-        where = ", ".join(str(i + 1) for i in loose[:10])
-        raise PatchError(f"{path}: anchor '@@ {target}' matches lines {where}; make it unique")
-    return loose[0] + 1
+def _block_end(lines: Sequence[str], anchor: int) -> int:
+    """End (exclusive) of the indented block an anchor line opens, e.g. a def's body."""
+    depth = len(leading_whitespace(lines[anchor]).expandtabs(4))
+    index = anchor + 1
+    while index < len(lines):
+        line = lines[index]
+        if line.strip() and len(leading_whitespace(line).expandtabs(4)) <= depth:
+            return index + 1 if line.strip()[0] in ")]}" else index
+        index += 1
+    return index
 
 
-def closest_region(lines: Sequence[str], old: Sequence[str], start: int) -> str:
+def _anchor_regions(
+    file: _Lines, anchors: Sequence[str], start: int, path: str
+) -> list[tuple[int, int]]:
+    """Regions [begin, end) inside the blocks the anchors name, nested anchor by anchor."""
+    lines = file.norm(LENIENT)
+    regions = [(start, len(lines))]
+    for anchor in anchors:
+        wanted = LENIENT(anchor)
+        found: list[tuple[int, int]] = []
+        for begin, end in regions:
+            hits = [i for i in range(begin, end) if lines[i] == wanted]
+            hits = hits or [i for i in range(begin, end) if wanted and wanted in lines[i]]
+            found += [(i, _block_end(file.raw, i)) for i in hits]
+        if not found:
+            raise PatchError(f"{path}: the anchor '@@ {anchor.strip()}' was not found")
+        regions = found
+    return regions
+
+
+def _within_anchors(positions: list[int], regions: list[tuple[int, int]]) -> list[int]:
+    inside = [p for p in positions if any(begin <= p <= end for begin, end in regions)]
+    if inside:
+        return inside
+    # Codex's reading of an anchor: the hunk comes somewhere after it.
+    first = min(begin for begin, _ in regions)
+    return [p for p in positions if p > first]
+
+
+def _reindent(text: str, patch_indent: str, file_indent: str) -> str:
+    if patch_indent == file_indent or not text.strip():
+        return text
+    lead = leading_whitespace(text)
+    if lead.startswith(patch_indent):
+        return file_indent + text[len(patch_indent) :]
+    width = (
+        len(lead.expandtabs(4)) + len(file_indent.expandtabs(4)) - len(patch_indent.expandtabs(4))
+    )
+    unit = "\t" if file_indent.startswith("\t") else " "
+    return (unit * (max(width, 0) // (4 if unit == "\t" else 1))) + text.lstrip()
+
+
+def _replacement(file: _Lines, hunk: Hunk, start: int, grade: str) -> list[str]:
+    """The new lines: context as the file has it, additions re-indented when indentation drifted."""
+    matched = file.raw[start : start + len(hunk.old)]
+    patch_indent = file_indent = ""
+    if grade not in ("exact", "trailing-whitespace"):
+        for (_op, text), original in zip(
+            (x for x in hunk.lines if x[0] != "+"), matched, strict=True
+        ):
+            if text.strip() and original.strip() and LENIENT(text) == LENIENT(original):
+                patch_indent, file_indent = leading_whitespace(text), leading_whitespace(original)
+                break
+    out: list[str] = []
+    index = 0
+    for op, text in hunk.lines:
+        if op == " ":
+            out.append(matched[index])
+            index += 1
+        elif op == "-":
+            index += 1
+        else:
+            out.append(_reindent(text, patch_indent, file_indent))
+    return out
+
+
+def _ambiguous(path: str, positions: list[int], grade: str) -> PatchError:
+    where = ", ".join(str(p + 1) for p in positions[:10])
+    more = f" and {len(positions) - 10} more" if len(positions) > 10 else ""
+    leniency = "" if grade == "exact" else f" (compared {grade.replace('-', ' ')}-insensitively)"
+    return PatchError(
+        f"{path}: the hunk matches {len(positions)} places{leniency}, at lines {where}{more}; "
+        "add surrounding lines or an '@@ def/class ...' anchor so that it matches only one"
+    )
+
+
+def _graded(file: _Lines, hunk: Hunk, start: int, path: str) -> Match | None:
+    regions = _anchor_regions(file, hunk.anchors, start, path) if hunk.anchors else None
+    for grade, normalizer in GRADES:
+        positions = _find(file, hunk.old, normalizer, start, hunk.at_eof)
+        if regions is not None:
+            positions = _within_anchors(positions, regions)
+        if len(positions) == 1:
+            return Match(
+                positions[0], len(hunk.old), _replacement(file, hunk, positions[0], grade), grade
+            )
+        if positions:
+            raise _ambiguous(path, positions, grade)
+    return None
+
+
+def _split_at_elisions(hunk: Hunk) -> list[Hunk] | None:
+    pieces: list[list[tuple[str, str]]] = [[]]
+    for op, text in hunk.lines:
+        if is_elision(text):
+            if op != " ":
+                return None  # removing or adding "..." says nothing about which lines are meant
+            pieces.append([])
+        else:
+            pieces[-1].append((op, text))
+    if len(pieces) < 2:
+        return None
+    return [Hunk(tuple(p), hunk.anchors, False) for p in pieces if p]  # type: ignore[arg-type]
+
+
+def _elided(file: _Lines, hunk: Hunk, start: int, path: str) -> Match | None:
+    """Locate each piece between `...` markers in order; the elided lines stay as they are."""
+    pieces = _split_at_elisions(hunk)
+    if not pieces or any(not p.old for p in pieces):
+        return None
+    cursor = start
+    found: list[Match] = []
+    for piece in pieces:
+        match = _graded(file, piece, cursor, path)
+        if match is None:
+            return None
+        found.append(match)
+        cursor = match.start + match.length
+    first, last = found[0], found[-1]
+    replacement: list[str] = []
+    for index, match in enumerate(found):
+        replacement += match.replacement
+        if index + 1 < len(found):
+            replacement += file.raw[match.start + match.length : found[index + 1].start]
+    length = last.start + last.length - first.start
+    return Match(first.start, length, replacement, "elision")
+
+
+def _stale_context(file: _Lines, hunk: Hunk, start: int) -> tuple[Match | None, list[int]]:
+    """Every removed line found, a few context lines differing: the file changed under the model."""
+    context = [i for i, (op, _) in enumerate(x for x in hunk.lines if x[0] != "+") if op == " "]
+    allowed = len(context) // STALE_CONTEXT_SHARE
+    old = [LENIENT(line) for line in hunk.old]
+    if allowed == 0 or len(old) - allowed < 2:
+        return None, []
+    lines = file.norm(LENIENT)
+    context_set = set(context)
+    positions = []
+    for begin in range(start, len(lines) - len(old) + 1):
+        misses = 0
+        for offset, wanted in enumerate(old):
+            if lines[begin + offset] != wanted:
+                if offset not in context_set:
+                    break
+                misses += 1
+                if misses > allowed:
+                    break
+        else:
+            if sum(1 for o, w in enumerate(old) if w and lines[begin + o] == w) >= 2:
+                positions.append(begin)
+    if len(positions) != 1:
+        return None, positions
+    return Match(
+        positions[0],
+        len(old),
+        _replacement(file, hunk, positions[0], "stale-context"),
+        "stale-context",
+    ), positions
+
+
+def closest_region(lines: Sequence[str], old: Sequence[str]) -> str:
     """The stretch of the file most like `old`, with line numbers, to help the model retry."""
     if not old or not lines:
         return ""
-    first = old[0].strip()
-    best, best_score = start, -1.0
-    for i in range(start, len(lines)):
-        score = difflib.SequenceMatcher(None, lines[i].strip(), first).ratio()
-        if score > best_score:
-            best, best_score = i, score
+    first = LENIENT(old[0])
+    scored = sorted(
+        range(len(lines)),
+        key=lambda i: -difflib.SequenceMatcher(None, LENIENT(lines[i]), first).ratio(),
+    )[:25]
+    target = "\n".join(LENIENT(line) for line in old)
+
+    def window_score(i: int) -> float:
+        window = "\n".join(LENIENT(line) for line in lines[i : i + len(old)])
+        return difflib.SequenceMatcher(None, window, target).ratio()
+
+    best = max(scored, key=window_score)
     low, high = max(best - 2, 0), min(best + len(old) + 2, len(lines))
     return "\n".join(f"{n + 1:>5} | {lines[n]}" for n in range(low, high))
 
 
-def locate(lines: Sequence[str], hunk: Hunk, start: int, path: str) -> tuple[int, str]:
-    """(index, grade) of the unique place the hunk's old lines match, searching from `start`."""
-    if hunk.anchor:
-        start = find_anchor(lines, hunk.anchor, start, path)
-    if not hunk.old:
-        return (len(lines) if hunk.at_eof or not hunk.anchor else start), "insert"
-    for grade, norm in GRADES:
-        found = _positions(lines, hunk.old, start, norm, hunk.at_eof)
-        if len(found) == 1:
-            return found[0], grade
-        if len(found) > 1:
-            where = ", ".join(str(i + 1) for i in found[:10])
-            raise PatchError(
-                f"{path}: the hunk's context matches {len(found)} places (lines {where}); "
-                "add surrounding lines or an '@@ def/class ...' anchor so it matches one"
-            )
-    missing = [line for line in hunk.old if line.strip() not in {x.strip() for x in lines}]
-    detail = f" These lines are not in the file: {missing[:5]!r}." if missing else ""
-    region = closest_region(lines, hunk.old, start)
-    raise PatchError(
-        f"{path}: could not find the hunk's context/removed lines.{detail}"
+def _not_found(lines: Sequence[str], hunk: Hunk, path: str) -> PatchError:
+    present = {LENIENT(line) for line in lines}
+    missing = [line for line in hunk.old if LENIENT(line) not in present and not is_elision(line)]
+    detail = (
+        f" These lines are not in the file: {missing[:5]!r}."
+        if missing
+        else " Each line exists, but not in this order (or not after the previous hunk)."
+    )
+    region = closest_region(lines, hunk.old)
+    return PatchError(
+        f"{path}: could not find the lines this hunk removes or keeps as context.{detail}"
         + (f"\nClosest region of the file:\n{region}" if region else "")
         + "\nRead the file again and resend the patch with lines copied exactly."
     )
 
 
-def reindent(new: Sequence[str], old_first: str, file_first: str) -> list[str]:
-    """Shift `new` from the patch's indentation to the file's, when only indentation differed."""
-    patch_indent = old_first[: len(old_first) - len(old_first.lstrip())]
-    file_indent = file_first[: len(file_first) - len(file_first.lstrip())]
-    if patch_indent == file_indent:
-        return list(new)
-    return [
-        file_indent + line[len(patch_indent) :] if line.startswith(patch_indent) else line
-        for line in new
-    ]
+def locate(lines: Sequence[str], hunk: Hunk, cursor: int, path: str) -> Match:
+    """Where `hunk` applies, searching from `cursor` first (for ordered hunks) then everywhere."""
+    file = _Lines(lines)
+    if not hunk.old:
+        if hunk.anchors:
+            # Pure additions under `@@ class Foo` go at the end of Foo's body.
+            begin, end = _anchor_regions(file, hunk.anchors, cursor, path)[0]
+            while end > begin + 1 and not lines[end - 1].strip():
+                end -= 1
+            return Match(end, 0, hunk.new, "insert")
+        return Match(len(lines), 0, hunk.new, "insert")
+    starts = [cursor, 0] if cursor else [0]
+    stale_candidates: list[int] = []
+    for start in starts:
+        for attempt in (_graded, _elided):
+            match = attempt(file, hunk, start, path)
+            if match is not None:
+                return match
+        match, stale_candidates = _stale_context(file, hunk, start)
+        if match is not None:
+            return match
+    if len(stale_candidates) > 1:
+        raise _ambiguous(path, stale_candidates, "stale-context")
+    raise _not_found(lines, hunk, path)

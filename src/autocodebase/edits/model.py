@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+Op = Literal[" ", "-", "+"]
 
 
 class PatchError(Exception):
@@ -12,30 +14,52 @@ class PatchError(Exception):
 
 @dataclass(frozen=True)
 class Hunk:
-    """Replace `old` lines with `new` lines, after `anchor` if given, at end of file if `at_eof`."""
+    """A run of context (' '), removed ('-') and added ('+') lines, in the order written.
 
-    old: tuple[str, ...]
-    new: tuple[str, ...]
-    anchor: str | None = None
+    `anchors` (from `@@ def bar` headers) narrow where it may apply; `at_eof` pins it to the end
+    of the file. Keeping context apart from removals lets fuzzy matches keep the file's own
+    version of the lines that were only there for orientation.
+    """
+
+    lines: tuple[tuple[Op, str], ...]
+    anchors: tuple[str, ...] = ()
     at_eof: bool = False
+
+    @property
+    def old(self) -> list[str]:
+        return [text for op, text in self.lines if op != "+"]
+
+    @property
+    def new(self) -> list[str]:
+        return [text for op, text in self.lines if op != "-"]
+
+    @property
+    def changes(self) -> bool:
+        return any(op != " " for op, _ in self.lines)
 
 
 @dataclass(frozen=True)
 class FileEdit:
-    """What to do to one file."""
+    """What to do to one file.
+
+    `ordered` hunks (Codex patches) appear in file order, each searched after the previous one;
+    unordered ones (SEARCH/REPLACE blocks) are each searched in the whole file.
+    """
 
     kind: Literal["add", "delete", "update"]
     path: str
     content: str = ""
     hunks: tuple[Hunk, ...] = ()
     move_to: str | None = None
+    ordered: bool = True
 
 
 @dataclass(frozen=True)
 class AppliedFile:
-    """What happened to one file, for the model's observation and for events."""
+    """What happened to one file, for the model's observation, for events and for humans."""
 
     path: str
     change: Literal["added", "modified", "deleted", "moved"]
     moved_to: str | None = None
-    grades: tuple[str, ...] = field(default=())
+    grades: tuple[str, ...] = ()
+    diff: str = ""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from autocodebase.agent.events import FileChanged
 from autocodebase.edits.apply import apply_edits
-from autocodebase.edits.codex_patch import parse_patch
 from autocodebase.edits.model import PatchError
+from autocodebase.edits.parse import parse_edits
 from autocodebase.tools.base import ToolContext, ToolResult, tool
 
 
@@ -31,7 +31,7 @@ def apply_patch(context: ToolContext, patch: str) -> ToolResult:
         patch: The whole patch text, from '*** Begin Patch' to '*** End Patch'.
     """
     try:
-        applied = apply_edits(context.workspace, parse_patch(patch))
+        applied = apply_edits(context.workspace, parse_edits(patch))
     except PatchError as exc:
         return ToolResult(f"patch not applied: {exc}", is_error=True)
     lines = []
