@@ -19,6 +19,7 @@ from autocodebase.errors import AcbError
 
 SUBCOMMANDS = {
     "exec": ("autocodebase.cli.exec_cmd", "exec_command", "Run a task headless"),
+    "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "runs": ("autocodebase.cli.runs_cmd", "runs", "Inspect the run ledger"),
 }
 

@@ -46,11 +46,15 @@ class _HunkBuilder:
         self.anchors = anchors
         self.lines: list[tuple[Op, str]] = []
         self.at_eof = False
+        self.implicit_blanks = 0
+        """Trailing lines that were empty (not " "): context, or spacing before a header."""
 
     def add(self, line: str, where: str) -> None:
         if not line:
             self.lines.append((" ", ""))  # models drop the space of an empty context line
+            self.implicit_blanks += 1
             return
+        self.implicit_blanks = 0
         marker = line[0]
         if marker not in " -+":
             raise PatchError(
@@ -59,9 +63,8 @@ class _HunkBuilder:
         self.lines.append((marker, line[1:]))  # type: ignore[arg-type]
 
     def build(self) -> Hunk:
-        lines = list(self.lines)
-        while lines and lines[-1] == (" ", ""):
-            lines.pop()  # blank lines before the next header are spacing, not context
+        # Empty lines right before the next header are spacing, not context; " " lines are kept.
+        lines = self.lines[: len(self.lines) - self.implicit_blanks]
         return Hunk(tuple(lines), tuple(self.anchors), self.at_eof)
 
 
@@ -109,8 +112,8 @@ def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, in
 def parse_codex_patch(text: str) -> list[FileEdit]:
     """Every file operation in the patch, in order."""
     lines = _body_lines(text)
-    while lines and not lines[-1].strip():
-        lines.pop()
+    while lines and not lines[-1]:
+        lines.pop()  # "" is spacing before End Patch; " " is an empty context line and stays
     edits: list[FileEdit] = []
     index = 0
     while index < len(lines):

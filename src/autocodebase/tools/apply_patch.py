@@ -7,6 +7,9 @@ from autocodebase.edits.apply import apply_edits
 from autocodebase.edits.model import PatchError
 from autocodebase.edits.parse import parse_edits
 from autocodebase.tools.base import ToolContext, ToolResult, tool
+from autocodebase.tools.output import truncate_text
+
+PRECISE_GRADES = frozenset({"exact", "insert"})
 
 
 @tool
@@ -26,6 +29,7 @@ def apply_patch(context: ToolContext, patch: str) -> ToolResult:
     *** End Patch
     Give 3 lines of context around each change; an optional "@@ anchor" line (a class or def)
     narrows where the hunk applies; "*** Move to: new/path" after Update File renames it.
+    SEARCH/REPLACE blocks (path line, <<<<<<< SEARCH, =======, >>>>>>> REPLACE) are accepted too.
 
     Args:
         patch: The whole patch text, from '*** Begin Patch' to '*** End Patch'.
@@ -35,19 +39,34 @@ def apply_patch(context: ToolContext, patch: str) -> ToolResult:
     except PatchError as exc:
         return ToolResult(f"patch not applied: {exc}", is_error=True)
     lines = []
+    fuzzy_diffs = []
     for item in applied:
         context.emit(
             FileChanged(
                 path=item.path, change=item.change, by="apply_patch", moved_to=item.moved_to
             )
         )
-        fuzz = [g for g in item.grades if g not in ("exact", "insert")]
-        note = f" (matched ignoring {', '.join(fuzz)})" if fuzz else ""
+        fuzz = sorted({g for g in item.grades if g not in PRECISE_GRADES})
+        note = f" (matched ignoring {', '.join(fuzz)}: check the diff below)" if fuzz else ""
         target = f" -> {item.moved_to}" if item.moved_to else ""
         lines.append(f"{item.change[0].upper()} {item.path}{target}{note}")
+        if fuzz:
+            fuzzy_diffs.append(item.diff)
+    text = "patch applied:\n" + "\n".join(lines)
+    if fuzzy_diffs:
+        text += "\n\n" + truncate_text("".join(fuzzy_diffs), context.output_limit)
     return ToolResult(
-        "patch applied:\n" + "\n".join(lines),
+        text,
         data={
-            "files": [{"path": a.path, "change": a.change, "moved_to": a.moved_to} for a in applied]
+            "files": [
+                {
+                    "path": a.path,
+                    "change": a.change,
+                    "moved_to": a.moved_to,
+                    "grades": list(a.grades),
+                }
+                for a in applied
+            ],
+            "diff": "".join(a.diff for a in applied),
         },
     )

@@ -1,0 +1,2 @@
+msg = "it is done"
+print(msg)

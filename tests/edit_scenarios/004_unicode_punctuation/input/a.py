@@ -1,0 +1,2 @@
+msg = "it's done"
+print(msg)

@@ -1,0 +1,3 @@
+
+VALUE = 3
+OTHER = 2

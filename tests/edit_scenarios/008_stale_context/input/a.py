@@ -1,0 +1,3 @@
+
+VALUE = 1
+OTHER = 2

@@ -1,0 +1,6 @@
+def f():
+    return None
+
+
+def g():
+    return None

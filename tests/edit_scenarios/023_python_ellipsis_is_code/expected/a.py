@@ -1,0 +1,4 @@
+class P(Protocol):
+    def f(self) -> int:
+        """Return the answer."""
+        ...
