@@ -1,3 +1,3 @@
-def f():
+def f():   
     x = 2
     return x

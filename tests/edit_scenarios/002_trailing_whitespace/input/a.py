@@ -1,3 +1,3 @@
-def f():
-    x = 1
+def f():   
+    x = 1 
     return x

@@ -1,6 +1,6 @@
 class A:
     def f(self):
         if self.x:
-            log("hit")
+            log('hit')
             return 2
         return 0

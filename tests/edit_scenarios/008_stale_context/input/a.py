@@ -1,3 +1,6 @@
+import os
+import sys
+import json
 
 VALUE = 1
 OTHER = 2

@@ -1,6 +1,5 @@
 def f():
     return None
 
-
 def g():
     return None

@@ -1,8 +1,8 @@
 class A:
     def run(self):
-        return "a"
+        return 'a'
 
 
 class B:
     def run(self):
-        return "a"
+        return 'a'

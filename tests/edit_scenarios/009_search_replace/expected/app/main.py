@@ -1,2 +1,2 @@
 def greet(name: str) -> str:
-    return f"hi {name}"
+    return f'hi {name}'
