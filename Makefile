@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint bench bench-edits system-deps clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -30,6 +30,17 @@ test: system-deps lint
 
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/startup.py --write
+
+BENCH_CACHE ?= $(HOME)/.cache/acb-bench
+bench-edits: $(STAMP)
+	@mkdir -p $(BENCH_CACHE)/repos
+	@for repo in pallets/flask psf/requests pallets/click; do \
+		name=$${repo#*/}; [ -d $(BENCH_CACHE)/repos/$$name ] || \
+		git clone -q https://github.com/$$repo $(BENCH_CACHE)/repos/$$name; done
+	$(BIN)/python bench/edits/corpus.py --out $(BENCH_CACHE)/edits-corpus.jsonl \
+		--repo $(BENCH_CACHE)/repos/flask --repo $(BENCH_CACHE)/repos/requests \
+		--repo $(BENCH_CACHE)/repos/click
+	$(BIN)/python bench/edits/run.py --write
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.fakes.mock_server import MockModelServer, Reply  # noqa: E402
+from tests.fakes.mock_server import MockModelServer, Reply
 
 ACB = [sys.executable, "-m", "autocodebase"]
 

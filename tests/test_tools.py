@@ -140,3 +140,15 @@ def test_apply_patch_tool_reports_and_emits(context: ToolContext) -> None:
         context, "apply_patch", patch="*** Begin Patch\n*** Add File: n.txt\n+again\n*** End Patch"
     )
     assert failed.is_error and failed.output.startswith("patch not applied")
+
+
+def test_apply_patch_shows_the_diff_when_the_match_was_fuzzy(context: ToolContext) -> None:
+    write_file(context.workspace / "a.py", "def f():\n    return 1\n")
+    result = call(
+        context,
+        "apply_patch",
+        patch="*** Begin Patch\n*** Update File: a.py\n def f():\n-  return 1\n+  return 2\n*** End Patch",
+    )
+    assert "matched ignoring indentation" in result.output
+    assert "+    return 2" in result.output  # re-indented to the file's four spaces
+    assert result.data["files"][0]["grades"] == ["indentation"]

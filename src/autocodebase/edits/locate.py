@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from autocodebase.edits.model import Hunk, PatchError
-from autocodebase.edits.normalize import GRADES, LENIENT, Normalizer, leading_whitespace
+from autocodebase.edits.normalize import (
+    GRADES,
+    LENIENT,
+    PUNCTUATION,
+    Normalizer,
+    leading_whitespace,
+)
 
 ELISION = re.compile(
     r"^\s*(?:(?:#|//|/\*|<!--|--)\s*)?(?:\.\.\.|…)(?:.*(?:\.\.\.|…))?\s*(?:\*/|-->)?\s*$"
@@ -120,27 +126,49 @@ def _reindent(text: str, patch_indent: str, file_indent: str) -> str:
 
 
 def _replacement(file: _Lines, hunk: Hunk, start: int, grade: str) -> list[str]:
-    """The new lines: context as the file has it, additions re-indented when indentation drifted."""
+    """The new lines: context as the file has it, additions re-indented when indentation drifted.
+
+    Each added line takes its indentation shift from the nearest quoted line above it (below,
+    for additions at the top), so a hunk whose own indentation is inconsistent still lands
+    consistently with the file.
+    """
     matched = file.raw[start : start + len(hunk.old)]
-    patch_indent = file_indent = ""
-    if grade not in ("exact", "trailing-whitespace"):
-        for (_op, text), original in zip(
-            (x for x in hunk.lines if x[0] != "+"), matched, strict=True
-        ):
-            if text.strip() and original.strip() and LENIENT(text) == LENIENT(original):
-                patch_indent, file_indent = leading_whitespace(text), leading_whitespace(original)
-                break
-    out: list[str] = []
+    shifts: list[tuple[str, str] | None] = []  # per hunk line: (patch indent, file indent)
     index = 0
     for op, text in hunk.lines:
+        if op == "+":
+            shifts.append(None)
+            continue
+        original = matched[index]
+        index += 1
+        usable = (
+            grade not in ("exact", "trailing-whitespace")
+            and text.strip()
+            and LENIENT(text) == LENIENT(original)  # a stale line says nothing about indentation
+        )
+        shifts.append((leading_whitespace(text), leading_whitespace(original)) if usable else None)
+    retyped = {_retype_key(line): line for line in matched} if grade != "exact" else {}
+    out: list[str] = []
+    index = 0
+    for position, (op, text) in enumerate(hunk.lines):
         if op == " ":
             out.append(matched[index])
             index += 1
         elif op == "-":
             index += 1
         else:
-            out.append(_reindent(text, patch_indent, file_indent))
+            above = (s for s in reversed(shifts[:position]) if s is not None)
+            below = (s for s in shifts[position:] if s is not None)
+            patch_indent, file_indent = next(above, None) or next(below, None) or ("", "")
+            added = _reindent(text, patch_indent, file_indent)
+            # When the model's copy was inexact, an added line that only re-types a quoted one
+            # (same indentation, other trailing space or quote style) is the file's line.
+            out.append(retyped.get(_retype_key(added), added))
     return out
+
+
+def _retype_key(line: str) -> str:
+    return line.rstrip().translate(PUNCTUATION)
 
 
 def _ambiguous(path: str, positions: list[int], grade: str) -> PatchError:
@@ -153,19 +181,25 @@ def _ambiguous(path: str, positions: list[int], grade: str) -> PatchError:
     )
 
 
-def _graded(file: _Lines, hunk: Hunk, start: int, path: str) -> Match | None:
+def _candidates(file: _Lines, hunk: Hunk, start: int, path: str) -> tuple[list[int], str]:
+    """Positions at the strictest grade that matches anywhere (none: an empty list)."""
     regions = _anchor_regions(file, hunk.anchors, start, path) if hunk.anchors else None
     for grade, normalizer in GRADES:
         positions = _find(file, hunk.old, normalizer, start, hunk.at_eof)
         if regions is not None:
             positions = _within_anchors(positions, regions)
-        if len(positions) == 1:
-            return Match(
-                positions[0], len(hunk.old), _replacement(file, hunk, positions[0], grade), grade
-            )
         if positions:
-            raise _ambiguous(path, positions, grade)
-    return None
+            return positions, grade
+    return [], ""
+
+
+def _graded(file: _Lines, hunk: Hunk, start: int, path: str) -> Match | None:
+    positions, grade = _candidates(file, hunk, start, path)
+    if len(positions) > 1:
+        raise _ambiguous(path, positions, grade)
+    if not positions:
+        return None
+    return Match(positions[0], len(hunk.old), _replacement(file, hunk, positions[0], grade), grade)
 
 
 def _split_at_elisions(hunk: Hunk) -> list[Hunk] | None:
@@ -182,27 +216,52 @@ def _split_at_elisions(hunk: Hunk) -> list[Hunk] | None:
     return [Hunk(tuple(p), hunk.anchors, False) for p in pieces if p]  # type: ignore[arg-type]
 
 
+def _placements(
+    pieces: list[Hunk], found: list[tuple[list[int], str]], limit: int = 2
+) -> list[tuple[int, ...]]:
+    """Ordered, non-overlapping placements of the pieces, told apart only by where the pieces
+    that change something land (a context-only piece just has to fit somewhere in order)."""
+    distinct: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    def walk(index: int, after: int, chosen: tuple[int, ...]) -> None:
+        if len(distinct) >= limit:
+            return
+        if index == len(pieces):
+            key = tuple(p for p, piece in zip(chosen, pieces, strict=True) if piece.changes)
+            distinct.setdefault(key, chosen)
+            return
+        fitting = [p for p in found[index][0] if p >= after]
+        if not pieces[index].changes:
+            fitting = fitting[:1]  # the earliest fit leaves the most room for what follows
+        for position in fitting:
+            walk(index + 1, position + len(pieces[index].old), (*chosen, position))
+
+    walk(0, 0, ())
+    return list(distinct.values())
+
+
 def _elided(file: _Lines, hunk: Hunk, start: int, path: str) -> Match | None:
-    """Locate each piece between `...` markers in order; the elided lines stay as they are."""
+    """Locate the pieces between `...` markers in order; the elided lines stay as they are."""
     pieces = _split_at_elisions(hunk)
     if not pieces or any(not p.old for p in pieces):
         return None
-    cursor = start
-    found: list[Match] = []
-    for piece in pieces:
-        match = _graded(file, piece, cursor, path)
-        if match is None:
-            return None
-        found.append(match)
-        cursor = match.start + match.length
-    first, last = found[0], found[-1]
+    found = [_candidates(file, piece, start, path) for piece in pieces]
+    if any(not positions for positions, _ in found):
+        return None
+    placements = _placements(pieces, found)
+    if not placements:
+        return None
+    if len(placements) > 1:
+        first_changing = next(i for i, p in enumerate(pieces) if p.changes)
+        raise _ambiguous(path, sorted({pl[first_changing] for pl in placements}), "elision")
+    placement = placements[0]
     replacement: list[str] = []
-    for index, match in enumerate(found):
-        replacement += match.replacement
-        if index + 1 < len(found):
-            replacement += file.raw[match.start + match.length : found[index + 1].start]
-    length = last.start + last.length - first.start
-    return Match(first.start, length, replacement, "elision")
+    for index, (piece, position) in enumerate(zip(pieces, placement, strict=True)):
+        replacement += _replacement(file, piece, position, found[index][1])
+        if index + 1 < len(pieces):
+            replacement += file.raw[position + len(piece.old) : placement[index + 1]]
+    length = placement[-1] + len(pieces[-1].old) - placement[0]
+    return Match(placement[0], length, replacement, "elision")
 
 
 def _stale_context(file: _Lines, hunk: Hunk, start: int) -> tuple[Match | None, list[int]]:

@@ -19,6 +19,7 @@ import difflib
 import re
 
 from autocodebase.edits.model import FileEdit, Hunk, Op, PatchError
+from autocodebase.edits.normalize import PUNCTUATION
 
 SEARCH = re.compile(r"^\s*<{5,9} ?SEARCH\s*$")
 DIVIDER = re.compile(r"^\s*={5,9}\s*$")
@@ -46,7 +47,15 @@ def to_hunk(search: list[str], replace: list[str]) -> Hunk:
     if not any(line.strip() for line in search):
         return Hunk(tuple(("+", line) for line in replace))  # append, or create the file
     ops: list[tuple[Op, str]] = []
-    matcher = difflib.SequenceMatcher(None, search, replace, autojunk=False)
+
+    # Forgive trailing whitespace and typography (a line copied the same wrong way on both sides
+    # stays context) but not indentation, which is often the very change.
+    def key(line: str) -> str:
+        return line.rstrip().translate(PUNCTUATION)
+
+    matcher = difflib.SequenceMatcher(
+        None, [key(x) for x in search], [key(x) for x in replace], autojunk=False
+    )
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag == "equal":
             ops += [(" ", line) for line in search[a0:a1]]
