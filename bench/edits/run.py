@@ -169,7 +169,23 @@ def main() -> None:
         c = sum((counts.get((engine, n), Counter()) for n in PERTURBATIONS), Counter())
         totals.append(f"{c['correct']} ✓ / {c['refused']} refused / {c['misapplied']} ✗")
     lines.append(f"| **all** | {sum(cases.values())} | " + " | ".join(totals) + " |")
-    lines += ["", "✓ applied correctly, ✗ misapplied (wrong place or wrong content).", ""]
+    lines += [
+        "",
+        "✓ applied correctly, ✗ misapplied (wrong place or wrong content).",
+        "",
+        "Classes (bench/edits/perturb.py): *clean* is the hunk as git wrote it; "
+        "*trailing-whitespace* adds spaces after every quoted line; *indentation* quotes the "
+        "snippet flush-left (or four spaces deeper when dedenting would lose information), added "
+        "lines included; *unicode-punctuation* curls the quotes of quoted lines (only hunks with "
+        "quotes); *elided-context* replaces the middle of three or more leading context lines "
+        "with `...` (aider's elision marker, which acb also reads); *stale-context* renames an "
+        "identifier in one context line, as if the file changed after the model read it. "
+        "Codex patches carry git's enclosing def/class as their `@@` anchor, as Codex's own "
+        "prompt asks models to; SEARCH/REPLACE blocks cannot carry one, which is why acb refuses "
+        "a few more of them: those are hunks whose text occurs more than once in the file, where "
+        "Aider takes the first occurrence (and is wrong about half the time).",
+        "",
+    ]
     for engine, examples in misapplied_examples.items():
         lines.append(f"- {engine}, first misapplied cases: " + "; ".join(examples[:3]))
     lines.append(f"\nWall time for the whole run: {elapsed:.0f} s.\n")
