@@ -53,6 +53,14 @@ class Settings:
     retry_attempts: int = 6
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 60.0
+    sandbox_mode: str = "workspace-write"
+    network: bool = False
+    approvals: str = "never"
+    sandbox_fallback: str = "refuse"
+    writable_roots: tuple[str, ...] = ()
+    env_allow: tuple[str, ...] = ()
+    max_processes: int = 512
+    memory_mb: int = 8192
     ledger_path: Path = field(default_factory=lambda: default_state_dir() / "ledger.db")
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)
@@ -75,9 +83,31 @@ SCALAR_KEYS: Final = {
     "retry_attempts": int,
     "retry_base_delay_s": float,
     "retry_max_delay_s": float,
+    "sandbox_mode": str,
+    "network": bool,
+    "approvals": str,
+    "sandbox_fallback": str,
+    "max_processes": int,
+    "memory_mb": int,
 }
+CHOICES: Final = {
+    "sandbox_mode": ("read-only", "workspace-write", "full-access"),
+    "approvals": ("untrusted", "on-request", "never"),
+    "sandbox_fallback": ("refuse", "read-only-guard", "none"),
+}
+SANDBOX_TABLE: Final = {
+    "mode": "sandbox_mode",
+    "network": "network",
+    "fallback": "sandbox_fallback",
+    "writable_roots": "writable_roots",
+    "env_allow": "env_allow",
+    "max_processes": "max_processes",
+    "memory_mb": "memory_mb",
+}
+LIST_KEYS: Final = ("writable_roots", "env_allow")
 ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}
-PROJECT_FORBIDDEN: Final = ("providers", "ledger_path")
+PROJECT_FORBIDDEN: Final = ("providers", "ledger_path", "sandbox", "approvals")
+"""A repository may not redirect keys or records, nor loosen the sandbox it will run in."""
 
 
 def default_state_dir() -> Path:
@@ -122,6 +152,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}") from None
     if kind in (int, float) and coerced < 0:
         raise ConfigError(f"{source}: {key} must not be negative")
+    if key in CHOICES and coerced not in CHOICES[key]:
+        raise ConfigError(f"{source}: {key} must be one of {', '.join(CHOICES[key])}")
     return coerced
 
 
@@ -167,6 +199,17 @@ def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> 
             base["prices"] = {**base.get("prices", {}), **_prices(value, source)}
         elif key == "ledger_path":
             base["ledger_path"] = Path(str(value)).expanduser()
+        elif key == "sandbox":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: [sandbox] must be a table")
+            unknown = set(value) - set(SANDBOX_TABLE)
+            if unknown:
+                raise ConfigError(f"{source}: [sandbox] has unknown keys {sorted(unknown)}")
+            merge_layer(base, {SANDBOX_TABLE[k]: v for k, v in value.items()}, source)
+        elif key in LIST_KEYS:
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{source}: {key} must be a list of strings")
+            base[key] = tuple(value)
         elif key in SCALAR_KEYS:
             base[key] = _coerce(key, value, source)
         else:

@@ -122,6 +122,18 @@ class PlanUpdated(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApprovalDecided(Event):
+    type: str = "approval"
+    command: str
+    escalated: bool
+    reason: str
+    """Why the command needed a decision (not known read-only, escalation requested, ...)."""
+    decision: str
+    how: str
+    """`asked` (a person decided) or why nobody was asked."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorRaised(Event):
     type: str = "error"
     message: str

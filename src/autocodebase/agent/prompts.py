@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from autocodebase.context.agents_md import Instructions
+from autocodebase.sandbox.policy import SandboxPolicy
 
 BASE_PROMPT = """\
 You are acb, an autonomous coding agent working in a real software repository on behalf of a \
@@ -24,6 +25,29 @@ you broke. Add or update tests for behaviour you add.
 - When the task is done, reply without calling a tool: say briefly what you changed, how you \
 verified it, and anything left for the human to decide.
 """
+
+
+def sandbox_instructions(policy: SandboxPolicy, approvals: str) -> str:
+    """What the model must know about where its commands run."""
+    if policy.mode == "full-access":
+        text = "none: commands run with the user's full permissions. Be careful."
+    else:
+        writable = (
+            "only a private /tmp is writable"
+            if policy.mode == "read-only"
+            else "the workspace and a private /tmp are writable; .git and .acb are read-only "
+            "(acb itself commits)"
+        )
+        network = "the network is available" if policy.network else "there is no network"
+        text = f"{policy.mode} (bubblewrap): {writable}; {network}; no secrets in the environment."
+    if approvals == "on-request":
+        text += (
+            " If the sandbox blocks a command you need, call shell again with "
+            "with_escalated_permissions=true and a justification; the user decides."
+        )
+    elif approvals == "untrusted":
+        text += " Commands that are not read-only need the user's approval."
+    return text
 
 
 def system_prompt(

@@ -6,7 +6,6 @@ never reach into the loop.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Sequence
@@ -14,24 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autocodebase import __version__
-from autocodebase.agent.events import EventBus, RunStarted, Sink
+from autocodebase.agent.events import ApprovalDecided, ErrorRaised, EventBus, RunStarted, Sink
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
-from autocodebase.agent.prompts import system_prompt
+from autocodebase.agent.prompts import sandbox_instructions, system_prompt
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.ledger.store import LedgerWriter, connect
 from autocodebase.models.base import Model
 from autocodebase.models.pricing import price_for
 from autocodebase.models.retry import RetryPolicy
-from autocodebase.redact import Redactor, is_secret_name
+from autocodebase.redact import Redactor
+from autocodebase.sandbox.approvals import ApprovalStore
+from autocodebase.sandbox.environment import command_environment
+from autocodebase.sandbox.gate import ApprovalRequest, Approver, CommandGate
+from autocodebase.sandbox.policy import Limits, SandboxPolicy
+from autocodebase.sandbox.run import sandbox_unavailable
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
 from autocodebase.vcs.snapshot import WorkTree, git_root
-
-SANDBOX_DESCRIPTION = (
-    "none yet: commands run as your user in the workspace directory; file tools are confined "
-    "to the workspace"
-)
 
 
 def new_run_id() -> str:
@@ -39,9 +38,21 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
 
 
-def command_environment(allowed: Sequence[str] = ()) -> dict[str, str]:
-    """The environment commands see: ours, minus anything that looks like a secret."""
-    return {k: v for k, v in os.environ.items() if k in allowed or not is_secret_name(k)}
+def sandbox_policy(settings: Settings) -> SandboxPolicy:
+    """The sandbox a run's commands get, from its settings."""
+    return SandboxPolicy(
+        mode=settings.sandbox_mode,  # type: ignore[arg-type]
+        network=settings.network,
+        writable_roots=tuple(Path(r).expanduser().resolve() for r in settings.writable_roots),
+        env_allow=settings.env_allow,
+        fallback=settings.sandbox_fallback,  # type: ignore[arg-type]
+        limits=Limits(
+            timeout_s=settings.shell_timeout_s,
+            output_bytes=settings.output_limit,
+            max_processes=settings.max_processes,
+            memory_mb=settings.memory_mb,
+        ),
+    )
 
 
 @dataclass
@@ -51,6 +62,8 @@ class RunRequest:
     settings: Settings
     model: Model
     sinks: Sequence[Sink] = ()
+    approver: Approver | None = None
+    """Who answers approval questions; None for headless runs, which cannot ask."""
 
 
 def execute(request: RunRequest) -> tuple[str, RunResult]:
@@ -63,22 +76,48 @@ def execute(request: RunRequest) -> tuple[str, RunResult]:
     try:
         root = git_root(workspace)
         worktree = WorkTree(root) if root is not None else None
+        policy = sandbox_policy(settings)
+        sandbox = f"{policy.describe()}, approvals {settings.approvals}"
         bus.emit(
             RunStarted(
                 task=request.task,
                 model=request.model.name,
                 workspace=str(workspace),
                 settings=settings.to_record(),
-                sandbox=SANDBOX_DESCRIPTION,
+                sandbox=sandbox,
                 acb_version=__version__,
             )
         )
+        problem = sandbox_unavailable(policy)
+        if problem:
+            bus.emit(
+                ErrorRaised(
+                    message=f"sandbox: {problem} (fallback: {policy.fallback})", fatal=False
+                )
+            )
+        store = ApprovalStore(workspace)
+        if store.project() and store.warning:
+            bus.emit(ErrorRaised(message=store.warning, fatal=False))
+
+        def on_decision(asked: ApprovalRequest, decision: str, how: str) -> None:
+            bus.emit(
+                ApprovalDecided(
+                    command=asked.command,
+                    escalated=asked.escalated,
+                    reason=asked.reason,
+                    decision=decision,
+                    how=how,
+                )
+            )
+
+        gate = CommandGate(policy, settings.approvals, store, request.approver, on_decision)  # type: ignore[arg-type]
         context = ToolContext(
             workspace=workspace,
             emit=bus.emit,
             shell_timeout_s=settings.shell_timeout_s,
             output_limit=settings.output_limit,
-            env=command_environment(),
+            env=command_environment(settings.env_allow),
+            commands=gate,
         )
         agent = Agent(
             model=request.model,
@@ -95,7 +134,10 @@ def execute(request: RunRequest) -> tuple[str, RunResult]:
             worktree=worktree,
         )
         prompt = system_prompt(
-            workspace, SANDBOX_DESCRIPTION, discover(workspace), root is not None
+            workspace,
+            sandbox_instructions(policy, settings.approvals),
+            discover(workspace),
+            root is not None,
         )
         return run_id, agent.run(prompt, request.task)
     finally:

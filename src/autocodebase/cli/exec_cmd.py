@@ -53,6 +53,23 @@ def _json_sink(event: dict[str, Any]) -> None:
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Most USD to spend.")
 @click.option("--stream/--no-stream", default=None, help="Stream model output (default: on).")
 @click.option("--record", metavar="PATH", help="Write the model's responses to a cassette.")
+@click.option(
+    "--sandbox",
+    "sandbox_mode",
+    type=click.Choice(["read-only", "workspace-write", "full-access"]),
+    help="Where commands may write (default: workspace-write).",
+)
+@click.option(
+    "--approvals",
+    type=click.Choice(["untrusted", "on-request", "never"]),
+    help="When to ask before a command (default for exec: never; it cannot ask).",
+)
+@click.option(
+    "--network", is_flag=True, default=None, help="Let sandboxed commands use the network."
+)
+@click.option(
+    "--yolo", is_flag=True, help="No sandbox and no questions: full-access, approvals never."
+)
 def exec_command(
     task: str | None,
     directory: str | None,
@@ -62,6 +79,10 @@ def exec_command(
     max_cost: float | None,
     stream: bool | None,
     record: str | None,
+    sandbox_mode: str | None,
+    approvals: str | None,
+    network: bool | None,
+    yolo: bool,
 ) -> int:
     """Run TASK in a repository without asking questions, then exit.
 
@@ -74,7 +95,17 @@ def exec_command(
 
     workspace = _workspace(directory)
     text = _read_task(task)
-    flags = {"model": model, "max_steps": max_steps, "max_cost": max_cost, "stream": stream}
+    if yolo and sandbox_mode not in (None, "full-access"):
+        raise UsageError("--yolo means --sandbox full-access; drop one of them")
+    flags = {
+        "model": model,
+        "max_steps": max_steps,
+        "max_cost": max_cost,
+        "stream": stream,
+        "sandbox_mode": "full-access" if yolo else sandbox_mode,
+        "approvals": "never" if yolo else approvals,
+        "network": network,
+    }
     settings = load_settings(workspace, flags)
     chosen = build_model(settings.model, settings)
     if record:

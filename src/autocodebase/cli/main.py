@@ -19,7 +19,9 @@ from autocodebase.errors import AcbError
 
 SUBCOMMANDS = {
     "exec": ("autocodebase.cli.exec_cmd", "exec_command", "Run a task headless"),
+    "approvals": ("autocodebase.cli.approvals_cmd", "approvals", "List, add and revoke approvals"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
+    "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),
     "runs": ("autocodebase.cli.runs_cmd", "runs", "Inspect the run ledger"),
 }
 

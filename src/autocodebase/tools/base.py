@@ -43,6 +43,8 @@ class ToolContext:
     output_limit: int = 16_000
     env: dict[str, str] = field(default_factory=dict)
     """Environment for commands, already stripped of secrets."""
+    commands: Any = None
+    """The `CommandGate` every command goes through; None means a default sandboxed one."""
     plan: list[dict[str, str]] = field(default_factory=list)
 
 

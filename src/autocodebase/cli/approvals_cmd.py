@@ -1,0 +1,73 @@
+"""`acb approvals`: the commands this project has pre-approved, visible and revocable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _store(directory: str | None):  # type: ignore[no-untyped-def]
+    from autocodebase.sandbox.approvals import ApprovalStore
+
+    return ApprovalStore(Path(directory or ".").expanduser().resolve())
+
+
+@click.group("approvals")
+def approvals() -> None:
+    """Approvals remembered for a project (.acb/approvals.toml, kept out of git)."""
+
+
+@approvals.command("list")
+@click.option("-C", "--cd", "directory", metavar="DIR")
+def list_approvals(directory: str | None) -> None:
+    """Number and describe every approval in force."""
+    store = _store(directory)
+    entries = store.project()
+    if store.warning:
+        click.echo(f"warning: {store.warning}", err=True)
+    if not entries:
+        click.echo("no approvals")
+    for number, approval in enumerate(entries, start=1):
+        click.echo(f"{number}. {approval.describe()} (since {approval.created})")
+
+
+@approvals.command("add")
+@click.option("-C", "--cd", "directory", metavar="DIR")
+@click.option("--command", "exact", metavar="CMD", help="Approve this exact command line.")
+@click.option("--program", metavar="NAME", help="Approve this program with any arguments.")
+@click.option("--escalated", is_flag=True, help="Also allow it to run outside the sandbox.")
+def add_approval(
+    directory: str | None, exact: str | None, program: str | None, escalated: bool
+) -> None:
+    """Pre-approve a command for this project (headless runs cannot ask)."""
+    from autocodebase.errors import UsageError
+    from autocodebase.sandbox.approvals import Approval
+
+    if bool(exact) == bool(program):
+        raise UsageError("give exactly one of --command or --program")
+    approval = (
+        Approval("command", exact.strip(), escalated)
+        if exact
+        else Approval("program", str(program), escalated)
+    )
+    stored = _store(directory).remember(approval)
+    click.echo(f"approved: {stored.describe()}")
+
+
+@approvals.command("revoke")
+@click.option("-C", "--cd", "directory", metavar="DIR")
+@click.argument("number", type=int, required=False)
+@click.option("--all", "everything", is_flag=True, help="Revoke every approval.")
+def revoke_approval(directory: str | None, number: int | None, everything: bool) -> None:
+    """Revoke approval NUMBER (from `acb approvals list`), or --all."""
+    from autocodebase.errors import UsageError
+
+    store = _store(directory)
+    if everything:
+        for _ in range(len(store.project())):
+            click.echo(f"revoked: {store.revoke(1).describe()}")
+        return
+    if number is None:
+        raise UsageError("give an approval NUMBER or --all")
+    click.echo(f"revoked: {store.revoke(number).describe()}")

@@ -1,0 +1,1 @@
+"""Containment for commands the model proposes: sandbox modes, bubblewrap, approvals."""

@@ -1,0 +1,117 @@
+"""The approval gate: every command the model proposes passes here on its way to the sandbox.
+
+Policies, as in Codex CLI: `untrusted` asks before anything not known to be read-only;
+`on-request` runs commands in the sandbox without asking and asks only when the model requests
+to escalate one command (with a justification); `never` never asks, and failures go back to the
+model. Headless runs cannot ask: where a question would be needed the command is refused with a
+message saying how to pre-approve it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Protocol
+
+from autocodebase.sandbox.approvals import Approval, ApprovalStore, program_of
+from autocodebase.sandbox.classify import classify
+from autocodebase.sandbox.policy import SandboxPolicy
+from autocodebase.sandbox.run import CommandOutcome, run_command, sandbox_unavailable
+
+ApprovalPolicy = Literal["untrusted", "on-request", "never"]
+APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = ("untrusted", "on-request", "never")
+Decision = Literal[
+    "approve-once",
+    "approve-command-session",
+    "approve-program-session",
+    "approve-command-project",
+    "approve-program-project",
+    "deny",
+]
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    command: str
+    reason: str
+    escalated: bool
+    justification: str | None = None
+
+
+class Approver(Protocol):
+    def __call__(self, request: ApprovalRequest) -> Decision: ...
+
+
+GateNotice = Callable[[ApprovalRequest, str, str], None]
+"""(request, decision, how it was decided) — for events."""
+
+
+@dataclass
+class CommandGate:
+    policy: SandboxPolicy
+    approvals: ApprovalPolicy
+    store: ApprovalStore
+    approver: Approver | None = None
+    """None when nobody can be asked (headless)."""
+    notice: GateNotice | None = field(default=None, repr=False)
+
+    def run(
+        self,
+        command: str,
+        workspace: Path,
+        env: Mapping[str, str],
+        timeout_s: int | None = None,
+        escalate: bool = False,
+        justification: str | None = None,
+    ) -> CommandOutcome:
+        if escalate and self.approvals == "never":
+            escalate = False  # nobody to ask; it runs sandboxed and the model sees what happens
+        needs_question, reason = self._needs_question(command, escalate)
+        if needs_question:
+            request = ApprovalRequest(command, reason, escalate, justification)
+            refusal = self._ask(request)
+            if refusal is not None:
+                return CommandOutcome(None, refusal, sandbox="refused", refused=refusal)
+        policy = replace(self.policy, mode="full-access") if escalate else self.policy
+        if sandbox_unavailable(policy) and policy.fallback == "read-only-guard":
+            verdict = classify(command)
+            if not verdict.safe:
+                message = (
+                    f"sandbox unavailable and this command is not known to be read-only "
+                    f"({verdict.reason}); sandbox.fallback = 'read-only-guard' refuses it"
+                )
+                return CommandOutcome(None, message, sandbox="refused", refused=message)
+            policy = replace(policy, mode="full-access")
+        return run_command(policy, command, workspace, env, timeout_s)
+
+    def _needs_question(self, command: str, escalate: bool) -> tuple[bool, str]:
+        if self.store.find(command, escalate) is not None:
+            return False, "approved before"
+        if escalate:
+            return True, "asks to run outside the sandbox"
+        if self.approvals == "untrusted":
+            verdict = classify(command)
+            return (not verdict.safe), verdict.reason
+        return False, "runs in the sandbox"
+
+    def _ask(self, request: ApprovalRequest) -> str | None:
+        """None when approved; otherwise the message the model gets."""
+        if self.approver is None:
+            if self.notice:
+                self.notice(request, "deny", "headless: nobody to ask")
+            what = "outside the sandbox" if request.escalated else "here"
+            return (
+                f"not run: this command needs approval to run {what} ({request.reason}), and "
+                "this run cannot ask. The user can pre-approve it with `acb approvals add`."
+            )
+        decision = self.approver(request)
+        if self.notice:
+            self.notice(request, decision, "asked")
+        if decision == "deny":
+            return "not run: the user declined this command. Try another way or ask them."
+        if decision != "approve-once":
+            _, match, scope = decision.split("-")
+            value = request.command.strip() if match == "command" else program_of(request.command)
+            self.store.remember(Approval(match, value, request.escalated, scope))  # type: ignore[arg-type]
+        return None

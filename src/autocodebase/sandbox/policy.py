@@ -1,0 +1,65 @@
+"""What a command may do: the sandbox mode, the network, extra writable roots, limits.
+
+Three modes, as in Codex CLI: `read-only` (nothing writable but a private /tmp),
+`workspace-write` (the workspace and /tmp; `.git` and `.acb` stay read-only so commands cannot
+plant hooks, rewrite history or approve themselves), `full-access` (no sandbox, opt-in only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+SandboxMode = Literal["read-only", "workspace-write", "full-access"]
+Fallback = Literal["refuse", "read-only-guard", "none"]
+MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "full-access")
+FALLBACKS: tuple[Fallback, ...] = ("refuse", "read-only-guard", "none")
+
+PROTECTED_IN_WORKSPACE = (".git", ".acb")
+"""Kept read-only inside a writable workspace: hooks, config and history; acb's own settings."""
+
+CREDENTIAL_PATHS = (
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".config/gcloud",
+    ".config/gh",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+)
+"""Hidden from sandboxed commands (relative to $HOME): reading them needs no write access."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: int = 120
+    output_bytes: int = 16_000
+    """Bytes kept for the model (head and tail)."""
+    kill_after_output_bytes: int = 64 * 1024 * 1024
+    """A command that prints more than this is killed: runaway output is a failure, not data."""
+    max_processes: int = 512
+    memory_mb: int = 8192
+    """Address-space limit per process; 0 turns it off (some runtimes reserve a lot)."""
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    mode: SandboxMode = "workspace-write"
+    network: bool = False
+    writable_roots: tuple[Path, ...] = ()
+    env_allow: tuple[str, ...] = ()
+    """Secret-looking variables passed in anyway, by exact name."""
+    fallback: Fallback = "refuse"
+    limits: Limits = field(default_factory=Limits)
+
+    def describe(self) -> str:
+        network = "network on" if self.network else "network off"
+        if self.mode == "full-access":
+            return "full-access (no sandbox)"
+        return f"{self.mode} (bubblewrap), {network}"
