@@ -248,3 +248,39 @@ def test_help_is_fast_path_without_sdks(tmp_path: Path) -> None:
     )
     assert "HEAVY []" in done.stdout
     assert "exec" in done.stdout and "runs" in done.stdout
+
+
+def test_headless_untrusted_refuses_writes_and_records_the_decision(wordstats_repo: Path) -> None:
+    script = [
+        Reply("", [("shell", {"command": "touch created-by-model"})]),
+        Reply("", [("shell", {"command": "ls wordstats"})]),
+        Reply("The write was refused; listing worked."),
+    ]
+    with MockModelServer(script) as server:
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb(
+            "exec",
+            "try",
+            "-m",
+            "openai/x",
+            "--approvals",
+            "untrusted",
+            "--json",
+            cwd=wordstats_repo,
+            env=env,
+        )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    approvals = [e for e in events if e["type"] == "approval"]
+    assert [(a["command"], a["decision"]) for a in approvals] == [
+        ("touch created-by-model", "deny")
+    ]
+    results = [e for e in events if e["type"] == "tool_result"]
+    assert results[0]["is_error"] and "acb approvals add" in results[0]["output"]
+    assert not results[1]["is_error"] and "core.py" in results[1]["output"]
+    assert not (wordstats_repo / "created-by-model").exists()
+    started = events[0]
+    assert (
+        started["sandbox"].startswith("workspace-write")
+        and "approvals untrusted" in started["sandbox"]
+    )

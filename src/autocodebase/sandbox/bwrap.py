@@ -75,6 +75,9 @@ def bwrap_command(
             protected = workspace / name
             if protected.exists():
                 args += ["--ro-bind", str(protected), str(protected)]
+    else:
+        # Bound again after the fresh /tmp, so a workspace under /tmp stays visible (read-only).
+        args += ["--ro-bind", str(workspace), str(workspace)]
     args += ["--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autocodebase.sandbox.bwrap import INSTALL_HINT, bwrap_command, bwrap_problem
-from autocodebase.sandbox.limits import process_limits
+from autocodebase.sandbox.limits import limited
 from autocodebase.sandbox.policy import SandboxPolicy
 from autocodebase.tools.output import HeadTailBuffer
 
@@ -92,17 +92,16 @@ def run_command(
                 None, f"sandbox unavailable: {problem}", sandbox="refused", refused=problem
             )
     started = time.monotonic()
-    with process_limits(limits.max_processes, limits.memory_mb) as (preexec, cgroup):
+    with limited(argv, limits.max_processes, limits.memory_mb) as (wrapped, cgroup):
         try:
             process = subprocess.Popen(
-                argv,
+                wrapped,
                 cwd=cwd or workspace,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=preexec,
             )
         except OSError as exc:
             return CommandOutcome(
@@ -112,12 +111,21 @@ def run_command(
         buffer = _OutputWatch(limits.output_bytes, limits.kill_after_output_bytes, process)
         reader = threading.Thread(target=buffer.drain, args=(process.stdout,), daemon=True)
         reader.start()
-        timed_out = False
+        # A watchdog thread kills on timeout while we block in waitpid: Popen.wait(timeout) polls
+        # with growing sleeps and would notice a 20 ms command's exit up to 30 ms late.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            _kill_group(process)
+
+        watchdog = threading.Timer(timeout, expire)
+        watchdog.start()
         try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            process.wait()
         finally:
+            watchdog.cancel()
+            timed_out = expired.is_set()
             _kill_group(process)  # background children do not outlive the command
             if cgroup is not None:
                 cgroup.kill_all()
