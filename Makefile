@@ -30,6 +30,7 @@ test: system-deps lint
 
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/startup.py --write
+	$(BIN)/python bench/sandbox.py --write
 
 BENCH_CACHE ?= $(HOME)/.cache/acb-bench
 bench-edits: $(STAMP)
