@@ -10,8 +10,11 @@ rm -rf "$work"
 mkdir -p .demo
 cp -r examples/wordstats "$work"
 git -C "$work" init -q
+# The demo repository's own identity: acb commits as the human who runs it, never as itself.
+git -C "$work" config user.name "Demo User"
+git -C "$work" config user.email "demo@example.invalid"
 git -C "$work" add -A
-git -C "$work" -c user.name=demo -c user.email=demo@example.invalid commit -qm "wordstats as shipped"
+git -C "$work" commit -qm "wordstats as shipped"
 
 task="Add top_words(text, n) to wordstats: the n most frequent words as (word, count) pairs, \
 case-insensitive, punctuation ignored, ties broken alphabetically. Add tests; keep the suite green."
@@ -20,8 +23,13 @@ echo "== acb exec on $work (model: replay of examples/cassettes/wordstats-top-wo
 acb exec "$task" -C "$work" --model replay:examples/cassettes/wordstats-top-words.jsonl
 
 echo
-echo "== what changed (git status in $work)"
-git -C "$work" status --short
+echo "== what acb committed (git log in $work)"
+git -C "$work" log -1 --stat
+echo
+echo "== who wrote wordstats/core.py: acb blame"
+acb blame "$work/wordstats/core.py" | sed -n '20,32p'
+echo
+echo "== undo is one command away: acb undo (not run here)"
 echo
 echo "== the run as the ledger recorded it: acb runs show last"
 acb runs show last | sed -n '1,40p'

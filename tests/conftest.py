@@ -54,6 +54,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     for name in SECRET_VARS:
         monkeypatch.delenv(name, raising=False)
+    # acb commits as the human; tests have no global git identity, so give them one.
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Test Human")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "human@example.com")
     return home
 
 

@@ -34,7 +34,7 @@ def test_record_then_replay(wordstats_repo: Path, tmp_path: Path) -> None:
         )
     assert live.returncode == 0, live.stderr
     header, entries = load_cassette(cassette)
-    assert header["model"] == "openai/mock-model" and len(entries) == 3
+    assert header["model"] == "openai/mock-model" and len(entries) == 4  # 3 steps + commit message
     assert entries[2].expect["tool_results"][0]["is_error"] is False
 
     replayed = run_acb("exec", "add longest_word", "-m", f"replay:{cassette}", cwd=pristine)

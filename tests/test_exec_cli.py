@@ -36,6 +36,9 @@ SCRIPT = [
     Reply("Adding longest_word.", [("apply_patch", {"patch": PATCH})]),
     Reply("", [("shell", {"command": "python -m pytest -q"})]),
     Reply("Added longest_word with a test; 4 tests pass."),
+    COMMIT_MESSAGE := Reply(
+        "feat(core): add longest_word\n\nCallers needed the longest word of a text; ties keep the first."
+    ),
 ]
 
 
@@ -131,6 +134,7 @@ def test_faults_are_retried_and_recorded(wordstats_repo: Path, isolated_home: Pa
         Fault(cut_stream=True, then=SCRIPT[1]),
         SCRIPT[1],
         SCRIPT[2],
+        COMMIT_MESSAGE,
     ]
     with MockModelServer(script) as server:
         env = {

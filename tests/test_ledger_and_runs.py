@@ -117,7 +117,7 @@ def test_a_killed_run_leaves_a_readable_record(wordstats_repo: Path, isolated_ho
             process.wait()
     connection = sqlite3.connect(isolated_home / "ledger.db")
     kinds = [row[0] for row in connection.execute("SELECT type FROM events ORDER BY seq")]
-    assert kinds == ["run_started", "model_request"]
+    assert kinds == ["run_started", "checkpoint", "model_request"]
     assert connection.execute("SELECT outcome FROM runs").fetchone()[0] is None
     shown = subprocess.run(
         [sys.executable, "-m", "autocodebase", "runs", "show", "last"],

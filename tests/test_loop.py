@@ -13,7 +13,7 @@ from autocodebase.models.pricing import Price
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
-from autocodebase.vcs.snapshot import WorkTree
+from autocodebase.vcs.checkpoint import Snapshotter
 from tests.helpers import EventLog, reply
 
 PATCH = """*** Begin Patch
@@ -34,7 +34,7 @@ def make_agent(
         toolbox=default_toolbox(),
         context=ToolContext(workspace=workspace, emit=log),
         emit=log,
-        worktree=WorkTree(workspace) if (workspace / ".git").exists() else None,
+        snapshots=Snapshotter(workspace) if (workspace / ".git").exists() else None,
         retry=RetryPolicy(sleep=lambda s: None),
         **kwargs,  # type: ignore[arg-type]
     )

@@ -53,6 +53,8 @@ class Settings:
     retry_attempts: int = 6
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 60.0
+    commit: bool = True
+    use_git: bool = True
     sandbox_mode: str = "workspace-write"
     network: bool = False
     approvals: str = "never"
@@ -83,6 +85,8 @@ SCALAR_KEYS: Final = {
     "retry_attempts": int,
     "retry_base_delay_s": float,
     "retry_max_delay_s": float,
+    "commit": bool,
+    "use_git": bool,
     "sandbox_mode": str,
     "network": bool,
     "approvals": str,

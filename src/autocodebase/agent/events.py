@@ -134,6 +134,27 @@ class ApprovalDecided(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckpointTaken(Event):
+    type: str = "checkpoint"
+    ref: str
+    """`refs/acb/checkpoints/<run>/start`: `acb undo` restores the working tree to it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitRecorded(Event):
+    type: str = "git"
+    checkpoint: str
+    end_checkpoint: str
+    commit: str | None
+    branch: str | None
+    committed: list[str]
+    left_uncommitted: list[str]
+    message: str | None
+    message_source: str | None
+    """`model`, or `fallback: why` when the model could not write it."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorRaised(Event):
     type: str = "error"
     message: str

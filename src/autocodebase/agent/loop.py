@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from autocodebase.agent.events import (
     EXIT_CODES,
@@ -29,11 +29,15 @@ from autocodebase.agent.events import (
     ToolCallStarted,
     ToolFinished,
 )
+from autocodebase.errors import AcbError
 from autocodebase.models.base import Message, Model, ModelError, ToolCall, Usage
 from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries
 from autocodebase.tools.base import Toolbox, ToolContext
-from autocodebase.vcs.snapshot import WorkTree
+from autocodebase.vcs.checkpoint import Snapshotter, Tree, changed_paths
+from autocodebase.vcs.git import git
+
+ChangeKind = Literal["added", "modified", "deleted", "moved"]
 
 
 @dataclass
@@ -90,7 +94,9 @@ class Agent:
     limits: LoopLimits = field(default_factory=LoopLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     price: Price | None = None
-    worktree: WorkTree | None = None
+    snapshots: Snapshotter | None = None
+    before_finish: Callable[[RunResult], None] | None = None
+    """Called with the result before `run_finished` is emitted (the runner commits there)."""
 
     def __post_init__(self) -> None:
         self.messages: list[Message] = []
@@ -98,7 +104,8 @@ class Agent:
         self.cost: float | None = 0.0 if self.price is not None else None
         self.steps = 0
         self._sent = 0
-        self._reported_paths: set[str] = set()
+        self.file_calls: dict[str, list[str]] = {}
+        """Repository path -> ids of the tool calls that changed it, for provenance."""
 
     def run(self, system: str, task: str) -> RunResult:
         started = time.monotonic()
@@ -121,6 +128,11 @@ class Agent:
         finally:
             diff = self._diff_since(baseline)
             result.diff = diff
+            if self.before_finish is not None:
+                try:
+                    self.before_finish(result)
+                except AcbError as exc:
+                    self.emit(ErrorRaised(message=str(exc), fatal=False))
             self.emit(
                 RunFinished(
                     outcome=result.outcome,
@@ -155,10 +167,16 @@ class Agent:
             reply = self._ask_model()
             if not reply.tool_calls:
                 return self._result("completed", None, reply.content)
-            before = self._snapshot()
             for call in reply.tool_calls:
                 self._run_tool(call)
-            self._report_shell_changes(before)
+
+    def account(self, usage: Usage) -> float | None:
+        """Add a model call's usage (and its cost, when priced) to the run's totals."""
+        self.usage = self.usage + usage
+        call_cost = cost_of(usage, self.price)
+        if call_cost is not None and self.cost is not None:
+            self.cost += call_cost
+        return call_cost
 
     def _ask_model(self) -> Message:
         step = self.steps
@@ -186,10 +204,7 @@ class Agent:
             self.retry,
             on_retry,
         )
-        self.usage = self.usage + response.usage
-        call_cost = cost_of(response.usage, self.price)
-        if call_cost is not None and self.cost is not None:
-            self.cost += call_cost
+        call_cost = self.account(response.usage)
         message = response.message
         self.messages.append(message)
         self._sent = len(self.messages)
@@ -221,6 +236,7 @@ class Agent:
                 raw_arguments=call.raw_arguments,
             )
         )
+        before = self._snapshot()
         result, elapsed = self.toolbox.call(self.context, call)
         self.messages.append(
             Message(
@@ -231,10 +247,13 @@ class Agent:
                 is_error=result.is_error,
             )
         )
-        for item in result.data.get("files", []):
-            self._reported_paths.add(item["path"])
-            if item.get("moved_to"):
-                self._reported_paths.add(item["moved_to"])
+        reported = {
+            self._repo_path(path)
+            for item in result.data.get("files", [])
+            for path in (item["path"], item.get("moved_to"))
+            if path and self.snapshots is not None
+        }
+        self._record_changes(call, before, reported)
         self.emit(
             ToolFinished(
                 step=self.steps,
@@ -247,29 +266,42 @@ class Agent:
             )
         )
 
-    def _snapshot(self) -> str | None:
-        if self.worktree is None:
+    def _snapshot(self) -> Tree | None:
+        if self.snapshots is None:
             return None
         try:
-            return self.worktree.snapshot()
-        except RuntimeError as exc:
+            return self.snapshots.entries()
+        except AcbError as exc:
             self.emit(ErrorRaised(message=f"workspace snapshot failed: {exc}", fatal=False))
             return None
 
-    def _report_shell_changes(self, before: str | None) -> None:
-        """Attribute file changes no edit tool reported (made by commands) to `shell`."""
-        after = self._snapshot()
-        if self.worktree is None or before is None or after is None or before == after:
-            self._reported_paths.clear()
-            return
-        for change in self.worktree.changes(before, after):
-            path = os.path.relpath(self.worktree.root / change.path, self.context.workspace)
-            if path not in self._reported_paths:
-                self.emit(FileChanged(path=path, change=change.change, by="shell"))
-        self._reported_paths.clear()
+    def _repo_path(self, workspace_path: str) -> str:
+        assert self.snapshots is not None
+        return os.path.relpath(self.context.workspace / workspace_path, self.snapshots.root)
 
-    def _diff_since(self, baseline: str | None) -> str | None:
+    def _record_changes(self, call: ToolCall, before: Tree | None, reported: set[str]) -> None:
+        """Remember which call changed which file; report changes no edit tool announced."""
         after = self._snapshot()
-        if self.worktree is None or baseline is None or after is None:
+        if self.snapshots is None or before is None or after is None:
+            return
+        for path in changed_paths(before, after):
+            self.file_calls.setdefault(path, []).append(call.id)
+            shown = os.path.relpath(self.snapshots.root / path, self.context.workspace)
+            if path not in reported:
+                kind: ChangeKind = "modified"
+                if path not in before:
+                    kind = "added"
+                elif path not in after:
+                    kind = "deleted"
+                self.emit(FileChanged(path=shown, change=kind, by=call.name))
+
+    def _diff_since(self, baseline: Tree | None) -> str | None:
+        after = self._snapshot()
+        if self.snapshots is None or baseline is None or after is None:
             return None
-        return self.worktree.diff(baseline, after)
+        if baseline == after:
+            return ""
+        ids = [self.snapshots.write_tree(baseline), self.snapshots.write_tree(after)]
+        return git(self.snapshots.root, "diff", "--binary", "--no-color", *ids).decode(
+            "utf-8", "replace"
+        )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autocodebase import __version__
 from autocodebase.agent.events import ApprovalDecided, ErrorRaised, EventBus, RunStarted, Sink
+from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
 from autocodebase.config import Settings
@@ -30,7 +31,6 @@ from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import sandbox_unavailable
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
-from autocodebase.vcs.snapshot import WorkTree, git_root
 
 
 def new_run_id() -> str:
@@ -64,18 +64,19 @@ class RunRequest:
     sinks: Sequence[Sink] = ()
     approver: Approver | None = None
     """Who answers approval questions; None for headless runs, which cannot ask."""
+    branch: str | None = None
+    """Work on this new branch (created from HEAD) instead of the current one."""
 
 
 def execute(request: RunRequest) -> tuple[str, RunResult]:
     """Run the task to an outcome; return the run id and result. Everything is in the ledger."""
     settings = request.settings
     workspace = request.workspace.resolve()
+    root = preflight(workspace, settings, request.branch)
     run_id = new_run_id()
     connection = connect(settings.ledger_path)
     bus = EventBus(run_id, Redactor.from_environment(), [LedgerWriter(connection), *request.sinks])
     try:
-        root = git_root(workspace)
-        worktree = WorkTree(root) if root is not None else None
         policy = sandbox_policy(settings)
         sandbox = f"{policy.describe()}, approvals {settings.approvals}"
         bus.emit(
@@ -119,20 +120,36 @@ def execute(request: RunRequest) -> tuple[str, RunResult]:
             env=command_environment(settings.env_allow),
             commands=gate,
         )
+        retry = RetryPolicy(
+            max_attempts=max(settings.retry_attempts, 1),
+            base_delay=settings.retry_base_delay_s,
+            max_delay=settings.retry_max_delay_s,
+        )
         agent = Agent(
             model=request.model,
             toolbox=default_toolbox(),
             context=context,
             emit=bus.emit,
             limits=LoopLimits(settings.max_steps, settings.max_cost),
-            retry=RetryPolicy(
-                max_attempts=max(settings.retry_attempts, 1),
-                base_delay=settings.retry_base_delay_s,
-                max_delay=settings.retry_max_delay_s,
-            ),
+            retry=retry,
             price=price_for(request.model.name, settings.prices),
-            worktree=worktree,
         )
+        if root is not None:
+            run_git = RunGit(
+                root=root,
+                run_id=run_id,
+                task=request.task,
+                model=request.model,
+                retry=retry,
+                settings=settings,
+                emit=bus.emit,
+                account=agent.account,
+                file_calls=lambda: agent.file_calls,
+                branch=request.branch,
+            )
+            run_git.start()
+            agent.snapshots = run_git.snapshots
+            agent.before_finish = run_git.finish
         prompt = system_prompt(
             workspace,
             sandbox_instructions(policy, settings.approvals),

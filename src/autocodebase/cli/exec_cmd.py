@@ -70,6 +70,9 @@ def _json_sink(event: dict[str, Any]) -> None:
 @click.option(
     "--yolo", is_flag=True, help="No sandbox and no questions: full-access, approvals never."
 )
+@click.option("--commit/--no-commit", default=None, help="Commit the run's changes (default: on).")
+@click.option("--branch", metavar="NAME", help="Do the work on a new branch NAME.")
+@click.option("--no-git", is_flag=True, help="Run outside git: no checkpoints, no undo, no commit.")
 def exec_command(
     task: str | None,
     directory: str | None,
@@ -83,6 +86,9 @@ def exec_command(
     approvals: str | None,
     network: bool | None,
     yolo: bool,
+    commit: bool | None,
+    branch: str | None,
+    no_git: bool,
 ) -> int:
     """Run TASK in a repository without asking questions, then exit.
 
@@ -105,6 +111,8 @@ def exec_command(
         "sandbox_mode": "full-access" if yolo else sandbox_mode,
         "approvals": "never" if yolo else approvals,
         "network": network,
+        "commit": commit,
+        "use_git": False if no_git else None,
     }
     settings = load_settings(workspace, flags)
     chosen = build_model(settings.model, settings)
@@ -115,7 +123,8 @@ def exec_command(
     sink: Callable[[dict[str, Any]], None] = _json_sink
     if not as_json:
         sink = HumanRenderer(sys.stderr)
-    _run_id, result = execute(RunRequest(text, workspace, settings, chosen, [sink]))
+    request = RunRequest(text, workspace, settings, chosen, [sink], branch=branch)
+    _run_id, result = execute(request)
     # On a terminal the streamed progress already showed the final message; print it again only
     # when stdout goes elsewhere (a pipe, a file), which is what scripts read.
     on_screen = sys.stdout.isatty() and sys.stderr.isatty()

@@ -20,8 +20,10 @@ from autocodebase.errors import AcbError
 SUBCOMMANDS = {
     "exec": ("autocodebase.cli.exec_cmd", "exec_command", "Run a task headless"),
     "approvals": ("autocodebase.cli.approvals_cmd", "approvals", "List, add and revoke approvals"),
+    "blame": ("autocodebase.cli.blame_cmd", "blame", "Which acb run wrote each line of a file"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),
+    "undo": ("autocodebase.cli.undo_cmd", "undo", "Put back the files a run changed"),
     "runs": ("autocodebase.cli.runs_cmd", "runs", "Inspect the run ledger"),
 }
 

@@ -15,7 +15,7 @@ FOLD_LINES = 30
 SYSTEM_FOLD_LINES = 6
 
 
-def _reader() -> Any:
+def reader() -> Any:
     from autocodebase.config import load_settings
     from autocodebase.ledger.store import LedgerReader, connect
 
@@ -49,7 +49,7 @@ def runs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_runs(limit: int, as_json: bool) -> None:
     """List the most recent runs, newest first."""
-    summaries = _reader().list_runs(limit)
+    summaries = reader().list_runs(limit)
     if as_json:
         click.echo(json.dumps([vars(s) for s in summaries], indent=2))
         return
@@ -103,6 +103,16 @@ def _render_event(event: dict[str, Any], full: bool) -> str | None:
         return f"[file] {event['change']} {event['path']} by {event['by']}"
     if kind == "plan_updated":
         return "[plan] " + "; ".join(f"{s['step']} ({s['status']})" for s in event["steps"])
+    if kind == "git":
+        if event["commit"]:
+            files, source = len(event["committed"]), event["message_source"]
+            text = f"[commit] {event['commit'][:12]} ({files} files; message: {source})"
+            text += "\n" + _indent(event["message"] or "")
+        else:
+            text = "[commit] none"
+        if event["left_uncommitted"]:
+            text += "\n[left uncommitted] " + ", ".join(event["left_uncommitted"])
+        return text
     if kind == "error":
         return f"[{'error' if event['fatal'] else 'warning'}] {event['message']}"
     return None
@@ -114,10 +124,10 @@ def _render_event(event: dict[str, Any], full: bool) -> str | None:
 @click.option("--full", is_flag=True, help="Do not fold long messages and outputs.")
 def show_run(run: str, as_json: bool, full: bool) -> None:
     """Tell the whole story of RUN (an id, a unique prefix of one, or `last`)."""
-    reader = _reader()
-    run_id = reader.resolve(run)
-    record = reader.run(run_id)
-    events = reader.events(run_id)
+    ledger = reader()
+    run_id = ledger.resolve(run)
+    record = ledger.run(run_id)
+    events = ledger.events(run_id)
     if as_json:
         click.echo(json.dumps({"run": record, "events": events}, indent=2))
         return
@@ -139,6 +149,12 @@ def show_run(run: str, as_json: bool, full: bool) -> None:
     ]
     if record["error"]:
         header.append(f"error     {record['error']}")
+    if record.get("checkpoint_ref"):
+        header.append(f"undo      acb undo {run_id}   (checkpoint {record['checkpoint_ref']})")
+    if record.get("commit_sha"):
+        header.append(
+            f"commit    {record['commit_sha']} on {record.get('branch') or 'detached HEAD'}"
+        )
     click.echo("\n".join(header) + "\n")
     for event in events:
         text = _render_event(event, full)

@@ -37,6 +37,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_started ON runs(started_at);
     """,
+    # 2: where a run's changes can be undone from, and what it committed
+    """
+    ALTER TABLE runs ADD COLUMN checkpoint_ref TEXT;
+    ALTER TABLE runs ADD COLUMN end_checkpoint_ref TEXT;
+    ALTER TABLE runs ADD COLUMN commit_sha TEXT;
+    ALTER TABLE runs ADD COLUMN branch TEXT;
+    """,
 ]
 
 

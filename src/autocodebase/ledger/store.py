@@ -55,6 +55,15 @@ class LedgerWriter:
             "INSERT INTO events (run_id, seq, ts, type, payload) VALUES (?, ?, ?, ?, ?)",
             (event["run_id"], event["seq"], event["ts"], kind, json.dumps(event)),
         )
+        if kind == "checkpoint":
+            self.connection.execute(
+                "UPDATE runs SET checkpoint_ref=? WHERE id=?", (event["ref"], event["run_id"])
+            )
+        if kind == "git":
+            self.connection.execute(
+                "UPDATE runs SET end_checkpoint_ref=?, commit_sha=?, branch=? WHERE id=?",
+                (event["end_checkpoint"], event["commit"], event["branch"], event["run_id"]),
+            )
         if kind == "run_finished":
             usage = event["usage"]
             self.connection.execute(

@@ -96,6 +96,53 @@ def _judge_program(words: list[str]) -> str | None:
     return f"{program} is not on the read-only list"
 
 
+DESTRUCTIVE_GIT = {
+    "push": "pushes to a remote",
+    "clean": "deletes untracked files",
+    "stash": "moves uncommitted work away",
+    "restore": "discards uncommitted edits",
+}
+
+
+def _destructive_git(args: list[str]) -> str | None:
+    sub = next((a for a in args if not a.startswith("-")), "")
+    if sub in DESTRUCTIVE_GIT and not (
+        sub == "stash" and args[args.index(sub) + 1 :][:1] == ["list"]
+    ):
+        if sub == "restore" and "--staged" in args and "--worktree" not in args:
+            return None
+        return f"git {sub} {DESTRUCTIVE_GIT[sub]}"
+    if sub == "reset" and "--hard" in args:
+        return "git reset --hard discards uncommitted edits"
+    if sub == "checkout" and ("--" in args or "." in args or "-f" in args):
+        return "git checkout of paths discards uncommitted edits"
+    if sub in ("switch", "checkout") and any(
+        a in ("-f", "--force", "--discard-changes") for a in args
+    ):
+        return f"git {sub} --force discards uncommitted edits"
+    return None
+
+
+def destructive(command: str) -> str | None:
+    """Why `command` could destroy the user's work or publish it (git push, reset --hard, clean -f,
+    checkout -- .), or None. Such commands always need a person's approval."""
+    import bashlex
+
+    try:
+        trees = bashlex.parse(command)
+    except Exception:  # unparsable: judged by the other checks, not here
+        return None
+    for tree in trees:
+        for node in _walk(tree):
+            if node.kind == "command":
+                words = _words(node)
+                if words and os.path.basename(words[0]) == "git":
+                    reason = _destructive_git(words[1:])
+                    if reason:
+                        return reason
+    return None
+
+
 def classify(command: str) -> Verdict:
     """Whether `command` is known to only read."""
     import bashlex  # lazy: only commands need it

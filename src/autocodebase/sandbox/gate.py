@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from autocodebase.sandbox.approvals import Approval, ApprovalStore, program_of
-from autocodebase.sandbox.classify import classify
+from autocodebase.sandbox.classify import classify, destructive
 from autocodebase.sandbox.policy import SandboxPolicy
 from autocodebase.sandbox.run import CommandOutcome, run_command, sandbox_unavailable
 
@@ -88,6 +88,9 @@ class CommandGate:
     def _needs_question(self, command: str, escalate: bool) -> tuple[bool, str]:
         if self.store.find(command, escalate) is not None:
             return False, "approved before"
+        danger = destructive(command)
+        if danger:
+            return True, f"{danger}: acb never does that without a person's approval"
         if escalate:
             return True, "asks to run outside the sandbox"
         if self.approvals == "untrusted":

@@ -1,0 +1,177 @@
+"""Checkpoints: the exact bytes of a working tree, kept in private refs, and restored on undo.
+
+A checkpoint hashes every tracked and untracked-not-ignored file *raw* (`--no-filters`: no
+CRLF conversion, no LFS clean filter), so what comes back on undo is byte-identical. It is
+built in a private index file and stored as a commit under `refs/acb/checkpoints/<run>/<name>`:
+the user's index, stash, branch and HEAD never move. File stats are cached between snapshots of
+one process, so only changed files are hashed again.
+"""
+
+from __future__ import annotations
+
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autocodebase.vcs.git import git, git_text, head_commit
+
+REF_PREFIX = "refs/acb/checkpoints"
+EMPTY_TREE_INPUT = b""
+
+
+@dataclass(frozen=True)
+class Entry:
+    mode: str
+    blob: str
+
+
+Tree = dict[str, Entry]
+
+
+@dataclass
+class Snapshotter:
+    root: Path
+    _stat_cache: dict[str, tuple[tuple[int, int, int, int], Entry]] = field(default_factory=dict)
+
+    def _paths(self) -> tuple[list[str], dict[str, Entry]]:
+        listing = git(self.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        paths = sorted({p for p in listing.decode("utf-8", "surrogateescape").split("\0") if p})
+        staged = git(self.root, "ls-files", "-z", "--stage").decode("utf-8", "surrogateescape")
+        gitlinks = {}
+        for record in staged.split("\0"):
+            if record.startswith("160000 "):
+                meta, path = record.split("\t", 1)
+                gitlinks[path] = Entry("160000", meta.split()[1])
+        return paths, gitlinks
+
+    def entries(self) -> Tree:
+        """The working tree as {path: (mode, raw blob id)}, hashing only what changed."""
+        paths, gitlinks = self._paths()
+        tree: Tree = {}
+        to_hash: list[str] = []
+        links: dict[str, bytes] = {}
+        for path in paths:
+            if path in gitlinks:
+                tree[path] = gitlinks[path]  # a submodule: recorded by commit, never rewritten
+                continue
+            full = self.root / path
+            try:
+                info = full.lstat()
+            except FileNotFoundError:
+                continue  # tracked but deleted in the working tree
+            key = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_mode)
+            cached = self._stat_cache.get(path)
+            if cached and cached[0] == key:
+                tree[path] = cached[1]
+            elif stat.S_ISLNK(info.st_mode):
+                links[path] = str(full.readlink()).encode("utf-8", "surrogateescape")
+            elif stat.S_ISREG(info.st_mode):
+                to_hash.append(path)
+        if to_hash:
+            ids = (
+                git(
+                    self.root,
+                    "hash-object",
+                    "-w",
+                    "--no-filters",
+                    "--stdin-paths",
+                    input="\n".join(to_hash).encode("utf-8", "surrogateescape") + b"\n",
+                )
+                .decode()
+                .split()
+            )
+            for path, blob in zip(to_hash, ids, strict=True):
+                info = (self.root / path).lstat()
+                mode = "100755" if info.st_mode & 0o111 else "100644"
+                entry = Entry(mode, blob)
+                tree[path] = entry
+                key = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_mode)
+                self._stat_cache[path] = (key, entry)
+        for path, target in links.items():
+            blob = git(self.root, "hash-object", "-w", "--stdin", input=target).decode().strip()
+            tree[path] = Entry("120000", blob)
+        return tree
+
+    def write_tree(self, tree: Tree) -> str:
+        with tempfile.TemporaryDirectory(prefix="acb-index-") as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            lines = "".join(f"{e.mode} {e.blob}\t{p}\0" for p, e in sorted(tree.items()))
+            git(
+                self.root,
+                "update-index",
+                "-z",
+                "--add",
+                "--index-info",
+                input=lines.encode("utf-8", "surrogateescape"),
+                env=env,
+            )
+            return git_text(self.root, "write-tree", env=env)
+
+    def checkpoint(self, run_id: str, name: str) -> str:
+        """Store the working tree now as `refs/acb/checkpoints/<run>/<name>`; return the ref."""
+        tree_id = self.write_tree(self.entries())
+        parents = ["-p", head] if (head := head_commit(self.root)) else []
+        commit = git_text(
+            self.root,
+            "commit-tree",
+            tree_id,
+            *parents,
+            "-m",
+            f"acb checkpoint {run_id} {name}",
+            env=IDENTITY,
+        )
+        ref = f"{REF_PREFIX}/{run_id}/{name}"
+        git(self.root, "update-ref", ref, commit)
+        return ref
+
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "acb",
+    "GIT_AUTHOR_EMAIL": "acb@localhost",
+    "GIT_COMMITTER_NAME": "acb",
+    "GIT_COMMITTER_EMAIL": "acb@localhost",
+}
+"""Only for private checkpoint objects, which never appear in the user's history."""
+
+
+def read_tree(root: Path, treeish: str) -> Tree:
+    listing = git(root, "ls-tree", "-r", "-z", "--full-tree", treeish).decode(
+        "utf-8", "surrogateescape"
+    )
+    tree: Tree = {}
+    for record in listing.split("\0"):
+        if not record:
+            continue
+        meta, path = record.split("\t", 1)
+        mode, _kind, blob = meta.split()
+        tree[path] = Entry(mode, blob)
+    return tree
+
+
+def changed_paths(before: Tree, after: Tree) -> list[str]:
+    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+
+
+def write_entry(root: Path, path: str, entry: Entry | None) -> None:
+    """Make `path` hold exactly `entry`'s bytes and mode (or not exist, for None)."""
+    target = root / path
+    if entry is not None and entry.mode == "160000":
+        return  # submodules are never rewritten
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.is_dir() and entry is not None:
+        raise OSError(f"{path} is now a directory; cannot restore a file there")
+    if entry is None:
+        parent = target.parent
+        while parent != root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+        return
+    data = git(root, "cat-file", "blob", entry.blob)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if entry.mode == "120000":
+        target.symlink_to(data.decode("utf-8", "surrogateescape"))
+        return
+    target.write_bytes(data)
+    target.chmod(0o755 if entry.mode == "100755" else 0o644)

@@ -1,0 +1,85 @@
+"""Running git: one helper, so every call has the same error handling and environment.
+
+acb drives the git CLI rather than pygit2 or dulwich: it is on every machine that has a
+repository, understands every repository format and extension (worktrees, sparse checkouts,
+split indexes, SHA-256), and its plumbing commands (`hash-object`, `update-index`, `write-tree`,
+`commit-tree`, `update-ref`, `notes`) are a stable interface built for exactly this.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from autocodebase.errors import AcbError
+
+PLAIN = ("-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.quotepath=off")
+
+
+class GitError(AcbError):
+    """A git command failed; the message carries git's own last line."""
+
+
+def git(
+    root: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    check: bool = True,
+) -> bytes:
+    done = subprocess.run(
+        ["git", *PLAIN, *args],
+        cwd=root,
+        env={**os.environ, **(env or {})},
+        input=input,
+        capture_output=True,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["failed"]
+        raise GitError(f"git {args[0]}: {message[0]}")
+    return done.stdout
+
+
+def git_ok(
+    root: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+) -> bool:
+    """True when the git command succeeds (for commands whose failure is an answer)."""
+    done = subprocess.run(
+        ["git", *PLAIN, *args],
+        cwd=root,
+        env={**os.environ, **(env or {})},
+        input=input,
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def git_text(root: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    return git(root, *args, env=env).decode("utf-8", "replace").strip()
+
+
+def git_root(path: Path) -> Path | None:
+    """The work tree root containing `path`, or None when git is missing or it is no repository."""
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(done.stdout.strip()) if done.returncode == 0 else None
+
+
+def head_commit(root: Path) -> str | None:
+    done = git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+    return done.decode().strip() or None
