@@ -31,5 +31,5 @@ def blame(file: str, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(vars(line)))
             continue
-        who = f"acb {line.run} ({line.model})" if line.run else f"{line.author}"
-        click.echo(f"{line.commit[:8]} {who[:48]:<48} {line.number:>{width}} | {line.text}")
+        who = f"acb:{line.model} {line.run}" if line.run else line.author
+        click.echo(f"{line.commit[:8]} {who[:60]:<60} {line.number:>{width}} | {line.text}")

@@ -1,0 +1,290 @@
+"""Git safety end to end, on real repositories: the user's work is never at risk, every change is
+reversible and attributed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.fakes.mock_server import Fault, MockModelServer, Reply
+from tests.test_exec_cli import run_acb
+
+EDIT_CORE = """*** Begin Patch
+*** Update File: wordstats/core.py
+@@ def word_count(text: str) -> int:
+     \"\"\"How many words `text` holds.\"\"\"
+-    return len(words(text))
++    counted = words(text)
++    return len(counted)
+*** Add File: wordstats/extra.py
++\"\"\"Written by the run.\"\"\"
++VALUE = 42
+*** Delete File: README.md
+*** End Patch"""
+
+
+def script(*, commit_message: bool = True) -> list[Reply | Fault]:
+    replies: list[Reply | Fault] = [
+        Reply("", [("apply_patch", {"patch": EDIT_CORE})]),
+        Reply("", [("shell", {"command": "echo generated > build-output.txt"})]),
+        Reply("Done."),
+    ]
+    if commit_message:
+        replies.append(Reply("refactor(core): name the counted words\n\nEasier to debug."))
+    return replies
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """Every file of the working tree (not .git), by content and mode; symlinks by target."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if (
+            relative.parts[0] == ".git"
+            or "__pycache__" in relative.parts
+            or ".pytest_cache" in relative.parts
+        ):
+            continue
+        if path.is_symlink():
+            found[str(relative)] = "link:" + os.readlink(path)
+        elif path.is_file():
+            found[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest() + oct(
+                path.stat().st_mode & 0o777
+            )
+    return found
+
+
+def repo_state(root: Path) -> dict[str, str]:
+    return {
+        "head": git(root, "rev-parse", "HEAD"),
+        "branch": git(root, "branch", "--show-current"),
+        "staged": git(root, "diff", "--cached", "--binary"),
+        "stash": git(root, "stash", "list"),
+    }
+
+
+@pytest.fixture
+def busy_repo(wordstats_repo: Path) -> Path:
+    """The example repo with a human's work in progress: staged, unstaged, untracked, binary,
+    CRLF, executable and symlink files."""
+    repo = wordstats_repo
+    (repo / "data.bin").write_bytes(bytes(range(256)) * 4)
+    (repo / "windows.txt").write_bytes(b"line one\r\nline two\r\n")
+    (repo / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (repo / "run.sh").chmod(0o755)
+    (repo / "link").symlink_to("wordstats/core.py")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "more files")
+    core = repo / "wordstats" / "core.py"
+    core.write_text(
+        core.read_text().replace(
+            '"""Counting words in plain text."""', '"""Counting words (WIP)."""'
+        )
+    )
+    (repo / "windows.txt").write_bytes(b"line one\r\nline two changed\r\n")
+    git(repo, "add", "windows.txt")  # staged
+    (repo / "notes.md").write_text("my untracked notes\n")  # untracked
+    (repo / "tests" / "test_core.py").write_text(
+        (repo / "tests" / "test_core.py").read_text() + "\n# unstaged\n"
+    )
+    return repo
+
+
+def exec_against(
+    repo: Path, replies: list[Reply | Fault], *flags: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    with MockModelServer(replies) as server:
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb(
+            "exec",
+            "tidy word_count",
+            "-m",
+            "openai/mock-model",
+            "--json",
+            *flags,
+            cwd=repo,
+            env=env,
+        )
+    return done, [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_commit_holds_exactly_the_runs_changes_and_undo_restores_everything(
+    busy_repo: Path,
+) -> None:
+    before_files, before_state = tree_hashes(busy_repo), repo_state(busy_repo)
+    done, events = exec_against(busy_repo, script())
+    assert done.returncode == 0, done.stderr
+    git_event = next(e for e in events if e["type"] == "git")
+    commit = git_event["commit"]
+    assert commit and git_event["message_source"] == "model"
+
+    changed = git(busy_repo, "show", "--name-status", "--format=", commit).split("\n")
+    assert sorted(line for line in changed if line) == sorted(
+        ["M\twordstats/core.py", "A\twordstats/extra.py", "D\tREADME.md", "A\tbuild-output.txt"]
+    )
+    shown = git(busy_repo, "show", commit)
+    assert "counted = words(text)" in shown and "(WIP)" not in shown  # not the user's edit
+    message = git(busy_repo, "log", "-1", "--format=%B%n--%an <%ae>")
+    assert message.startswith("refactor(core): name the counted words")
+    assert (
+        "Assisted-by: acb:openai/mock-model" in message
+        and f"Acb-Run: {events[0]['run_id']}" in message
+    )
+    assert "Signed-off-by" not in message and "--Test Human <human@example.com>" in message
+    # the human's work in progress is exactly as it was
+    assert "(WIP)" in (busy_repo / "wordstats/core.py").read_text()
+    assert git(busy_repo, "diff", "--cached", "--name-only") == "windows.txt\n"
+    assert (busy_repo / "notes.md").read_text() == "my untracked notes\n"
+    assert git(busy_repo, "status", "--porcelain", "--", "wordstats/extra.py", "README.md") == ""
+
+    undone = run_acb("undo", cwd=busy_repo)
+    assert undone.returncode == 0, undone.stderr
+    assert "removed the run's commit" in undone.stdout
+    assert tree_hashes(busy_repo) == before_files
+    assert repo_state(busy_repo) == before_state
+
+
+def test_a_killed_run_can_be_undone(busy_repo: Path, isolated_home: Path) -> None:
+    before = tree_hashes(busy_repo)
+    replies = [
+        Reply("", [("apply_patch", {"patch": EDIT_CORE})]),
+        Fault(delay_s=60, then=Reply("late")),
+    ]
+    with MockModelServer(replies) as server:
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+            "OPENAI_BASE_URL": server.url + "/v1",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autocodebase", "exec", "edit", "-m", "openai/x"],
+            cwd=busy_repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert (busy_repo / "wordstats/extra.py").exists()  # the edit landed before the kill
+    undone = run_acb("undo", cwd=busy_repo)
+    assert undone.returncode == 0, undone.stderr
+    assert "did not finish" in undone.stdout
+    assert tree_hashes(busy_repo) == before
+
+
+def test_undo_refuses_to_overwrite_later_human_edits(busy_repo: Path) -> None:
+    done, _ = exec_against(busy_repo, script(), "--no-commit")
+    assert done.returncode == 0, done.stderr
+    extra = busy_repo / "wordstats" / "extra.py"
+    extra.write_text("VALUE = 43  # the human tuned it\n")
+    refused = run_acb("undo", cwd=busy_repo)
+    assert (
+        refused.returncode == 1
+        and "wordstats/extra.py" in refused.stderr
+        and "--force" in refused.stderr
+    )
+    assert extra.read_text() == "VALUE = 43  # the human tuned it\n"
+    forced = run_acb("undo", "--force", cwd=busy_repo)
+    assert forced.returncode == 0 and not extra.exists()
+
+
+def test_blame_attributes_lines_after_a_human_commit(wordstats_repo: Path) -> None:
+    done, events = exec_against(wordstats_repo, script())
+    assert done.returncode == 0, done.stderr
+    run_id = events[0]["run_id"]
+    core = wordstats_repo / "wordstats" / "core.py"
+    core.write_text(
+        core.read_text().replace(
+            '"""Counting words in plain text."""', '"""Counting words, by hand."""'
+        )
+    )
+    git(wordstats_repo, "commit", "-qam", "docs: human edit")
+    blamed = run_acb("blame", str(core), "--json", cwd=wordstats_repo)
+    assert blamed.returncode == 0, blamed.stderr
+    lines = {json.loads(x)["text"]: json.loads(x) for x in blamed.stdout.splitlines()}
+    assert lines["    counted = words(text)"]["run"] == run_id
+    assert lines["    return len(counted)"]["model"] == "openai/mock-model"
+    assert lines['"""Counting words, by hand."""']["run"] is None
+    assert lines['"""Counting words, by hand."""']["author"] == "Test Human"
+    assert lines["def word_count(text: str) -> int:"]["run"] is None
+    note = json.loads(
+        git(
+            wordstats_repo,
+            "notes",
+            "--ref",
+            "refs/notes/acb",
+            "show",
+            events[-2]["commit"]
+            if events[-2]["type"] == "git"
+            else next(e for e in events if e["type"] == "git")["commit"],
+        )
+    )
+    assert note["files"]["wordstats/core.py"]["tool_calls"]
+
+
+def test_branch_mode_leaves_the_users_branch_alone(wordstats_repo: Path) -> None:
+    start = git(wordstats_repo, "rev-parse", "HEAD")
+    original_branch = git(wordstats_repo, "branch", "--show-current").strip()
+    done, _ = exec_against(wordstats_repo, script(), "--branch", "acb/tidy")
+    assert done.returncode == 0, done.stderr
+    assert git(wordstats_repo, "rev-parse", original_branch) == start
+    assert git(wordstats_repo, "branch", "--show-current").strip() == "acb/tidy"
+    assert "Acb-Run:" in git(wordstats_repo, "log", "-1", "--format=%B", "acb/tidy")
+
+
+def test_ledger_records_checkpoint_and_commit(wordstats_repo: Path, isolated_home: Path) -> None:
+    done, events = exec_against(wordstats_repo, script())
+    assert done.returncode == 0, done.stderr
+    row = (
+        sqlite3.connect(isolated_home / "ledger.db")
+        .execute("SELECT checkpoint_ref, commit_sha FROM runs")
+        .fetchone()
+    )
+    assert row[0] == f"refs/acb/checkpoints/{events[0]['run_id']}/start"
+    assert row[1] == git(wordstats_repo, "rev-parse", "HEAD").strip()
+    shown = run_acb("runs", "show", "last", cwd=wordstats_repo).stdout
+    assert f"commit    {row[1]}" in shown and "acb undo" in shown
+
+
+def test_merge_in_progress_and_not_a_repository_are_refused(
+    wordstats_repo: Path, tmp_path: Path
+) -> None:
+    cassette = tmp_path / "c.jsonl"
+    cassette.write_text(json.dumps({"response": {"content": "nothing to do"}}) + "\n")
+    git_dir = wordstats_repo / ".git"
+    (git_dir / "MERGE_HEAD").write_text(git(wordstats_repo, "rev-parse", "HEAD"))
+    refused = run_acb("exec", "x", "-m", f"replay:{cassette}", cwd=wordstats_repo)
+    (git_dir / "MERGE_HEAD").unlink()
+    assert refused.returncode == 2 and "a merge is in progress" in refused.stderr
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    not_repo = run_acb("exec", "x", "-m", f"replay:{cassette}", cwd=plain)
+    assert not_repo.returncode == 2 and "--no-git" in not_repo.stderr
+    consented = run_acb("exec", "x", "-m", f"replay:{cassette}", "--no-git", cwd=plain)
+    assert consented.returncode == 0, consented.stderr
+
+
+def test_destructive_git_commands_need_a_person(busy_repo: Path) -> None:
+    replies = [
+        Reply("", [("shell", {"command": "git checkout -- . && git clean -fd"})]),
+        Reply("Could not clean up."),
+    ]
+    done, events = exec_against(busy_repo, replies)
+    assert done.returncode == 0, done.stderr
+    decision = next(e for e in events if e["type"] == "approval")
+    assert decision["decision"] == "deny" and "discards uncommitted edits" in decision["reason"]
+    assert "(WIP)" in (busy_repo / "wordstats/core.py").read_text()
+    assert (busy_repo / "notes.md").exists()
