@@ -17,11 +17,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
 from autocodebase.sandbox.bwrap import bwrap_command, bwrap_problem
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import run_command
+from bench.report import write_section
 
 
 def median_ms(action: object, runs: int) -> float:
@@ -82,15 +84,7 @@ def main() -> None:
     )
     print(section)
     if args.write:
-        target = REPO / "docs" / "benchmarks.md"
-        text = target.read_text()
-        start = text.find("## Sandbox overhead")
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
+        write_section("## Sandbox overhead", section)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.fakes.mock_server import MockModelServer, Reply
 
+from bench.report import write_section
+
 ACB = [sys.executable, "-m", "autocodebase"]
 
 
@@ -110,15 +112,7 @@ def main() -> None:
     )
     print(section)
     if args.write:
-        target = REPO / "docs" / "benchmarks.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n\n"
-        start = text.find("## Cold start")
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
+        write_section("## Cold start", section)
 
 
 if __name__ == "__main__":

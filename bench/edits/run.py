@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.edits.perturb import PERTURBATIONS, Ops
-
 from autocodebase.edits.apply import apply_edits
 from autocodebase.edits.model import PatchError
 from autocodebase.edits.parse import parse_edits
+from bench.edits.perturb import PERTURBATIONS, Ops
+from bench.report import write_section
 
 TARGET = "target.py"
 CACHE = Path(os.environ.get("ACB_BENCH_CACHE", Path.home() / ".cache" / "acb-bench"))
@@ -192,15 +192,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        target = REPO / "docs" / "benchmarks.md"
-        text = target.read_text()
-        start = text.find("## Edit engine")
-        if start >= 0:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
+        write_section("## Edit engine", section)
 
 
 if __name__ == "__main__":

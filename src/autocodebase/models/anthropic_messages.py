@@ -90,6 +90,10 @@ class AnthropicModel:
     provider_label: str = "anthropic"
     _client: Any = field(default=None, repr=False)
 
+    def warm_up(self) -> None:
+        """Import the SDK and build the client ahead of the first request."""
+        self._sdk()
+
     def _sdk(self) -> Any:
         if self._client is None:
             import anthropic  # lazy: ~0.9 s of import

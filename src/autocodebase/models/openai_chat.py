@@ -82,6 +82,10 @@ class OpenAIChatModel:
     provider_label: str = "openai"
     _client: Any = field(default=None, repr=False)
 
+    def warm_up(self) -> None:
+        """Import the SDK and build the client ahead of the first request."""
+        self._sdk()
+
     def _sdk(self) -> Any:
         if self._client is None:
             import openai  # lazy: 0.4 s of import we only pay when a request is made

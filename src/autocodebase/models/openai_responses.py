@@ -102,6 +102,10 @@ class OpenAIResponsesModel:
     provider_label: str = "openai"
     _client: Any = field(default=None, repr=False)
 
+    def warm_up(self) -> None:
+        """Import the SDK and build the client ahead of the first request."""
+        self._sdk()
+
     def _sdk(self) -> Any:
         if self._client is None:
             import openai
