@@ -12,26 +12,16 @@ from autocodebase.errors import UsageError
 from autocodebase.models.base import Message, ReplayDivergedError
 from autocodebase.models.cassette import ReplayModel, load_cassette
 from tests.conftest import git
-from tests.fakes.mock_server import MockModelServer
-from tests.test_exec_cli import SCRIPT, run_acb
+from tests.test_exec_cli import SCRIPT, exec_with_mock, run_acb
 
 
 def test_record_then_replay(wordstats_repo: Path, tmp_path: Path) -> None:
     pristine = tmp_path / "pristine"
     shutil.copytree(wordstats_repo, pristine)
     cassette = tmp_path / "session.jsonl"
-    with MockModelServer(list(SCRIPT)) as server:
-        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
-        live = run_acb(
-            "exec",
-            "add longest_word",
-            "-m",
-            "openai/mock-model",
-            "--record",
-            str(cassette),
-            cwd=wordstats_repo,
-            env=env,
-        )
+    live, _ = exec_with_mock(
+        wordstats_repo, list(SCRIPT), "add longest_word", "--record", str(cassette)
+    )
     assert live.returncode == 0, live.stderr
     header, entries = load_cassette(cassette)
     assert header["model"] == "openai/mock-model" and len(entries) == 4  # 3 steps + commit message

@@ -56,6 +56,16 @@ def run_acb(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str
     )
 
 
+def exec_with_mock(
+    repo: Path, replies: list[Reply | Fault], task: str, *args: str
+) -> tuple[subprocess.CompletedProcess[str], MockModelServer]:
+    """`acb exec TASK -m openai/mock-model ARGS` against a loopback server playing `replies`."""
+    with MockModelServer(replies) as server:
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb("exec", task, "-m", "openai/mock-model", *args, cwd=repo, env=env)
+    return done, server
+
+
 def write_user_config(text: str) -> None:
     path = Path(os.environ["XDG_CONFIG_HOME"]) / "acb" / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,19 +270,7 @@ def test_headless_untrusted_refuses_writes_and_records_the_decision(wordstats_re
         Reply("", [("shell", {"command": "ls wordstats"})]),
         Reply("The write was refused; listing worked."),
     ]
-    with MockModelServer(script) as server:
-        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
-        done = run_acb(
-            "exec",
-            "try",
-            "-m",
-            "openai/x",
-            "--approvals",
-            "untrusted",
-            "--json",
-            cwd=wordstats_repo,
-            env=env,
-        )
+    done, _ = exec_with_mock(wordstats_repo, script, "try", "--approvals", "untrusted", "--json")
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     approvals = [e for e in events if e["type"] == "approval"]

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import git
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
-from tests.test_exec_cli import run_acb
+from tests.test_exec_cli import exec_with_mock, run_acb
 
 EDIT_CORE = """*** Begin Patch
 *** Update File: wordstats/core.py
@@ -103,18 +103,7 @@ def busy_repo(wordstats_repo: Path) -> Path:
 def exec_against(
     repo: Path, replies: list[Reply | Fault], *flags: str
 ) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
-    with MockModelServer(replies) as server:
-        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
-        done = run_acb(
-            "exec",
-            "tidy word_count",
-            "-m",
-            "openai/mock-model",
-            "--json",
-            *flags,
-            cwd=repo,
-            env=env,
-        )
+    done, _ = exec_with_mock(repo, replies, "tidy word_count", "--json", *flags)
     return done, [json.loads(line) for line in done.stdout.splitlines()]
 
 
