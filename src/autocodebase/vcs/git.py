@@ -23,6 +23,19 @@ class GitError(AcbError):
     """A git command failed; the message carries git's own last line."""
 
 
+def _run(
+    root: Path, args: tuple[str, ...], env: Mapping[str, str] | None, stdin: bytes | None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", *PLAIN, *args],
+        cwd=root,
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        check=False,
+    )
+
+
 def git(
     root: Path,
     *args: str,
@@ -30,14 +43,7 @@ def git(
     input: bytes | None = None,
     check: bool = True,
 ) -> bytes:
-    done = subprocess.run(
-        ["git", *PLAIN, *args],
-        cwd=root,
-        env={**os.environ, **(env or {})},
-        input=input,
-        capture_output=True,
-        check=False,
-    )
+    done = _run(root, args, env, input)
     if check and done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["failed"]
         raise GitError(f"git {args[0]}: {message[0]}")
@@ -51,15 +57,7 @@ def git_ok(
     input: bytes | None = None,
 ) -> bool:
     """True when the git command succeeds (for commands whose failure is an answer)."""
-    done = subprocess.run(
-        ["git", *PLAIN, *args],
-        cwd=root,
-        env={**os.environ, **(env or {})},
-        input=input,
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
+    return _run(root, args, env, input).returncode == 0
 
 
 def git_text(root: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
