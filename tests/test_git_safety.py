@@ -277,3 +277,25 @@ def test_destructive_git_commands_need_a_person(busy_repo: Path) -> None:
     assert decision["decision"] == "deny" and "discards uncommitted edits" in decision["reason"]
     assert "(WIP)" in (busy_repo / "wordstats/core.py").read_text()
     assert (busy_repo / "notes.md").exists()
+
+
+def test_undo_last_means_this_repository_and_is_idempotent(
+    wordstats_repo: Path, tmp_path: Path
+) -> None:
+    done, _ = exec_against(wordstats_repo, script())
+    assert done.returncode == 0, done.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    git(elsewhere, "init", "-q")
+    other = run_acb("undo", cwd=elsewhere)
+    assert other.returncode == 2 and "no acb run has worked in" in other.stderr
+    assert (wordstats_repo / "wordstats/extra.py").exists()
+    first = run_acb("undo", cwd=wordstats_repo / "wordstats")  # from a subdirectory too
+    second = run_acb("undo", cwd=wordstats_repo)
+    assert first.returncode == 0 and "restored wordstats/extra.py" in first.stdout
+    assert second.returncode == 0 and "nothing to undo" in second.stdout
+
+
+def test_bare_acb_shows_help(tmp_path: Path) -> None:
+    done = run_acb(cwd=tmp_path)
+    assert done.returncode == 0 and "Commands:" in done.stdout and "undo" in done.stdout

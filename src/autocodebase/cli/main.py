@@ -71,10 +71,11 @@ def _usage_hint(error: click.UsageError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line and an exit code."""
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    if not arguments:
+        arguments = ["--help"]  # a bare `acb` shows what it can do
     try:
-        result: Any = cli.main(
-            args=list(argv) if argv is not None else None, prog_name="acb", standalone_mode=False
-        )
+        result: Any = cli.main(args=arguments, prog_name="acb", standalone_mode=False)
     except click.UsageError as error:
         click.echo(f"acb: error: {error.format_message()}{_usage_hint(error)}", err=True)
         sys.exit(2)

@@ -10,24 +10,33 @@ import click
 @click.command("undo")
 @click.argument("run", default="last")
 @click.option("--force", is_flag=True, help="Restore even files you changed after the run.")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="The repository (default: the run's).")
+@click.option("-C", "--cd", "directory", metavar="DIR", help="The repository (default: current).")
 def undo(run: str, force: bool, directory: str | None) -> None:
-    """Undo RUN (an id, a unique prefix, or `last`): its changes go, yours stay."""
+    """Undo RUN (an id, a unique prefix, or `last` here): its changes go, yours stay."""
     from autocodebase.cli.runs_cmd import reader
     from autocodebase.errors import UsageError
     from autocodebase.vcs.git import git_root
     from autocodebase.vcs.undo import undo_run
 
     ledger = reader()
-    run_id = ledger.resolve(run)
+    here = Path(directory).expanduser() if directory else Path.cwd()
+    if run == "last":
+        # "last" means the last run in this repository, never one elsewhere on the disk.
+        here_root = git_root(here) if here.is_dir() else None
+        if here_root is None:
+            raise UsageError(f"{here} is not in a git repository: give a run id, or -C REPO")
+        run_id = ledger.last_in(here_root)
+    else:
+        run_id = ledger.resolve(run)
     record = ledger.run(run_id)
-    where = Path(directory).expanduser() if directory else Path(record["workspace"])
-    root = git_root(where) if where.is_dir() else None
+    workspace = Path(record["workspace"])
+    root = git_root(workspace) if workspace.is_dir() else None
     if root is None:
-        raise UsageError(
-            f"{where} is not a git repository (the run worked in {record['workspace']})"
-        )
+        raise UsageError(f"run {run_id} worked in {workspace}, which is no longer a git repository")
     report = undo_run(root, run_id, record.get("commit_sha"), force)
+    if report.already_undone:
+        click.echo(f"nothing to undo: the files run {run_id} changed are as it found them")
+        return
     if not report.finished:
         click.echo(
             "note: the run did not finish; every file that differs from its start was restored"

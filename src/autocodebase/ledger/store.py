@@ -131,6 +131,19 @@ class LedgerReader:
             raise UsageError(f"{ref!r} matches several runs; give more of the id")
         return str(rows[0]["id"])
 
+    def last_in(self, root: Path) -> str:
+        """The newest run whose workspace lies in the repository at `root`."""
+        prefix = str(root).rstrip("/")
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        row = self.connection.execute(
+            "SELECT id FROM runs WHERE workspace = ? OR workspace LIKE ? ESCAPE '\\'"
+            " ORDER BY started_at DESC LIMIT 1",
+            (prefix, escaped + "/%"),
+        ).fetchone()
+        if row is None:
+            raise UsageError(f"no acb run has worked in {root} (see `acb runs list`)")
+        return str(row["id"])
+
     def run(self, run_id: str) -> dict[str, Any]:
         row = self.connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         record = dict(row)

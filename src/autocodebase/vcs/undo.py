@@ -34,6 +34,7 @@ class UndoReport:
     finished: bool
     uncommitted: str | None = None
     """The commit taken off the branch, if the run had committed."""
+    already_undone: bool = False
 
 
 def ref_exists(root: Path, ref: str) -> bool:
@@ -52,6 +53,8 @@ def undo_run(root: Path, run_id: str, commit: str | None, force: bool = False) -
     finished = ref_exists(root, end_ref)
     end = read_tree(root, end_ref) if finished else current
     paths = changed_paths(start, end)
+    if paths and all(current.get(p) == start.get(p) for p in paths) and head_commit(root) != commit:
+        return UndoReport([], finished, None, already_undone=True)
     conflicts = [p for p in paths if current.get(p) != end.get(p)]
     if conflicts and not force:
         listed = ", ".join(conflicts[:8]) + (" ..." if len(conflicts) > 8 else "")
