@@ -57,7 +57,8 @@ class Settings:
     use_git: bool = True
     sandbox_mode: str = "workspace-write"
     network: bool = False
-    approvals: str = "never"
+    approvals: str | None = None
+    """None: the front end decides (headless `exec` never asks, a conversation asks on request)."""
     sandbox_fallback: str = "refuse"
     writable_roots: tuple[str, ...] = ()
     env_allow: tuple[str, ...] = ()

@@ -162,6 +162,18 @@ class ErrorRaised(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TurnFinished(Event):
+    type: str = "turn_finished"
+    outcome: Outcome
+    final_message: str
+    steps: int
+    """Model calls in this turn."""
+    usage: dict[str, int]
+    """Run totals so far."""
+    cost_usd: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
     type: str = "run_finished"
     outcome: Outcome

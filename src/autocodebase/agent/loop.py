@@ -28,6 +28,7 @@ from autocodebase.agent.events import (
     RunFinished,
     ToolCallStarted,
     ToolFinished,
+    TurnFinished,
 )
 from autocodebase.errors import AcbError
 from autocodebase.models.base import Message, Model, ModelError, ToolCall, Usage
@@ -107,13 +108,23 @@ class Agent:
         self.file_calls: dict[str, list[str]] = {}
         """Repository path -> ids of the tool calls that changed it, for provenance."""
 
-    def run(self, system: str, task: str) -> RunResult:
-        started = time.monotonic()
-        self.messages = [Message("system", system), Message("user", task)]
-        baseline = self._snapshot()
-        result = RunResult("failed", "", 0, Usage(), None, None, "the run did not finish")
+    def start(self, system: str) -> None:
+        """Begin a run: the system prompt, and the baseline its final diff is taken against."""
+        self._started = time.monotonic()
+        self.messages = [Message("system", system)]
+        self._baseline = self._snapshot()
+        self._warned_cost = False
+
+    def turn(self, text: str) -> RunResult:
+        """One user message, worked on until the model answers or a limit or fault ends it.
+
+        A conversation is several turns of one run; each turn gets the full step budget. Faults
+        end the turn, never the process: the caller decides whether the run goes on.
+        """
+        self.messages.append(Message("user", text))
+        first_step = self.steps
         try:
-            result = self._loop()
+            result = self._loop(first_step)
         except LimitReached as stop:
             result = self._result(stop.outcome, str(stop))
         except ModelError as exc:
@@ -121,18 +132,32 @@ class Agent:
             result = self._result("failed", str(exc))
         except KeyboardInterrupt:
             result = self._result("interrupted", "interrupted by the user")
-        except Exception as exc:  # a bug of ours: record it with its traceback, end the run
+            self._close_dangling_calls()
+        except Exception as exc:  # a bug of ours: record it with its traceback, end the turn
             detail = "".join(traceback.format_exception(exc))
             self.emit(ErrorRaised(message=f"internal error: {exc!r}\n{detail}", fatal=True))
             result = self._result("failed", f"internal error: {exc!r}")
-        finally:
-            diff = self._diff_since(baseline)
-            result.diff = diff
+        self.emit(
+            TurnFinished(
+                outcome=result.outcome,
+                final_message=result.final_message,
+                steps=self.steps - first_step,
+                usage=vars(self.usage),
+                cost_usd=self.cost,
+            )
+        )
+        return result
+
+    def finish(self, result: RunResult) -> RunResult:
+        """End the run: final diff, the runner's hook (git), and `run_finished`."""
+        diff = self._diff_since(getattr(self, "_baseline", None))
+        result.diff = diff
+        try:
             if self.before_finish is not None:
-                try:
-                    self.before_finish(result)
-                except AcbError as exc:
-                    self.emit(ErrorRaised(message=str(exc), fatal=False))
+                self.before_finish(result)
+        except AcbError as exc:
+            self.emit(ErrorRaised(message=str(exc), fatal=False))
+        finally:
             self.emit(
                 RunFinished(
                     outcome=result.outcome,
@@ -141,18 +166,50 @@ class Agent:
                     steps=self.steps,
                     usage=vars(self.usage),
                     cost_usd=self.cost,
-                    duration_s=round(time.monotonic() - started, 3),
+                    duration_s=round(
+                        time.monotonic() - getattr(self, "_started", time.monotonic()), 3
+                    ),
                     diff=diff,
                     error=result.error,
                 )
             )
         return result
 
+    def run(self, system: str, task: str) -> RunResult:
+        """A whole headless run: one task, one turn. `run_finished` is emitted whatever happens."""
+        result = RunResult("failed", "", 0, Usage(), None, None, "the run did not finish")
+        try:
+            self.start(system)
+            result = self.turn(task)
+        finally:
+            self.finish(result)
+        return result
+
+    def _close_dangling_calls(self) -> None:
+        """After an interrupt, answer tool calls left without a result, so that the conversation
+        stays valid for the next turn (every API rejects a call without its result)."""
+        last = next((m for m in reversed(self.messages) if m.role == "assistant"), None)
+        if last is None:
+            return
+        answered = {m.tool_call_id for m in self.messages if m.role == "tool"}
+        for call in last.tool_calls:
+            if call.id not in answered:
+                self.messages.append(
+                    Message(
+                        "tool",
+                        "interrupted by the user",
+                        tool_call_id=call.id,
+                        name=call.name,
+                        is_error=True,
+                    )
+                )
+
     def _result(self, outcome: Outcome, error: str | None, final: str = "") -> RunResult:
         return RunResult(outcome, final, self.steps, self.usage, self.cost, None, error)
 
-    def _loop(self) -> RunResult:
-        if self.price is None and self.limits.max_cost is not None:
+    def _loop(self, first_step: int = 0) -> RunResult:
+        if self.price is None and self.limits.max_cost is not None and not self._warned_cost:
+            self._warned_cost = True
             self.emit(
                 ErrorRaised(
                     message=f"no price known for {self.model.name}: --max-cost cannot be enforced "
@@ -161,7 +218,7 @@ class Agent:
                 )
             )
         while True:
-            if self.steps >= self.limits.max_steps:
+            if self.steps - first_step >= self.limits.max_steps:
                 raise LimitReached("max_steps", f"step limit reached ({self.limits.max_steps})")
             self.steps += 1
             reply = self._ask_model()

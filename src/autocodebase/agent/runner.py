@@ -78,39 +78,45 @@ class RunRequest:
     """Work on this new branch (created from HEAD) instead of the current one."""
 
 
-def execute(request: RunRequest) -> tuple[str, RunResult]:
-    """Run the task to an outcome; return the run id and result. Everything is in the ledger."""
-    settings = request.settings
-    workspace = request.workspace.resolve()
-    # Importing an SDK takes 0.4-0.9 s of CPU; git and sandbox set-up mostly wait on child
-    # processes, so doing both at once shortens the time to the first request.
-    warming = threading.Thread(target=_warm_up, args=(request.model,), daemon=True)
-    warming.start()
-    root = preflight(workspace, settings, request.branch)
-    run_id = new_run_id()
-    connection = connect(settings.ledger_path)
-    bus = EventBus(run_id, Redactor.from_environment(), [LedgerWriter(connection), *request.sinks])
-    try:
-        policy = sandbox_policy(settings)
-        sandbox = f"{policy.describe()}, approvals {settings.approvals}"
+class RunSession:
+    """One run, set up once and driven turn by turn: `acb exec` runs one turn, a conversation
+    many. Everything a run does reaches the ledger through its event bus."""
+
+    def __init__(self, request: RunRequest, approvals_default: str = "never"):
+        self.request = request
+        settings = request.settings
+        self.workspace = request.workspace.resolve()
+        self.approvals = settings.approvals or approvals_default
+        # Importing an SDK takes 0.4-0.9 s of CPU; git and sandbox set-up mostly wait on child
+        # processes, so doing both at once shortens the time to the first request.
+        self._warming = threading.Thread(target=_warm_up, args=(request.model,), daemon=True)
+        self._warming.start()
+        self.root = preflight(self.workspace, settings, request.branch)
+        self.run_id = new_run_id()
+        self.connection = connect(settings.ledger_path)
+        sinks: list[Sink] = [LedgerWriter(self.connection), *request.sinks]
+        self.bus = EventBus(self.run_id, Redactor.from_environment(), sinks)
+        self.policy = sandbox_policy(settings)
+        self.git: RunGit | None = None
+        self.agent = self._build()
+
+    def _build(self) -> Agent:
+        request, settings, bus = self.request, self.request.settings, self.bus
         bus.emit(
             RunStarted(
                 task=request.task,
                 model=request.model.name,
-                workspace=str(workspace),
+                workspace=str(self.workspace),
                 settings=settings.to_record(),
-                sandbox=sandbox,
+                sandbox=f"{self.policy.describe()}, approvals {self.approvals}",
                 acb_version=__version__,
             )
         )
-        problem = sandbox_unavailable(policy)
+        problem = sandbox_unavailable(self.policy)
         if problem:
-            bus.emit(
-                ErrorRaised(
-                    message=f"sandbox: {problem} (fallback: {policy.fallback})", fatal=False
-                )
-            )
-        store = ApprovalStore(workspace)
+            message = f"sandbox: {problem} (fallback: {self.policy.fallback})"
+            bus.emit(ErrorRaised(message=message, fatal=False))
+        store = ApprovalStore(self.workspace)
         if store.project() and store.warning:
             bus.emit(ErrorRaised(message=store.warning, fatal=False))
 
@@ -125,14 +131,14 @@ def execute(request: RunRequest) -> tuple[str, RunResult]:
                 )
             )
 
-        gate = CommandGate(policy, settings.approvals, store, request.approver, on_decision)  # type: ignore[arg-type]
+        self.gate = CommandGate(self.policy, self.approvals, store, request.approver, on_decision)  # type: ignore[arg-type]
         context = ToolContext(
-            workspace=workspace,
+            workspace=self.workspace,
             emit=bus.emit,
             shell_timeout_s=settings.shell_timeout_s,
             output_limit=settings.output_limit,
             env=command_environment(settings.env_allow),
-            commands=gate,
+            commands=self.gate,
         )
         retry = RetryPolicy(
             max_attempts=max(settings.retry_attempts, 1),
@@ -148,10 +154,10 @@ def execute(request: RunRequest) -> tuple[str, RunResult]:
             retry=retry,
             price=price_for(request.model.name, settings.prices),
         )
-        if root is not None:
-            run_git = RunGit(
-                root=root,
-                run_id=run_id,
+        if self.root is not None:
+            self.git = RunGit(
+                root=self.root,
+                run_id=self.run_id,
                 task=request.task,
                 model=request.model,
                 retry=retry,
@@ -161,16 +167,40 @@ def execute(request: RunRequest) -> tuple[str, RunResult]:
                 file_calls=lambda: agent.file_calls,
                 branch=request.branch,
             )
-            run_git.start()
-            agent.snapshots = run_git.snapshots
-            agent.before_finish = run_git.finish
-        prompt = system_prompt(
-            workspace,
-            sandbox_instructions(policy, settings.approvals),
-            discover(workspace),
-            root is not None,
+            self.git.start()
+            agent.snapshots = self.git.snapshots
+            agent.before_finish = self.git.finish
+        return agent
+
+    def system_prompt(self) -> str:
+        return system_prompt(
+            self.workspace,
+            sandbox_instructions(self.policy, self.approvals),
+            discover(self.workspace),
+            self.root is not None,
         )
-        warming.join()
-        return run_id, agent.run(prompt, request.task)
-    finally:
-        connection.close()
+
+    def start(self) -> None:
+        """Begin a conversation (turns follow through `self.agent.turn`)."""
+        self._warming.join()
+        self.agent.start(self.system_prompt())
+
+    def run_task(self, task: str) -> RunResult:
+        """A whole headless run of one task."""
+        self._warming.join()
+        return self.agent.run(self.system_prompt(), task)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> RunSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def execute(request: RunRequest) -> tuple[str, RunResult]:
+    """Run one task to an outcome; return the run id and result. Everything is in the ledger."""
+    with RunSession(request) as session:
+        return session.run_id, session.run_task(request.task)
