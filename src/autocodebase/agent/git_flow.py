@@ -69,44 +69,61 @@ class RunGit:
         self.start_tree = read_tree(self.root, self.start_ref)
         self.emit(CheckpointTaken(ref=self.start_ref))
 
-    def finish(self, result: RunResult) -> None:
-        end_ref = self.snapshots.checkpoint(self.run_id, "end")
+    def checkpoint(self, name: str) -> str:
+        """A further checkpoint of this run (a conversation takes one before every turn)."""
+        return self.snapshots.checkpoint(self.run_id, name)
+
+    def commit(self, base: Tree, end_ref: str, diff: str) -> GitRecorded:
+        """Commit what changed from `base` to the checkpoint `end_ref`; say what happened."""
         end_tree = read_tree(self.root, end_ref)
-        paths = changed_paths(self.start_tree, end_tree)
+        paths = changed_paths(base, end_tree)
         commit = message = source = None
         committed: list[str] = []
         left: list[str] = []
-        if result.outcome == "completed" and self.settings.commit and paths:
+        if paths:
             body, source, usage = write_commit_message(
-                self.model, self.retry, self.task, result.diff or "", paths
+                self.model, self.retry, self.task, diff, paths
             )
             self.account(usage)
             message = f"{body}\n\n{trailers(self.model.name, self.run_id)}\n"
             parent = head_commit(self.root)
             try:
-                outcome = commit_run(self.root, self.start_tree, end_tree, message)
+                outcome = commit_run(self.root, base, end_tree, message)
             except GitError as exc:
-                raise GitError(
-                    f"changes left uncommitted: {exc} (set git user.name/user.email?)"
-                ) from None
+                hint = "(set git user.name/user.email?)"
+                raise GitError(f"changes left uncommitted: {exc} {hint}") from None
             if outcome is not None:
                 commit, committed, left = outcome.commit, outcome.paths, outcome.left_uncommitted
                 record = provenance_record(
                     self.root, parent, commit, self.run_id, self.model.name, self.file_calls()
                 )
                 attach_note(self.root, commit, record)
-        elif paths and result.outcome != "completed":
-            left = paths
+        return GitRecorded(
+            checkpoint=self.start_ref,
+            end_checkpoint=end_ref,
+            commit=commit,
+            branch=self.branch or _current_branch(self.root),
+            committed=committed,
+            left_uncommitted=left,
+            message=message,
+            message_source=source,
+        )
+
+    def finish(self, result: RunResult) -> None:
+        end_ref = self.checkpoint("end")
+        if result.outcome == "completed" and self.settings.commit:
+            self.emit(self.commit(self.start_tree, end_ref, result.diff or ""))
+            return
         self.emit(
             GitRecorded(
                 checkpoint=self.start_ref,
                 end_checkpoint=end_ref,
-                commit=commit,
+                commit=None,
                 branch=self.branch or _current_branch(self.root),
-                committed=committed,
-                left_uncommitted=left,
-                message=message,
-                message_source=source,
+                committed=[],
+                left_uncommitted=changed_paths(self.start_tree, read_tree(self.root, end_ref)),
+                message=None,
+                message_source=None,
             )
         )
 

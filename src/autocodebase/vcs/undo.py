@@ -90,3 +90,12 @@ def undo_run(root: Path, run_id: str, commit: str | None, force: bool = False) -
     for path in paths:
         write_entry(root, path, start.get(path))
     return UndoReport(paths, finished, taken_off)
+
+
+def restore_to(root: Path, ref: str) -> list[str]:
+    """Put back every path that differs between checkpoint `ref` and now (a turn's undo)."""
+    start = read_tree(root, ref)
+    paths = changed_paths(start, Snapshotter(root).entries())
+    for path in paths:
+        write_entry(root, path, start.get(path))
+    return paths
