@@ -296,6 +296,8 @@ def test_undo_last_means_this_repository_and_is_idempotent(
     assert second.returncode == 0 and "nothing to undo" in second.stdout
 
 
-def test_bare_acb_shows_help(tmp_path: Path) -> None:
-    done = run_acb(cwd=tmp_path)
-    assert done.returncode == 0 and "Commands:" in done.stdout and "undo" in done.stdout
+def test_bare_acb_without_a_terminal_wants_a_task(tmp_path: Path) -> None:
+    done = run_acb(cwd=tmp_path, stdin="")
+    assert done.returncode == 2 and done.stderr.strip() == "acb: error: the task is empty"
+    helped = run_acb("--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "chat" in helped.stdout and "undo" in helped.stdout

@@ -21,11 +21,15 @@ SUBCOMMANDS = {
     "exec": ("autocodebase.cli.exec_cmd", "exec_command", "Run a task headless"),
     "approvals": ("autocodebase.cli.approvals_cmd", "approvals", "List, add and revoke approvals"),
     "blame": ("autocodebase.cli.blame_cmd", "blame", "Which acb run wrote each line of a file"),
+    "chat": ("autocodebase.cli.chat", "chat", "Talk with the repository (what a bare `acb` does)"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),
     "undo": ("autocodebase.cli.undo_cmd", "undo", "Put back the files a run changed"),
     "runs": ("autocodebase.cli.runs_cmd", "runs", "Inspect the run ledger"),
 }
+
+
+GROUP_OPTIONS = ("-h", "--help", "--version")
 
 
 class LazyGroup(click.Group):
@@ -72,8 +76,8 @@ def _usage_hint(error: click.UsageError) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI, turning every expected failure into one line and an exit code."""
     arguments = list(argv) if argv is not None else sys.argv[1:]
-    if not arguments:
-        arguments = ["--help"]  # a bare `acb` shows what it can do
+    if not arguments or (arguments[0].startswith("-") and arguments[0] not in GROUP_OPTIONS):
+        arguments = ["chat", *arguments]  # `acb` and `acb -m MODEL` open a conversation
     try:
         result: Any = cli.main(args=arguments, prog_name="acb", standalone_mode=False)
     except click.UsageError as error:

@@ -1,0 +1,362 @@
+"""`acb` in a terminal: a conversation with the codebase, turn by turn, in one recorded run.
+
+Input comes through prompt_toolkit (history, Esc+Enter for a new line, `@path` completion that
+puts files into the message); output is the same event stream `acb exec` renders. Ctrl-C stops
+the current turn and keeps the session; at an empty prompt a second Ctrl-C (or Ctrl-D, /exit)
+ends it. Approval questions from the sandbox layer are asked here, with their scope spelled out.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.document import Document
+
+SLASH_HELP = {
+    "/help": "this list",
+    "/diff": "what this session has changed so far",
+    "/undo": "put back the files the last turn changed",
+    "/commit": "commit this session's changes (message written by the model)",
+    "/tokens": "tokens and cost so far",
+    "/approvals [POLICY]": "show or set the approval policy (untrusted, on-request, never)",
+    "/model [PROVIDER/NAME]": "show or switch the model",
+    "/clear": "forget the conversation so far (files stay as they are)",
+    "/exit": "end the session",
+}
+MAX_MENTION_BYTES = 64_000
+APPROVAL_CHOICES = {
+    "y": ("approve-once", "yes, this once"),
+    "s": ("approve-command-session", "yes, and this exact command for this session"),
+    "c": ("approve-command-project", "yes, and this exact command for this project"),
+    "p": ("approve-program-project", "yes, and this program with any arguments for this project"),
+    "n": ("deny", "no"),
+}
+
+
+def expand_mentions(text: str, workspace: Path) -> str:
+    """Append the contents of `@path` mentions that name files in the workspace."""
+    attached = []
+    for raw in text.split():
+        word = raw.rstrip(".,;:!?)'\"")  # "look at @a.py, then" mentions a.py
+        if not word.startswith("@") or len(word) < 2:
+            continue
+        target = (workspace / word[1:]).resolve()
+        if workspace.resolve() not in target.parents or not target.is_file():
+            continue
+        data = target.read_bytes()[:MAX_MENTION_BYTES].decode("utf-8", "replace")
+        attached.append(f"\n\n{word[1:]}:\n```\n{data}\n```")
+    return text + "".join(attached)
+
+
+class MentionCompleter(Completer):
+    """Completes `@partial` with workspace files (tracked and untracked, not ignored)."""
+
+    def __init__(self, files: list[str]):
+        self.files = files
+
+    def get_completions(self, document: Document, complete_event: Any) -> Iterator[Completion]:
+        word = document.get_word_before_cursor(WORD=True)
+        if not word.startswith("@"):
+            return
+        partial = word[1:]
+        for path in self.files:
+            if path.startswith(partial) or f"/{partial}" in f"/{path}":
+                yield Completion("@" + path, start_position=-len(word))
+
+
+@dataclass
+class TerminalApprover:
+    """Asks the person at the terminal; the choices say exactly how far an approval reaches."""
+
+    ask: Any
+    out: Any = field(default=sys.stdout)
+
+    def __call__(self, request: Any) -> Any:
+        where = "OUTSIDE the sandbox" if request.escalated else "in the sandbox"
+        self.out.write(f"\n? The model wants to run {where}:\n    {request.command}\n")
+        self.out.write(f"  reason: {request.reason}\n")
+        if request.justification:
+            self.out.write(f"  model's justification: {request.justification}\n")
+        for key, (_, meaning) in APPROVAL_CHOICES.items():
+            self.out.write(f"  [{key}] {meaning}\n")
+        self.out.flush()
+        while True:
+            try:
+                answer = self.ask("approve? [y/s/c/p/n] ").strip().lower()[:1]
+            except (KeyboardInterrupt, EOFError):
+                return "deny"
+            if answer in APPROVAL_CHOICES:
+                return APPROVAL_CHOICES[answer][0]
+
+
+class Chat:
+    """The read-eval loop: slash commands here, everything else is a turn of the agent."""
+
+    def __init__(self, session: Any, prompt: Any, out: Any):
+        self.session = session
+        self.prompt = prompt
+        self.out = out
+        self.turns = 0
+        self.last_turn_ref: str | None = None
+        self.commit_base_ref: str | None = session.git.start_ref if session.git else None
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def run(self) -> None:
+        from autocodebase.agent.loop import RunResult
+        from autocodebase.models.base import Usage
+
+        self.session.start()
+        self.say("acb: a conversation with this repository. /help lists commands; Ctrl-D ends it.")
+        result = RunResult("completed", "", 0, Usage(), None, None)
+        interrupts = 0
+        try:
+            while True:
+                try:
+                    text = self.prompt("acb> ")
+                except KeyboardInterrupt:
+                    interrupts += 1
+                    if interrupts >= 2:
+                        break
+                    self.say("(Ctrl-C again, Ctrl-D or /exit to leave)")
+                    continue
+                except EOFError:
+                    break
+                interrupts = 0
+                text = text.strip()
+                if not text:
+                    continue
+                if text.startswith("/"):
+                    if self.command(text) == "exit":
+                        break
+                    continue
+                result = self.turn(text)
+        finally:
+            self.session.agent.finish(result)
+            self.session.close()
+            self.say(
+                f"session {self.session.run_id} recorded (acb runs show {self.session.run_id})"
+            )
+
+    def turn(self, text: str) -> Any:
+        git = self.session.git
+        self.turns += 1
+        if git is not None:
+            self.last_turn_ref = git.checkpoint(f"turn-{self.turns}")
+        result = self.session.agent.turn(expand_mentions(text, self.session.workspace))
+        if result.outcome == "interrupted":
+            self.say("(turn interrupted; the session goes on)")
+        elif result.outcome != "completed":
+            self.say(f"(turn ended: {result.error or result.outcome})")
+        return result
+
+    def command(self, text: str) -> str | None:
+        name, _, argument = text.partition(" ")
+        argument = argument.strip()
+        handlers = {
+            "/help": self.help,
+            "/diff": self.diff,
+            "/undo": self.undo,
+            "/commit": self.commit,
+            "/tokens": self.tokens,
+            "/approvals": self.approvals,
+            "/model": self.model,
+            "/clear": self.clear,
+        }
+        if name in ("/exit", "/quit"):
+            return "exit"
+        handler = handlers.get(name)
+        if handler is None:
+            self.say(f"unknown command {name}; /help lists them")
+            return None
+        handler(argument)
+        return None
+
+    def help(self, _: str) -> None:
+        for command, meaning in SLASH_HELP.items():
+            self.say(f"  {command:<24} {meaning}")
+        self.say("  @path                    put a file's contents into your message")
+
+    def diff(self, _: str) -> None:
+        agent = self.session.agent
+        diff = agent._diff_since(getattr(agent, "_baseline", None))
+        self.say(diff or "no changes yet" if diff is not None else "not a git repository: no diff")
+
+    def undo(self, _: str) -> None:
+        from autocodebase.vcs.undo import restore_to
+
+        if self.session.git is None or self.last_turn_ref is None:
+            self.say("nothing to undo")
+            return
+        restored = restore_to(self.session.git.root, self.last_turn_ref)
+        self.say("\n".join(f"restored {p}" for p in restored) or "the last turn changed no files")
+        self.last_turn_ref = None
+        self.session.agent.messages.append(
+            _note("The user undid your last turn: the files it changed are back as they were.")
+        )
+
+    def commit(self, _: str) -> None:
+        from autocodebase.vcs.checkpoint import read_tree
+
+        git = self.session.git
+        if git is None or self.commit_base_ref is None:
+            self.say("not a git repository: nothing to commit")
+            return
+        base = read_tree(git.root, self.commit_base_ref)
+        end_ref = git.checkpoint(f"commit-{self.turns}")
+        agent = self.session.agent
+        record = git.commit(base, end_ref, agent._diff_since(base) or "")
+        self.session.bus.emit(record)
+        if record.commit:
+            self.commit_base_ref = end_ref
+            self.say(f"committed {record.commit[:12]}: {(record.message or '').splitlines()[0]}")
+        else:
+            self.say("nothing to commit")
+
+    def tokens(self, _: str) -> None:
+        from autocodebase.cli.render import format_cost, format_tokens
+
+        agent = self.session.agent
+        self.say(f"{format_tokens(vars(agent.usage))} · {format_cost(agent.cost)}")
+
+    def approvals(self, argument: str) -> None:
+        gate = self.session.gate
+        if argument:
+            if argument not in ("untrusted", "on-request", "never"):
+                self.say("approval policies: untrusted, on-request, never")
+                return
+            gate.approvals = argument
+        self.say(f"approvals: {gate.approvals}; sandbox: {self.session.policy.describe()}")
+
+    def model(self, argument: str) -> None:
+        from autocodebase.errors import AcbError
+        from autocodebase.models.registry import build_model
+
+        agent = self.session.agent
+        if argument:
+            try:
+                agent.model = build_model(argument, self.session.request.settings)
+            except AcbError as exc:
+                self.say(f"cannot switch: {exc}")
+                return
+        self.say(f"model: {agent.model.name}")
+
+    def clear(self, _: str) -> None:
+        agent = self.session.agent
+        agent.messages = agent.messages[:1]
+        agent._sent = 1
+        self.say("conversation cleared (the files are as they are)")
+
+
+def _note(text: str) -> Any:
+    from autocodebase.models.base import Message
+
+    return Message("user", f"[acb] {text}")
+
+
+def make_prompt(workspace: Path, history: Path) -> Any:
+    """A prompt_toolkit prompt: history, Esc+Enter for a new line, @path completion."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    from autocodebase.vcs.git import git_root
+
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: Any) -> None:
+        event.current_buffer.insert_text("\n")
+
+    files: list[str] = []
+    root = git_root(workspace)
+    if root is not None:
+        import subprocess
+
+        listing = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            cwd=workspace,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        files = listing.stdout.splitlines()[:20_000]
+    history.parent.mkdir(parents=True, exist_ok=True)
+    prompt: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history)),
+        key_bindings=bindings,
+        completer=MentionCompleter(files),
+        complete_while_typing=False,
+    )
+    return prompt.prompt
+
+
+@click.command("chat")
+@click.option("-C", "--cd", "directory", metavar="DIR", help="Work in DIR (default: current).")
+@click.option("-m", "--model", help="PROVIDER/NAME, e.g. openai/gpt-5.1, or replay:CASSETTE.")
+@click.option(
+    "--sandbox", "sandbox_mode", type=click.Choice(["read-only", "workspace-write", "full-access"])
+)
+@click.option("--approvals", type=click.Choice(["untrusted", "on-request", "never"]))
+@click.option(
+    "--network", is_flag=True, default=None, help="Let sandboxed commands use the network."
+)
+@click.option("--no-git", is_flag=True, help="Run outside git: no checkpoints, no undo, no commit.")
+def chat(
+    directory: str | None,
+    model: str | None,
+    sandbox_mode: str | None,
+    approvals: str | None,
+    network: bool | None,
+    no_git: bool,
+) -> int:
+    """Talk with the repository: each message is a turn of one recorded run.
+
+    With stdin not a terminal, reads one task from it and behaves like `acb exec`.
+    """
+    from autocodebase.agent.runner import RunRequest, RunSession
+    from autocodebase.cli.exec_cmd import _workspace
+    from autocodebase.cli.render import HumanRenderer
+    from autocodebase.config import default_state_dir, load_settings
+    from autocodebase.models.registry import build_model
+
+    if not sys.stdin.isatty():
+        from autocodebase.cli.exec_cmd import exec_command
+
+        context = click.get_current_context()
+        arguments = (
+            ["-"] + (["-C", directory] if directory else []) + (["-m", model] if model else [])
+        )
+        return int(
+            context.invoke(exec_command, **exec_command.make_context("exec", arguments).params)
+        )
+    workspace = _workspace(directory)
+    flags = {
+        "model": model,
+        "sandbox_mode": sandbox_mode,
+        "approvals": approvals,
+        "network": network,
+        "use_git": False if no_git else None,
+        "commit": False,  # in a conversation, /commit decides when
+    }
+    settings = load_settings(workspace, flags)
+    chosen = build_model(settings.model, settings)
+    prompt = make_prompt(workspace, default_state_dir() / "history")
+    request = RunRequest(
+        "interactive session",
+        workspace,
+        settings,
+        chosen,
+        [HumanRenderer(sys.stdout)],
+        approver=TerminalApprover(prompt),
+    )
+    Chat(RunSession(request, approvals_default="on-request"), prompt, sys.stdout).run()
+    return 0

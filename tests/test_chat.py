@@ -1,0 +1,165 @@
+"""The interactive mode, driven for real in a pseudo-terminal against the mock model server."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from autocodebase.sandbox.bwrap import bwrap_problem
+from tests.fakes.mock_server import MockModelServer, Reply
+
+ADD_CONST = "*** Begin Patch\n*** Add File: wordstats/const.py\n+ANSWER = 42\n*** End Patch"
+
+
+def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+        "OPENAI_BASE_URL": url + "/v1",
+        "TERM": "xterm",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "autocodebase", "-m", "openai/mock-model"],
+        cwd=str(repo),
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 160),
+    )
+    child.expect("acb>")
+    return child
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
+def test_a_conversation(wordstats_repo: Path, isolated_home: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside-marker"
+    script = [
+        Reply("Adding the constant.", [("apply_patch", {"patch": ADD_CONST})]),
+        Reply(
+            "",
+            [
+                (
+                    "shell",
+                    {
+                        "command": f"touch {outside}",
+                        "with_escalated_permissions": True,
+                        "justification": "to mark it",
+                    },
+                )
+            ],
+        ),
+        Reply("Added wordstats/const.py with ANSWER = 42."),
+        Reply("", [("shell", {"command": "sleep 30"})]),
+        Reply("Hello again; the slow command was stopped."),
+    ]
+    with MockModelServer(script) as server:
+        child = spawn(wordstats_repo, server.url, isolated_home)
+        child.sendline("add a constant ANSWER = 42 next to @wordstats/core.py, in the package")
+        child.expect("OUTSIDE the sandbox")
+        child.expect("model's justification: to mark it")
+        child.expect(r"approve\? \[y/s/c/p/n\]")
+        child.sendline("y")
+        child.expect("Added wordstats/const.py with ANSWER = 42.")
+        child.expect("acb>")
+        assert (wordstats_repo / "wordstats/const.py").read_text() == "ANSWER = 42\n"
+        assert outside.exists()
+
+        child.sendline("/undo")
+        child.expect("restored wordstats/const.py")
+        child.expect("acb>")
+        assert not (wordstats_repo / "wordstats/const.py").exists()
+
+        child.sendline("now the slow thing")
+        child.expect("sleep 30")
+        child.sendcontrol("c")
+        child.expect("turn interrupted")
+        child.expect("acb>")
+        child.sendline("hello?")
+        child.expect("Hello again")
+        child.expect("acb>")
+        child.sendline("/tokens")
+        child.expect("tokens")
+        child.sendline("/exit")
+        child.expect("recorded")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0
+    assert server.protocol_errors == []  # the interrupted call got its result before the next turn
+    first = server.requests[0].body["messages"][-1]["content"]
+    assert "def word_count" in first  # the @mention brought the file in
+    ledger = sqlite3.connect(isolated_home / "ledger.db")
+    kinds = [row[0] for row in ledger.execute("SELECT type FROM events ORDER BY seq")]
+    assert kinds.count("turn_finished") == 3 and kinds[-1] == "run_finished"
+    decision = next(
+        json.loads(r[0])
+        for r in ledger.execute("SELECT payload FROM events WHERE type = 'approval'")
+    )
+    assert decision["decision"] == "approve-once" and decision["how"] == "asked"
+
+
+def test_second_ctrl_c_leaves(wordstats_repo: Path, isolated_home: Path) -> None:
+    with MockModelServer([]) as server:
+        child = spawn(wordstats_repo, server.url, isolated_home)
+        child.sendcontrol("c")
+        child.expect("Ctrl-C again")
+        child.sendcontrol("c")
+        child.expect("recorded")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0
+
+
+def test_without_a_terminal_it_behaves_like_exec(wordstats_repo: Path) -> None:
+    from tests.test_exec_cli import run_acb
+
+    cassette = wordstats_repo.parent / "c.jsonl"
+    cassette.write_text(json.dumps({"response": {"content": "Nothing to change."}}) + "\n")
+    done = run_acb("-m", f"replay:{cassette}", cwd=wordstats_repo, stdin="look around\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Nothing to change."
+
+
+def test_diff_and_commit_from_the_conversation(wordstats_repo: Path, isolated_home: Path) -> None:
+    from tests.conftest import git
+
+    script = [
+        Reply("", [("apply_patch", {"patch": ADD_CONST})]),
+        Reply("Done."),
+        Reply("feat: add ANSWER\n\nThe answer was needed."),
+    ]
+    with MockModelServer(script) as server:
+        child = spawn(wordstats_repo, server.url, isolated_home)
+        child.sendline("add the constant")
+        child.expect("Done.")
+        child.expect("acb>")
+        child.sendline("/diff")
+        child.expect(r"\+ANSWER = 42")
+        child.expect("acb>")
+        child.sendline("/commit")
+        child.expect("committed [0-9a-f]{12}: feat: add ANSWER")
+        child.expect("acb>")
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+        child.close()
+    log = git(wordstats_repo, "log", "-1", "--format=%B")
+    assert log.startswith("feat: add ANSWER") and "Acb-Run:" in log
+    assert git(wordstats_repo, "status", "--porcelain") == ""
+
+
+def test_mentions_stay_inside_the_workspace(tmp_path: Path) -> None:
+    from autocodebase.cli.chat import expand_mentions
+
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "a.py").write_text("A = 1\n")
+    (tmp_path / "secret.txt").write_text("nope\n")
+    text = expand_mentions("see @a.py, and @../secret.txt", tmp_path / "ws")
+    assert "A = 1" in text and "nope" not in text
