@@ -19,7 +19,6 @@ import os
 import secrets
 import shlex
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
@@ -86,11 +85,11 @@ def shared_cgroup(max_processes: int) -> PidsCgroup | None:
     return _shared[max_processes]
 
 
-@contextlib.contextmanager
 def limited(
     argv: list[str], max_processes: int, memory_mb: int
-) -> Iterator[tuple[list[str], PidsCgroup | None]]:
-    """`argv` wrapped so that it runs under the limits, and the cgroup to sweep afterwards."""
+) -> tuple[list[str], PidsCgroup | None]:
+    """`argv` wrapped so that it runs under the limits, and the cgroup to sweep afterwards
+    (unsandboxed commands only: in bubblewrap's pid namespace, everything dies with it)."""
     cgroup = shared_cgroup(max_processes) if max_processes else None
     steps = []
     if cgroup is not None:
@@ -104,8 +103,4 @@ def limited(
         if steps
         else argv
     )
-    try:
-        yield wrapped, cgroup
-    finally:
-        if cgroup is not None:
-            cgroup.kill_all()  # nothing a command started outlives it
+    return wrapped, cgroup

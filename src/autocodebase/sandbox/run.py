@@ -92,46 +92,46 @@ def run_command(
                 None, f"sandbox unavailable: {problem}", sandbox="refused", refused=problem
             )
     started = time.monotonic()
-    with limited(argv, limits.max_processes, limits.memory_mb) as (wrapped, cgroup):
-        try:
-            process = subprocess.Popen(
-                wrapped,
-                cwd=cwd or workspace,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return CommandOutcome(
-                None, f"could not start the command: {exc}", sandbox=how, refused=str(exc)
-            )
-        assert process.stdout is not None
-        buffer = _OutputWatch(limits.output_bytes, limits.kill_after_output_bytes, process)
-        reader = threading.Thread(target=buffer.drain, args=(process.stdout,), daemon=True)
-        reader.start()
-        # A watchdog thread kills on timeout while we block in waitpid: Popen.wait(timeout) polls
-        # with growing sleeps and would notice a 20 ms command's exit up to 30 ms late.
-        expired = threading.Event()
+    wrapped, cgroup = limited(argv, limits.max_processes, limits.memory_mb)
+    try:
+        process = subprocess.Popen(
+            wrapped,
+            cwd=cwd or workspace,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return CommandOutcome(
+            None, f"could not start the command: {exc}", sandbox=how, refused=str(exc)
+        )
+    assert process.stdout is not None
+    buffer = _OutputWatch(limits.output_bytes, limits.kill_after_output_bytes, process)
+    reader = threading.Thread(target=buffer.drain, args=(process.stdout,), daemon=True)
+    reader.start()
+    # A watchdog thread kills on timeout while we block in waitpid: Popen.wait(timeout) polls
+    # with growing sleeps and would notice a 20 ms command's exit up to 30 ms late.
+    expired = threading.Event()
 
-        def expire() -> None:
-            expired.set()
-            _kill_group(process)
+    def expire() -> None:
+        expired.set()
+        _kill_group(process)
 
-        watchdog = threading.Timer(timeout, expire)
-        watchdog.start()
-        try:
-            process.wait()
-        finally:
-            watchdog.cancel()
-            timed_out = expired.is_set()
-            _kill_group(process)  # background children do not outlive the command
-            if cgroup is not None:
-                cgroup.kill_all()
-            process.wait()
-            reader.join(timeout=5)
-            process.stdout.close()
+    watchdog = threading.Timer(timeout, expire)
+    watchdog.start()
+    try:
+        process.wait()
+    finally:
+        watchdog.cancel()
+        timed_out = expired.is_set()
+        _kill_group(process)  # background children do not outlive the command
+        if cgroup is not None and how != "bubblewrap":
+            cgroup.kill_all()  # without a pid namespace, the cgroup finds the stragglers
+        process.wait()
+        reader.join(timeout=5)
+        process.stdout.close()
     return CommandOutcome(
         None if timed_out or buffer.flooded else process.returncode,
         buffer.render(),
