@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,32 @@ def exec_with_mock(
         env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
         done = run_acb("exec", task, "-m", "openai/mock-model", *args, cwd=repo, env=env)
     return done, server
+
+
+def kill_exec_after(repo: Path, replies: list[Reply | Fault], requests: int) -> MockModelServer:
+    """Start `acb exec` against `replies` and SIGKILL it once the server has seen `requests`."""
+    with MockModelServer(replies) as server:
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+            "OPENAI_BASE_URL": server.url + "/v1",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len(server.requests) < requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(server.requests) >= requests, "acb never got that far"
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+    return server
 
 
 def write_user_config(text: str) -> None:

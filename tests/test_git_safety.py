@@ -6,18 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import git
-from tests.fakes.mock_server import Fault, MockModelServer, Reply
-from tests.test_exec_cli import exec_with_mock, run_acb
+from tests.fakes.mock_server import Fault, Reply
+from tests.test_exec_cli import exec_with_mock, kill_exec_after, run_acb
 
 EDIT_CORE = """*** Begin Patch
 *** Update File: wordstats/core.py
@@ -149,24 +146,7 @@ def test_a_killed_run_can_be_undone(busy_repo: Path, isolated_home: Path) -> Non
         Reply("", [("apply_patch", {"patch": EDIT_CORE})]),
         Fault(delay_s=60, then=Reply("late")),
     ]
-    with MockModelServer(replies) as server:
-        env = {
-            **os.environ,
-            "OPENAI_API_KEY": "sk-test-0123456789abcdef",
-            "OPENAI_BASE_URL": server.url + "/v1",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "autocodebase", "exec", "edit", "-m", "openai/x"],
-            cwd=busy_repo,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while len(server.requests) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    kill_exec_after(busy_repo, replies, requests=2)
     assert (busy_repo / "wordstats/extra.py").exists()  # the edit landed before the kill
     undone = run_acb("undo", cwd=busy_repo)
     assert undone.returncode == 0, undone.stderr

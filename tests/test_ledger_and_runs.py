@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +12,9 @@ from autocodebase.agent.runner import RunRequest, execute
 from autocodebase.cli.main import main
 from autocodebase.config import load_settings
 from autocodebase.models.cassette import ScriptedModel
-from tests.fakes.mock_server import Fault, MockModelServer, Reply
+from tests.fakes.mock_server import Fault, Reply
 from tests.helpers import reply
+from tests.test_exec_cli import kill_exec_after, run_acb
 
 SECRET = "sk-proj-SECRETSECRETSECRET0123456789"
 
@@ -97,33 +93,10 @@ def test_runs_list_and_show(wordstats_repo: Path, capsys: pytest.CaptureFixture[
 
 
 def test_a_killed_run_leaves_a_readable_record(wordstats_repo: Path, isolated_home: Path) -> None:
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test-0123456789abcdef"}
-    with MockModelServer([Fault(delay_s=30, then=Reply("too late"))]) as server:
-        env["OPENAI_BASE_URL"] = server.url + "/v1"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
-            cwd=wordstats_repo,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not server.requests and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert server.requests, "the model request was never made"
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+    kill_exec_after(wordstats_repo, [Fault(delay_s=30, then=Reply("too late"))], requests=1)
     connection = sqlite3.connect(isolated_home / "ledger.db")
     kinds = [row[0] for row in connection.execute("SELECT type FROM events ORDER BY seq")]
     assert kinds == ["run_started", "checkpoint", "model_request"]
     assert connection.execute("SELECT outcome FROM runs").fetchone()[0] is None
-    shown = subprocess.run(
-        [sys.executable, "-m", "autocodebase", "runs", "show", "last"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = run_acb("runs", "show", "last", cwd=wordstats_repo).stdout
     assert "unfinished" in shown and "slow task" in shown
