@@ -105,6 +105,9 @@ class Agent:
         self.cost: float | None = 0.0 if self.price is not None else None
         self.steps = 0
         self._sent = 0
+        self._baseline: Tree | None = None
+        self._started = time.monotonic()
+        self._warned_cost = False
         self.file_calls: dict[str, list[str]] = {}
         """Repository path -> ids of the tool calls that changed it, for provenance."""
 
@@ -150,7 +153,7 @@ class Agent:
 
     def finish(self, result: RunResult) -> RunResult:
         """End the run: final diff, the runner's hook (git), and `run_finished`."""
-        diff = self._diff_since(getattr(self, "_baseline", None))
+        diff = self.diff_since(self._baseline)
         result.diff = diff
         try:
             if self.before_finish is not None:
@@ -166,9 +169,7 @@ class Agent:
                     steps=self.steps,
                     usage=vars(self.usage),
                     cost_usd=self.cost,
-                    duration_s=round(
-                        time.monotonic() - getattr(self, "_started", time.monotonic()), 3
-                    ),
+                    duration_s=round(time.monotonic() - self._started, 3),
                     diff=diff,
                     error=result.error,
                 )
@@ -184,6 +185,11 @@ class Agent:
         finally:
             self.finish(result)
         return result
+
+    def clear(self) -> None:
+        """Forget the conversation but the system prompt (the files stay as they are)."""
+        self.messages = self.messages[:1]
+        self._sent = len(self.messages)
 
     def _close_dangling_calls(self) -> None:
         """After an interrupt, answer tool calls left without a result, so that the conversation
@@ -352,7 +358,9 @@ class Agent:
                     kind = "deleted"
                 self.emit(FileChanged(path=shown, change=kind, by=call.name))
 
-    def _diff_since(self, baseline: Tree | None) -> str | None:
+    def diff_since(self, baseline: Tree | None = None) -> str | None:
+        """The working tree's diff against `baseline` (default: the run's start)."""
+        baseline = baseline if baseline is not None else self._baseline
         after = self._snapshot()
         if self.snapshots is None or baseline is None or after is None:
             return None

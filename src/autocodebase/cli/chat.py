@@ -186,8 +186,7 @@ class Chat:
         self.say("  @path                    put a file's contents into your message")
 
     def diff(self, _: str) -> None:
-        agent = self.session.agent
-        diff = agent._diff_since(getattr(agent, "_baseline", None))
+        diff = self.session.agent.diff_since()
         self.say(diff or "no changes yet" if diff is not None else "not a git repository: no diff")
 
     def undo(self, _: str) -> None:
@@ -213,7 +212,7 @@ class Chat:
         base = read_tree(git.root, self.commit_base_ref)
         end_ref = git.checkpoint(f"commit-{self.turns}")
         agent = self.session.agent
-        record = git.commit(base, end_ref, agent._diff_since(base) or "")
+        record = git.commit(base, end_ref, agent.diff_since(base) or "")
         self.session.bus.emit(record)
         if record.commit:
             self.commit_base_ref = end_ref
@@ -250,9 +249,7 @@ class Chat:
         self.say(f"model: {agent.model.name}")
 
     def clear(self, _: str) -> None:
-        agent = self.session.agent
-        agent.messages = agent.messages[:1]
-        agent._sent = 1
+        self.session.agent.clear()
         self.say("conversation cleared (the files are as they are)")
 
 
