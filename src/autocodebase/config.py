@@ -46,6 +46,8 @@ class Settings:
     model: str = "openai/gpt-5.1"
     max_steps: int = 50
     max_cost: float | None = None
+    compact_at_tokens: int = 100_000
+    """Estimated tokens (characters / 4) at which a conversation is compacted; 0 turns it off."""
     stream: bool = True
     shell_timeout_s: int = 120
     output_limit: int = 16_000
@@ -79,6 +81,7 @@ SCALAR_KEYS: Final = {
     "model": str,
     "max_steps": int,
     "max_cost": float,
+    "compact_at_tokens": int,
     "stream": bool,
     "shell_timeout_s": int,
     "output_limit": int,

@@ -155,6 +155,17 @@ class GitRecorded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Compacted(Event):
+    type: str = "compacted"
+    tokens_before: int
+    """Estimated (characters / 4)."""
+    tokens_after: int
+    messages_before: int
+    messages_after: int
+    forced: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorRaised(Event):
     type: str = "error"
     message: str

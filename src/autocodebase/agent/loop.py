@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from autocodebase.agent.compaction import Kept, compact, estimate_tokens, last_test_run
 from autocodebase.agent.events import (
     EXIT_CODES,
     AssistantDelta,
+    Compacted,
     ErrorRaised,
     Event,
     FileChanged,
@@ -47,6 +49,8 @@ class LoopLimits:
     """Model calls allowed; the run ends with outcome `max_steps` when they are used up."""
     max_cost: float | None = None
     """USD; checked after every model call. Unenforceable (and said so) for unpriced models."""
+    compact_at_tokens: int = 0
+    """Compact the conversation before a turn once it is estimated to exceed this; 0: never."""
 
 
 @dataclass
@@ -105,6 +109,8 @@ class Agent:
         self.cost: float | None = 0.0 if self.price is not None else None
         self.steps = 0
         self._sent = 0
+        self.task: str | None = None
+        """The first user message: kept verbatim through compaction."""
         self._baseline: Tree | None = None
         self._started = time.monotonic()
         self._warned_cost = False
@@ -118,12 +124,45 @@ class Agent:
         self._baseline = self._snapshot()
         self._warned_cost = False
 
+    def compact(self, forced: bool = False) -> bool:
+        """Summarise older turns if the conversation is over the threshold (or `forced`)."""
+        before = estimate_tokens(self.messages)
+        threshold = self.limits.compact_at_tokens
+        if not forced and (not threshold or before < threshold):
+            return False
+        first_user = next((m.content for m in self.messages if m.role == "user"), "")
+        kept = Kept(
+            task=self.task or first_user,
+            plan=list(self.context.plan),
+            files_touched=sorted(self.file_calls),
+            last_test=last_test_run(self.messages),
+        )
+        compacted, usage = compact(self.messages, kept, self.model, self.retry)
+        if compacted is self.messages:
+            return False
+        self.account(usage)
+        self.emit(
+            Compacted(
+                tokens_before=before,
+                tokens_after=estimate_tokens(compacted),
+                messages_before=len(self.messages),
+                messages_after=len(compacted),
+                forced=forced,
+            )
+        )
+        self.messages = compacted
+        self._sent = 0  # the ledger gets the compacted conversation with the next request
+        return True
+
     def turn(self, text: str) -> RunResult:
         """One user message, worked on until the model answers or a limit or fault ends it.
 
         A conversation is several turns of one run; each turn gets the full step budget. Faults
         end the turn, never the process: the caller decides whether the run goes on.
         """
+        if self.task is None:
+            self.task = text
+        self.compact()
         self.messages.append(Message("user", text))
         first_step = self.steps
         try:

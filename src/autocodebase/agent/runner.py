@@ -150,7 +150,7 @@ class RunSession:
             toolbox=default_toolbox(),
             context=context,
             emit=bus.emit,
-            limits=LoopLimits(settings.max_steps, settings.max_cost),
+            limits=LoopLimits(settings.max_steps, settings.max_cost, settings.compact_at_tokens),
             retry=retry,
             price=price_for(request.model.name, settings.prices),
         )

@@ -26,6 +26,7 @@ SLASH_HELP = {
     "/tokens": "tokens and cost so far",
     "/approvals [POLICY]": "show or set the approval policy (untrusted, on-request, never)",
     "/model [PROVIDER/NAME]": "show or switch the model",
+    "/compact": "summarise older turns now (the task, plan, files and last tests stay verbatim)",
     "/clear": "forget the conversation so far (files stay as they are)",
     "/exit": "end the session",
 }
@@ -170,6 +171,7 @@ class Chat:
             "/approvals": self.approvals,
             "/model": self.model,
             "/clear": self.clear,
+            "/compact": self.compact,
         }
         if name in ("/exit", "/quit"):
             return "exit"
@@ -247,6 +249,12 @@ class Chat:
                 self.say(f"cannot switch: {exc}")
                 return
         self.say(f"model: {agent.model.name}")
+
+    def compact(self, _: str) -> None:
+        if self.session.agent.compact(forced=True):
+            self.say(f"compacted: {len(self.session.agent.messages)} messages now")
+        else:
+            self.say("nothing to compact yet")
 
     def clear(self, _: str) -> None:
         self.session.agent.clear()
