@@ -17,8 +17,8 @@ from tests.fakes.mock_server import MockModelServer, Reply
 ADD_CONST = "*** Begin Patch\n*** Add File: wordstats/const.py\n+ANSWER = 42\n*** End Patch"
 
 
-def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
-    env = {
+def child_env(url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "OPENAI_API_KEY": "sk-test-0123456789abcdef",
         "OPENAI_BASE_URL": url + "/v1",
@@ -26,11 +26,14 @@ def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
         "PROMPT_TOOLKIT_NO_CPR": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
+
+
+def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
         ["-m", "autocodebase", "-m", "openai/mock-model"],
         cwd=str(repo),
-        env=env,
+        env=child_env(url),
         encoding="utf-8",
         timeout=30,
         dimensions=(40, 160),
@@ -163,3 +166,54 @@ def test_mentions_stay_inside_the_workspace(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("nope\n")
     text = expand_mentions("see @a.py, and @../secret.txt", tmp_path / "ws")
     assert "A = 1" in text and "nope" not in text
+
+
+def test_resume_continues_the_conversation(wordstats_repo: Path, isolated_home: Path) -> None:
+    plan = {
+        "steps": [
+            {"step": "Look around", "status": "completed"},
+            {"step": "Report", "status": "pending"},
+        ]
+    }
+    script = [
+        Reply("", [("update_plan", plan)]),
+        Reply("The project counts words."),
+        Reply("You asked what the project does; I said it counts words."),
+    ]
+    with MockModelServer(script) as server:
+        child = spawn(wordstats_repo, server.url, isolated_home)
+        child.sendline("what does this project do?")
+        child.expect("The project counts words.")
+        child.expect("acb>")
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+        child.close()
+
+        env_child = pexpect.spawn(
+            sys.executable,
+            ["-m", "autocodebase", "resume", "--last", "-m", "openai/mock-model"],
+            cwd=str(wordstats_repo),
+            env=child_env(server.url),
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(40, 160),
+        )
+        env_child.expect("resumed .*: 1 earlier message\\(s\\), plan of 2 step\\(s\\)")
+        env_child.expect("acb>")
+        env_child.sendline("what did I ask before?")
+        env_child.expect("I said it counts words")
+        env_child.expect("acb>")
+        env_child.sendline("/exit")
+        env_child.expect(pexpect.EOF)
+        env_child.close()
+    assert server.protocol_errors == []
+    resumed = server.requests[-1].body["messages"]
+    contents = [m.get("content") for m in resumed]
+    assert "what does this project do?" in contents and "The project counts words." in contents
+    assert contents[-1] == "what did I ask before?"
+    ledger = sqlite3.connect(isolated_home / "ledger.db")
+    started = [
+        json.loads(r[0])
+        for r in ledger.execute("SELECT payload FROM events WHERE type = 'run_started'")
+    ]
+    assert started[1]["resumed_from"] == started[0]["run_id"]

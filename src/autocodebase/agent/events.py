@@ -41,6 +41,8 @@ class RunStarted(Event):
     settings: dict[str, Any]
     sandbox: str
     acb_version: str
+    resumed_from: str | None = None
+    """The run whose conversation this one continues (`acb resume`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -76,6 +76,7 @@ class RunRequest:
     """Who answers approval questions; None for headless runs, which cannot ask."""
     branch: str | None = None
     """Work on this new branch (created from HEAD) instead of the current one."""
+    resumed_from: str | None = None
 
 
 class RunSession:
@@ -110,6 +111,7 @@ class RunSession:
                 settings=settings.to_record(),
                 sandbox=f"{self.policy.describe()}, approvals {self.approvals}",
                 acb_version=__version__,
+                resumed_from=request.resumed_from,
             )
         )
         problem = sandbox_unavailable(self.policy)

@@ -99,7 +99,8 @@ class TerminalApprover:
 class Chat:
     """The read-eval loop: slash commands here, everything else is a turn of the agent."""
 
-    def __init__(self, session: Any, prompt: Any, out: Any):
+    def __init__(self, session: Any, prompt: Any, out: Any, resume: str | None = None):
+        self.resume = resume
         self.session = session
         self.prompt = prompt
         self.out = out
@@ -116,6 +117,8 @@ class Chat:
         from autocodebase.models.base import Usage
 
         self.session.start()
+        if self.resume:
+            self.restore(self.resume)
         self.say("acb: a conversation with this repository. /help lists commands; Ctrl-D ends it.")
         result = RunResult("completed", "", 0, Usage(), None, None)
         interrupts = 0
@@ -146,6 +149,22 @@ class Chat:
             self.say(
                 f"session {self.session.run_id} recorded (acb runs show {self.session.run_id})"
             )
+
+    def restore(self, run_id: str) -> None:
+        """Continue run `run_id`: its messages, its first task, its plan, its session approvals."""
+        from autocodebase.agent.history import rebuild
+        from autocodebase.cli.runs_cmd import reader
+
+        history = rebuild(reader().events(run_id))
+        agent = self.session.agent
+        agent.messages = [agent.messages[0], *history.messages]
+        agent.task = history.task
+        agent.context.plan = history.plan
+        self.session.gate.store.session += history.session_approvals
+        turns = sum(1 for m in history.messages if m.role == "user")
+        self.say(
+            f"resumed {run_id}: {turns} earlier message(s), plan of {len(history.plan)} step(s)"
+        )
 
     def turn(self, text: str) -> Any:
         git = self.session.git
@@ -327,11 +346,7 @@ def chat(
 
     With stdin not a terminal, reads one task from it and behaves like `acb exec`.
     """
-    from autocodebase.agent.runner import RunRequest, RunSession
     from autocodebase.cli.exec_cmd import _workspace
-    from autocodebase.cli.render import HumanRenderer
-    from autocodebase.config import default_state_dir, load_settings
-    from autocodebase.models.registry import build_model
 
     if not sys.stdin.isatty():
         from autocodebase.cli.exec_cmd import exec_command
@@ -352,16 +367,27 @@ def chat(
         "use_git": False if no_git else None,
         "commit": False,  # in a conversation, /commit decides when
     }
+    open_conversation(workspace, flags, None)
+    return 0
+
+
+def open_conversation(workspace: Path, flags: dict[str, Any], resume: str | None) -> None:
+    """Start a conversation in `workspace`, continuing run `resume` when given."""
+    from autocodebase.agent.runner import RunRequest, RunSession
+    from autocodebase.cli.render import HumanRenderer
+    from autocodebase.config import default_state_dir, load_settings
+    from autocodebase.models.registry import build_model
+
     settings = load_settings(workspace, flags)
     chosen = build_model(settings.model, settings)
     prompt = make_prompt(workspace, default_state_dir() / "history")
     request = RunRequest(
-        "interactive session",
+        f"resume of {resume}" if resume else "interactive session",
         workspace,
         settings,
         chosen,
         [HumanRenderer(sys.stdout)],
         approver=TerminalApprover(prompt),
+        resumed_from=resume,
     )
-    Chat(RunSession(request, approvals_default="on-request"), prompt, sys.stdout).run()
-    return 0
+    Chat(RunSession(request, approvals_default="on-request"), prompt, sys.stdout, resume).run()

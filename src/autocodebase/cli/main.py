@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),
     "undo": ("autocodebase.cli.undo_cmd", "undo", "Put back the files a run changed"),
+    "resume": ("autocodebase.cli.resume_cmd", "resume", "Continue a conversation"),
     "runs": ("autocodebase.cli.runs_cmd", "runs", "Inspect the run ledger"),
 }
 
