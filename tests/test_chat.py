@@ -217,3 +217,33 @@ def test_resume_continues_the_conversation(wordstats_repo: Path, isolated_home: 
         for r in ledger.execute("SELECT payload FROM events WHERE type = 'run_started'")
     ]
     assert started[1]["resumed_from"] == started[0]["run_id"]
+
+
+def test_add_drop_and_init(wordstats_repo: Path, isolated_home: Path) -> None:
+    (wordstats_repo / "AGENTS.md").unlink()
+    script = [Reply("Seen."), Reply("Seen again.")]
+    with MockModelServer(script) as server:
+        child = spawn(wordstats_repo, server.url, isolated_home)
+        child.sendline("/add wordstats/*.py")
+        child.expect("in context: wordstats/__init__.py, wordstats/core.py")
+        child.sendline("look")
+        child.expect("Seen.")
+        child.expect("acb>")
+        child.sendline("/drop")
+        child.expect("in context: nothing")
+        child.sendline("/init")
+        child.expect("wrote AGENTS.md")
+        child.sendline("look again")
+        child.expect("Seen again.")
+        child.expect("acb>")
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+        child.close()
+    first, second = (r.body["messages"] for r in server.requests)
+    assert (
+        "def word_count" in first[-1]["content"] and "wordstats/__init__.py" in first[-1]["content"]
+    )
+    assert second[-1]["content"] == "look again"
+    assert "python -m pytest -q" in second[0]["content"]  # the new AGENTS.md is in the prompt
+    agents = (wordstats_repo / "AGENTS.md").read_text()
+    assert "Python" in agents and "`python -m pytest -q`" in agents

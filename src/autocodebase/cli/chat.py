@@ -27,6 +27,9 @@ SLASH_HELP = {
     "/approvals [POLICY]": "show or set the approval policy (untrusted, on-request, never)",
     "/model [PROVIDER/NAME]": "show or switch the model",
     "/compact": "summarise older turns now (the task, plan, files and last tests stay verbatim)",
+    "/add PATH...": "keep files in the context: their current text goes with every message",
+    "/drop [PATH...]": "stop sending those files (all of them without PATH)",
+    "/init": "write a starter AGENTS.md from what acb sees in the repository",
     "/clear": "forget the conversation so far (files stay as they are)",
     "/exit": "end the session",
 }
@@ -105,6 +108,7 @@ class Chat:
         self.prompt = prompt
         self.out = out
         self.turns = 0
+        self.pinned: list[str] = []
         self.last_turn_ref: str | None = None
         self.commit_base_ref: str | None = session.git.start_ref if session.git else None
 
@@ -171,7 +175,9 @@ class Chat:
         self.turns += 1
         if git is not None:
             self.last_turn_ref = git.checkpoint(f"turn-{self.turns}")
-        result = self.session.agent.turn(expand_mentions(text, self.session.workspace))
+        pins = " ".join(f"@{p}" for p in self.pinned)
+        message = expand_mentions(f"{text} {pins}" if pins else text, self.session.workspace)
+        result = self.session.agent.turn(message)
         if result.outcome == "interrupted":
             self.say("(turn interrupted; the session goes on)")
         elif result.outcome != "completed":
@@ -191,6 +197,9 @@ class Chat:
             "/model": self.model,
             "/clear": self.clear,
             "/compact": self.compact,
+            "/add": self.add,
+            "/drop": self.drop,
+            "/init": self.init,
         }
         if name in ("/exit", "/quit"):
             return "exit"
@@ -269,6 +278,36 @@ class Chat:
                 return
         self.say(f"model: {agent.model.name}")
 
+    def add(self, argument: str) -> None:
+        workspace = self.session.workspace.resolve()
+        for pattern in argument.split():
+            matches = sorted(p for p in workspace.glob(pattern) if p.is_file())
+            inside = [
+                str(p.relative_to(workspace)) for p in matches if workspace in p.resolve().parents
+            ]
+            if not inside:
+                self.say(f"no file matches {pattern}")
+            for path in inside:
+                if path not in self.pinned:
+                    self.pinned.append(path)
+        self.say("in context: " + (", ".join(self.pinned) or "nothing"))
+
+    def drop(self, argument: str) -> None:
+        dropped = set(argument.split()) if argument else set(self.pinned)
+        self.pinned = [p for p in self.pinned if p not in dropped]
+        self.say("in context: " + (", ".join(self.pinned) or "nothing"))
+
+    def init(self, _: str) -> None:
+        from autocodebase.context.project_facts import gather, starter_agents_md
+
+        target = self.session.workspace / "AGENTS.md"
+        if target.exists():
+            self.say("AGENTS.md exists already; edit it, or remove it first")
+            return
+        target.write_text(starter_agents_md(gather(self.session.workspace)))
+        self.say(f"wrote {target.name}: read it and correct it; acb reads it from the next turn on")
+        self.session.agent.messages[0] = _system(self.session.system_prompt())
+
     def compact(self, _: str) -> None:
         if self.session.agent.compact(forced=True):
             self.say(f"compacted: {len(self.session.agent.messages)} messages now")
@@ -278,6 +317,12 @@ class Chat:
     def clear(self, _: str) -> None:
         self.session.agent.clear()
         self.say("conversation cleared (the files are as they are)")
+
+
+def _system(text: str) -> Any:
+    from autocodebase.models.base import Message
+
+    return Message("system", text)
 
 
 def _note(text: str) -> Any:

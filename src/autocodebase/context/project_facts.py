@@ -1,0 +1,108 @@
+"""What can be told about a project from its files alone: languages, how to test and lint it,
+its layout. `/init` turns this into a starter AGENTS.md for the human to correct."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LANGUAGES = {
+    ".py": "Python", ".js": "JavaScript", ".ts": "TypeScript", ".tsx": "TypeScript", ".go": "Go",
+    ".rs": "Rust", ".java": "Java", ".kt": "Kotlin", ".rb": "Ruby", ".c": "C", ".cc": "C++",
+    ".cpp": "C++", ".cs": "C#", ".php": "PHP", ".swift": "Swift", ".sh": "Shell",
+}  # fmt: skip
+
+
+@dataclass
+class ProjectFacts:
+    languages: list[str] = field(default_factory=list)
+    test_commands: list[str] = field(default_factory=list)
+    lint_commands: list[str] = field(default_factory=list)
+    top_level: list[str] = field(default_factory=list)
+
+
+def _files(root: Path) -> list[str]:
+    done = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 0:
+        return done.stdout.splitlines()
+    return [
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
+    ]
+
+
+def gather(root: Path) -> ProjectFacts:
+    files = _files(root)
+    facts = ProjectFacts()
+    counts = Counter(LANGUAGES[Path(f).suffix] for f in files if Path(f).suffix in LANGUAGES)
+    facts.languages = [name for name, _ in counts.most_common(4)]
+    facts.top_level = sorted({f.split("/", 1)[0] + ("/" if "/" in f else "") for f in files})[:25]
+    names = set(files)
+    pyproject = root / "pyproject.toml"
+    tool: dict[str, object] = {}
+    if pyproject.is_file():
+        try:
+            tool = tomllib.loads(pyproject.read_text()).get("tool", {})
+        except tomllib.TOMLDecodeError:
+            tool = {}
+    if (
+        "pytest.ini" in names
+        or "pytest" in tool
+        or any(Path(f).name.startswith("test_") for f in files)
+    ):
+        facts.test_commands.append("python -m pytest -q")
+    if "ruff" in tool or "ruff.toml" in names:
+        facts.lint_commands.append("ruff check .")
+    if "mypy" in tool or "mypy.ini" in names:
+        facts.lint_commands.append("mypy")
+    if "package.json" in names:
+        try:
+            scripts = json.loads((root / "package.json").read_text()).get("scripts", {})
+        except json.JSONDecodeError:
+            scripts = {}
+        facts.test_commands += ["npm test"] if "test" in scripts else []
+        facts.lint_commands += ["npm run lint"] if "lint" in scripts else []
+    if "Cargo.toml" in names:
+        facts.test_commands.append("cargo test")
+        facts.lint_commands.append("cargo clippy")
+    if "go.mod" in names:
+        facts.test_commands.append("go test ./...")
+        facts.lint_commands.append("go vet ./...")
+    makefile = root / "Makefile"
+    if makefile.is_file() and any(
+        line.startswith("test:") for line in makefile.read_text().splitlines()
+    ):
+        facts.test_commands.insert(0, "make test")
+    return facts
+
+
+def starter_agents_md(facts: ProjectFacts) -> str:
+    def bullets(items: list[str], empty: str) -> str:
+        return "\n".join(f"- `{i}`" for i in items) if items else f"- {empty}"
+
+    return f"""# Instructions for coding agents
+
+<!-- Written by `acb /init` from the repository's files; correct and extend it. -->
+
+## Project
+- Languages: {", ".join(facts.languages) or "not detected"}
+- Top level: {", ".join(facts.top_level) or "(empty)"}
+
+## Before you finish
+Run the tests:
+{bullets(facts.test_commands, "no test command detected: say how to run the tests here")}
+Run the linters:
+{bullets(facts.lint_commands, "no linter detected")}
+
+## Conventions
+- Keep changes small and in the existing style; add or update tests for behaviour you change.
+"""
