@@ -80,8 +80,12 @@ class TerminalApprover:
 
     ask: Any
     out: Any = field(default=sys.stdout)
+    before: Any = None
+    """Called before asking, to clear spinners and live output off the screen."""
 
     def __call__(self, request: Any) -> Any:
+        if self.before is not None:
+            self.before()
         where = "OUTSIDE the sandbox" if request.escalated else "in the sandbox"
         self.out.write(f"\n? The model wants to run {where}:\n    {request.command}\n")
         self.out.write(f"  reason: {request.reason}\n")
@@ -418,21 +422,24 @@ def chat(
 
 def open_conversation(workspace: Path, flags: dict[str, Any], resume: str | None) -> None:
     """Start a conversation in `workspace`, continuing run `resume` when given."""
+    from rich.console import Console
+
     from autocodebase.agent.runner import RunRequest, RunSession
-    from autocodebase.cli.render import HumanRenderer
+    from autocodebase.cli.chat_render import ChatRenderer
     from autocodebase.config import default_state_dir, load_settings
     from autocodebase.models.registry import build_model
 
     settings = load_settings(workspace, flags)
     chosen = build_model(settings.model, settings)
     prompt = make_prompt(workspace, default_state_dir() / "history")
+    renderer = ChatRenderer(Console())
     request = RunRequest(
         f"resume of {resume}" if resume else "interactive session",
         workspace,
         settings,
         chosen,
-        [HumanRenderer(sys.stdout)],
-        approver=TerminalApprover(prompt),
+        [renderer],
+        approver=TerminalApprover(prompt, before=renderer.pause),
         resumed_from=resume,
     )
     Chat(RunSession(request, approvals_default="on-request"), prompt, sys.stdout, resume).run()

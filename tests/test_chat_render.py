@@ -1,0 +1,57 @@
+"""The conversation's renderer: markdown, tool lines, diffs — and model text is never markup."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from autocodebase.cli.chat_render import ChatRenderer
+
+
+def render(*events: dict) -> str:
+    out = io.StringIO()
+    renderer = ChatRenderer(Console(file=out, width=100, force_terminal=False, color_system=None))
+    for event in events:
+        renderer(event)
+    renderer.pause()
+    return out.getvalue()
+
+
+def test_text_tools_diff_and_totals() -> None:
+    text = render(
+        {"type": "model_request"},
+        {"type": "assistant_delta", "text": "I will **fix** it [bold]now[/bold]."},
+        {"type": "model_response"},
+        {"type": "tool_call", "name": "shell", "arguments": {"command": "echo [red]x[/red]"}},
+        {
+            "type": "tool_result",
+            "name": "shell",
+            "is_error": False,
+            "output": "[red]x[/red]\n[exit code 0, 0.0s]",
+            "data": {},
+            "duration_s": 0.01,
+        },
+        {
+            "type": "tool_call",
+            "name": "apply_patch",
+            "arguments": {"patch": "*** Update File: a.py"},
+        },
+        {
+            "type": "tool_result",
+            "name": "apply_patch",
+            "is_error": False,
+            "output": "patch applied",
+            "data": {"diff": "--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"},
+            "duration_s": 0.0,
+        },
+        {
+            "type": "turn_finished",
+            "usage": {"input_tokens": 1200, "output_tokens": 30},
+            "cost_usd": 0.0042,
+        },
+    )
+    assert "I will fix it [bold]now[/bold]." in text  # markdown rendered, markup-looking text kept
+    assert "▸ shell echo [red]x[/red]" in text and "[red]x[/red]" in text
+    assert "+x = 2" in text and "-x = 1" in text
+    assert "1,200 in / 30 out tokens · $0.0042" in text
