@@ -247,3 +247,42 @@ def test_add_drop_and_init(wordstats_repo: Path, isolated_home: Path) -> None:
     assert "python -m pytest -q" in second[0]["content"]  # the new AGENTS.md is in the prompt
     agents = (wordstats_repo / "AGENTS.md").read_text()
     assert "Python" in agents and "`python -m pytest -q`" in agents
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
+def test_the_person_can_edit_a_command_before_it_runs(
+    wordstats_repo: Path, isolated_home: Path
+) -> None:
+    script = [
+        Reply(
+            "",
+            [
+                (
+                    "shell",
+                    {
+                        "command": "rm -rf wordstats",
+                        "with_escalated_permissions": True,
+                        "justification": "clean up",
+                    },
+                )
+            ],
+        ),
+        Reply("Understood."),
+    ]
+    with MockModelServer(script) as server:
+        child = spawn(wordstats_repo, server.url, isolated_home)
+        child.sendline("clean up")
+        child.expect(r"approve\? \[y/s/c/p/e/n\]")
+        child.sendline("e")
+        child.expect("command:")
+        child.send("\x01\x0b")  # Ctrl-A, Ctrl-K: clear the proposed command
+        child.sendline("touch edited-by-human")
+        child.expect("Understood.")
+        child.expect("acb>")
+        child.sendline("/exit")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert (wordstats_repo / "wordstats").is_dir()
+    assert (wordstats_repo / "edited-by-human").exists()
+    tool_output = server.requests[1].body["messages"][-1]["content"]
+    assert "the user changed the command to: touch edited-by-human" in tool_output

@@ -18,6 +18,8 @@ import click
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
+from autocodebase.sandbox.gate import Edited
+
 SLASH_HELP = {
     "/help": "this list",
     "/diff": "what this session has changed so far",
@@ -39,6 +41,7 @@ APPROVAL_CHOICES = {
     "s": ("approve-command-session", "yes, and this exact command for this session"),
     "c": ("approve-command-project", "yes, and this exact command for this project"),
     "p": ("approve-program-project", "yes, and this program with any arguments for this project"),
+    "e": ("edit", "edit the command, then run your version once"),
     "n": ("deny", "no"),
 }
 
@@ -96,9 +99,15 @@ class TerminalApprover:
         self.out.flush()
         while True:
             try:
-                answer = self.ask("approve? [y/s/c/p/n] ").strip().lower()[:1]
+                answer = self.ask("approve? [y/s/c/p/e/n] ").strip().lower()[:1]
             except (KeyboardInterrupt, EOFError):
                 return "deny"
+            if answer == "e":
+                try:
+                    edited = self.ask("command: ", default=request.command).strip()
+                except (KeyboardInterrupt, EOFError):
+                    return "deny"
+                return Edited(edited) if edited else "deny"
             if answer in APPROVAL_CHOICES:
                 return APPROVAL_CHOICES[answer][0]
 

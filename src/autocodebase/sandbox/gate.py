@@ -32,6 +32,13 @@ Decision = Literal[
 
 
 @dataclass(frozen=True)
+class Edited:
+    """The person's answer was a corrected command: run that one, once, instead."""
+
+    command: str
+
+
+@dataclass(frozen=True)
 class ApprovalRequest:
     command: str
     reason: str
@@ -40,7 +47,7 @@ class ApprovalRequest:
 
 
 class Approver(Protocol):
-    def __call__(self, request: ApprovalRequest) -> Decision: ...
+    def __call__(self, request: ApprovalRequest) -> Decision | Edited: ...
 
 
 GateNotice = Callable[[ApprovalRequest, str, str], None]
@@ -68,11 +75,26 @@ class CommandGate:
         if escalate and self.approvals == "never":
             escalate = False  # nobody to ask; it runs sandboxed and the model sees what happens
         needs_question, reason = self._needs_question(command, escalate)
+        edited = None
         if needs_question:
             request = ApprovalRequest(command, reason, escalate, justification)
-            refusal = self._ask(request)
+            refusal, edited = self._ask(request)
             if refusal is not None:
                 return CommandOutcome(None, refusal, sandbox="refused", refused=refusal)
+        if edited is not None:
+            outcome = self._contained(edited, escalate, workspace, env, timeout_s)
+            note = f"(the user changed the command to: {edited})\n"
+            return replace(outcome, output=note + outcome.output)
+        return self._contained(command, escalate, workspace, env, timeout_s)
+
+    def _contained(
+        self,
+        command: str,
+        escalate: bool,
+        workspace: Path,
+        env: Mapping[str, str],
+        timeout_s: int | None,
+    ) -> CommandOutcome:
         policy = replace(self.policy, mode="full-access") if escalate else self.policy
         if sandbox_unavailable(policy) and policy.fallback == "read-only-guard":
             verdict = classify(command)
@@ -98,8 +120,8 @@ class CommandGate:
             return (not verdict.safe), verdict.reason
         return False, "runs in the sandbox"
 
-    def _ask(self, request: ApprovalRequest) -> str | None:
-        """None when approved; otherwise the message the model gets."""
+    def _ask(self, request: ApprovalRequest) -> tuple[str | None, str | None]:
+        """(the message the model gets when refused, the command the person wrote instead)."""
         if self.approver is None:
             if self.notice:
                 self.notice(request, "deny", "headless: nobody to ask")
@@ -107,14 +129,18 @@ class CommandGate:
             return (
                 f"not run: this command needs approval to run {what} ({request.reason}), and "
                 "this run cannot ask. The user can pre-approve it with `acb approvals add`."
-            )
+            ), None
         decision = self.approver(request)
+        if isinstance(decision, Edited):
+            if self.notice:
+                self.notice(request, f"edit: {decision.command}", "asked")
+            return None, decision.command
         if self.notice:
             self.notice(request, decision, "asked")
         if decision == "deny":
-            return "not run: the user declined this command. Try another way or ask them."
+            return "not run: the user declined this command. Try another way or ask them.", None
         if decision != "approve-once":
             _, match, scope = decision.split("-")
             value = request.command.strip() if match == "command" else program_of(request.command)
             self.store.remember(Approval(match, value, request.escalated, scope))  # type: ignore[arg-type]
-        return None
+        return None, None
