@@ -69,7 +69,7 @@ def test_a_conversation(wordstats_repo: Path, isolated_home: Path, tmp_path: Pat
         child.sendline("add a constant ANSWER = 42 next to @wordstats/core.py, in the package")
         child.expect("OUTSIDE the sandbox")
         child.expect("model's justification: to mark it")
-        child.expect(r"approve\? \[y/s/c/p/n\]")
+        child.expect(r"approve\? \[y/s/c/p/e/n\]")
         child.sendline("y")
         child.expect("Added wordstats/const.py with ANSWER = 42.")
         child.expect("acb>")
