@@ -103,6 +103,13 @@ def _render_event(event: dict[str, Any], full: bool) -> str | None:
         return f"[file] {event['change']} {event['path']} by {event['by']}"
     if kind == "plan_updated":
         return "[plan] " + "; ".join(f"{s['step']} ({s['status']})" for s in event["steps"])
+    if kind == "approval":
+        where = "outside the sandbox" if event["escalated"] else "in the sandbox"
+        return f"[approval] {event['decision']} ({event['how']}): {event['command']} {where}"
+    if kind == "compacted":
+        return f"[compacted] ~{event['tokens_before']:,} -> ~{event['tokens_after']:,} tokens"
+    if kind == "turn_finished":
+        return f"[turn {event['outcome']}]"
     if kind == "git":
         if event["commit"]:
             files, source = len(event["committed"]), event["message_source"]
