@@ -55,3 +55,10 @@ def test_text_tools_diff_and_totals() -> None:
     assert "▸ shell echo [red]x[/red]" in text and "[red]x[/red]" in text
     assert "+x = 2" in text and "-x = 1" in text
     assert "1,200 in / 30 out tokens · $0.0042" in text
+
+
+def test_unreported_usage_is_not_shown_as_zero() -> None:
+    from autocodebase.cli.render import format_tokens
+
+    assert format_tokens({"input_tokens": 0, "output_tokens": 0}) == "tokens not reported"
+    assert format_tokens({"input_tokens": 5, "output_tokens": 0}) == "5 in / 0 out tokens"

@@ -35,7 +35,11 @@ def summarize_call(name: str, arguments: dict[str, Any] | None) -> str:
 
 
 def format_tokens(usage: dict[str, int]) -> str:
-    return f"{usage.get('input_tokens', 0):,} in / {usage.get('output_tokens', 0):,} out tokens"
+    fresh, answer = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+    if not fresh and not answer:
+        # Some servers (llama.cpp's, scripted cassettes) report no usage; zero would be a lie.
+        return "tokens not reported"
+    return f"{fresh:,} in / {answer:,} out tokens"
 
 
 def format_cost(cost: float | None) -> str:
