@@ -350,7 +350,7 @@ def make_prompt(workspace: Path, history: Path) -> Any:
     from prompt_toolkit.history import FileHistory
     from prompt_toolkit.key_binding import KeyBindings
 
-    from autocodebase.vcs.git import git_root
+    from autocodebase.vcs.git import worktree_files
 
     bindings = KeyBindings()
 
@@ -358,19 +358,7 @@ def make_prompt(workspace: Path, history: Path) -> Any:
     def _newline(event: Any) -> None:
         event.current_buffer.insert_text("\n")
 
-    files: list[str] = []
-    root = git_root(workspace)
-    if root is not None:
-        import subprocess
-
-        listing = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-            cwd=workspace,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        files = listing.stdout.splitlines()[:20_000]
+    files = (worktree_files(workspace) or [])[:20_000]
     history.parent.mkdir(parents=True, exist_ok=True)
     prompt: PromptSession[str] = PromptSession(
         history=FileHistory(str(history)),

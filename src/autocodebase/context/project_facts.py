@@ -4,11 +4,12 @@ its layout. `/init` turns this into a starter AGENTS.md for the human to correct
 from __future__ import annotations
 
 import json
-import subprocess
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autocodebase.vcs.git import worktree_files
 
 LANGUAGES = {
     ".py": "Python", ".js": "JavaScript", ".ts": "TypeScript", ".tsx": "TypeScript", ".go": "Go",
@@ -26,15 +27,9 @@ class ProjectFacts:
 
 
 def _files(root: Path) -> list[str]:
-    done = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode == 0:
-        return done.stdout.splitlines()
+    listed = worktree_files(root)
+    if listed is not None:
+        return listed
     return [
         str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts
     ]

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.vcs.git import git, git_text, head_commit
+from autocodebase.vcs.git import git, git_text, head_commit, worktree_files
 
 REF_PREFIX = "refs/acb/checkpoints"
 EMPTY_TREE_INPUT = b""
@@ -35,8 +35,7 @@ class Snapshotter:
     _stat_cache: dict[str, tuple[tuple[int, int, int, int], Entry]] = field(default_factory=dict)
 
     def _paths(self) -> tuple[list[str], dict[str, Entry]]:
-        listing = git(self.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        paths = sorted({p for p in listing.decode("utf-8", "surrogateescape").split("\0") if p})
+        paths = worktree_files(self.root) or []
         staged = git(self.root, "ls-files", "-z", "--stage").decode("utf-8", "surrogateescape")
         gitlinks = {}
         for record in staged.split("\0"):

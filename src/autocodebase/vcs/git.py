@@ -78,6 +78,19 @@ def git_root(path: Path) -> Path | None:
     return Path(done.stdout.strip()) if done.returncode == 0 else None
 
 
+def worktree_files(directory: Path) -> list[str] | None:
+    """Tracked and untracked-not-ignored files under `directory`, or None outside git."""
+    done = subprocess.run(
+        ["git", *PLAIN, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=directory,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return None
+    return sorted({p for p in done.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
+
+
 def head_commit(root: Path) -> str | None:
     done = git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
     return done.decode().strip() or None
