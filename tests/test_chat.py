@@ -28,6 +28,13 @@ def child_env(url: str) -> dict[str, str]:
     }
 
 
+def leave(child: pexpect.spawn) -> None:
+    """End the session the way a person does, and wait for the process to go."""
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+
+
 def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
@@ -150,9 +157,7 @@ def test_diff_and_commit_from_the_conversation(wordstats_repo: Path, isolated_ho
         child.sendline("/commit")
         child.expect("committed [0-9a-f]{12}: feat: add ANSWER")
         child.expect("acb>")
-        child.sendline("/exit")
-        child.expect(pexpect.EOF)
-        child.close()
+        leave(child)
     log = git(wordstats_repo, "log", "-1", "--format=%B")
     assert log.startswith("feat: add ANSWER") and "Acb-Run:" in log
     assert git(wordstats_repo, "status", "--porcelain") == ""
@@ -185,9 +190,7 @@ def test_resume_continues_the_conversation(wordstats_repo: Path, isolated_home: 
         child.sendline("what does this project do?")
         child.expect("The project counts words.")
         child.expect("acb>")
-        child.sendline("/exit")
-        child.expect(pexpect.EOF)
-        child.close()
+        leave(child)
 
         env_child = pexpect.spawn(
             sys.executable,
@@ -203,9 +206,7 @@ def test_resume_continues_the_conversation(wordstats_repo: Path, isolated_home: 
         env_child.sendline("what did I ask before?")
         env_child.expect("I said it counts words")
         env_child.expect("acb>")
-        env_child.sendline("/exit")
-        env_child.expect(pexpect.EOF)
-        env_child.close()
+        leave(env_child)
     assert server.protocol_errors == []
     resumed = server.requests[-1].body["messages"]
     contents = [m.get("content") for m in resumed]
@@ -236,9 +237,7 @@ def test_add_drop_and_init(wordstats_repo: Path, isolated_home: Path) -> None:
         child.sendline("look again")
         child.expect("Seen again.")
         child.expect("acb>")
-        child.sendline("/exit")
-        child.expect(pexpect.EOF)
-        child.close()
+        leave(child)
     first, second = (r.body["messages"] for r in server.requests)
     assert (
         "def word_count" in first[-1]["content"] and "wordstats/__init__.py" in first[-1]["content"]
@@ -279,9 +278,7 @@ def test_the_person_can_edit_a_command_before_it_runs(
         child.sendline("touch edited-by-human")
         child.expect("Understood.")
         child.expect("acb>")
-        child.sendline("/exit")
-        child.expect(pexpect.EOF)
-        child.close()
+        leave(child)
     assert (wordstats_repo / "wordstats").is_dir()
     assert (wordstats_repo / "edited-by-human").exists()
     tool_output = server.requests[1].body["messages"][-1]["content"]
