@@ -4,17 +4,20 @@ A checkpoint hashes every tracked and untracked-not-ignored file *raw* (`--no-fi
 CRLF conversion, no LFS clean filter), so what comes back on undo is byte-identical. It is
 built in a private index file and stored as a commit under `refs/acb/checkpoints/<run>/<name>`:
 the user's index, stash, branch and HEAD never move. File stats are cached between snapshots of
-one process, so only changed files are hashed again.
+one process and, in `<git dir>/acb/snapshot-cache.json`, across processes, so only files that
+changed are hashed again: a new run on a large unchanged tree reads stats, not contents.
 """
 
 from __future__ import annotations
 
+import json
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.vcs.git import git, git_text, head_commit, worktree_files
+from autocodebase.vcs.git import GitError, git, git_text, head_commit, worktree_files
 
 REF_PREFIX = "refs/acb/checkpoints"
 EMPTY_TREE_INPUT = b""
@@ -29,10 +32,50 @@ class Entry:
 Tree = dict[str, Entry]
 
 
+StatKey = tuple[int, int, int, int]
+RACY_WINDOW_NS = 2_000_000_000
+"""Files modified this recently are not cached: a coarse clock could hide a second change."""
+
+
 @dataclass
 class Snapshotter:
     root: Path
-    _stat_cache: dict[str, tuple[tuple[int, int, int, int], Entry]] = field(default_factory=dict)
+    _stat_cache: dict[str, tuple[StatKey, Entry]] = field(default_factory=dict)
+    hashed: int = 0
+    """Files hashed by this snapshotter (what the cache saves shows here)."""
+    _loaded: bool = False
+    _dirty: bool = False
+
+    _cache_file: Path | None = None
+
+    @property
+    def cache_file(self) -> Path:
+        if self._cache_file is None:
+            git_dir = Path(git_text(self.root, "rev-parse", "--absolute-git-dir"))
+            self._cache_file = git_dir / "acb" / "snapshot-cache.json"
+        return self._cache_file
+
+    def _load_cache(self) -> None:
+        self._loaded = True
+        try:
+            data = json.loads(self.cache_file.read_text())
+            self._stat_cache = {
+                path: ((row[0], row[1], row[2], row[3]), Entry(row[4], row[5]))
+                for path, row in data["entries"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            self._stat_cache = {}
+
+    def save_cache(self) -> None:
+        if not self._dirty:
+            return
+        entries = {p: [*key, e.mode, e.blob] for p, (key, e) in self._stat_cache.items()}
+        target = self.cache_file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = target.with_suffix(".tmp")
+        scratch.write_text(json.dumps({"version": 1, "entries": entries}))
+        scratch.replace(target)
+        self._dirty = False
 
     def _paths(self) -> tuple[list[str], dict[str, Entry]]:
         paths = worktree_files(self.root) or []
@@ -46,9 +89,11 @@ class Snapshotter:
 
     def entries(self) -> Tree:
         """The working tree as {path: (mode, raw blob id)}, hashing only what changed."""
+        if not self._loaded:
+            self._load_cache()
         paths, gitlinks = self._paths()
         tree: Tree = {}
-        to_hash: list[str] = []
+        to_hash: list[tuple[str, StatKey]] = []
         links: dict[str, bytes] = {}
         for path in paths:
             if path in gitlinks:
@@ -66,7 +111,7 @@ class Snapshotter:
             elif stat.S_ISLNK(info.st_mode):
                 links[path] = str(full.readlink()).encode("utf-8", "surrogateescape")
             elif stat.S_ISREG(info.st_mode):
-                to_hash.append(path)
+                to_hash.append((path, key))
         if to_hash:
             ids = (
                 git(
@@ -75,18 +120,21 @@ class Snapshotter:
                     "-w",
                     "--no-filters",
                     "--stdin-paths",
-                    input="\n".join(to_hash).encode("utf-8", "surrogateescape") + b"\n",
+                    input="\n".join(p for p, _ in to_hash).encode("utf-8", "surrogateescape")
+                    + b"\n",
                 )
                 .decode()
                 .split()
             )
-            for path, blob in zip(to_hash, ids, strict=True):
-                info = (self.root / path).lstat()
-                mode = "100755" if info.st_mode & 0o111 else "100644"
-                entry = Entry(mode, blob)
+            settled = time.time_ns() - RACY_WINDOW_NS
+            for (path, key), blob in zip(to_hash, ids, strict=True):
+                # The key is the stat taken before hashing: a change during hashing shows next time.
+                entry = Entry("100755" if key[3] & 0o111 else "100644", blob)
                 tree[path] = entry
-                key = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_mode)
-                self._stat_cache[path] = (key, entry)
+                if key[0] < settled:
+                    self._stat_cache[path] = (key, entry)
+                    self._dirty = True
+            self.hashed += len(to_hash)
         for path, target in links.items():
             blob = git(self.root, "hash-object", "-w", "--stdin", input=target).decode().strip()
             tree[path] = Entry("120000", blob)
@@ -109,7 +157,13 @@ class Snapshotter:
 
     def checkpoint(self, run_id: str, name: str) -> str:
         """Store the working tree now as `refs/acb/checkpoints/<run>/<name>`; return the ref."""
-        tree_id = self.write_tree(self.entries())
+        try:
+            tree_id = self.write_tree(self.entries())
+        except GitError:
+            # A cached blob may have been pruned by `git gc`: forget the cache, hash afresh.
+            self._stat_cache.clear()
+            tree_id = self.write_tree(self.entries())
+        self.save_cache()
         parents = ["-p", head] if (head := head_commit(self.root)) else []
         commit = git_text(
             self.root,
