@@ -133,13 +133,15 @@ class Chat:
         from autocodebase.agent.loop import RunResult
         from autocodebase.models.base import Usage
 
-        self.session.start()
-        if self.resume:
-            self.restore(self.resume)
-        self.say("acb: a conversation with this repository. /help lists commands; Ctrl-D ends it.")
         result = RunResult("completed", "", 0, Usage(), None, None)
         interrupts = 0
         try:
+            self.session.start()
+            if self.resume:
+                self.restore(self.resume)
+            self.say(
+                "acb: a conversation with this repository. /help lists commands; Ctrl-D ends it."
+            )
             while True:
                 try:
                     text = self.prompt("acb> ")
