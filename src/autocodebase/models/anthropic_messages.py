@@ -16,7 +16,7 @@ from autocodebase.models.base import (
     ToolSpec,
     Usage,
 )
-from autocodebase.models.faults import is_transport_error, parse_tool_arguments, to_model_error
+from autocodebase.models.faults import parse_tool_arguments, provider_faults
 
 
 def messages_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
@@ -125,16 +125,10 @@ class AnthropicModel:
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in tools
             ]
-        try:
+        with provider_faults(self.provider_label):
             if self.stream:
                 return self._complete_streamed(request, on_text)
             return self._parse(self._sdk().messages.create(**request))
-        except ModelError:
-            raise
-        except Exception as exc:
-            if is_transport_error(exc):
-                raise to_model_error(exc, self.provider_label) from exc
-            raise
 
     def _parse(self, wire: Any) -> Response:
         text: list[str] = []

@@ -6,10 +6,11 @@ duck-typed mapping serves every provider without importing either SDK here.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from autocodebase.models.base import ModelError
@@ -72,6 +73,26 @@ def to_model_error(exc: BaseException, provider: str) -> ModelError:
     if "Timeout" in name:
         return ModelError(f"{provider} timed out: {exc}", retryable=True)
     return ModelError(f"{provider} connection failed ({name}): {exc}", retryable=True)
+
+
+@contextlib.contextmanager
+def provider_faults(provider: str) -> Iterator[None]:
+    """SDK and transport faults inside the block become `ModelError`s; our own bugs go through."""
+    try:
+        yield
+    except ModelError:
+        raise
+    except Exception as exc:
+        if is_transport_error(exc):
+            raise to_model_error(exc, provider) from exc
+        raise
+
+
+def openai_client(api_key: str, base_url: str | None, timeout: float) -> Any:
+    """An OpenAI SDK client with its own retries off (ours are visible and configurable)."""
+    import openai  # lazy: 0.4 s of import we only pay when a request is made
+
+    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
 
 
 def parse_tool_arguments(raw: str) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from autocodebase.models.base import (
     ToolSpec,
     Usage,
 )
-from autocodebase.models.faults import is_transport_error, parse_tool_arguments, to_model_error
+from autocodebase.models.faults import openai_client, parse_tool_arguments, provider_faults
 
 
 def message_to_wire(message: Message) -> dict[str, Any]:
@@ -88,11 +88,7 @@ class OpenAIChatModel:
 
     def _sdk(self) -> Any:
         if self._client is None:
-            import openai  # lazy: 0.4 s of import we only pay when a request is made
-
-            self._client = openai.OpenAI(
-                api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0
-            )
+            self._client = openai_client(self.api_key, self.base_url, self.timeout)
         return self._client
 
     def complete(
@@ -109,16 +105,10 @@ class OpenAIChatModel:
             request["tools"] = [tool_to_wire(t) for t in tools]
         if self.max_output_tokens:
             request["max_completion_tokens"] = self.max_output_tokens
-        try:
+        with provider_faults(self.provider_label):
             if self.stream:
                 return self._complete_streamed(request, on_text)
             return self._parse(self._sdk().chat.completions.create(**request))
-        except ModelError:
-            raise
-        except Exception as exc:
-            if is_transport_error(exc):
-                raise to_model_error(exc, self.provider_label) from exc
-            raise
 
     def _parse(self, completion: Any) -> Response:
         if not completion.choices:

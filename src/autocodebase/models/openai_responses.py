@@ -19,7 +19,7 @@ from autocodebase.models.base import (
     ToolSpec,
     Usage,
 )
-from autocodebase.models.faults import is_transport_error, parse_tool_arguments, to_model_error
+from autocodebase.models.faults import openai_client, parse_tool_arguments, provider_faults
 
 
 def input_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
@@ -108,11 +108,7 @@ class OpenAIResponsesModel:
 
     def _sdk(self) -> Any:
         if self._client is None:
-            import openai
-
-            self._client = openai.OpenAI(
-                api_key=self.api_key, base_url=self.base_url, timeout=self.timeout, max_retries=0
-            )
+            self._client = openai_client(self.api_key, self.base_url, self.timeout)
         return self._client
 
     def complete(
@@ -137,16 +133,10 @@ class OpenAIResponsesModel:
             ]
         if self.max_output_tokens:
             request["max_output_tokens"] = self.max_output_tokens
-        try:
+        with provider_faults(self.provider_label):
             if not self.stream:
                 return response_from_wire(self._sdk().responses.create(**request), self.model_id)
             return self._complete_streamed(request, on_text)
-        except ModelError:
-            raise
-        except Exception as exc:
-            if is_transport_error(exc):
-                raise to_model_error(exc, self.provider_label) from exc
-            raise
 
     def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
         for event in self._sdk().responses.create(**request, stream=True):
