@@ -167,3 +167,26 @@ def test_internal_error_ends_the_run_with_a_record(tmp_path: Path) -> None:
     assert result.outcome == "failed"
     assert "ZeroDivisionError" in (result.error or "")
     assert "Traceback" in log.of("error")[0]["message"]
+
+
+def test_read_only_tools_do_not_snapshot_the_tree(wordstats_repo: Path) -> None:
+    agent, _, _ = make_agent(
+        wordstats_repo,
+        [
+            reply("", ("read_file", {"path": "wordstats/core.py"}), ("search", {"pattern": "def"})),
+            reply("", ("shell", {"command": "true"})),
+            reply("done"),
+        ],
+    )
+    assert agent.snapshots is not None
+    calls = 0
+    entries = agent.snapshots.entries
+
+    def counting() -> object:
+        nonlocal calls
+        calls += 1
+        return entries()
+
+    agent.snapshots.entries = counting  # type: ignore[method-assign]
+    agent.run("system", "look")
+    assert calls == 4  # baseline, before and after the shell call, the final diff

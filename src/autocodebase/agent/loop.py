@@ -338,7 +338,9 @@ class Agent:
                 raw_arguments=call.raw_arguments,
             )
         )
-        before = self._snapshot()
+        chosen = self.toolbox.by_name.get(call.name)
+        changes_files = chosen is not None and not chosen.read_only
+        before = self._snapshot() if changes_files else None
         result, elapsed = self.toolbox.call(self.context, call)
         self.messages.append(
             Message(
@@ -355,7 +357,8 @@ class Agent:
             for path in (item["path"], item.get("moved_to"))
             if path and self.snapshots is not None
         }
-        self._record_changes(call, before, reported)
+        if changes_files:
+            self._record_changes(call, before, reported)
         self.emit(
             ToolFinished(
                 step=self.steps,

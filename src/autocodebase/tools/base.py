@@ -83,10 +83,12 @@ def _drop_titles_and_nulls(schema: Any) -> Any:
 class Tool:
     """A callable tool with its derived spec."""
 
-    def __init__(self, function: ToolFunction):
+    def __init__(self, function: ToolFunction, read_only: bool = False):
         import pydantic
 
         self.function = function
+        self.read_only = read_only
+        """Never changes files, so the loop need not snapshot the tree around its calls."""
         self.name = function.__name__.rstrip("_")
         description, arg_docs = _docstring_parts(function.__doc__ or "")
         hints = typing.get_type_hints(function, include_extras=True)
@@ -128,6 +130,11 @@ class Tool:
 def tool(function: ToolFunction) -> Tool:
     """Decorator: make `function(context, **arguments) -> ToolResult` a tool."""
     return Tool(function)
+
+
+def read_only_tool(function: ToolFunction) -> Tool:
+    """Decorator for a tool that only reads: its calls cannot have changed the working tree."""
+    return Tool(function, read_only=True)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Literal
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
 from autocodebase.agent.events import PlanUpdated
-from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
+from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 
 
 class PlanStep(TypedDict):
@@ -15,7 +15,7 @@ class PlanStep(TypedDict):
     status: Literal["pending", "in_progress", "completed"]
 
 
-@tool
+@read_only_tool
 def update_plan(context: ToolContext, steps: list[PlanStep]) -> ToolResult:
     """Record or update the plan for this task as a short list of steps with their status.
 

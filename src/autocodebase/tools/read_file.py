@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
+from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 from autocodebase.tools.workspace import display_path, resolve_inside
 
 DEFAULT_WINDOW = 400
 MAX_LINE_CHARS = 2000
 
 
-@tool
+@read_only_tool
 def read_file(
     context: ToolContext, path: str, start_line: int | None = None, end_line: int | None = None
 ) -> ToolResult:

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
+from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 from autocodebase.tools.output import truncate_text
 from autocodebase.tools.workspace import display_path, resolve_inside
 
@@ -67,7 +67,7 @@ def _python_search(context: ToolContext, pattern: str, target: Path, glob: str |
     return "\n".join(hits)
 
 
-@tool
+@read_only_tool
 def search(
     context: ToolContext, pattern: str, path: str | None = None, glob: str | None = None
 ) -> ToolResult:
