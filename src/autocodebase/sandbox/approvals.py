@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from autocodebase.errors import ConfigError
+from autocodebase.vcs.git import git_ok, git_text
 
 Match = Literal["command", "program"]
 Scope = Literal["session", "project"]
@@ -64,13 +64,7 @@ class ApprovalStore:
         self.warning: str | None = None
 
     def _tracked(self) -> bool:
-        done = subprocess.run(
-            ["git", "ls-files", "--error-unmatch", str(APPROVALS_FILE)],
-            cwd=self.workspace,
-            capture_output=True,
-            check=False,
-        )
-        return done.returncode == 0
+        return git_ok(self.workspace, "ls-files", "--error-unmatch", str(APPROVALS_FILE))
 
     def project(self) -> list[Approval]:
         if not self.path.is_file():
@@ -147,16 +141,11 @@ class ApprovalStore:
         self._exclude_from_git()
 
     def _exclude_from_git(self) -> None:
-        done = subprocess.run(
-            ["git", "rev-parse", "--git-path", "info/exclude"],
-            cwd=self.workspace,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
+        if not git_ok(self.workspace, "rev-parse", "--git-dir"):
             return
-        exclude = self.workspace / done.stdout.strip()
+        exclude = self.workspace / git_text(
+            self.workspace, "rev-parse", "--git-path", "info/exclude"
+        )
         entry = f"/{APPROVALS_FILE.as_posix()}"
         existing = exclude.read_text() if exclude.exists() else ""
         if entry not in existing.splitlines():

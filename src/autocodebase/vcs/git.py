@@ -68,14 +68,8 @@ def git_root(path: Path) -> Path | None:
     """The work tree root containing `path`, or None when git is missing or it is no repository."""
     if shutil.which("git") is None:
         return None
-    done = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return Path(done.stdout.strip()) if done.returncode == 0 else None
+    done = _run(path, ("rev-parse", "--show-toplevel"), None, None)
+    return Path(done.stdout.decode().strip()) if done.returncode == 0 else None
 
 
 def worktree_files(directory: Path) -> list[str] | None:
