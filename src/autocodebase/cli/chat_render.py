@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.status import Status
 from rich.syntax import Syntax
 
-from autocodebase.cli.render import format_cost, format_tokens, summarize_call
+from autocodebase.cli.render import PLAN_MARKS, format_cost, format_tokens, summarize_call
 
 MAX_DIFF_LINES = 80
 
@@ -96,9 +96,8 @@ class ChatRenderer:
             self.console.print(f"  {mark} [dim]{escape(first[:160])}[/]", highlight=False)
 
     def on_plan_updated(self, event: dict[str, Any]) -> None:
-        marks = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
         for step in event["steps"]:
-            mark = escape(marks.get(step["status"], "[ ]"))
+            mark = escape(PLAN_MARKS.get(step["status"], "[ ]"))
             self.console.print(f"  [magenta]{mark}[/] {escape(step['step'])}", highlight=False)
 
     def on_approval(self, event: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from typing import Any, TextIO
 import click
 
 MAX_OUTPUT_LINES = 6
+PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 
 
 def summarize_call(name: str, arguments: dict[str, Any] | None) -> str:
@@ -103,9 +104,8 @@ class HumanRenderer:
         self._line(f"  ✎ {event['change']} {event['path']}{moved} ({event['by']})", fg="green")
 
     def on_plan_updated(self, event: dict[str, Any]) -> None:
-        marks = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
         for step in event["steps"]:
-            self._line(f"  {marks.get(step['status'], '[ ]')} {step['step']}", fg="magenta")
+            self._line(f"  {PLAN_MARKS.get(step['status'], '[ ]')} {step['step']}", fg="magenta")
 
     def on_error(self, event: dict[str, Any]) -> None:
         self._line(f"{'error' if event['fatal'] else 'warning'}: {event['message']}", fg="red")

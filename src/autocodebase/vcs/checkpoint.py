@@ -79,12 +79,7 @@ class Snapshotter:
 
     def _paths(self) -> tuple[list[str], dict[str, Entry]]:
         paths = worktree_files(self.root) or []
-        staged = git(self.root, "ls-files", "-z", "--stage").decode("utf-8", "surrogateescape")
-        gitlinks = {}
-        for record in staged.split("\0"):
-            if record.startswith("160000 "):
-                meta, path = record.split("\t", 1)
-                gitlinks[path] = Entry("160000", meta.split()[1])
+        gitlinks = {p: e for p, e in index_entries(self.root).items() if e.mode == "160000"}
         return paths, gitlinks
 
     def entries(self) -> Tree:
@@ -186,6 +181,20 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "acb@localhost",
 }
 """Only for private checkpoint objects, which never appear in the user's history."""
+
+
+def index_entries(root: Path, paths: list[str] | None = None) -> dict[str, Entry]:
+    """The user's index entries (stage 0): for `paths`, or all of them when None."""
+    if paths is not None and not paths:
+        return {}
+    staged = git(root, "ls-files", "-z", "--stage", "--", *(paths or []))
+    found: dict[str, Entry] = {}
+    for record in staged.decode("utf-8", "surrogateescape").split("\0"):
+        if record:
+            meta, path = record.split("\t", 1)
+            mode, blob, _stage = meta.split()
+            found[path] = Entry(mode, blob)
+    return found
 
 
 def read_tree(root: Path, treeish: str) -> Tree:

@@ -14,7 +14,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.vcs.checkpoint import Entry, Snapshotter, Tree, changed_paths, read_tree
+from autocodebase.vcs.checkpoint import (
+    Entry,
+    Snapshotter,
+    Tree,
+    changed_paths,
+    index_entries,
+    read_tree,
+)
 from autocodebase.vcs.git import GitError, git, git_ok, git_text, head_commit
 
 NOTES_REF = "refs/notes/acb"
@@ -87,20 +94,6 @@ def commit_run(root: Path, start: Tree, end: Tree, message: str) -> CommitResult
     committed = read_tree(root, commit)
     _sync_user_index(root, head_tree, committed, [p for p in paths if p not in left])
     return CommitResult(commit, [p for p in paths if p not in left], left)
-
-
-def index_entries(root: Path, paths: list[str]) -> dict[str, Entry]:
-    """The user's index entries (stage 0) for `paths`."""
-    if not paths:
-        return {}
-    staged = git(root, "ls-files", "-z", "--stage", "--", *paths)
-    found: dict[str, Entry] = {}
-    for record in staged.decode("utf-8", "surrogateescape").split("\0"):
-        if record:
-            meta, path = record.split("\t", 1)
-            mode, blob, _stage = meta.split()
-            found[path] = Entry(mode, blob)
-    return found
 
 
 def _sync_user_index(root: Path, old_head: Tree, new_head: Tree, paths: list[str]) -> None:

@@ -17,10 +17,11 @@ from autocodebase.vcs.checkpoint import (
     REF_PREFIX,
     Snapshotter,
     changed_paths,
+    index_entries,
     read_tree,
     write_entry,
 )
-from autocodebase.vcs.commit import index_entries, set_index_entries
+from autocodebase.vcs.commit import set_index_entries
 from autocodebase.vcs.git import git, git_ok, git_text, head_commit
 
 
