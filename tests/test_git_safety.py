@@ -42,7 +42,8 @@ def script(*, commit_message: bool = True) -> list[Reply | Fault]:
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    """Every file of the working tree (not .git), by content and mode; symlinks by target."""
+    """Every file of the working tree (not .git, not caches such as acb's own symbol index),
+    by content and mode; symlinks by target."""
     found = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
@@ -50,6 +51,7 @@ def tree_hashes(root: Path) -> dict[str, str]:
             relative.parts[0] == ".git"
             or "__pycache__" in relative.parts
             or ".pytest_cache" in relative.parts
+            or relative.parts[:2] == (".acb", "index")
         ):
             continue
         if path.is_symlink():

@@ -49,6 +49,8 @@ class Settings:
     compact_at_tokens: int = 100_000
     """Estimated tokens (characters / 4) at which a conversation is compacted; 0 turns it off."""
     stream: bool = True
+    map_tokens: int = 1024
+    """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
     shell_timeout_s: int = 120
     output_limit: int = 16_000
     request_timeout_s: float = 600.0
@@ -83,6 +85,7 @@ SCALAR_KEYS: Final = {
     "max_cost": float,
     "compact_at_tokens": int,
     "stream": bool,
+    "map_tokens": int,
     "shell_timeout_s": int,
     "output_limit": int,
     "request_timeout_s": float,

@@ -14,8 +14,8 @@ You are acb, an autonomous coding agent working in a real software repository on
 human who will review and own your change.
 
 How to work:
-- Explore before editing: use search and read_file to find the relevant code; use shell for \
-anything else (listing files, running programs).
+- Explore before editing: use the repository map, repo_map, search and read_file to find the \
+relevant code; use shell for anything else (listing files, running programs).
 - Edit files only with apply_patch. Keep changes minimal and in the project's existing style.
 - For a task of more than two steps, keep a short plan with update_plan and update it as you go.
 - After changing code, run the project's tests (or the relevant subset) with shell and fix what \
@@ -51,7 +51,11 @@ def sandbox_instructions(policy: SandboxPolicy, approvals: str) -> str:
 
 
 def system_prompt(
-    workspace: Path, sandbox: str, instructions: Sequence[Instructions], is_git: bool
+    workspace: Path,
+    sandbox: str,
+    instructions: Sequence[Instructions],
+    is_git: bool,
+    repo_map: str = "",
 ) -> str:
     """Assemble the prompt for a run in `workspace`."""
     parts = [
@@ -66,4 +70,9 @@ def system_prompt(
     for item in instructions:
         note = " (truncated)" if item.truncated else ""
         parts.append(f"Project instructions from {item.path}{note}:\n{item.text.strip()}")
+    if repo_map:
+        parts.append(
+            "Repository map (signatures of the definitions most relevant to the task, with line "
+            "numbers; call repo_map with a focus for more):\n" + repo_map.rstrip()
+        )
     return "\n\n".join(parts)

@@ -21,6 +21,7 @@ from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
+from autocodebase.context.engine import BackgroundMap
 from autocodebase.ledger.store import LedgerWriter, connect
 from autocodebase.models.base import Model
 from autocodebase.models.pricing import price_for
@@ -92,6 +93,7 @@ class RunSession:
         # processes, so doing both at once shortens the time to the first request.
         self._warming = threading.Thread(target=_warm_up, args=(request.model,), daemon=True)
         self._warming.start()
+        self._map = BackgroundMap(self.workspace, settings.map_tokens, request.task)
         self.root = preflight(self.workspace, settings, request.branch)
         self.run_id = new_run_id()
         self.connection = connect(settings.ledger_path)
@@ -134,7 +136,7 @@ class RunSession:
             )
 
         self.gate = CommandGate(self.policy, self.approvals, store, request.approver, on_decision)  # type: ignore[arg-type]
-        context = ToolContext(
+        self.tool_context = context = ToolContext(
             workspace=self.workspace,
             emit=bus.emit,
             shell_timeout_s=settings.shell_timeout_s,
@@ -175,11 +177,16 @@ class RunSession:
         return agent
 
     def system_prompt(self) -> str:
+        built = self._map.wait()
+        if built.error:
+            self.bus.emit(ErrorRaised(message=built.error, fatal=False))
+        self.tool_context.context_engine = built.engine
         return system_prompt(
             self.workspace,
             sandbox_instructions(self.policy, self.approvals),
             discover(self.workspace),
             self.root is not None,
+            repo_map=built.text,
         )
 
     def start(self) -> None:
@@ -194,6 +201,11 @@ class RunSession:
 
     def close(self) -> None:
         self.connection.close()
+        engines = {
+            id(e): e for e in (self._map.wait().engine, self.tool_context.context_engine) if e
+        }
+        for engine in engines.values():
+            engine.close()
 
     def __enter__(self) -> RunSession:
         return self

@@ -22,6 +22,11 @@ SUBCOMMANDS = {
     "approvals": ("autocodebase.cli.approvals_cmd", "approvals", "List, add and revoke approvals"),
     "blame": ("autocodebase.cli.blame_cmd", "blame", "Which acb run wrote each line of a file"),
     "chat": ("autocodebase.cli.chat", "chat", "Talk with the repository (what a bare `acb` does)"),
+    "map": (
+        "autocodebase.cli.map_cmd",
+        "map_command",
+        "Show the repo map: what matters for a task",
+    ),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),
     "undo": ("autocodebase.cli.undo_cmd", "undo", "Put back the files a run changed"),

@@ -46,6 +46,8 @@ class ToolContext:
     commands: Any = None
     """The `CommandGate` every command goes through; None means a default sandboxed one."""
     plan: list[dict[str, str]] = field(default_factory=list)
+    context_engine: Any = None
+    """The run's `ContextEngine` (repo map), created on first use."""
 
 
 ToolFunction = Callable[..., ToolResult]

@@ -1,0 +1,92 @@
+"""The context engine: one object that keeps a repository's index current and answers
+"what should the model see for this task?" — used by `acb map`, the `repo_map` tool and the
+map given to the model at the start of a run."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from autocodebase.context.index import RefreshStats, SymbolIndex
+from autocodebase.context.ranking import Method, Ranker, Ranking
+from autocodebase.context.repo_map import RepoMap, render_map
+
+DEFAULT_BUDGET = 1024
+"""Tokens for the map at the start of a run (Aider's default map size is the same)."""
+
+
+class ContextEngine:
+    def __init__(self, root: Path, index_path: Path | None = None) -> None:
+        self.root = root
+        self.index = SymbolIndex(root, index_path)
+        self._ranker: Ranker | None = None
+        self.last_refresh: RefreshStats | None = None
+
+    def close(self) -> None:
+        self.index.close()
+
+    def __enter__(self) -> ContextEngine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def refresh(self) -> RefreshStats:
+        """Re-read what changed on disk; the ranking is rebuilt only if something did."""
+        stats = self.index.refresh()
+        if stats.parsed or stats.removed:
+            self._ranker = None
+        self.last_refresh = stats
+        return stats
+
+    def ranker(self) -> Ranker:
+        if self._ranker is None:
+            if self.last_refresh is None:
+                self.refresh()
+            self._ranker = Ranker(self.index)
+        return self._ranker
+
+    def rank(self, query: str = "", focus: Iterable[str] = (), method: Method = "fused") -> Ranking:
+        return self.ranker().rank(query, focus, method)
+
+    def repo_map(
+        self,
+        budget: int = DEFAULT_BUDGET,
+        query: str = "",
+        focus: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+    ) -> RepoMap:
+        ranking = self.rank(query, focus)
+        return render_map(ranking, self.index.definitions_of, budget, exclude)
+
+
+class BackgroundMap:
+    """The map for the start of a run, built while the run sets up everything else (git
+    checkpoint, sandbox probe, SDK import), so that it adds little to the first request."""
+
+    def __init__(self, root: Path, budget: int, query: str) -> None:
+        self.engine: ContextEngine | None = None
+        self.text = ""
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        if budget > 0:
+            self._thread = threading.Thread(
+                target=self._build, args=(root, budget, query), daemon=True
+            )
+            self._thread.start()
+
+    def _build(self, root: Path, budget: int, query: str) -> None:
+        try:
+            self.engine = ContextEngine(root)
+            self.engine.refresh()
+            self.text = self.engine.repo_map(budget=budget, query=query).text
+        except (OSError, sqlite3.Error, RuntimeError) as exc:
+            self.error = f"repo map unavailable: {exc}"
+
+    def wait(self) -> BackgroundMap:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        return self
