@@ -83,3 +83,11 @@ def test_map_tokens_zero_leaves_the_map_out(wordstats_repo: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Repository map" not in server.requests[0].body["messages"][0]["content"]
     assert not (wordstats_repo / ".acb/index").exists()
+
+
+def test_a_map_that_cannot_be_built_is_reported_and_the_run_goes_on(wordstats_repo: Path) -> None:
+    write_file(wordstats_repo / ".acb", "a file where the index directory would go\n")
+    done, server = exec_with_mock(wordstats_repo, [Reply("ok")], "anything", "--no-commit")
+    assert done.returncode == 0, done.stderr
+    assert "repo map unavailable" in done.stderr
+    assert "Repository map" not in server.requests[0].body["messages"][0]["content"]

@@ -180,7 +180,6 @@ class RunSession:
         built = self._map.wait()
         if built.error:
             self.bus.emit(ErrorRaised(message=built.error, fatal=False))
-        self.tool_context.context_engine = built.engine
         return system_prompt(
             self.workspace,
             sandbox_instructions(self.policy, self.approvals),
@@ -201,11 +200,9 @@ class RunSession:
 
     def close(self) -> None:
         self.connection.close()
-        engines = {
-            id(e): e for e in (self._map.wait().engine, self.tool_context.context_engine) if e
-        }
-        for engine in engines.values():
-            engine.close()
+        self._map.wait()
+        if self.tool_context.context_engine is not None:
+            self.tool_context.context_engine.close()
 
     def __enter__(self) -> RunSession:
         return self

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from autocodebase.context.ranking import Ranking
 from autocodebase.context.symbols import Definition
-from autocodebase.context.tokens import count_tokens
+from autocodebase.context.tokens import count_tokens, fits
 
 _KIND_WEIGHT = {"constant": 0.5, "variable": 0.5, "macro": 0.7}
 """Module-level names are many and mostly plumbing; they yield to classes and functions."""
@@ -25,9 +26,12 @@ MAX_FILES_CONSIDERED = 300
 @dataclass(frozen=True)
 class RepoMap:
     text: str
-    tokens: int
     files: list[str]
     definitions: int
+
+    @cached_property
+    def tokens(self) -> int:
+        return count_tokens(self.text)
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,13 @@ def render_map(
     while low < high:
         middle = (low + high + 1) // 2
         text = _render(entries[:middle])
-        if count_tokens(text) <= budget:
+        if fits(text, budget):
             low, best = middle, text
         else:
             high = middle - 1
     chosen = entries[:low]
     files = list(dict.fromkeys(e.path for e in sorted(chosen, key=lambda e: e.order)))
-    return RepoMap(text=best, tokens=count_tokens(best), files=files, definitions=len(chosen))
+    return RepoMap(text=best, files=files, definitions=len(chosen))
 
 
 def _render(entries: list[_Entry]) -> str:
