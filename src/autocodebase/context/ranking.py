@@ -11,10 +11,9 @@ localisation benchmark (`bench/context`), not guessed; docs/benchmarks.md has th
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -31,6 +30,8 @@ BLEND = 0.5
 SEEDS = 10
 """How many top BM25 files personalise the PageRank."""
 DAMPING = 0.85
+TOP_FILES_DETAILED = 300
+"""Definition weights are computed for this many best files: no map shows more."""
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATHLIKE = re.compile(r"[A-Za-z0-9_.\-/]+")
 
@@ -46,17 +47,31 @@ class Ranking:
 
 @dataclass
 class _Graph:
+    """The definition/reference graph in arrays: names are numbered, each name's defining files
+    are a slice of `def_nodes` (CSR layout), and each reference is (file, name, count)."""
+
     paths: list[str]
     position: dict[str, int]
-    defined_in: dict[str, list[int]]
-    refs: list[tuple[int, str, int]]
     documents: list[str]
+    names: list[str]
+    name_index: dict[str, int]
+    def_offsets: np.ndarray
+    def_nodes: np.ndarray
+    ref_node: np.ndarray
+    ref_name: np.ndarray
+    ref_count: np.ndarray
+
+    def definers(self, name: str) -> np.ndarray:
+        i = self.name_index[name]
+        return self.def_nodes[self.def_offsets[i] : self.def_offsets[i + 1]]
 
 
 class Ranker:
     """Ranks the files of one index; build once per refresh, ask many times."""
 
     def __init__(self, index: SymbolIndex) -> None:
+        import numpy as np
+
         ids: dict[int, int] = {}
         paths: list[str] = []
         documents: list[str] = []
@@ -64,16 +79,36 @@ class Ranker:
             ids[file_id] = len(paths)
             paths.append(path)
             documents.append(terms)
-        defined_in: dict[str, list[int]] = defaultdict(list)
+        defined_in: dict[str, dict[int, None]] = defaultdict(dict)
         for file_id, name in index.all_definitions():
-            where = defined_in[name]
-            node = ids[file_id]
-            if not where or where[-1] != node:
-                where.append(node)
-        refs = [(ids[file_id], name, count) for file_id, name, count in index.all_references()]
+            defined_in[name][ids[file_id]] = None
+        names = list(defined_in)
+        name_index = {name: i for i, name in enumerate(names)}
+        counts = np.fromiter((len(defined_in[n]) for n in names), dtype=np.int64, count=len(names))
+        ref_node: list[int] = []
+        ref_name: list[int] = []
+        ref_count: list[int] = []
+        for file_id, name, count in index.all_references():
+            ref_node.append(ids[file_id])
+            ref_name.append(name_index[name])
+            ref_count.append(count)
         self._graph = _Graph(
-            paths, {p: i for i, p in enumerate(paths)}, defined_in, refs, documents
+            paths=paths,
+            position={p: i for i, p in enumerate(paths)},
+            documents=documents,
+            names=names,
+            name_index=name_index,
+            def_offsets=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+            def_nodes=np.fromiter((node for n in names for node in defined_in[n]), dtype=np.int64),
+            ref_node=np.asarray(ref_node, dtype=np.int64),
+            ref_name=np.asarray(ref_name, dtype=np.int64),
+            ref_count=np.asarray(ref_count, dtype=np.float64),
         )
+        private = np.fromiter((n.startswith("_") for n in names), dtype=bool, count=len(names))
+        # A private or very common name links files weakly; a name defined in k files splits
+        # its weight k ways.
+        self._name_factor = np.where(private, 0.1, 1.0) * np.where(counts > 5, 0.1, 1.0)
+        self._name_factor = self._name_factor / np.maximum(counts, 1)
         self._bm25: Bm25 | None = None
 
     @property
@@ -111,55 +146,43 @@ class Ranker:
                 personal[graph.position[path]] += 1.0
         for node in self._mentioned_files(query):
             personal[node] += 1.0
-        for name in mentioned:
-            for node in graph.defined_in[name]:
-                personal[node] += 1.0 / len(graph.defined_in[name])
+        for ident in mentioned:
+            definers = graph.definers(ident)
+            personal[definers] += 1.0 / len(definers)
         if method == "fused" and lexical.any():
             top = np.argsort(-lexical)[:SEEDS]
             personal[top] += lexical[top] / lexical[top[0]]
-        src, dst, weight, names = self._edges(mentioned)
+        src, dst, weight, name = self._edges(mentioned)
         rank = _pagerank(n, src, dst, weight, personal)
         score = rank if method == "graph" else (1 - blend) * _unit(rank) + blend * _unit(lexical)
         order = np.argsort(-score, kind="stable")
         return Ranking(
             files=[(graph.paths[i], float(score[i])) for i in order],
-            definition_weight=self._definition_weights(rank, src, dst, weight, names),
+            definition_weight=self._definition_weights(
+                rank, src, dst, weight, name, order[:TOP_FILES_DETAILED]
+            ),
         )
 
-    def _edges(self, mentioned: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    def _edges(self, mentioned: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One edge per (referencing file, defining file, name), weighted like a reader would:
-        a name the task mentions counts more, a private or very common name less, and a name
-        defined in k files splits its weight k ways."""
+        sqrt of the number of lines using the name, times the name's factor, times ten for a
+        name the task mentions."""
         import numpy as np
 
         graph = self._graph
-        src: list[int] = []
-        dst: list[int] = []
-        weight: list[float] = []
-        names: list[str] = []
-        for node, name, count in graph.refs:
-            definers = graph.defined_in.get(name)
-            if not definers:
-                continue
-            w = math.sqrt(count) / len(definers)
-            if name in mentioned:
-                w *= 10
-            if name.startswith("_"):
-                w *= 0.1
-            if len(definers) > 5:
-                w *= 0.1
-            for target in definers:
-                if target != node:
-                    src.append(node)
-                    dst.append(target)
-                    weight.append(w)
-                    names.append(name)
-        return (
-            np.asarray(src, dtype=np.int64),
-            np.asarray(dst, dtype=np.int64),
-            np.asarray(weight, dtype=np.float64),
-            names,
-        )
+        factor = self._name_factor
+        if mentioned:
+            factor = factor.copy()
+            factor[[graph.name_index[m] for m in mentioned]] *= 10
+        fan = np.diff(graph.def_offsets)[graph.ref_name]
+        src = np.repeat(graph.ref_node, fan)
+        name = np.repeat(graph.ref_name, fan)
+        first = np.repeat(graph.def_offsets[graph.ref_name], fan)
+        within = np.arange(int(fan.sum())) - np.repeat(np.cumsum(fan) - fan, fan)
+        dst = graph.def_nodes[first + within]
+        weight = np.repeat(np.sqrt(graph.ref_count) * factor[graph.ref_name], fan)
+        keep = src != dst
+        return src[keep], dst[keep], weight[keep], name[keep]
 
     def _definition_weights(
         self,
@@ -167,24 +190,33 @@ class Ranker:
         src: np.ndarray,
         dst: np.ndarray,
         weight: np.ndarray,
-        names: Sequence[str],
+        name: np.ndarray,
+        top: np.ndarray,
     ) -> dict[tuple[str, str], float]:
+        """How much rank flows into each definition (Aider's way of ranking definitions), for
+        the files that can make it into a map."""
         import numpy as np
 
         if len(src) == 0:
             return {}
         out = np.bincount(src, weights=weight, minlength=len(rank))
-        flow = rank[src] * weight / out[src]
-        totals: dict[tuple[str, str], float] = defaultdict(float)
-        paths = self._graph.paths
-        for target, name, amount in zip(dst.tolist(), names, flow.tolist(), strict=True):
-            totals[(paths[target], name)] += amount
-        return dict(totals)
+        wanted = np.zeros(len(rank), dtype=bool)
+        wanted[top] = True
+        mask = wanted[dst]
+        flow = rank[src[mask]] * weight[mask] / out[src[mask]]
+        width = len(self._graph.names)
+        keys, inverse = np.unique(dst[mask] * width + name[mask], return_inverse=True)
+        totals = np.bincount(inverse, weights=flow)
+        paths, names = self._graph.paths, self._graph.names
+        return {
+            (paths[key // width], names[key % width]): float(total)
+            for key, total in zip(keys.tolist(), totals.tolist(), strict=True)
+        }
 
     def _mentioned_identifiers(self, query: str) -> set[str]:
         """Names in the task that something in the repository defines. Short or all-lowercase
         English words ('value', 'test') only count when written like code (`x`, x(), a.b)."""
-        defined = self._graph.defined_in
+        defined = self._graph.name_index
         found: set[str] = set()
         for match in _IDENT.finditer(query):
             word = match.group()

@@ -69,18 +69,33 @@ def render_map(
             for d, w in zip(defs, weights, strict=True)
         )
     entries.sort(key=lambda e: (-e.score, e.order, e.definition.line))
-    low, high = 0, len(entries)
-    best = _render([])
-    while low < high:
-        middle = (low + high + 1) // 2
-        text = _render(entries[:middle])
-        if fits(text, budget):
-            low, best = middle, text
-        else:
-            high = middle - 1
-    chosen = entries[:low]
+    chosen = _within_budget(entries, budget)
+    text = _render(chosen)
+    while chosen and not fits(text, budget):
+        chosen.pop()  # the per-line count was a little low: the exact count of the text decides
+        text = _render(chosen)
     files = list(dict.fromkeys(e.path for e in sorted(chosen, key=lambda e: e.order)))
-    return RepoMap(text=best, files=files, definitions=len(chosen))
+    return RepoMap(text=text, files=files, definitions=len(chosen))
+
+
+def _within_budget(entries: list[_Entry], budget: int) -> list[_Entry]:
+    """The longest prefix of `entries` whose lines (and file headers) add up to `budget`,
+    counting each line once instead of re-encoding the whole map for every candidate cut."""
+    if len(_render(entries).encode("utf-8")) <= budget:
+        return list(entries)  # no tokenizer needed: every token is at least one byte
+    chosen: list[_Entry] = []
+    headed: set[str] = set()
+    used = 0
+    for entry in entries:
+        cost = count_tokens(f"{entry.definition.line}│{entry.definition.signature}") + 1
+        if entry.path not in headed:
+            cost += count_tokens(f"{entry.path}:") + 2
+        if used + cost > budget:
+            break
+        used += cost
+        chosen.append(entry)
+        headed.add(entry.path)
+    return chosen
 
 
 def _render(entries: list[_Entry]) -> str:

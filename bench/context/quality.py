@@ -1,0 +1,142 @@
+"""File-level localisation: for each case (see cases.py), check out the repository at the
+case's commit, rank its files for the query with every method, and record where the gold files
+landed. Methods: acb's BM25 alone, acb's graph alone (PageRank personalised by the files and
+identifiers the query names, like Aider's), acb's fused ranking at several blend weights, and
+Aider's map order (`aider_worker.py rank`, run in Aider's venv, fed the same file list).
+
+The repositories are checked out in git worktrees under the cache; cases are visited in commit
+order so that both tools' caches see realistic, incremental change between cases.
+
+Usage: python bench/context/quality.py --cases CASES --repos DIR --out RESULTS.jsonl
+       [--aider-python PY] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1] / "src"))
+
+from autocodebase.context.engine import ContextEngine
+from autocodebase.context.index import source_files
+from autocodebase.context.ranking import Ranker
+
+BLENDS = (0.25, 0.5, 0.75)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def positions(ranked: list[str], gold: list[str]) -> list[int | None]:
+    where = {path: i + 1 for i, path in enumerate(ranked)}
+    return [where.get(g) for g in gold]
+
+
+class Aider:
+    """Aider's RepoMap in its own venv, one request at a time over pipes."""
+
+    def __init__(self, python: Path) -> None:
+        self.child = subprocess.Popen(
+            [str(python), str(HERE / "aider_worker.py"), "rank"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+
+    def ask(self, root: Path, files: list[str], query: str) -> None:
+        assert self.child.stdin is not None
+        self.child.stdin.write(
+            json.dumps({"root": str(root), "files": files, "query": query}) + "\n"
+        )
+        self.child.stdin.flush()
+
+    def answer(self) -> dict[str, object]:
+        assert self.child.stdout is not None
+        return json.loads(self.child.stdout.readline())
+
+    def close(self) -> None:
+        assert self.child.stdin is not None
+        self.child.stdin.close()
+        self.child.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=Path, required=True)
+    parser.add_argument("--repos", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True, help="worktrees and indexes go here")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--aider-python", type=Path)
+    parser.add_argument("--limit", type=int, default=0, help="at most N cases per repository")
+    args = parser.parse_args()
+    cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
+    by_repo: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for case in cases:
+        by_repo[str(case["repo"])].append(case)
+    aider = Aider(args.aider_python) if args.aider_python else None
+    args.work.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w") as out:
+        for repo, group in by_repo.items():
+            clone = args.repos / repo
+            tree = args.work / "trees" / repo
+            if not tree.exists():
+                git(clone, "worktree", "add", "-f", "--detach", str(tree), "HEAD")
+            dated = sorted(
+                group,
+                key=lambda c: int(
+                    git(clone, "show", "-s", "--format=%ct", str(c["commit"])).strip()
+                ),
+            )
+            if args.limit:
+                dated = dated[: args.limit]
+            with ContextEngine(tree, args.work / f"{repo}.db") as engine:
+                for case in dated:
+                    git(tree, "checkout", "-q", "-f", "--detach", str(case["commit"]))
+                    files = source_files(tree)
+                    query, gold = str(case["query"]), list(case["gold"])  # type: ignore[call-overload]
+                    if aider:
+                        aider.ask(tree, files, query)
+                    started = time.perf_counter()
+                    engine.refresh()
+                    ranker = Ranker(engine.index)
+                    built = time.perf_counter()
+                    ranks: dict[str, list[int | None]] = {}
+                    ranks["bm25"] = positions(
+                        [p for p, _ in ranker.rank(query, method="bm25").files], gold
+                    )
+                    ranks["graph"] = positions(
+                        [p for p, _ in ranker.rank(query, method="graph").files], gold
+                    )
+                    for blend in BLENDS:
+                        fused = ranker.rank(query, method="fused", blend=blend)
+                        ranks[f"fused-{blend}"] = positions([p for p, _ in fused.files], gold)
+                    timing = {
+                        "acb_index_s": built - started,
+                        "acb_rank_s": (time.perf_counter() - built) / (2 + len(BLENDS)),
+                    }
+                    if aider:
+                        answer = aider.answer()
+                        ranks["aider"] = positions(list(answer["ranked"]), gold)  # type: ignore[call-overload]
+                        timing["aider_rank_s"] = float(answer["seconds"])  # type: ignore[arg-type]
+                    record = {key: case[key] for key in ("id", "source", "repo", "gold")}
+                    out.write(json.dumps({**record, "ranks": ranks, **timing}) + "\n")
+                    out.flush()
+                    print(
+                        f"{case['id']}: " + " ".join(f"{m}={r}" for m, r in ranks.items()),
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    if aider:
+        aider.close()
+
+
+if __name__ == "__main__":
+    main()
