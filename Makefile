@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-edits system-deps clean
+.PHONY: demo test lint bench bench-edits bench-context system-deps clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -42,6 +42,9 @@ bench-edits: $(STAMP)
 		--repo $(BENCH_CACHE)/repos/flask --repo $(BENCH_CACHE)/repos/requests \
 		--repo $(BENCH_CACHE)/repos/click
 	$(BIN)/python bench/edits/run.py --write
+
+bench-context: $(STAMP)
+	ACB_BENCH_CACHE=$(BENCH_CACHE) $(BIN)/python bench/context/run.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

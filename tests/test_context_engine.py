@@ -14,7 +14,7 @@ import pytest
 from autocodebase.context import index as index_module
 from autocodebase.context.engine import ContextEngine
 from autocodebase.context.index import SymbolIndex
-from autocodebase.context.ranking import _pagerank
+from autocodebase.context.ranking import Tuning, _pagerank, is_test_path
 from autocodebase.context.tokens import count_tokens
 from tests.helpers import write_file
 
@@ -222,3 +222,41 @@ def test_an_empty_repository_maps_to_nothing(tmp_path: Path) -> None:
     with ContextEngine(tmp_path) as engine:
         empty = engine.repo_map(budget=100, query="anything")
     assert (empty.text, empty.files, empty.definitions) == ("", [], 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "is_test"),
+    [
+        ("tests/test_app.py", True),
+        ("src/pkg/tests/helpers.py", True),
+        ("tests/roots/test-linkcheck/conf.py", True),
+        ("pkg/conftest.py", True),
+        ("server_test.go", True),
+        ("web/app.test.ts", True),
+        ("web/__tests__/view.js", True),
+        ("src/flask/testing.py", False),
+        ("src/contest.py", False),
+        ("src/latest_version.py", False),
+    ],
+)
+def test_test_files_are_told_apart(path: str, is_test: bool) -> None:
+    assert is_test_path(path) is is_test
+
+
+def test_tuning_demotes_tests_and_lifts_named_files(repo: Path) -> None:
+    write_file(
+        repo / "tests/test_invoice.py",
+        "from shop.billing import Invoice\n\n\ndef test_invoice_total_tax():\n"
+        "    # invoice total tax invoice total tax\n    assert Invoice().total() == 0\n",
+    )
+    with ContextEngine(repo) as engine:
+        query = "invoice total tax"
+        plain = [p for p, _ in engine.rank(query, tuning=Tuning(test_weight=1.0)).files]
+        demoted = [p for p, _ in engine.rank(query, tuning=Tuning(test_weight=0.1)).files]
+        assert plain.index("tests/test_invoice.py") < demoted.index("tests/test_invoice.py")
+        assert demoted[0] == "shop/billing.py"
+        named_query = "slugify is slow; see shop/report.py"
+        unboosted = [p for p, _ in engine.rank(named_query, tuning=Tuning(mention_boost=0)).files]
+        boosted = [p for p, _ in engine.rank(named_query, tuning=Tuning(mention_boost=5)).files]
+    assert boosted[0] == "shop/report.py"
+    assert boosted.index("shop/report.py") <= unboosted.index("shop/report.py")

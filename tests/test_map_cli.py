@@ -56,6 +56,12 @@ def test_the_repo_map_tool_sees_edits_made_during_the_run(tmp_path: Path) -> Non
         return result.output
 
     assert "def refund(" not in ask("refund an invoice")
+    toolbox.call(context, ToolCall("c0", "read_file", {"path": "shop/views.py"}, ""))
+    assert context.recent_files == ["shop/views.py"]
+    unfocused = ask("")
+    assert unfocused.index("shop/models.py:") < unfocused.index("shop/billing.py:"), (
+        "views.py, just read, leans on models.py"
+    )
     write_file(repo / "shop/refunds.py", "def refund(invoice):\n    return -invoice.total()\n")
     after = ask("refund an invoice")
     assert after.startswith("shop/refunds.py:\n1│def refund(invoice):")
@@ -91,3 +97,25 @@ def test_a_map_that_cannot_be_built_is_reported_and_the_run_goes_on(wordstats_re
     assert done.returncode == 0, done.stderr
     assert "repo map unavailable" in done.stderr
     assert "Repository map" not in server.requests[0].body["messages"][0]["content"]
+
+
+def test_a_slow_map_does_not_hold_up_the_run_and_still_fills_the_index(tmp_path: Path) -> None:
+    import time
+
+    from autocodebase.context.engine import _DETACHED, BackgroundMap
+
+    repo = shop(tmp_path / "shop")
+    built = BackgroundMap(repo, 500, "invoice").wait(timeout=0.0)
+    assert built.text == ""
+    assert built.error is not None and "still building" in built.error
+    child = _DETACHED[-1]
+    assert child.wait(timeout=60) == 0, "the builder goes on and leaves the index for next time"
+    for stream in (child.stdout, child.stderr):
+        if stream is not None:
+            stream.close()
+    deadline = time.monotonic() + 5
+    while not (repo / ".acb/index/symbols.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (repo / ".acb/index/symbols.db").exists()
+    again = BackgroundMap(repo, 500, "invoice").wait()
+    assert again.error is None and again.text.startswith("shop/billing.py:")

@@ -26,9 +26,17 @@ sys.path.insert(0, str(HERE.parents[1] / "src"))
 
 from autocodebase.context.engine import ContextEngine
 from autocodebase.context.index import source_files
-from autocodebase.context.ranking import Ranker
+from autocodebase.context.ranking import Ranker, Tuning
 
-BLENDS = (0.25, 0.5, 0.75)
+VARIANTS = {
+    "fused-0.25": Tuning(blend=0.25),
+    "fused-0.5": Tuning(blend=0.5),
+    "fused-0.75": Tuning(blend=0.75),
+    "fused-0.5-tests0.5": Tuning(blend=0.5, test_weight=0.5),
+    "fused-0.5-named": Tuning(blend=0.5, mention_boost=0.5),
+    "fused-0.5-tests0.5-named": Tuning(blend=0.5, test_weight=0.5, mention_boost=0.5),
+    "fused-0.75-tests0.5-named": Tuning(blend=0.75, test_weight=0.5, mention_boost=0.5),
+}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -68,6 +76,23 @@ class Aider:
         self.child.wait()
 
 
+def rank_with_acb(
+    engine: ContextEngine, query: str, gold: list[str]
+) -> tuple[dict[str, list[int | None]], dict[str, float]]:
+    started = time.perf_counter()
+    engine.refresh()
+    ranker = Ranker(engine.index)
+    built = time.perf_counter()
+    ranks: dict[str, list[int | None]] = {}
+    ranks["bm25"] = positions([p for p, _ in ranker.rank(query, method="bm25").files], gold)
+    ranks["graph"] = positions([p for p, _ in ranker.rank(query, method="graph").files], gold)
+    for label, tuning in VARIANTS.items():
+        fused = ranker.rank(query, method="fused", tuning=tuning)
+        ranks[label] = positions([p for p, _ in fused.files], gold)
+    per_method = (time.perf_counter() - built) / (2 + len(VARIANTS))
+    return ranks, {"acb_index_s": built - started, "acb_rank_s": per_method}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=Path, required=True)
@@ -75,13 +100,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="worktrees and indexes go here")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--aider-python", type=Path)
+    parser.add_argument(
+        "--tools", default="acb,aider", help="acb, aider or both (separate runs can be merged)"
+    )
     parser.add_argument("--limit", type=int, default=0, help="at most N cases per repository")
     args = parser.parse_args()
     cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
     by_repo: dict[str, list[dict[str, object]]] = defaultdict(list)
     for case in cases:
         by_repo[str(case["repo"])].append(case)
-    aider = Aider(args.aider_python) if args.aider_python else None
+    tools = set(args.tools.split(","))
+    aider = Aider(args.aider_python) if args.aider_python and "aider" in tools else None
+    use_acb = "acb" in tools
     args.work.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for repo, group in by_repo.items():
@@ -104,24 +134,10 @@ def main() -> None:
                     query, gold = str(case["query"]), list(case["gold"])  # type: ignore[call-overload]
                     if aider:
                         aider.ask(tree, files, query)
-                    started = time.perf_counter()
-                    engine.refresh()
-                    ranker = Ranker(engine.index)
-                    built = time.perf_counter()
                     ranks: dict[str, list[int | None]] = {}
-                    ranks["bm25"] = positions(
-                        [p for p, _ in ranker.rank(query, method="bm25").files], gold
-                    )
-                    ranks["graph"] = positions(
-                        [p for p, _ in ranker.rank(query, method="graph").files], gold
-                    )
-                    for blend in BLENDS:
-                        fused = ranker.rank(query, method="fused", blend=blend)
-                        ranks[f"fused-{blend}"] = positions([p for p, _ in fused.files], gold)
-                    timing = {
-                        "acb_index_s": built - started,
-                        "acb_rank_s": (time.perf_counter() - built) / (2 + len(BLENDS)),
-                    }
+                    timing: dict[str, float] = {}
+                    if use_acb:
+                        ranks, timing = rank_with_acb(engine, query, gold)
                     if aider:
                         answer = aider.answer()
                         ranks["aider"] = positions(list(answer["ranked"]), gold)  # type: ignore[call-overload]

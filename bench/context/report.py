@@ -36,9 +36,17 @@ def recall(results: list[dict[str, object]], method: str, k: int) -> float:
 
 
 def method_label(method: str) -> str:
-    if method.startswith("fused-"):
-        return f"acb fused, BM25 weight {method[6:]}"
-    return METHOD_NAMES.get(method, method)
+    """`fused-0.5-tests0.5-named` → "acb fused: BM25 weight 0.5, tests ×0.5, named files +0.5"."""
+    if not method.startswith("fused-"):
+        return METHOD_NAMES.get(method, method)
+    blend, *knobs = method[6:].split("-")
+    words = [f"BM25 weight {blend}"]
+    for knob in knobs:
+        if knob.startswith("tests"):
+            words.append(f"tests ×{knob[5:]}")
+        elif knob == "named":
+            words.append("named files +0.5")
+    return "acb fused: " + ", ".join(words)
 
 
 def quality_tables(results: list[dict[str, object]]) -> tuple[str, str]:
@@ -106,11 +114,28 @@ def speed_table(speed: list[dict[str, object]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speed", type=Path, action="append", default=[])
-    parser.add_argument("--quality", type=Path, required=True)
+    parser.add_argument(
+        "--quality", type=Path, action="append", required=True,
+        help="results JSONL; several files (e.g. an acb run and an Aider run) merge by case id",
+    )  # fmt: skip
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     speed = [row for path in args.speed for row in json.loads(path.read_text())]
-    results = [json.loads(line) for line in args.quality.read_text().splitlines() if line.strip()]
+    merged: dict[str, dict[str, object]] = {}
+    for path in args.quality:
+        for line in path.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                into = merged.setdefault(record["id"], {**record, "ranks": {}})
+                into["ranks"].update(record["ranks"])  # type: ignore[attr-defined]
+                into.update({k: v for k, v in record.items() if k.endswith("_s")})
+    methods = set().union(*(set(r["ranks"]) for r in merged.values()))  # type: ignore[call-overload]
+    results = [r for r in merged.values() if set(r["ranks"]) == methods]  # type: ignore[call-overload]
+    if len(results) < len(merged):
+        print(
+            f"{len(merged) - len(results)} cases lack some method's result: left out",
+            file=sys.stderr,
+        )
     overall, per_repo = quality_tables(results)
     sources = defaultdict(int)
     for result in results:

@@ -10,10 +10,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from autocodebase.context.index import RefreshStats, SymbolIndex
-from autocodebase.context.ranking import Method, Ranker, Ranking
+from autocodebase.context.ranking import DEFAULT_TUNING, Method, Ranker, Ranking, Tuning
 from autocodebase.context.repo_map import RepoMap, render_map
 
 DEFAULT_BUDGET = 1024
+MAP_WAIT_S = 8.0
+"""How long the first request waits for the start-of-run map (a cold index of a very large
+repository takes longer; the run goes on without the map rather than keep the user waiting)."""
 """Tokens for the map at the start of a run (Aider's default map size is the same)."""
 
 
@@ -48,8 +51,14 @@ class ContextEngine:
             self._ranker = Ranker(self.index)
         return self._ranker
 
-    def rank(self, query: str = "", focus: Iterable[str] = (), method: Method = "fused") -> Ranking:
-        return self.ranker().rank(query, focus, method)
+    def rank(
+        self,
+        query: str = "",
+        focus: Iterable[str] = (),
+        method: Method = "fused",
+        tuning: Tuning = DEFAULT_TUNING,
+    ) -> Ranking:
+        return self.ranker().rank(query, focus, method, tuning)
 
     def repo_map(
         self,
@@ -60,6 +69,10 @@ class ContextEngine:
     ) -> RepoMap:
         ranking = self.rank(query, focus)
         return render_map(ranking, self.index.definitions_of, budget, exclude)
+
+
+_DETACHED: list[subprocess.Popen[bytes]] = []
+"""Map builders a run stopped waiting for; kept referenced so they finish undisturbed."""
 
 
 class BackgroundMap:
@@ -81,9 +94,19 @@ class BackgroundMap:
                 stderr=subprocess.PIPE,
             )
 
-    def wait(self) -> BackgroundMap:
+    def wait(self, timeout: float = MAP_WAIT_S) -> BackgroundMap:
         if self._child is not None:
-            out, err = self._child.communicate()
+            try:
+                out, err = self._child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # Let it finish the index for the next run; this run starts without a map.
+                self.error = (
+                    f"repo map skipped: the symbol index was still building after {timeout:.0f} s "
+                    "(the next run will have it)"
+                )
+                _DETACHED.append(self._child)
+                self._child = None
+                return self
             if self._child.returncode == 0:
                 self.text = out.decode("utf-8", "replace")
             else:

@@ -41,6 +41,7 @@ def apply_patch(context: ToolContext, patch: str) -> ToolResult:
     lines = []
     fuzzy_diffs = []
     for item in applied:
+        context.remember(item.moved_to or item.path)
         context.emit(
             FileChanged(
                 path=item.path, change=item.change, by="apply_patch", moved_to=item.moved_to

@@ -33,6 +33,9 @@ class ToolResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+RECENT_FILES = 20
+
+
 @dataclass
 class ToolContext:
     """What a tool may touch: the workspace, limits, and the event stream."""
@@ -48,6 +51,14 @@ class ToolContext:
     plan: list[dict[str, str]] = field(default_factory=list)
     context_engine: Any = None
     """The run's `ContextEngine` (repo map), created on first use."""
+    recent_files: list[str] = field(default_factory=list)
+    """Files the model read or edited, most recent last: the repo map leans toward them."""
+
+    def remember(self, path: str) -> None:
+        if path in self.recent_files:
+            self.recent_files.remove(path)
+        self.recent_files.append(path)
+        del self.recent_files[:-RECENT_FILES]
 
 
 ToolFunction = Callable[..., ToolResult]

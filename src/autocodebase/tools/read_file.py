@@ -52,6 +52,7 @@ def read_file(
     if last < len(lines):
         footer = f"\n[lines {first}-{last} of {len(lines)}; ask for start_line={last + 1} for more]"
     relative = display_path(context.workspace, target)
+    context.remember(relative)
     return ToolResult(
         "\n".join(shown) + footer,
         data={"path": relative, "start_line": first, "end_line": last, "total_lines": len(lines)},

@@ -19,8 +19,8 @@ def repo_map(
     context: ToolContext, focus: str | None = None, budget: int | None = None
 ) -> ToolResult:
     """Show a map of the repository: signatures (with line numbers) of the definitions that
-    matter most for `focus`, grouped by file, best first. Use it to find where to look before
-    reading files.
+    matter most for `focus` and for the files you have read or edited, grouped by file, best
+    first. Use it to find where to look before reading files.
 
     Args:
         focus: What you are looking for: the task, file paths, identifiers, error text.
@@ -34,7 +34,7 @@ def repo_map(
             context.context_engine = ContextEngine(context.workspace)
         engine: ContextEngine = context.context_engine
         engine.refresh()
-        found = engine.repo_map(budget=size, query=focus or "")
+        found = engine.repo_map(budget=size, query=focus or "", focus=context.recent_files)
     except (OSError, sqlite3.Error) as exc:
         raise ToolError(f"cannot build the repo map: {exc}") from exc
     if not found.text:
