@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import queue
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from autocodebase.context.languages import spec_for
 from autocodebase.context.lexical import file_terms
@@ -131,12 +134,14 @@ def _parse_chunk(root: str, jobs: list[tuple[str, int, int, str]]) -> list[_Pars
 
 def _parse_in_workers(
     root: str, jobs: list[tuple[str, int, int, str]], count: int
-) -> list[_Parsed | None]:
-    """Parse in `count` child interpreters (`python -m autocodebase.context.parse_worker`).
+) -> Iterator[_Parsed | None]:
+    """Parse in `count` child interpreters (`python -m autocodebase.context.parse_worker`),
+    yielding results as they arrive so that memory stays flat however big the repository.
 
     Not multiprocessing: its spawn mode re-runs the caller's main script, which breaks any
     script without a `__main__` guard, and fork is unsafe while a run has a thread importing
-    an SDK. Jobs are dealt biggest first, round robin, so no worker gets all the big files."""
+    an SDK. Jobs are dealt biggest first, round robin, so no worker gets all the big files.
+    One reader thread per child keeps every pipe drained, so no worker stalls on a full pipe."""
     ordered = sorted(jobs, key=lambda job: -job[2])
     shares = [ordered[i::count] for i in range(count)]
     children = [
@@ -147,19 +152,33 @@ def _parse_in_workers(
         )
         for _ in shares
     ]
-    for child, share in zip(children, shares, strict=True):
-        assert child.stdin is not None
-        child.stdin.write(pickle.dumps((root, share)))
-        child.stdin.close()
-    results: list[_Parsed | None] = []
+    arrived: queue.Queue[list[_Parsed | None] | None] = queue.Queue(maxsize=4 * count)
+
+    def drain(stream: IO[bytes]) -> None:
+        try:
+            while True:
+                arrived.put(pickle.load(stream))  # noqa: S301 - our own child's output
+        except (EOFError, pickle.UnpicklingError, ValueError, OSError):
+            pass  # end of stream; a worker that died is caught by its exit status
+        finally:
+            arrived.put(None)
+
     try:
+        for child, share in zip(children, shares, strict=True):
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.write(pickle.dumps((root, share)))
+            child.stdin.close()
+            threading.Thread(target=drain, args=(child.stdout,), daemon=True).start()
+        finished = 0
+        while finished < len(children):
+            batch = arrived.get()
+            if batch is None:
+                finished += 1
+            else:
+                yield from batch
         for child in children:
-            assert child.stdout is not None
-            with child.stdout:
-                out = child.stdout.read()
             if child.wait() != 0:
                 raise RuntimeError(f"index worker exited with status {child.returncode}")
-            results.extend(pickle.loads(out))  # noqa: S301 - our own child's output
     finally:
         for child in children:
             if child.poll() is None:
@@ -167,7 +186,6 @@ def _parse_in_workers(
                 child.wait()
             if child.stdout is not None:
                 child.stdout.close()
-    return results
 
 
 class SymbolIndex:
@@ -237,22 +255,24 @@ class SymbolIndex:
             jobs.append((path, stat.st_mtime_ns, stat.st_size, entry[3] if entry else ""))
         gone = [known[p][0] for p in known.keys() - present]
         results, used = self._parse(jobs, workers)
-        rehashed = sum(1 for r in results if r is not None and r.unchanged)
+        parsed = rehashed = 0
         with self.db:
             self._forget(gone)
             for result in results:
                 if result is None:
                     continue
                 if result.unchanged:
+                    rehashed += 1
                     self.db.execute(
                         "UPDATE files SET mtime_ns=?, size=? WHERE path=?",
                         (result.mtime_ns, result.size, result.path),
                     )
                 else:
+                    parsed += 1
                     self._store(result, known.get(result.path, (None,))[0])
         return RefreshStats(
             files=len(present),
-            parsed=len(results) - rehashed,
+            parsed=parsed,
             rehashed=rehashed,
             removed=len(gone),
             seconds=time.perf_counter() - started,
@@ -261,11 +281,11 @@ class SymbolIndex:
 
     def _parse(
         self, jobs: list[tuple[str, int, int, str]], workers: int | None
-    ) -> tuple[list[_Parsed | None], int]:
+    ) -> tuple[Iterable[_Parsed | None], int]:
         root = str(self.root)
         count = workers or os.cpu_count() or 1
         if count <= 1 or len(jobs) < PARALLEL_THRESHOLD:
-            return _parse_chunk(root, jobs), 1
+            return (_parse_one(root, *job) for job in jobs), 1
         return _parse_in_workers(root, jobs, count), count
 
     def _forget(self, file_ids: list[int]) -> None:
@@ -305,9 +325,13 @@ class SymbolIndex:
     def paths(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, path FROM files"))
 
-    def documents(self) -> Iterator[tuple[int, str, str]]:
-        """(file id, path, bag of terms) for lexical retrieval."""
-        yield from self.db.execute("SELECT id, path, terms FROM files")
+    def files(self) -> Iterator[tuple[int, str]]:
+        yield from self.db.execute("SELECT id, path FROM files ORDER BY id")
+
+    def documents(self) -> Iterator[str]:
+        """Each file's bag of terms for lexical retrieval, in the order of `files()`."""
+        for (terms,) in self.db.execute("SELECT terms FROM files ORDER BY id"):
+            yield terms
 
     def all_definitions(self) -> Iterator[tuple[int, str]]:
         yield from self.db.execute("SELECT file_id, name FROM defs")

@@ -84,7 +84,6 @@ class _Graph:
 
     paths: list[str]
     position: dict[str, int]
-    documents: list[str]
     names: list[str]
     name_index: dict[str, int]
     def_offsets: np.ndarray
@@ -106,11 +105,10 @@ class Ranker:
 
         ids: dict[int, int] = {}
         paths: list[str] = []
-        documents: list[str] = []
-        for file_id, path, terms in index.documents():
+        for file_id, path in index.files():
             ids[file_id] = len(paths)
             paths.append(path)
-            documents.append(terms)
+        self._index = index
         defined_in: dict[str, dict[int, None]] = defaultdict(dict)
         for file_id, name in index.all_definitions():
             defined_in[name][ids[file_id]] = None
@@ -127,7 +125,6 @@ class Ranker:
         self._graph = _Graph(
             paths=paths,
             position={p: i for i, p in enumerate(paths)},
-            documents=documents,
             names=names,
             name_index=name_index,
             def_offsets=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
@@ -150,7 +147,8 @@ class Ranker:
 
     def bm25(self) -> Bm25:
         if self._bm25 is None:
-            self._bm25 = Bm25(self._graph.documents)
+            # Loaded on first use: a map without a query (the start of a chat) never needs it.
+            self._bm25 = Bm25(list(self._index.documents()))
         return self._bm25
 
     def rank(
