@@ -26,7 +26,15 @@ def call(context: ToolContext, name: str, **arguments: object) -> ToolResult:
 
 def test_schemas_are_derived_from_signatures_and_docstrings() -> None:
     specs = {s.name: s for s in default_toolbox().specs}
-    assert list(specs) == ["shell", "read_file", "search", "repo_map", "apply_patch", "update_plan"]
+    assert list(specs) == [
+        "shell",
+        "read_file",
+        "search",
+        "repo_map",
+        "apply_patch",
+        "run_tests",
+        "update_plan",
+    ]
     shell = specs["shell"].parameters
     assert shell["required"] == ["command"]
     assert shell["properties"]["timeout_s"]["type"] == "integer"

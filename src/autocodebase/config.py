@@ -49,6 +49,9 @@ class Settings:
     compact_at_tokens: int = 100_000
     """Estimated tokens (characters / 4) at which a conversation is compacted; 0 turns it off."""
     stream: bool = True
+    test_command: str | None = None
+    """`[test] command`: how to run the tests, when detection from the project's files is wrong."""
+    test_timeout_s: int = 900
     map_tokens: int = 1024
     """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
     shell_timeout_s: int = 120
@@ -100,6 +103,8 @@ SCALAR_KEYS: Final = {
     "sandbox_fallback": str,
     "max_processes": int,
     "memory_mb": int,
+    "test_command": str,
+    "test_timeout_s": int,
 }
 CHOICES: Final = {
     "sandbox_mode": ("read-only", "workspace-write", "full-access"),
@@ -115,6 +120,8 @@ SANDBOX_TABLE: Final = {
     "max_processes": "max_processes",
     "memory_mb": "memory_mb",
 }
+TEST_TABLE: Final = {"command": "test_command", "timeout_s": "test_timeout_s"}
+TABLES: Final = {"sandbox": SANDBOX_TABLE, "test": TEST_TABLE}
 LIST_KEYS: Final = ("writable_roots", "env_allow")
 ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}
 PROJECT_FORBIDDEN: Final = ("providers", "ledger_path", "sandbox", "approvals")
@@ -210,13 +217,14 @@ def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> 
             base["prices"] = {**base.get("prices", {}), **_prices(value, source)}
         elif key == "ledger_path":
             base["ledger_path"] = Path(str(value)).expanduser()
-        elif key == "sandbox":
+        elif key in TABLES:
+            table = TABLES[key]
             if not isinstance(value, dict):
-                raise ConfigError(f"{source}: [sandbox] must be a table")
-            unknown = set(value) - set(SANDBOX_TABLE)
+                raise ConfigError(f"{source}: [{key}] must be a table")
+            unknown = set(value) - set(table)
             if unknown:
-                raise ConfigError(f"{source}: [sandbox] has unknown keys {sorted(unknown)}")
-            merge_layer(base, {SANDBOX_TABLE[k]: v for k, v in value.items()}, source)
+                raise ConfigError(f"{source}: [{key}] has unknown keys {sorted(unknown)}")
+            merge_layer(base, {table[k]: v for k, v in value.items()}, source)
         elif key in LIST_KEYS:
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{source}: {key} must be a list of strings")

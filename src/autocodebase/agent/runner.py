@@ -143,6 +143,8 @@ class RunSession:
             output_limit=settings.output_limit,
             env=command_environment(settings.env_allow),
             commands=self.gate,
+            test_command=settings.test_command,
+            test_timeout_s=settings.test_timeout_s,
         )
         retry = RetryPolicy(
             max_attempts=max(settings.retry_attempts, 1),

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autocodebase.quality.detect import detect_all
 from autocodebase.vcs.git import worktree_files
 
 LANGUAGES = {
@@ -49,12 +50,11 @@ def gather(root: Path) -> ProjectFacts:
             tool = tomllib.loads(pyproject.read_text()).get("tool", {})
         except tomllib.TOMLDecodeError:
             tool = {}
-    if (
-        "pytest.ini" in names
-        or "pytest" in tool
-        or any(Path(f).name.startswith("test_") for f in files)
-    ):
-        facts.test_commands.append("python -m pytest -q")
+    # For people, the project's own wrapper (`make test`) comes first; the test loop prefers
+    # the direct runner, which can report per test (see quality.detect).
+    detected = detect_all(root)
+    facts.test_commands = [c.command for c in detected if c.runner == "make"]
+    facts.test_commands += [c.command for c in detected if c.runner != "make"]
     if "ruff" in tool or "ruff.toml" in names:
         facts.lint_commands.append("ruff check .")
     if "mypy" in tool or "mypy.ini" in names:
@@ -64,19 +64,11 @@ def gather(root: Path) -> ProjectFacts:
             scripts = json.loads((root / "package.json").read_text()).get("scripts", {})
         except json.JSONDecodeError:
             scripts = {}
-        facts.test_commands += ["npm test"] if "test" in scripts else []
         facts.lint_commands += ["npm run lint"] if "lint" in scripts else []
     if "Cargo.toml" in names:
-        facts.test_commands.append("cargo test")
         facts.lint_commands.append("cargo clippy")
     if "go.mod" in names:
-        facts.test_commands.append("go test ./...")
         facts.lint_commands.append("go vet ./...")
-    makefile = root / "Makefile"
-    if makefile.is_file() and any(
-        line.startswith("test:") for line in makefile.read_text().splitlines()
-    ):
-        facts.test_commands.insert(0, "make test")
     return facts
 
 

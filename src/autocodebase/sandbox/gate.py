@@ -71,7 +71,18 @@ class CommandGate:
         timeout_s: int | None = None,
         escalate: bool = False,
         justification: str | None = None,
+        extra_writable: tuple[Path, ...] = (),
     ) -> CommandOutcome:
+        """Run `command` if the policy allows (asking when it says to). `extra_writable` lends
+        the sandbox a directory acb made for this one command (e.g. for a test report)."""
+        if extra_writable:
+            gate = replace(
+                self,
+                policy=replace(
+                    self.policy, writable_roots=(*self.policy.writable_roots, *extra_writable)
+                ),
+            )
+            return gate.run(command, workspace, env, timeout_s, escalate, justification)
         if escalate and self.approvals == "never":
             escalate = False  # nobody to ask; it runs sandboxed and the model sees what happens
         needs_question, reason = self._needs_question(command, escalate)

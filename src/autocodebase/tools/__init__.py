@@ -6,15 +6,17 @@ from autocodebase.tools.base import Tool, Toolbox, ToolContext, ToolResult
 
 
 def default_toolbox() -> Toolbox:
-    """The public-contract tools: shell, read_file, search, repo_map, apply_patch, update_plan."""
+    """The public-contract tools: shell, read_file, search, repo_map, apply_patch, run_tests,
+    update_plan."""
     from autocodebase.tools.apply_patch import apply_patch
     from autocodebase.tools.plan import update_plan
     from autocodebase.tools.read_file import read_file
     from autocodebase.tools.repo_map import repo_map
+    from autocodebase.tools.run_tests import run_tests
     from autocodebase.tools.search import search
     from autocodebase.tools.shell import shell
 
-    return Toolbox([shell, read_file, search, repo_map, apply_patch, update_plan])
+    return Toolbox([shell, read_file, search, repo_map, apply_patch, run_tests, update_plan])
 
 
 __all__ = ["Tool", "ToolContext", "ToolResult", "Toolbox", "default_toolbox"]

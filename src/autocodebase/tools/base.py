@@ -51,6 +51,11 @@ class ToolContext:
     plan: list[dict[str, str]] = field(default_factory=list)
     context_engine: Any = None
     """The run's `ContextEngine` (repo map), created on first use."""
+    test_command: str | None = None
+    """The configured `[test] command`; None means detect it from the project's files."""
+    test_timeout_s: int = 900
+    test_reports: list[Any] = field(default_factory=list)
+    """Every `TestReport` of the run, in order: the test gate compares the last with the first."""
     recent_files: list[str] = field(default_factory=list)
     """Files the model read or edited, most recent last: the repo map leans toward them."""
 

@@ -1,0 +1,1 @@
+"""Quality gates: tests (detection, running, results), later test generation and review."""

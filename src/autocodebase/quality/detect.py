@@ -1,0 +1,158 @@
+"""How a project runs its tests, found from its files: the runner, the command, and how to get
+structured results out of it.
+
+Direct runners (pytest, go test, cargo test, ...) are preferred over wrappers (`make test`,
+`npm test`, tox) when both exist: they can write machine-readable results and run a selection
+of tests, which is what the test loop needs after every edit. A project's `.acb/config.toml`
+can say otherwise: `[test] command = "..."` wins over detection.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+Report = str
+"""How results come back: "junit" (a JUnit XML file), "go-json" (`go test -json`), "output"."""
+
+
+@dataclass(frozen=True)
+class TestCommand:
+    __test__ = False  # not a pytest test class, despite the name
+
+    runner: str
+    """pytest, unittest, tox, nox, npm, pnpm, yarn, go, cargo, maven, gradle, make or custom."""
+    command: str
+    reason: str
+    """Which file said so, for the human reading `acb tests --detect` or a run's record."""
+
+    def invocation(self, report_dir: str, selector: str | None = None) -> tuple[str, Report]:
+        """The command line to run (with `selector` narrowing it where the runner allows) and
+        where its structured results will be."""
+        chosen = f" {selector}" if selector else ""
+        if self.runner == "pytest":
+            junit = f"--junitxml={report_dir}/junit.xml -o junit_family=xunit1"
+            return f"{self.command} -p no:cacheprovider {junit}{chosen}", "junit"
+        if self.runner == "go":
+            target = f" -run {_quote(selector)} ./..." if selector else " ./..."
+            return f"{self.command.removesuffix(' ./...')} -json{target}", "go-json"
+        if self.runner == "cargo":
+            return f"{self.command}{chosen}", "output"
+        if self.runner == "maven":
+            select = f" -Dtest={_quote(selector)}" if selector else ""
+            return f"{self.command}{select}", "junit:target/surefire-reports"
+        if self.runner == "gradle":
+            select = f" --tests {_quote(selector)}" if selector else ""
+            return f"{self.command}{select}", "junit:build/test-results/test"
+        if self.runner == "unittest":
+            return f"{self.command}{chosen}", "output"
+        return self.command, "output"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def detect_all(root: Path, configured: str | None = None) -> list[TestCommand]:
+    """Every way of running the tests that the project's files suggest, best first."""
+    found: list[TestCommand] = []
+    if configured:
+        found.append(TestCommand("custom", configured, "[test] command in .acb/config.toml"))
+    found += _python(root)
+    found += _javascript(root)
+    if (root / "go.mod").is_file():
+        found.append(TestCommand("go", "go test ./...", "go.mod"))
+    if (root / "Cargo.toml").is_file():
+        found.append(TestCommand("cargo", "cargo test", "Cargo.toml"))
+    if (root / "pom.xml").is_file():
+        found.append(TestCommand("maven", "mvn -q -B test", "pom.xml"))
+    gradle = next((n for n in ("build.gradle", "build.gradle.kts") if (root / n).is_file()), None)
+    if gradle:
+        wrapper = "./gradlew" if (root / "gradlew").is_file() else "gradle"
+        found.append(TestCommand("gradle", f"{wrapper} test", gradle))
+    makefile = root / "Makefile"
+    if makefile.is_file() and re.search(r"^test\s*:", _read(makefile), re.M):
+        found.append(TestCommand("make", "make test", "Makefile has a test target"))
+    return found
+
+
+def detect(root: Path, configured: str | None = None) -> TestCommand | None:
+    found = detect_all(root, configured)
+    return found[0] if found else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _python(root: Path) -> list[TestCommand]:
+    found: list[TestCommand] = []
+    reason = _pytest_reason(root)
+    if reason:
+        found.append(TestCommand("pytest", "python -m pytest -q", reason))
+    if (root / "tox.ini").is_file():
+        found.append(TestCommand("tox", "tox", "tox.ini"))
+    if (root / "noxfile.py").is_file():
+        found.append(TestCommand("nox", "nox", "noxfile.py"))
+    if not reason and _uses_unittest(root):
+        found.append(TestCommand("unittest", "python -m unittest -v", "test files import unittest"))
+    return found
+
+
+def _pytest_reason(root: Path) -> str | None:
+    if (root / "pytest.ini").is_file():
+        return "pytest.ini"
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            tool = tomllib.loads(_read(pyproject)).get("tool", {})
+        except tomllib.TOMLDecodeError:
+            tool = {}
+        if "pytest" in tool:
+            return "[tool.pytest] in pyproject.toml"
+    for name, section in (("setup.cfg", "tool:pytest"), ("tox.ini", "pytest")):
+        parser = configparser.ConfigParser()
+        try:
+            parser.read_string(_read(root / name))
+        except configparser.Error:
+            continue
+        if parser.has_section(section):
+            return f"[{section}] in {name}"
+    if (root / "conftest.py").is_file() or (root / "tests" / "conftest.py").is_file():
+        return "conftest.py"
+    tests = [*root.glob("test_*.py"), *root.glob("tests/**/test_*.py")]
+    if any("import unittest" not in _read(t) for t in tests[:20]):
+        return "test_*.py files written for pytest"
+    return None
+
+
+def _uses_unittest(root: Path) -> bool:
+    tests = [*root.glob("test*.py"), *root.glob("tests/**/test*.py")]
+    return any("import unittest" in _read(t) for t in tests[:20])
+
+
+def _javascript(root: Path) -> list[TestCommand]:
+    package = root / "package.json"
+    if not package.is_file():
+        return []
+    try:
+        scripts = json.loads(_read(package)).get("scripts", {})
+    except (json.JSONDecodeError, AttributeError):
+        return []
+    script = scripts.get("test") if isinstance(scripts, dict) else None
+    if not isinstance(script, str) or "no test specified" in script:
+        return []
+    if (root / "pnpm-lock.yaml").is_file():
+        manager = "pnpm"
+    elif (root / "yarn.lock").is_file():
+        manager = "yarn"
+    else:
+        manager = "npm"
+    return [TestCommand(manager, f"{manager} test", f"package.json scripts.test: {script}")]

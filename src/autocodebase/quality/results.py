@@ -1,0 +1,241 @@
+"""Test results as a structure: which tests passed, failed, errored or were skipped, with the
+failure's message, location and the traceback frames that matter.
+
+From JUnit XML when the runner wrote it (pytest, Maven, Gradle, ...), from `go test -json`,
+else from the runner's console output (pytest, unittest, cargo/libtest, TAP).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+MAX_DETAIL_LINES = 12
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str
+    outcome: Outcome
+    message: str = ""
+    location: str = ""
+    """file:line when the runner says."""
+    details: str = ""
+    """The end of the traceback or failure output (at most a dozen lines)."""
+
+
+@dataclass
+class TestReport:
+    __test__ = False  # not a pytest test class, despite the name
+
+    runner: str
+    command: str
+    exit_code: int | None
+    cases: list[CaseResult] = field(default_factory=list)
+    source: str = "exit-status"
+    """Where the case results came from: junit, go-json, output, or only the exit status."""
+    output_tail: str = ""
+    timed_out: bool = False
+    duration_s: float = 0.0
+    refused: str | None = None
+    """Why the tests did not run at all (the sandbox or the user refused)."""
+
+    @property
+    def failures(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.outcome in ("failed", "error")]
+
+    @property
+    def passed(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.outcome == "passed"]
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.failures and not self.timed_out and not self.refused
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return f"tests timed out after {self.duration_s:.0f} s ({self.command})"
+        if not self.cases:
+            state = "passed" if self.exit_code == 0 else f"failed (exit {self.exit_code})"
+            return f"tests {state}; no per-test results could be read ({self.command})"
+        counts = {
+            o: sum(1 for c in self.cases if c.outcome == o)
+            for o in ("passed", "failed", "error", "skipped")
+        }
+        shown = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        return f"{shown} ({self.command})"
+
+
+def _trim(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-MAX_DETAIL_LINES:])
+
+
+def _location(text: str) -> str:
+    """The last `file:line` of a traceback that is not inside an installed package."""
+    found = ""
+    for match in re.finditer(
+        r'(?:File "([^"]+)", line (\d+))|(?:^([\w./-]+\.\w+):(\d+):)', text, re.M
+    ):
+        path, line = (
+            (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        )
+        if "site-packages" not in path and not path.startswith("/usr/"):
+            found = f"{path}:{line}"
+    return found
+
+
+def parse_junit(paths: list[Path]) -> list[CaseResult]:
+    from junitparser import Error, Failure, JUnitXml, Skipped, TestCase
+    from junitparser.junitparser import JUnitXmlError
+
+    cases: list[CaseResult] = []
+    for path in paths:
+        try:
+            xml = JUnitXml.fromfile(str(path))
+        except (JUnitXmlError, OSError, SyntaxError, ValueError):
+            continue
+        suites = [xml] if xml._tag == "testsuite" else list(xml)
+        for suite in suites:
+            for case in suite:
+                if not isinstance(case, TestCase):
+                    continue  # a nested suite: rare, and its cases are reported at top level
+                name = f"{case.classname}::{case.name}" if case.classname else str(case.name)
+                file, line = case._elem.get("file"), case._elem.get("line")
+                if file and line and line.isdigit():
+                    # pytest writes the 0-based line of the test function.
+                    number = int(line) + (1 if suite.name == "pytest" else 0)
+                    location = f"{file}:{number}"
+                else:
+                    location = ""
+                outcome: Outcome = "passed"
+                message = details = ""
+                for result in case.result:
+                    if isinstance(result, Failure | Error):
+                        outcome = "failed" if isinstance(result, Failure) else "error"
+                        message = (result.message or "").strip()
+                        details = _trim(result.text or "")
+                        # Where it failed beats where the test starts.
+                        location = _location(result.text or "") or location
+                        break
+                    if isinstance(result, Skipped):
+                        outcome = "skipped"
+                        message = (result.message or "").strip()
+                cases.append(CaseResult(name, outcome, message[:500], location, details))
+    return cases
+
+
+def parse_go_json(output: str) -> list[CaseResult]:
+    """`go test -json` events: one result per test, its output lines kept for failures."""
+    printed: dict[str, list[str]] = {}
+    results: dict[str, CaseResult] = {}
+    for line in output.splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(event, dict) or not event.get("Test"):
+            continue
+        name = f"{event.get('Package', '')}::{event['Test']}"
+        action = event.get("Action")
+        if action == "output":
+            printed.setdefault(name, []).append(str(event.get("Output", "")))
+        elif action in ("pass", "fail", "skip"):
+            text = "".join(printed.get(name, []))
+            outcome = _GO_OUTCOMES[action]
+            message = next(
+                (ln.strip() for ln in text.splitlines() if re.search(r"\.go:\d+:", ln)), ""
+            )
+            results[name] = CaseResult(
+                name, outcome, message, _location(text), _trim(text) if action == "fail" else ""
+            )
+    return list(results.values())
+
+
+_GO_OUTCOMES: dict[str, Outcome] = {"pass": "passed", "fail": "failed", "skip": "skipped"}
+_LIBTEST_OUTCOMES: dict[str, Outcome] = {"ok": "passed", "FAILED": "failed", "ignored": "skipped"}
+_UNITTEST_OUTCOMES: dict[str, Outcome] = {"ok": "passed", "FAIL": "failed", "ERROR": "error"}
+_PYTEST_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
+_PYTEST_COUNTS = re.compile(r"=+ .*?(\d+) (?:passed|failed).* in [\d.]+s", re.M)
+_UNITTEST = re.compile(r"^(\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|FAIL|ERROR|skipped.*)$", re.M)
+_UNITTEST_BLOCK = re.compile(
+    r"^(FAIL|ERROR): (\w+) \(([\w.]+)\)\n-+\n(.*?)(?=^=+$|^-+\nRan )", re.M | re.S
+)
+_LIBTEST = re.compile(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", re.M)
+_LIBTEST_BLOCK = re.compile(r"^---- (\S+) stdout ----\n(.*?)(?=^---- |^failures:|\Z)", re.M | re.S)
+_TAP = re.compile(r"^(not ok|ok) \d+ (?:- )?(.*)$", re.M)
+
+
+def parse_output(output: str) -> list[CaseResult]:
+    """Per-test results from console output, for runners that wrote nothing structured."""
+    if _UNITTEST.search(output):
+        blocks = {
+            _unittest_name(m.group(2), m.group(3)): m.group(4)
+            for m in _UNITTEST_BLOCK.finditer(output)
+        }
+        cases = []
+        for match in _UNITTEST.finditer(output):
+            name = _unittest_name(match.group(1), match.group(2))
+            status = match.group(3)
+            outcome: Outcome = _UNITTEST_OUTCOMES.get(status, "skipped")
+            block = blocks.get(name, "")
+            message = block.strip().splitlines()[-1] if block.strip() else ""
+            cases.append(CaseResult(name, outcome, message, _location(block), _trim(block)))
+        return cases
+    if _LIBTEST.search(output):
+        blocks = {m.group(1): m.group(2) for m in _LIBTEST_BLOCK.finditer(output)}
+        results = []
+        for match in _LIBTEST.finditer(output):
+            status = _LIBTEST_OUTCOMES[match.group(2)]
+            block = blocks.get(match.group(1), "")
+            message = next(
+                (ln.strip() for ln in block.splitlines() if "panicked" in ln or "assert" in ln), ""
+            )
+            results.append(
+                CaseResult(match.group(1), status, message, _location(block), _trim(block))
+            )
+        return results
+    failing = [
+        CaseResult(
+            m.group(2), "failed" if m.group(1) == "FAILED" else "error", (m.group(3) or "").strip()
+        )
+        for m in _PYTEST_SUMMARY.finditer(output)
+    ]
+    if failing:
+        return failing
+    return [
+        CaseResult(m.group(2).strip(), "passed" if m.group(1) == "ok" else "failed")
+        for m in _TAP.finditer(output)
+    ]
+
+
+def _unittest_name(method: str, where: str) -> str:
+    """`test_x (pkg.Class)` before Python 3.11, `test_x (pkg.Class.test_x)` since."""
+    return where if where.endswith(f".{method}") else f"{where}.{method}"
+
+
+def failure_digest(report: TestReport, limit: int = 4000) -> str:
+    """What the model needs to fix the failures, and no more: each failing test with its
+    location, assertion and the last traceback lines; then the output tail if nothing could be
+    read per test."""
+    if report.timed_out:
+        return report.summary() + "\n" + _trim(report.output_tail)
+    parts = [report.summary()]
+    for case in report.failures:
+        head = f"- {case.name}" + (f" ({case.location})" if case.location else "")
+        body = _trim(case.details or case.message)
+        parts.append(head + ("\n" + _indent(body) if body else ""))
+        if sum(len(p) for p in parts) > limit:
+            parts.append(f"[{len(report.failures)} failing tests in all; the rest left out]")
+            break
+    if not report.cases and report.exit_code:
+        parts.append(_trim(report.output_tail))
+    return "\n".join(parts)[:limit]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

@@ -1,0 +1,66 @@
+"""Run a project's tests in the sandbox and read back what happened, test by test.
+
+The runner's machine-readable report goes to a directory acb creates outside the workspace
+and lends to the sandbox for this one command, so a test run leaves no files in the user's
+tree. Under a read-only sandbox nothing can be written, so results come from the output.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from autocodebase.quality.detect import TestCommand
+from autocodebase.quality.results import (
+    CaseResult,
+    TestReport,
+    parse_go_json,
+    parse_junit,
+    parse_output,
+)
+from autocodebase.sandbox.gate import CommandGate
+
+OUTPUT_TAIL_CHARS = 6000
+
+
+def run_tests(
+    command: TestCommand,
+    workspace: Path,
+    gate: CommandGate,
+    env: Mapping[str, str],
+    timeout_s: int,
+    selector: str | None = None,
+) -> TestReport:
+    """Run the tests (or the `selector`ed ones) and return per-test results."""
+    with tempfile.TemporaryDirectory(prefix="acb-tests-") as scratch:
+        report_dir = Path(scratch)
+        writable = gate.policy.mode != "read-only"
+        line, report = command.invocation(str(report_dir), selector)
+        if not writable and report == "junit":
+            line = f"{command.command} {selector}" if selector else command.command
+            report = "output"
+        outcome = gate.run(
+            line, workspace, env, timeout_s, extra_writable=(report_dir,) if writable else ()
+        )
+        cases: list[CaseResult] = []
+        source = "exit-status"
+        if report == "junit":
+            cases, source = parse_junit(sorted(report_dir.glob("*.xml"))), "junit"
+        elif report.startswith("junit:"):
+            cases, source = parse_junit(sorted((workspace / report[6:]).glob("*.xml"))), "junit"
+        elif report == "go-json":
+            cases, source = parse_go_json(outcome.output), "go-json"
+        if not cases:
+            cases, source = parse_output(outcome.output), "output"
+        return TestReport(
+            runner=command.runner,
+            command=line,
+            exit_code=outcome.exit_code,
+            cases=cases,
+            source=source if cases else "exit-status",
+            output_tail=outcome.output[-OUTPUT_TAIL_CHARS:],
+            timed_out=outcome.timed_out,
+            duration_s=outcome.duration_s,
+            refused=outcome.refused,
+        )

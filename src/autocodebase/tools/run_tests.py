@@ -1,0 +1,58 @@
+"""The `run_tests` tool: the project's own tests, run in the sandbox, read back test by test.
+
+What the model gets is the verdict and, for failures, only what it needs to act: each failing
+test, where, the assertion and the last traceback lines — not pages of log.
+"""
+
+from __future__ import annotations
+
+from autocodebase.quality.detect import detect
+from autocodebase.quality.results import failure_digest
+from autocodebase.quality.runner import run_tests as run_project_tests
+from autocodebase.sandbox.environment import command_environment
+from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
+from autocodebase.tools.shell import MAX_TIMEOUT_S, default_gate
+
+
+@tool
+def run_tests(
+    context: ToolContext, selector: str | None = None, timeout_s: int | None = None
+) -> ToolResult:
+    """Run the project's tests (the command is detected from its files, or set by the user)
+    and report which failed, with location, assertion and traceback tail.
+
+    Args:
+        selector: Run only some tests. pytest: paths or node ids ("tests/test_x.py::test_y")
+            or "-k EXPR"; go: a -run regex; cargo: a test-name filter; maven/gradle: a class.
+        timeout_s: Seconds before the run is killed (default from settings, at most 3600).
+    """
+    command = detect(context.workspace, context.test_command)
+    if command is None:
+        raise ToolError(
+            "no test command found for this project; run the tests with shell, or ask the "
+            "user to set [test] command in .acb/config.toml"
+        )
+    report = run_project_tests(
+        command,
+        context.workspace,
+        context.commands or default_gate(context),
+        context.env or command_environment(),
+        min(timeout_s or context.test_timeout_s, MAX_TIMEOUT_S),
+        selector,
+    )
+    context.test_reports.append(report)
+    data = {
+        "command": report.command,
+        "exit_code": report.exit_code,
+        "source": report.source,
+        "passed": len(report.passed),
+        "failed": len(report.failures),
+        "skipped": sum(1 for c in report.cases if c.outcome == "skipped"),
+        "failing": [c.name for c in report.failures][:50],
+        "timed_out": report.timed_out,
+    }
+    if report.refused:
+        return ToolResult(report.refused, is_error=True, data=data)
+    if report.ok:
+        return ToolResult(f"tests passed: {report.summary()}", data=data)
+    return ToolResult(failure_digest(report), data=data)
