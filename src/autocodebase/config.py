@@ -52,6 +52,10 @@ class Settings:
     test_command: str | None = None
     """`[test] command`: how to run the tests, when detection from the project's files is wrong."""
     test_timeout_s: int = 900
+    test_gate: bool = True
+    """Run the tests before the model may finish; new failures go back to it."""
+    test_rounds: int = 2
+    """How often failing tests go back to the model before the run fails."""
     map_tokens: int = 1024
     """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
     shell_timeout_s: int = 120
@@ -105,6 +109,8 @@ SCALAR_KEYS: Final = {
     "memory_mb": int,
     "test_command": str,
     "test_timeout_s": int,
+    "test_gate": bool,
+    "test_rounds": int,
 }
 CHOICES: Final = {
     "sandbox_mode": ("read-only", "workspace-write", "full-access"),
@@ -120,7 +126,12 @@ SANDBOX_TABLE: Final = {
     "max_processes": "max_processes",
     "memory_mb": "memory_mb",
 }
-TEST_TABLE: Final = {"command": "test_command", "timeout_s": "test_timeout_s"}
+TEST_TABLE: Final = {
+    "command": "test_command",
+    "timeout_s": "test_timeout_s",
+    "gate": "test_gate",
+    "rounds": "test_rounds",
+}
 TABLES: Final = {"sandbox": SANDBOX_TABLE, "test": TEST_TABLE}
 LIST_KEYS: Final = ("writable_roots", "env_allow")
 ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}

@@ -168,6 +168,23 @@ class Compacted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TestsChecked(Event):
+    """The test gate ran the project's tests before letting the model finish."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    type: str = "tests_checked"
+    command: str
+    passed: int
+    failed: list[str]
+    """Tests failing now."""
+    preexisting: list[str]
+    """Of those, the ones that failed before the run too (not blamed on it)."""
+    verdict: str
+    """`passed`, `preexisting` (only old failures), `sent-back` (new failures went to the
+    model), `gave-up` (still failing after the allowed rounds), `skipped: why`."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorRaised(Event):
     type: str = "error"
     message: str

@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from autocodebase.agent.compaction import Kept, compact, estimate_tokens, last_test_run
 from autocodebase.agent.events import (
@@ -38,6 +38,9 @@ from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries
 from autocodebase.tools.base import Toolbox, ToolContext
 from autocodebase.vcs.checkpoint import Snapshotter, Tree, changed_paths
+
+if TYPE_CHECKING:
+    from autocodebase.agent.test_gate import Verdict
 from autocodebase.vcs.git import git
 
 ChangeKind = Literal["added", "modified", "deleted", "moved"]
@@ -102,6 +105,8 @@ class Agent:
     snapshots: Snapshotter | None = None
     before_finish: Callable[[RunResult], None] | None = None
     """Called with the result before `run_finished` is emitted (the runner commits there)."""
+    check_done: Callable[[], Verdict] | None = None
+    """Asked when the model says it is done (the test gate): feedback continues the turn."""
 
     def __post_init__(self) -> None:
         self.messages: list[Message] = []
@@ -268,6 +273,12 @@ class Agent:
             self.steps += 1
             reply = self._ask_model()
             if not reply.tool_calls:
+                verdict = self.check_done() if self.check_done is not None else None
+                if verdict is not None and verdict.feedback:
+                    self.messages.append(Message("user", verdict.feedback))
+                    continue
+                if verdict is not None and verdict.failure:
+                    return self._result("failed", verdict.failure, reply.content)
                 return self._result("completed", None, reply.content)
             for call in reply.tool_calls:
                 self._run_tool(call)

@@ -19,6 +19,7 @@ from autocodebase.agent.events import ApprovalDecided, ErrorRaised, EventBus, Ru
 from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
+from autocodebase.agent.test_gate import TestGate
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.engine import BackgroundMap
@@ -176,6 +177,15 @@ class RunSession:
             self.git.start()
             agent.snapshots = self.git.snapshots
             agent.before_finish = self.git.finish
+        if settings.test_gate:
+            git_flow = self.git
+            agent.check_done = TestGate(
+                context=context,
+                emit=bus.emit,
+                changed=lambda: bool(agent.file_calls),
+                baseline_tree=lambda: (git_flow.root, git_flow.start_ref) if git_flow else None,
+                rounds=settings.test_rounds,
+            )
         return agent
 
     def system_prompt(self) -> str:

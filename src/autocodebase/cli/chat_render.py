@@ -12,7 +12,13 @@ from rich.markup import escape
 from rich.status import Status
 from rich.syntax import Syntax
 
-from autocodebase.cli.render import PLAN_MARKS, format_cost, format_tokens, summarize_call
+from autocodebase.cli.render import (
+    PLAN_MARKS,
+    describe_tests_checked,
+    format_cost,
+    format_tokens,
+    summarize_call,
+)
 
 MAX_DIFF_LINES = 80
 
@@ -102,6 +108,11 @@ class ChatRenderer:
 
     def on_approval(self, event: dict[str, Any]) -> None:
         self._stop()
+
+    def on_tests_checked(self, event: dict[str, Any]) -> None:
+        self._stop()
+        text, good = describe_tests_checked(event)
+        self.console.print(f"[{'green' if good else 'yellow'}]{escape(text)}[/]", highlight=False)
 
     def on_error(self, event: dict[str, Any]) -> None:
         self._stop()

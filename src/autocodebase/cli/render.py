@@ -107,6 +107,10 @@ class HumanRenderer:
         for step in event["steps"]:
             self._line(f"  {PLAN_MARKS.get(step['status'], '[ ]')} {step['step']}", fg="magenta")
 
+    def on_tests_checked(self, event: dict[str, Any]) -> None:
+        text, good = describe_tests_checked(event)
+        self._line(text, fg="green" if good else "yellow")
+
     def on_error(self, event: dict[str, Any]) -> None:
         self._line(f"{'error' if event['fatal'] else 'warning'}: {event['message']}", fg="red")
 
@@ -120,3 +124,18 @@ class HumanRenderer:
         else:
             reason = f": {event['error']}" if event.get("error") else ""
             self._line(f"✘ {event['outcome']}{reason} · {facts}", fg="red", bold=True)
+
+
+def describe_tests_checked(event: dict[str, Any]) -> tuple[str, bool]:
+    """One line for the test gate's verdict, and whether it is good news."""
+    verdict, failed, old = event["verdict"], event["failed"], event["preexisting"]
+    if verdict == "passed":
+        return f"◆ tests pass ({event['passed']} passed)", True
+    if verdict == "preexisting":
+        return f"◆ tests: only the {len(old)} failure(s) that predate the run remain", True
+    new = len(failed) - len(old)
+    if verdict == "sent-back":
+        return f"◆ tests: {new} new failure(s) sent back to the model", False
+    if verdict == "gave-up":
+        return f"◆ tests: {new} new failure(s) remain; the run will not claim success", False
+    return f"◆ tests {verdict}", True

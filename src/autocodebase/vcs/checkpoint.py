@@ -237,3 +237,21 @@ def write_entry(root: Path, path: str, entry: Entry | None) -> None:
         return
     target.write_bytes(data)
     target.chmod(0o755 if entry.mode == "100755" else 0o644)
+
+
+def export_tree(root: Path, tree_id: str, destination: Path) -> None:
+    """Write the files of `tree_id` (a checkpoint) into `destination`, streamed through
+    `git archive` so a big repository is never held in memory."""
+    import subprocess
+    import tarfile
+
+    with subprocess.Popen(
+        ["git", "-C", str(root), "archive", "--format=tar", tree_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as archive:
+        assert archive.stdout is not None
+        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+            tar.extractall(destination, filter="data")
+    if archive.returncode != 0:
+        raise GitError(f"git archive {tree_id} failed with status {archive.returncode}")
