@@ -185,6 +185,23 @@ class TestsChecked(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TestCandidateJudged(Event):
+    """`acb tests` kept or rejected one generated test module, and why."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    type: str = "test_candidate"
+    target: str
+    verdict: str
+    """`kept` or `rejected`."""
+    category: str
+    """kept, syntax-error, import-error, fixture-error, failing, flaky or no-gain."""
+    reason: str
+    gain: int
+    """Lines and branches it newly covers (0 when kept for a mutant it kills)."""
+    code: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorRaised(Event):
     type: str = "error"
     message: str

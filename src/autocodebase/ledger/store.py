@@ -155,3 +155,13 @@ class LedgerReader:
             "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
         ).fetchall()
         return [json.loads(row["payload"]) for row in rows]
+
+    def candidates(self, workspace: Path, limit: int = 200) -> list[dict[str, Any]]:
+        """The latest `test_candidate` verdicts of runs in `workspace`, newest first: what
+        `acb tests` learns from."""
+        rows = self.connection.execute(
+            "SELECT e.payload FROM events e JOIN runs r ON r.id = e.run_id "
+            "WHERE r.workspace = ? AND e.type = 'test_candidate' ORDER BY e.ts DESC LIMIT ?",
+            (str(workspace), limit),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]

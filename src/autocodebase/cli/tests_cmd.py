@@ -1,0 +1,127 @@
+"""`acb tests`: generate tests that earn their place, and report what they bought.
+
+A recorded run like any other (ledger, checkpoint, `acb undo`, a commit with provenance);
+every candidate's verdict is an event, and rejections teach the next prompt.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from autocodebase.errors import UsageError
+
+
+@click.command("tests")
+@click.argument("paths", nargs=-1)
+@click.option("-C", "--cd", "directory", metavar="DIR", help="Work in DIR (default: current).")
+@click.option("-m", "--model", help="PROVIDER/NAME, or replay:CASSETTE.")
+@click.option(
+    "--target-coverage",
+    type=click.FloatRange(0, 100),
+    default=100.0,
+    show_default=True,
+    help="Stop once total line+branch coverage reaches P percent.",
+)
+@click.option(
+    "--max-rounds",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Rounds of asking the model for each target module.",
+)
+@click.option(
+    "--mutation",
+    is_flag=True,
+    help="Also keep tests that kill surviving mutants, "
+    "and report the mutation score before and after.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines on stdout.")
+@click.option("--commit/--no-commit", default=None, help="Commit the kept tests (default: on).")
+def tests_command(
+    paths: tuple[str, ...],
+    directory: str | None,
+    model: str | None,
+    target_coverage: float,
+    max_rounds: int,
+    mutation: bool,
+    as_json: bool,
+    commit: bool | None,
+) -> int:
+    """Generate tests for PATHS (Python modules; default: the least-covered ones)."""
+    from autocodebase.agent.loop import RunResult
+    from autocodebase.agent.runner import RunRequest, RunSession
+    from autocodebase.cli.exec_cmd import _json_sink, _workspace
+    from autocodebase.cli.render import HumanRenderer
+    from autocodebase.config import load_settings
+    from autocodebase.ledger.store import LedgerReader
+    from autocodebase.models.base import Usage
+    from autocodebase.models.registry import build_model
+    from autocodebase.quality.coverage import CoverageUnavailable
+    from autocodebase.quality.testgen import TestGenerator, guidance_from
+    from autocodebase.sandbox.environment import command_environment
+
+    workspace = _workspace(directory)
+    targets = []
+    for raw in paths:
+        target = (workspace / raw).resolve()
+        if not target.is_file() or target.suffix != ".py":
+            raise UsageError(f"{raw} is not a Python file in {workspace}")
+        targets.append(target.relative_to(workspace).as_posix())
+    settings = load_settings(workspace, {"model": model, "commit": commit})
+    task = "acb tests " + " ".join([*paths, *(["--mutation"] if mutation else [])]).strip()
+    sink: Any = _json_sink if as_json else HumanRenderer(sys.stderr)
+    request = RunRequest(task, workspace, settings, build_model(settings.model, settings), [sink])
+    with RunSession(request) as session:
+        agent = session.agent
+        agent.start("acb tests: coverage-guided test generation")
+        generator = TestGenerator(
+            workspace=workspace,
+            model=request.model,
+            gate=session.gate,
+            env=command_environment(settings.env_allow),
+            emit=session.bus.emit,
+            timeout_s=settings.test_timeout_s,
+            guidance=guidance_from(LedgerReader(session.connection).candidates(workspace)),
+        )
+        result = RunResult("failed", "", 0, Usage(), None, None, "acb tests did not finish")
+        try:
+            report = generator.run(targets or None, target_coverage, max_rounds, mutation)
+            for path in report.written:
+                agent.file_calls.setdefault(path, []).append("acb-tests")
+            summary = render_report(report)
+            result = RunResult("completed", summary, 0, agent.usage, agent.cost, None)
+        except CoverageUnavailable as exc:
+            result = RunResult("failed", "", 0, agent.usage, agent.cost, None, str(exc))
+        finally:
+            agent.finish(result)
+    if not as_json and result.final_message:
+        click.echo(result.final_message)
+    if result.error and not as_json:
+        click.echo(f"acb tests: {result.error}", err=True)
+    return result.exit_code
+
+
+def render_report(report: Any) -> str:
+    kept = [c for c in report.candidates if c.verdict == "kept"]
+    rejected: dict[str, int] = {}
+    for candidate in report.candidates:
+        if candidate.verdict != "kept":
+            rejected[candidate.category] = rejected.get(candidate.category, 0) + 1
+    before, after = report.before, report.after
+    lines = [
+        f"coverage (lines+branches): {before.percent:.1f}% -> {after.percent:.1f}% "
+        f"({before.covered}/{before.total} -> {after.covered}/{after.total})",
+    ]
+    if report.mutation_before is not None:
+        lines.append(
+            f"mutation score ({report.mutants} mutants): {report.mutation_before:.0%} -> "
+            f"{report.mutation_after:.0%}"
+        )
+    reasons = ", ".join(f"{n} {c}" for c, n in sorted(rejected.items())) or "none"
+    lines.append(f"candidates: {len(report.candidates)}; kept {len(kept)}; rejected: {reasons}")
+    lines += [f"  kept for {c.target}: {c.reason}" for c in kept]
+    lines.append("written: " + (", ".join(report.written) or "nothing"))
+    return "\n".join(lines)

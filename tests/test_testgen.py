@@ -1,0 +1,175 @@
+"""`acb tests` end to end against the mock server: a scripted model proposes a fixed mix of
+candidate tests, and exactly the ones that earn their place are kept; the numbers match
+coverage.py's own; rejections are recorded and teach the next prompt."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import git
+from tests.fakes.mock_server import MockModelServer, Reply
+from tests.helpers import write_file
+from tests.test_exec_cli import run_acb
+
+OPS = '''"""Small arithmetic helpers."""
+
+
+def clamp(x, lo, hi):
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+def discount(price, rate):
+    if rate > 1:
+        raise ValueError("rate above 1")
+    return price * (1 - rate)
+'''
+
+EXISTING = '''import pytest
+
+from calc.ops import discount
+
+
+def test_no_discount():
+    assert discount(100, 0) == 100
+
+
+def test_rate_above_one():
+    with pytest.raises(ValueError):
+        discount(1, 2)
+'''
+
+GOOD = """from calc.ops import clamp
+
+
+def test_clamp_bounds():
+    assert clamp(-1, 0, 10) == 0
+    assert clamp(11, 0, 10) == 10
+    assert clamp(5, 0, 10) == 5
+"""
+FAILING = """from calc.ops import clamp
+
+
+def test_clamp_wrong():
+    assert clamp(-1, 0, 10) == -1
+"""
+FLAKY = """from pathlib import Path
+
+
+def test_depends_on_earlier_runs():
+    marker = Path(__file__).parent / ".flaky-count"
+    runs = int(marker.read_text()) if marker.exists() else 0
+    marker.write_text(str(runs + 1))
+    assert runs == 0
+"""
+USELESS = """from calc.ops import discount
+
+
+def test_no_discount_again():
+    assert discount(50, 0) == 50
+"""
+KILLER = """from calc.ops import discount
+
+
+def test_quarter_off():
+    assert discount(100, 0.25) == 75
+"""
+BROKEN_IMPORT = """from calc.missing import nothing
+
+
+def test_nothing():
+    assert nothing()
+"""
+
+
+def fenced(*modules: str) -> str:
+    return "Here are tests.\n\n" + "\n".join(f"```python\n{m}```\n" for m in modules)
+
+
+def project(root: Path) -> Path:
+    write_file(root / "calc/__init__.py", "")
+    write_file(root / "calc/ops.py", OPS)
+    write_file(root / "tests/test_ops.py", EXISTING)
+    write_file(root / "pytest.ini", "[pytest]\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "calc")
+    return root
+
+
+def acb_tests(repo: Path, replies: list[Reply], *args: str):  # type: ignore[no-untyped-def]
+    with MockModelServer(replies) as server:
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb("tests", *args, "-m", "openai/mock-model", cwd=repo, env=env)
+    return done, server
+
+
+def coverage_py_percent(repo: Path, tmp_path: Path) -> float:
+    """The same measurement made directly with coverage.py, for comparison."""
+    data = tmp_path / "check.coverage"
+    omit = "tests/*,test/*,*/tests/*,test_*.py,*/test_*.py,*_test.py,conftest.py,*/conftest.py"
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}", "--source=.",
+         f"--omit={omit}", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=repo, check=True, capture_output=True,
+    )  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o", "-"],
+        cwd=repo, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return float(json.loads(out.stdout)["totals"]["percent_covered"])
+
+
+def test_exactly_the_tests_that_earn_their_place_are_kept(tmp_path: Path) -> None:
+    repo = project(tmp_path / "calc-project")
+    before = coverage_py_percent(repo, tmp_path)
+    replies = [
+        Reply(fenced(GOOD, FAILING, FLAKY, USELESS, KILLER, BROKEN_IMPORT)),
+        Reply("test(calc): cover clamp and partial discounts"),
+    ]
+    done, server = acb_tests(repo, replies, "calc/ops.py", "--mutation", "--max-rounds", "1")
+    assert done.returncode == 0, done.stderr
+    (repo / "tests/.flaky-count").unlink(missing_ok=True)
+    after = coverage_py_percent(repo, tmp_path)
+    assert before < after
+    assert f"coverage (lines+branches): {before:.1f}% -> {after:.1f}%" in done.stdout
+    assert "mutation score" in done.stdout
+    assert "candidates: 6; kept 2; rejected: 1 failing, 1 flaky, 1 import-error, 1 no-gain" in done.stdout
+    generated = (repo / "tests/test_ops_generated.py").read_text()
+    assert "def test_clamp_bounds" in generated and "def test_quarter_off" in generated
+    assert "test_clamp_wrong" not in generated and "runs == 0" not in generated
+    assert not (repo / "tests/test_acb_candidate.py").exists()
+    prompt = server.requests[0].body["messages"][1]["content"]
+    assert "   5! " in prompt and "Uncovered: 5, 7" in prompt, "uncovered lines are marked"
+    assert "surviving mutants" in prompt
+    assert "test(calc)" in git(repo, "log", "-1", "--format=%s"), "kept tests are committed"
+
+    ledger = sqlite3.connect(tmp_path / "acb-home" / "ledger.db")
+    verdicts = [
+        (json.loads(p)["category"], json.loads(p)["verdict"])
+        for (p,) in ledger.execute("SELECT payload FROM events WHERE type = 'test_candidate' ORDER BY seq")
+    ]
+    assert verdicts == [
+        ("kept", "kept"), ("failing", "rejected"), ("flaky", "rejected"),
+        ("no-gain", "rejected"), ("kept", "kept"), ("import-error", "rejected"),
+    ]  # fmt: skip
+
+    again, server = acb_tests(repo, [Reply(fenced(USELESS))], "calc/ops.py", "--max-rounds", "1")
+    assert again.returncode == 0, again.stderr
+    guided = server.requests[0].body["messages"][1]["content"]
+    assert "Earlier generated tests for this project were rejected" in guided
+    assert "import-error" in guided and "No module named 'calc.missing'" in guided
+
+
+def test_without_coverage_data_it_says_why_in_one_line(tmp_path: Path) -> None:
+    repo = tmp_path / "empty"
+    write_file(repo / "x.py", "print('not a test suite')\n")
+    bad = run_acb("tests", "nope.py", "-C", str(repo), "-m", "openai/mock-model", cwd=tmp_path)
+    assert bad.returncode == 2 and "nope.py is not a Python file" in bad.stderr
