@@ -29,6 +29,12 @@ echo
 echo "== who wrote wordstats/core.py: acb blame"
 acb blame "$work/wordstats/core.py" | sed -n '20,32p'
 echo
+echo "== acb tests: generate tests for the untested wordstats/stats.py (model: replay of"
+echo "   examples/cassettes/wordstats-tests.jsonl); each candidate must pass 3 runs and raise"
+echo "   coverage or kill a mutant"
+acb tests wordstats/stats.py --mutation --max-rounds 1 -C "$work" \
+  --model replay:examples/cassettes/wordstats-tests.jsonl
+echo
 echo "== undo is one command away: acb undo (not run here)"
 echo
 echo "== the run as the ledger recorded it: acb runs show last"

@@ -32,7 +32,7 @@ def discount(price, rate):
     return price * (1 - rate)
 '''
 
-EXISTING = '''import pytest
+EXISTING = """import pytest
 
 from calc.ops import discount
 
@@ -44,7 +44,7 @@ def test_no_discount():
 def test_rate_above_one():
     with pytest.raises(ValueError):
         discount(1, 2)
-'''
+"""
 
 GOOD = """from calc.ops import clamp
 
@@ -141,26 +141,34 @@ def test_exactly_the_tests_that_earn_their_place_are_kept(tmp_path: Path) -> Non
     assert before < after
     assert f"coverage (lines+branches): {before:.1f}% -> {after:.1f}%" in done.stdout
     assert "mutation score" in done.stdout
-    assert "candidates: 6; kept 2; rejected: 1 failing, 1 flaky, 1 import-error, 1 no-gain" in done.stdout
+    assert (
+        "candidates: 6; kept 2; rejected: 1 failing, 1 flaky, 1 import-error, 1 no-gain"
+        in done.stdout
+    )
     generated = (repo / "tests/test_ops_generated.py").read_text()
     assert "def test_clamp_bounds" in generated and "def test_quarter_off" in generated
     assert "test_clamp_wrong" not in generated and "runs == 0" not in generated
     assert not (repo / "tests/test_acb_candidate.py").exists()
     prompt = server.requests[0].body["messages"][1]["content"]
-    assert "   5! " in prompt and "Uncovered: 5, 7" in prompt, "uncovered lines are marked"
+    assert "   5!     if x < lo:" in prompt and "Uncovered: 5-9" in prompt, "uncovered lines marked"
     assert "surviving mutants" in prompt
     assert "test(calc)" in git(repo, "log", "-1", "--format=%s"), "kept tests are committed"
 
     ledger = sqlite3.connect(tmp_path / "acb-home" / "ledger.db")
     verdicts = [
         (json.loads(p)["category"], json.loads(p)["verdict"])
-        for (p,) in ledger.execute("SELECT payload FROM events WHERE type = 'test_candidate' ORDER BY seq")
+        for (p,) in ledger.execute(
+            "SELECT payload FROM events WHERE type = 'test_candidate' ORDER BY seq"
+        )
     ]
     assert verdicts == [
         ("kept", "kept"), ("failing", "rejected"), ("flaky", "rejected"),
         ("no-gain", "rejected"), ("kept", "kept"), ("import-error", "rejected"),
     ]  # fmt: skip
 
+    with (repo / "calc/ops.py").open("a") as ops:
+        ops.write("\n\ndef sign(x):\n    return 1 if x > 0 else -1\n")
+    git(repo, "commit", "-qam", "sign")
     again, server = acb_tests(repo, [Reply(fenced(USELESS))], "calc/ops.py", "--max-rounds", "1")
     assert again.returncode == 0, again.stderr
     guided = server.requests[0].body["messages"][1]["content"]
@@ -173,3 +181,15 @@ def test_without_coverage_data_it_says_why_in_one_line(tmp_path: Path) -> None:
     write_file(repo / "x.py", "print('not a test suite')\n")
     bad = run_acb("tests", "nope.py", "-C", str(repo), "-m", "openai/mock-model", cwd=tmp_path)
     assert bad.returncode == 2 and "nope.py is not a Python file" in bad.stderr
+
+
+def test_the_demo_cassette_raises_the_example_projects_coverage(wordstats_repo: Path) -> None:
+    cassette = Path(__file__).resolve().parents[1] / "examples/cassettes/wordstats-tests.jsonl"
+    done = run_acb(
+        "tests", "wordstats/stats.py", "--max-rounds", "1", "--model", f"replay:{cassette}",
+        cwd=wordstats_repo,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "coverage (lines+branches): 40.7% -> 100.0% (11/27 -> 27/27)" in done.stdout
+    assert "candidates: 3; kept 1; rejected: 1 failing, 1 no-gain" in done.stdout
+    assert (wordstats_repo / "tests/test_stats_generated.py").is_file()

@@ -107,6 +107,14 @@ class HumanRenderer:
         for step in event["steps"]:
             self._line(f"  {PLAN_MARKS.get(step['status'], '[ ]')} {step['step']}", fg="magenta")
 
+    def on_test_candidate(self, event: dict[str, Any]) -> None:
+        kept = event["verdict"] == "kept"
+        label = "kept" if kept else f"rejected ({event['category']})"
+        self._line(
+            f"  ◇ candidate for {event['target']}: {label}: {event['reason'][:140]}",
+            fg="green" if kept else "yellow",
+        )
+
     def on_tests_checked(self, event: dict[str, Any]) -> None:
         text, good = describe_tests_checked(event)
         self._line(text, fg="green" if good else "yellow")

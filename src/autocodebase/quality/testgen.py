@@ -141,7 +141,9 @@ class TestGenerator:
                 candidate.gain = gain
                 self._keep(candidate, f"+{gain} lines/branches covered")
                 if survivors:  # what it kills no longer needs killing
-                    killed = {r.mutant for r in self._mutation_run(survivors, [relative]) if r.killed}
+                    killed = {
+                        r.mutant for r in self._mutation_run(survivors, [relative]) if r.killed
+                    }
                     survivors = [m for m in survivors if m not in killed]
                 return measured, survivors
             if survivors:
@@ -316,7 +318,9 @@ def classify_failure(report: TestReport) -> tuple[str, str]:
     text = " ".join([*(f"{c.message} {c.details}" for c in report.failures), report.output_tail])
     first = next((c.message or c.details for c in report.failures if c.message or c.details), "")
     if re.search(r"ModuleNotFoundError|ImportError|cannot import name", text):
-        found = re.search(r"(ModuleNotFoundError|ImportError)[^\n]*", text)
+        found = re.search(r"(?:ModuleNotFoundError|ImportError): [^\n]*", text) or re.search(
+            r"(?:ModuleNotFoundError|ImportError)[^\n]*", text
+        )
         return "import-error", found.group(0) if found else "import failed"
     if re.search(r"fixture '[^']+' not found", text):
         found = re.search(r"fixture '[^']+' not found", text)
