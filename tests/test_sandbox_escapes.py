@@ -7,6 +7,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import time
 import sys
 import threading
 from pathlib import Path
@@ -150,9 +151,16 @@ def test_no_udp_or_dns(workspace: Path) -> None:
     assert "pypi.org" not in outcome.output
 
 
-def _count_processes(pattern: str) -> int:
-    done = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
-    return len(done.stdout.split())
+def _count_processes(pattern: str, settle_s: float = 5.0) -> int:
+    """Processes matching `pattern`, once the kernel has had a moment to finish killing them
+    (on a loaded machine a killed group can stay visible for a fraction of a second)."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        done = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+        count = len(done.stdout.split())
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
 
 
 def test_fork_bomb_is_bounded(workspace: Path) -> None:
