@@ -7,9 +7,9 @@ import contextlib
 import os
 import socket
 import subprocess
-import time
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
