@@ -141,10 +141,8 @@ class TestGenerator:
                 candidate.gain = gain
                 self._keep(candidate, f"+{gain} lines/branches covered")
                 if survivors:  # what it kills no longer needs killing
-                    killed = {
-                        r.mutant for r in self._mutation_run(survivors, [relative]) if r.killed
-                    }
-                    survivors = [m for m in survivors if m not in killed]
+                    dead = {r.mutant for r in self._mutation_run(survivors, [relative]) if r.killed}
+                    survivors = [m for m in survivors if m not in dead]
                 return measured, survivors
             if survivors:
                 killed = [r.mutant for r in self._mutation_run(survivors, [relative]) if r.killed]
