@@ -232,3 +232,23 @@ def test_fallback_when_bubblewrap_is_unusable(
     else:
         assert writing.exit_code == 0 and writing.sandbox.startswith("none (fallback")
     assert (workspace / "made-it").exists() == (fallback == "none")
+
+
+def test_a_virtualenv_under_tmp_stays_usable_and_read_only(workspace: Path) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="acb-venv-", dir="/tmp") as scratch:
+        venv = Path(scratch)
+        (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+        (venv / "lib").mkdir()
+        (venv / "lib" / "marker.txt").write_text("site-packages live here\n")
+        (venv / "bin").mkdir()
+        tool = venv / "bin" / "acb-venv-tool"
+        tool.write_text(f"#!/bin/sh\ncat {venv}/lib/marker.txt\n")
+        tool.chmod(0o755)
+        env = {**command_environment(), "PATH": f"{venv}/bin:{os.environ['PATH']}"}
+        policy = SandboxPolicy(limits=Limits(timeout_s=20))
+        ran = run_command(policy, "acb-venv-tool", workspace, env)
+        assert ran.exit_code == 0 and "site-packages live here" in ran.output
+        wrote = run_command(policy, f"touch {venv}/lib/new", workspace, env)
+        assert wrote.exit_code != 0 and not (venv / "lib" / "new").exists()

@@ -51,6 +51,23 @@ def _hidden_credentials(home: Path) -> list[str]:
     return args
 
 
+def _tools_under_tmp(env: Mapping[str, str]) -> list[Path]:
+    """Directories on PATH that live under the host's /tmp (a virtualenv made in a CI
+    checkout, say), which the private /tmp would hide: kept visible, read-only. For a venv's
+    bin directory the whole venv is kept, since its site-packages sit next to it."""
+    kept: list[Path] = []
+    for entry in env.get("PATH", "").split(":"):
+        if not entry.startswith("/tmp/"):  # noqa: S108 - comparing, not using, the path
+            continue
+        directory = Path(entry)
+        if not directory.is_dir():
+            continue
+        root = directory.parent if (directory.parent / "pyvenv.cfg").is_file() else directory
+        if root not in kept:
+            kept.append(root)
+    return kept
+
+
 def bwrap_command(
     policy: SandboxPolicy,
     workspace: Path,
@@ -67,6 +84,8 @@ def bwrap_command(
         args.append("--unshare-net")
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     args += ["--tmpfs", "/tmp"]  # noqa: S108 - a fresh, private /tmp inside the sandbox
+    for kept in _tools_under_tmp(env):
+        args += ["--ro-bind", str(kept), str(kept)]
     args += _hidden_credentials(home or Path.home())
     if policy.mode == "workspace-write":
         for root in (workspace, *policy.writable_roots):
