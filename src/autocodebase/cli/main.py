@@ -27,6 +27,11 @@ SUBCOMMANDS = {
         "map_command",
         "Show the repo map: what matters for a task",
     ),
+    "review": (
+        "autocodebase.cli.review_cmd",
+        "review_command",
+        "Security and bug gates on a change",
+    ),
     "tests": ("autocodebase.cli.tests_cmd", "tests_command", "Generate tests that raise coverage"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),

@@ -1,0 +1,47 @@
+"""One shape for every analyser's findings, so they can be merged, filtered and rendered."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Severity = Literal["low", "medium", "high"]
+RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3}
+
+
+@dataclass(frozen=True)
+class Finding:
+    tool: str
+    rule: str
+    severity: Severity
+    file: str
+    line: int
+    message: str
+    fix_hint: str = ""
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def deduplicate(findings: list[Finding]) -> list[Finding]:
+    """One finding per place and problem: when two tools flag the same line for the same
+    reason (ruff's S-rules mirror bandit's), keep the most severe."""
+    best: dict[tuple[str, int, str], Finding] = {}
+    for finding in findings:
+        key = (finding.file, finding.line, _family(finding))
+        kept = best.get(key)
+        if kept is None or RANK[finding.severity] > RANK[kept.severity]:
+            best[key] = finding
+    return sorted(best.values(), key=lambda f: (-RANK[f.severity], f.file, f.line, f.rule))
+
+
+def _family(finding: Finding) -> str:
+    """bandit B608 and ruff S608 are the same check."""
+    rule = finding.rule
+    if finding.tool == "ruff" and rule.startswith("S"):
+        return "B" + rule[1:]
+    return rule
+
+
+def at_least(findings: list[Finding], severity: str) -> list[Finding]:
+    return [f for f in findings if RANK[f.severity] >= RANK[severity]]

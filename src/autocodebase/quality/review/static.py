@@ -1,0 +1,115 @@
+"""The deterministic gates: ruff (bug rules), bandit (security), detect-secrets (credentials),
+run on the new version of the changed files and kept only where the change touched.
+
+They read files and never run them, so they run outside the sandbox, on our own interpreter
+(the tools are acb's dependencies, not the project's).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from autocodebase.quality.review.changes import ChangeSet
+from autocodebase.quality.review.findings import Finding, Severity, deduplicate
+
+RUFF_RULES = "F,E9,B"
+_RUFF_HIGH = ("E9", "F821", "F822", "F823", "F706", "F704", "B012", "B018")
+_RUFF_LOW = ("F401", "F841", "F811", "F403", "F405", "B007", "B905")
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=600
+    )
+    return done.stdout
+
+
+def ruff(root: Path, files: list[str]) -> list[Finding]:
+    python = [f for f in files if f.endswith((".py", ".pyi"))]
+    if not python:
+        return []
+    out = _run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select",
+         RUFF_RULES, "--output-format", "json", "--exit-zero", *python],
+        root,
+    )  # fmt: skip
+    findings = []
+    for item in json.loads(out or "[]"):
+        code = str(item.get("code") or "E999")
+        severity: Severity = (
+            "high"
+            if code.startswith(_RUFF_HIGH)
+            else "low"
+            if code.startswith(_RUFF_LOW)
+            else "medium"
+        )
+        fix = (item.get("fix") or {}).get("message") or ""
+        findings.append(
+            Finding("ruff", code, severity, _relative(root, item["filename"]),
+                    int(item["location"]["row"]), str(item["message"]), fix)
+        )  # fmt: skip
+    return findings
+
+
+def bandit(root: Path, files: list[str]) -> list[Finding]:
+    python = [f for f in files if f.endswith(".py")]
+    if not python:
+        return []
+    out = _run([sys.executable, "-m", "bandit", "-q", "-f", "json", *python], root)
+    findings = []
+    for item in json.loads(out or "{}").get("results", []):
+        severity = str(item.get("issue_severity", "LOW")).lower()
+        if str(item.get("issue_confidence", "")).upper() == "LOW":
+            severity = {"high": "medium", "medium": "low"}.get(severity, "low")
+        findings.append(
+            Finding("bandit", str(item["test_id"]), severity,  # type: ignore[arg-type]
+                    _relative(root, item["filename"]), int(item["line_number"]),
+                    str(item["issue_text"]), str(item.get("more_info", "")))
+        )  # fmt: skip
+    return findings
+
+
+def secrets(root: Path, files: list[str]) -> list[Finding]:
+    if not files:
+        return []
+    out = _run([sys.executable, "-m", "detect_secrets", "scan", *files], root)
+    findings = []
+    for name, hits in json.loads(out or "{}").get("results", {}).items():
+        for hit in hits:
+            findings.append(
+                Finding("detect-secrets", str(hit["type"]), "high", _relative(root, name),
+                        int(hit["line_number"]), f"possible secret: {hit['type']}",
+                        "move it to an environment variable or a secret store, and rotate it")
+            )  # fmt: skip
+    return findings
+
+
+def _relative(root: Path, name: str) -> str:
+    path = Path(name)
+    if path.is_absolute():
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return name
+    return path.as_posix().removeprefix("./")
+
+
+GATES: dict[str, Callable[[Path, list[str]], list[Finding]]] = {
+    "ruff": ruff,
+    "bandit": bandit,
+    "detect-secrets": secrets,
+}
+
+
+def static_review(changes: ChangeSet) -> list[Finding]:
+    """Every gate on the changed files; findings only on changed lines, deduplicated."""
+    files = [f for f in changes.files if (changes.root / f).is_file()]
+    found: list[Finding] = []
+    for gate in GATES.values():
+        found += gate(changes.root, files)
+    on_changed = [f for f in found if f.line in changes.lines.get(f.file, set())]
+    return deduplicate(on_changed)
