@@ -55,6 +55,11 @@ class Settings:
     test_gate: bool = True
     """Run the tests before the model may finish; new failures go back to it."""
     test_rounds: int = 2
+    review_gate: bool = True
+    """Review the run's change (static gates) before committing it."""
+    review_block_on: str = "high"
+    """Findings at least this severe go back to the model, and block the commit if they stay."""
+    review_rounds: int = 2
     """How often failing tests go back to the model before the run fails."""
     map_tokens: int = 1024
     """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
@@ -111,11 +116,15 @@ SCALAR_KEYS: Final = {
     "test_timeout_s": int,
     "test_gate": bool,
     "test_rounds": int,
+    "review_gate": bool,
+    "review_block_on": str,
+    "review_rounds": int,
 }
 CHOICES: Final = {
     "sandbox_mode": ("read-only", "workspace-write", "full-access"),
     "approvals": ("untrusted", "on-request", "never"),
     "sandbox_fallback": ("refuse", "read-only-guard", "none"),
+    "review_block_on": ("high", "medium", "low", "never"),
 }
 SANDBOX_TABLE: Final = {
     "mode": "sandbox_mode",
@@ -132,11 +141,17 @@ TEST_TABLE: Final = {
     "gate": "test_gate",
     "rounds": "test_rounds",
 }
-TABLES: Final = {"sandbox": SANDBOX_TABLE, "test": TEST_TABLE}
+REVIEW_TABLE: Final = {
+    "gate": "review_gate",
+    "block_on": "review_block_on",
+    "rounds": "review_rounds",
+}
+TABLES: Final = {"sandbox": SANDBOX_TABLE, "test": TEST_TABLE, "review": REVIEW_TABLE}
 LIST_KEYS: Final = ("writable_roots", "env_allow")
 ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}
-PROJECT_FORBIDDEN: Final = ("providers", "ledger_path", "sandbox", "approvals")
-"""A repository may not redirect keys or records, nor loosen the sandbox it will run in."""
+PROJECT_FORBIDDEN: Final = ("providers", "ledger_path", "sandbox", "approvals", "review")
+"""A repository may not redirect keys or records, nor loosen the sandbox it will run in or
+the review that guards what lands in it."""
 
 
 def default_state_dir() -> Path:

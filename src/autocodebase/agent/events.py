@@ -202,6 +202,19 @@ class TestCandidateJudged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReviewChecked(Event):
+    """The review gate looked at the run's change before the commit."""
+
+    type: str = "review_checked"
+    findings: list[dict[str, object]]
+    """Every finding on the changed lines: tool, rule, severity, file, line, message, fix_hint."""
+    blocking: int
+    block_on: str
+    verdict: str
+    """`passed`, `passed-with-findings`, `sent-back` or `gave-up` (the run fails, no commit)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorRaised(Event):
     type: str = "error"
     message: str

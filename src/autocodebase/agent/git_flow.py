@@ -60,6 +60,8 @@ class RunGit:
     snapshots: Snapshotter = field(init=False)
     start_ref: str = ""
     start_tree: Tree = field(default_factory=dict)
+    review_findings: Callable[[], list[dict[str, object]]] | None = None
+    """What the review gate found on the change: carried in the commit's provenance note."""
 
     def __post_init__(self) -> None:
         self.snapshots = Snapshotter(self.root)
@@ -97,6 +99,8 @@ class RunGit:
                 record = provenance_record(
                     self.root, parent, commit, self.run_id, self.model.name, self.file_calls()
                 )
+                if self.review_findings is not None:
+                    record["review"] = self.review_findings()
                 attach_note(self.root, commit, record)
         return GitRecorded(
             checkpoint=self.start_ref,

@@ -10,7 +10,7 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from autocodebase.agent.events import ApprovalDecided, ErrorRaised, EventBus, Ru
 from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
-from autocodebase.agent.test_gate import TestGate
+from autocodebase.agent.review_gate import ReviewGate, chain
+from autocodebase.agent.test_gate import TestGate, Verdict
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.engine import BackgroundMap
@@ -177,16 +178,46 @@ class RunSession:
             self.git.start()
             agent.snapshots = self.git.snapshots
             agent.before_finish = self.git.finish
+        git_flow = self.git
+        start = (lambda: (git_flow.root, git_flow.start_ref)) if git_flow else (lambda: None)
+        checks: list[Callable[[], Verdict]] = []
         if settings.test_gate:
-            git_flow = self.git
-            agent.check_done = TestGate(
-                context=context,
-                emit=bus.emit,
-                changed=lambda: bool(agent.file_calls),
-                baseline_tree=lambda: (git_flow.root, git_flow.start_ref) if git_flow else None,
-                rounds=settings.test_rounds,
+            checks.append(
+                TestGate(
+                    context=context,
+                    emit=bus.emit,
+                    changed=lambda: bool(agent.file_calls),
+                    baseline_tree=start,
+                    rounds=settings.test_rounds,
+                )
             )
+        if settings.review_gate:
+            review = ReviewGate(
+                workspace=self.workspace,
+                emit=bus.emit,
+                changed=lambda: self._workspace_paths(agent.file_calls),
+                start=start,
+                block_on=settings.review_block_on,
+                rounds=settings.review_rounds,
+            )
+            checks.append(review)
+            if git_flow is not None:
+                git_flow.review_findings = lambda: [f.record() for f in review.findings]
+        if checks:
+            agent.check_done = chain(*checks)
         return agent
+
+    def _workspace_paths(self, calls: dict[str, list[str]]) -> list[str]:
+        """`file_calls` keys are repository paths; the review reads workspace-relative ones."""
+        if self.root is None:
+            return list(calls)
+        found = []
+        for path in calls:
+            try:
+                found.append((self.root / path).resolve().relative_to(self.workspace).as_posix())
+            except ValueError:
+                continue
+        return found
 
     def system_prompt(self) -> str:
         built = self._map.wait()

@@ -14,6 +14,7 @@ from rich.syntax import Syntax
 
 from autocodebase.cli.render import (
     PLAN_MARKS,
+    describe_review_checked,
     describe_tests_checked,
     format_cost,
     format_tokens,
@@ -108,6 +109,11 @@ class ChatRenderer:
 
     def on_approval(self, event: dict[str, Any]) -> None:
         self._stop()
+
+    def on_review_checked(self, event: dict[str, Any]) -> None:
+        self._stop()
+        text, good = describe_review_checked(event)
+        self.console.print(f"[{'green' if good else 'yellow'}]{escape(text)}[/]", highlight=False)
 
     def on_tests_checked(self, event: dict[str, Any]) -> None:
         self._stop()

@@ -115,6 +115,10 @@ class HumanRenderer:
             fg="green" if kept else "yellow",
         )
 
+    def on_review_checked(self, event: dict[str, Any]) -> None:
+        text, good = describe_review_checked(event)
+        self._line(text, fg="green" if good else "yellow")
+
     def on_tests_checked(self, event: dict[str, Any]) -> None:
         text, good = describe_tests_checked(event)
         self._line(text, fg="green" if good else "yellow")
@@ -147,3 +151,16 @@ def describe_tests_checked(event: dict[str, Any]) -> tuple[str, bool]:
     if verdict == "gave-up":
         return f"◆ tests: {new} new failure(s) remain; the run will not claim success", False
     return f"◆ tests {verdict}", True
+
+
+def describe_review_checked(event: dict[str, Any]) -> tuple[str, bool]:
+    """One line for the review gate's verdict, and whether it is good news."""
+    count, blocking = len(event["findings"]), event["blocking"]
+    verdict = event["verdict"]
+    if verdict == "passed":
+        return "◆ review: no findings on the change", True
+    if verdict == "passed-with-findings":
+        return f"◆ review: {count} finding(s) below {event['block_on']}, recorded", True
+    if verdict == "sent-back":
+        return f"◆ review: {blocking} blocking finding(s) sent back to the model", False
+    return f"◆ review: {blocking} blocking finding(s) remain; nothing will be committed", False

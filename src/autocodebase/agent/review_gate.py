@@ -1,0 +1,117 @@
+"""The review gate: before acb commits, the static gates review the run's own change. Findings
+at or above `[review] block_on` (default high) go back to the model to fix (bounded rounds);
+if they remain, the run fails and nothing is committed. Everything found is recorded — in the
+ledger (`review_checked`) and in the commit's provenance note."""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autocodebase.agent.events import Event, ReviewChecked
+from autocodebase.agent.test_gate import Verdict
+from autocodebase.quality.review.changes import ChangeSet
+from autocodebase.quality.review.findings import Finding, at_least
+from autocodebase.quality.review.static import static_review
+
+
+@dataclass
+class ReviewGate:
+    workspace: Path
+    emit: Callable[[Event], None]
+    changed: Callable[[], list[str]]
+    """Workspace-relative paths the run changed."""
+    start: Callable[[], tuple[Path, str] | None]
+    """(git root, checkpoint ref) of the tree as the run found it; None outside git."""
+    block_on: str = "high"
+    rounds: int = 2
+    sent_back: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    """The last review's findings (the git note carries them)."""
+
+    def __call__(self) -> Verdict:
+        paths = self.changed()
+        if not paths:
+            return Verdict()
+        changes = self._changes(paths)
+        self.findings = static_review(changes)
+        blocking = at_least(self.findings, self.block_on) if self.block_on != "never" else []
+        if not blocking:
+            self._record("passed" if not self.findings else "passed-with-findings", blocking)
+            return Verdict()
+        if self.sent_back >= self.rounds:
+            self._record("gave-up", blocking)
+            shown = "; ".join(f"{f.file}:{f.line} {f.tool} {f.rule}" for f in blocking[:5])
+            return Verdict(
+                failure=f"review found {self.block_on}-severity issues left unfixed: {shown}"
+            )
+        self.sent_back += 1
+        self._record("sent-back", blocking)
+        listed = "\n".join(
+            f"- {f.file}:{f.line} [{f.severity}, {f.tool} {f.rule}] {f.message}"
+            + (f" (fix: {f.fix_hint})" if f.fix_hint else "")
+            for f in blocking
+        )
+        return Verdict(
+            feedback="Before you finish: reviewing your change found problems that block the "
+            f"commit:\n{listed}\nFix them, then finish. If one is a false positive, change the "
+            "code so the intent is explicit (e.g. usedforsecurity=False for a non-security hash)."
+        )
+
+    def _changes(self, paths: list[str]) -> ChangeSet:
+        """The lines the run added or changed in each file, against the start checkpoint."""
+        start = self.start()
+        lines: dict[str, set[int]] = {}
+        for path in paths:
+            target = self.workspace / path
+            if not target.is_file():
+                continue
+            new = target.read_text(errors="replace").splitlines()
+            old = self._old(start, path)
+            matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+            touched = {
+                j + 1
+                for tag, _, _, j1, j2 in matcher.get_opcodes()
+                if tag in ("replace", "insert")
+                for j in range(j1, j2)
+            }
+            if touched:
+                lines[path] = touched
+        return ChangeSet("the run's change", self.workspace, lines)
+
+    def _old(self, start: tuple[Path, str] | None, path: str) -> list[str]:
+        if start is None:
+            return []
+        root, ref = start
+        relative = (self.workspace / path).resolve().relative_to(root.resolve()).as_posix()
+        done = subprocess.run(
+            ["git", "-C", str(root), "show", f"{ref}:{relative}"],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        return done.stdout.decode("utf-8", "replace").splitlines() if done.returncode == 0 else []
+
+    def _record(self, verdict: str, blocking: list[Finding]) -> None:
+        self.emit(
+            ReviewChecked(
+                findings=[f.record() for f in self.findings],
+                blocking=len(blocking),
+                block_on=self.block_on,
+                verdict=verdict,
+            )
+        )
+
+
+def chain(*checks: Callable[[], Verdict]) -> Callable[[], Verdict]:
+    """Run the checks in order; the first that objects decides."""
+
+    def check() -> Verdict:
+        for one in checks:
+            verdict = one()
+            if verdict.feedback or verdict.failure:
+                return verdict
+        return Verdict()
+
+    return check
