@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-edits bench-context system-deps clean
+.PHONY: demo test lint bench bench-edits bench-context bench-review system-deps clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -42,6 +42,14 @@ bench-edits: $(STAMP)
 		--repo $(BENCH_CACHE)/repos/flask --repo $(BENCH_CACHE)/repos/requests \
 		--repo $(BENCH_CACHE)/repos/click
 	$(BIN)/python bench/edits/run.py --write
+
+bench-review: $(STAMP)
+	@mkdir -p $(BENCH_CACHE)/repos
+	@for repo in pallets/flask psf/requests pallets/click; do \
+		name=$${repo#*/}; [ -d $(BENCH_CACHE)/repos/$$name ] || \
+		git clone -q https://github.com/$$repo $(BENCH_CACHE)/repos/$$name; done
+	$(BIN)/python bench/review/run.py --repo $(BENCH_CACHE)/repos/flask \
+		--repo $(BENCH_CACHE)/repos/requests --repo $(BENCH_CACHE)/repos/click --write
 
 bench-context: $(STAMP)
 	ACB_BENCH_CACHE=$(BENCH_CACHE) $(BIN)/python bench/context/run.py

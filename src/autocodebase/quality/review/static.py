@@ -16,8 +16,15 @@ from pathlib import Path
 from autocodebase.quality.review.changes import ChangeSet
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
 
-RUFF_RULES = "F,E9,B"
+RUFF_RULES = "F,E9,E711,E712,B"
 _RUFF_HIGH = ("E9", "F821", "F822", "F823", "F706", "F704", "B012", "B018")
+BANDIT_HIGH = frozenset(
+    {"B102", "B201", "B202", "B301", "B302", "B307", "B324", "B501", "B502", "B503", "B504",
+     "B506", "B602", "B604", "B605", "B608", "B609", "B701"}
+)  # fmt: skip
+"""Rules whose finding, in a change, is an exploitable class of flaw (code, command or SQL
+injection, unsafe deserialisation, weak password hashing, TLS off, template autoescape off):
+high whatever bandit's own per-rule severity says, so they block a commit by default."""
 _RUFF_LOW = ("F401", "F841", "F811", "F403", "F405", "B007", "B905")
 
 
@@ -63,6 +70,8 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     findings = []
     for item in json.loads(out or "{}").get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
+        if item["test_id"] in BANDIT_HIGH:
+            severity = "high"
         if str(item.get("issue_confidence", "")).upper() == "LOW":
             severity = {"high": "medium", "medium": "low"}.get(severity, "low")
         findings.append(
