@@ -104,7 +104,9 @@ def main() -> None:
             f"Measured {time.strftime('%Y-%m-%d')} on {describe_machine()}.",
             f"Method: `python bench/startup.py -n {args.runs}`; each sample is a fresh process "
             "(OS file cache warm, no Python bytecode recompilation); `exec` is timed from spawn "
-            "to the arrival of its first request at a loopback mock server.",
+            "to the arrival of its first request at a loopback mock server, on a copy of "
+            "examples/wordstats; that includes the git checkpoint, the sandbox probe and the "
+            "start-of-run repo map (built in a child process while the SDK is imported).",
             "",
             *table,
             "",
