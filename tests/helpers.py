@@ -42,3 +42,8 @@ def write_file(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def json_events(stdout: str) -> list[dict[str, Any]]:
+    """The events of an `acb ... --json` run, from its stdout."""
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.conftest import git
 from tests.fakes.mock_server import Reply
+from tests.helpers import json_events as events
 from tests.helpers import write_file
 from tests.test_exec_cli import exec_with_mock
 
@@ -26,10 +27,6 @@ STRONG = """*** Begin Patch
 -    return hashlib.md5(password.encode()).hexdigest()
 +    return hashlib.scrypt(password.encode(), salt=b"wordstats", n=2**14, r=8, p=1).hex()
 *** End Patch"""
-
-
-def events(stdout: str) -> list[dict[str, object]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
 def test_a_high_finding_goes_back_and_the_fix_is_committed_with_the_review(

@@ -4,11 +4,11 @@ run that cannot make its tests pass again fails and does not commit."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.conftest import git
 from tests.fakes.mock_server import Reply
+from tests.helpers import json_events as events
 from tests.helpers import write_file
 from tests.test_exec_cli import exec_with_mock
 
@@ -34,10 +34,6 @@ OLD_BUG = """from wordstats import words
 def test_apostrophes_are_kept_as_one_word():
     assert words("don't stop") == ["do", "n't", "stop"]
 """
-
-
-def events(stdout: str) -> list[dict[str, object]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
 def with_old_failure(repo: Path) -> Path:
