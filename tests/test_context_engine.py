@@ -94,6 +94,7 @@ def test_index_is_incremental(repo: Path) -> None:
         assert (cold.files, cold.parsed, cold.removed) == (5, 5, 0), "docs/notes.md is not code"
         warm = index.refresh()
         assert (warm.parsed, warm.rehashed, warm.removed) == (0, 0, 0)
+        assert index.references_in("shop/views.py")["save_user"] == [1, 6]
 
         touched = repo / "shop/utils.py"
         os.utime(touched, ns=(touched.stat().st_mtime_ns + 10**9,) * 2)

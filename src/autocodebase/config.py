@@ -55,12 +55,13 @@ class Settings:
     test_gate: bool = True
     """Run the tests before the model may finish; new failures go back to it."""
     test_rounds: int = 2
+    """How often failing tests go back to the model before the run fails."""
     review_gate: bool = True
     """Review the run's change (static gates) before committing it."""
     review_block_on: str = "high"
     """Findings at least this severe go back to the model, and block the commit if they stay."""
     review_rounds: int = 2
-    """How often failing tests go back to the model before the run fails."""
+    """How often blocking findings go back to the model before the run fails."""
     map_tokens: int = 1024
     """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
     shell_timeout_s: int = 120

@@ -38,10 +38,10 @@ from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries
 from autocodebase.tools.base import Toolbox, ToolContext
 from autocodebase.vcs.checkpoint import Snapshotter, Tree, changed_paths
+from autocodebase.vcs.git import git
 
 if TYPE_CHECKING:
     from autocodebase.agent.test_gate import Verdict
-from autocodebase.vcs.git import git
 
 ChangeKind = Literal["added", "modified", "deleted", "moved"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autocodebase.agent.events import Event, TestsChecked
@@ -133,15 +133,9 @@ def _names(report: TestReport) -> list[str]:
 
 
 def _feedback(report: TestReport, new: list[str], before: set[str]) -> str:
-    fresh = TestReport(
-        report.runner,
-        report.command,
-        report.exit_code,
-        [c for c in report.failures if c.name in new] or [CaseResult(WHOLE_SUITE, "failed")],
-        report.source,
-        report.output_tail,
-        report.timed_out,
-        report.duration_s,
+    fresh = replace(
+        report,
+        cases=[c for c in report.failures if c.name in new] or [CaseResult(WHOLE_SUITE, "failed")],
     )
     old = f"\n({len(before)} other tests were already failing before your change; ignore those.)"
     return (

@@ -14,10 +14,10 @@ from autocodebase.context.ranking import DEFAULT_TUNING, Method, Ranker, Ranking
 from autocodebase.context.repo_map import RepoMap, render_map
 
 DEFAULT_BUDGET = 1024
+"""Tokens for the map at the start of a run (Aider's default map size is the same)."""
 MAP_WAIT_S = 8.0
 """How long the first request waits for the start-of-run map (a cold index of a very large
 repository takes longer; the run goes on without the map rather than keep the user waiting)."""
-"""Tokens for the map at the start of a run (Aider's default map size is the same)."""
 
 
 class ContextEngine:

@@ -143,10 +143,6 @@ class Ranker:
         self._is_test = np.fromiter((is_test_path(p) for p in paths), dtype=bool, count=len(paths))
         self._bm25: Bm25 | None = None
 
-    @property
-    def paths(self) -> list[str]:
-        return self._graph.paths
-
     def bm25(self) -> Bm25:
         if self._bm25 is None:
             # Loaded on first use: a map without a query (the start of a chat) never needs it.

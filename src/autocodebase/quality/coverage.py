@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autocodebase.quality.detect import TestCommand
 from autocodebase.quality.results import TestReport, parse_junit, parse_output
 from autocodebase.sandbox.gate import CommandGate
 
@@ -85,14 +86,16 @@ def measure(
     """Run pytest (on `tests`, default all) under coverage and read the result."""
     with tempfile.TemporaryDirectory(prefix="acb-coverage-") as scratch:
         data = Path(scratch) / "coverage.data"
-        junit = Path(scratch) / "junit.xml"
         omit = ",".join(TEST_PATTERNS)
-        selection = " ".join(tests or [])
-        command = (
+        under_coverage = TestCommand(
+            "pytest",
             f"{python} -m coverage run --branch --data-file={data} --source=. --omit='{omit}' "
-            f"-m pytest -q -p no:cacheprovider --junitxml={junit} -o junit_family=xunit1 "
-            f"{selection}"
-        ).rstrip()
+            "-m pytest -q",
+            "acb tests",
+        )
+        # The same pytest invocation as any test run: its JUnit report lands in `scratch` too.
+        command, _ = under_coverage.invocation(scratch, " ".join(tests) if tests else None)
+        junit = Path(scratch) / "junit.xml"
         outcome = gate.run(command, workspace, env, timeout_s, extra_writable=(Path(scratch),))
         if "No module named coverage" in outcome.output:
             raise CoverageUnavailable(
