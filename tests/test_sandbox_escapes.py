@@ -167,7 +167,11 @@ def test_fork_bomb_is_bounded(workspace: Path) -> None:
     outcome = sandboxed(
         workspace, "bomb() { bomb | bomb & }; bomb; sleep 1; echo still-here", max_processes=64
     )
-    assert "still-here" in outcome.output or outcome.timed_out
+    # Either the shell outlives the bomb, or the process limit starves even the shell's own
+    # `sleep` (bash gives up after its fork retries): both show the limit held, and the run
+    # ended without the watchdog and left nothing behind.
+    contained = "still-here" in outcome.output or "fork: Resource temporarily" in outcome.output
+    assert contained or outcome.timed_out, outcome.output[-500:]
     assert outcome.duration_s < 20
     assert _count_processes("bomb") == 0
 
