@@ -35,6 +35,10 @@ echo "   coverage or kill a mutant"
 acb tests wordstats/stats.py --mutation --max-rounds 1 -C "$work" \
   --model replay:examples/cassettes/wordstats-tests.jsonl
 echo
+echo "== acb review of the top_words commit: the static gates, then a two-pass model review"
+echo "   (model: replay of examples/cassettes/wordstats-review.jsonl)"
+acb review HEAD~1 -C "$work" --model replay:examples/cassettes/wordstats-review.jsonl
+echo
 echo "== undo is one command away: acb undo (not run here)"
 echo
 echo "== the run as the ledger recorded it: acb runs show last"

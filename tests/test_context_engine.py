@@ -14,7 +14,8 @@ import pytest
 from autocodebase.context import index as index_module
 from autocodebase.context.engine import ContextEngine
 from autocodebase.context.index import SymbolIndex
-from autocodebase.context.ranking import Tuning, _pagerank, is_test_path
+from autocodebase.context.paths import is_test_path
+from autocodebase.context.ranking import Tuning, _pagerank
 from autocodebase.context.tokens import count_tokens
 from tests.helpers import write_file
 

@@ -64,6 +64,9 @@ def test_parse_added_lines_from_a_zero_context_diff() -> None:
 -old
 +new
 @@ -20,3 +22,0 @@
+-a
+--- not a file header
+-c
 diff --git a/gone.py b/gone.py
 --- a/gone.py
 +++ /dev/null

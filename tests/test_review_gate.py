@@ -29,6 +29,16 @@ STRONG = """*** Begin Patch
 *** End Patch"""
 
 
+SALTED = """*** Begin Patch
+*** Add File: wordstats/digest.py
++import hashlib
++
++
++def password_digest(password: str) -> str:
++    return hashlib.scrypt(password.encode(), salt=b"wordstats", n=2**14, r=8, p=1).hex()
+*** End Patch"""
+
+
 def test_a_high_finding_goes_back_and_the_fix_is_committed_with_the_review(
     wordstats_repo: Path,
 ) -> None:
@@ -75,3 +85,29 @@ def test_a_repository_cannot_turn_its_own_review_off(wordstats_repo: Path) -> No
     write_file(wordstats_repo / ".acb/config.toml", '[review]\nblock_on = "never"\n')
     done, _ = exec_with_mock(wordstats_repo, [Reply("hi")], "anything")
     assert done.returncode == 2 and "'review' may only be set in" in done.stderr
+
+
+def test_the_models_review_is_advisory_recorded_and_in_the_note(
+    wordstats_repo: Path, tmp_path: Path
+) -> None:
+    write_file(tmp_path / "config" / "acb" / "config.toml", "[review]\nmodel = true\n")
+    finding = {"file": "wordstats/digest.py", "line": 5, "category": "security",
+               "severity": "high", "message": "a fixed salt makes equal passwords equal digests",
+               "fix": "use a random salt per password"}  # fmt: skip
+    script = [
+        Reply("", [("apply_patch", {"patch": SALTED})]),
+        Reply("Added password_digest."),
+        Reply(json.dumps({"findings": [finding]})),
+        Reply(json.dumps({"scores": [{"id": 1, "score": 8, "why": "real"}]})),
+        Reply("feat(digest): add password_digest"),
+    ]  # fmt: skip
+    done, server = exec_with_mock(wordstats_repo, script, "add password_digest", "--json")
+    assert done.returncode == 0, done.stderr
+    checked = [e for e in events(done.stdout) if e["type"] == "review_checked"]
+    assert [c["verdict"] for c in checked] == ["passed-with-findings"], "advisory: not blocking"
+    assert [(f["tool"], f["line"]) for f in checked[0]["findings"]] == [("model", 5)]
+    review_request = server.requests[2].body["messages"][-1]["content"]
+    assert "## File: wordstats/digest.py" in review_request
+    assert "5 +    return hashlib.scrypt(" in review_request
+    note = json.loads(git(wordstats_repo, "notes", "--ref", "refs/notes/acb", "show", "HEAD"))
+    assert [f["tool"] for f in note["review"]] == ["model"]

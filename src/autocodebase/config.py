@@ -62,6 +62,11 @@ class Settings:
     """Findings at least this severe go back to the model, and block the commit if they stay."""
     review_rounds: int = 2
     """How often blocking findings go back to the model before the run fails."""
+    review_model: bool = False
+    """Also ask the model to review the change (two passes: find, then score and drop the weak
+    ones). In runs its findings are shown and recorded; only the static gates block."""
+    review_model_tokens: int = 6000
+    """Budget of the compressed diff the model review sees."""
     map_tokens: int = 1024
     """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
     shell_timeout_s: int = 120
@@ -120,6 +125,8 @@ SCALAR_KEYS: Final = {
     "review_gate": bool,
     "review_block_on": str,
     "review_rounds": int,
+    "review_model": bool,
+    "review_model_tokens": int,
 }
 CHOICES: Final = {
     "sandbox_mode": ("read-only", "workspace-write", "full-access"),
@@ -146,6 +153,8 @@ REVIEW_TABLE: Final = {
     "gate": "review_gate",
     "block_on": "review_block_on",
     "rounds": "review_rounds",
+    "model": "review_model",
+    "model_tokens": "review_model_tokens",
 }
 TABLES: Final = {"sandbox": SANDBOX_TABLE, "test": TEST_TABLE, "review": REVIEW_TABLE}
 LIST_KEYS: Final = ("writable_roots", "env_allow")

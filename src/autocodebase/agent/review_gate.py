@@ -1,7 +1,12 @@
 """The review gate: before acb commits, the static gates review the run's own change. Findings
 at or above `[review] block_on` (default high) go back to the model to fix (bounded rounds);
 if they remain, the run fails and nothing is committed. Everything found is recorded — in the
-ledger (`review_checked`) and in the commit's provenance note."""
+ledger (`review_checked`) and in the commit's provenance note.
+
+With `[review] model = true` the run's model also reviews the change once the static gates
+pass (two passes, weak findings dropped). Its findings are advisory: shown, recorded and in
+the note, but never blocking — a model's opinion should not stop a commit the analysers pass.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.agent.events import Event, ReviewChecked
+from autocodebase.agent.events import ErrorRaised, Event, ReviewChecked
 from autocodebase.agent.test_gate import Verdict
-from autocodebase.quality.review.changes import ChangeSet
-from autocodebase.quality.review.findings import Finding, at_least
+from autocodebase.models.base import Model, ModelError, Usage
+from autocodebase.models.retry import RetryPolicy
+from autocodebase.quality.review.changes import ChangeSet, parse_added_lines
+from autocodebase.quality.review.findings import Finding, at_least, deduplicate
 from autocodebase.quality.review.static import static_review
 
 
@@ -31,6 +38,11 @@ class ReviewGate:
     sent_back: int = 0
     findings: list[Finding] = field(default_factory=list)
     """The last review's findings (the git note carries them)."""
+    model_review: Callable[[ChangeSet], list[Finding]] | None = None
+    """The model's review of a change; asked once per distinct change, after the static
+    gates pass."""
+    _model_seen: tuple[tuple[str, tuple[int, ...]], ...] | None = None
+    _model_findings: list[Finding] = field(default_factory=list)
 
     def __call__(self) -> Verdict:
         paths = self.changed()
@@ -40,6 +52,7 @@ class ReviewGate:
         self.findings = static_review(changes)
         blocking = at_least(self.findings, self.block_on) if self.block_on != "never" else []
         if not blocking:
+            self.findings = deduplicate(self.findings + self._ask_model(changes))
             self._record("passed" if not self.findings else "passed-with-findings", blocking)
             return Verdict()
         if self.sent_back >= self.rounds:
@@ -61,26 +74,30 @@ class ReviewGate:
             "code so the intent is explicit (e.g. usedforsecurity=False for a non-security hash)."
         )
 
+    def _ask_model(self, changes: ChangeSet) -> list[Finding]:
+        if self.model_review is None:
+            return []
+        key = tuple(sorted((f, tuple(sorted(lines))) for f, lines in changes.lines.items()))
+        if key != self._model_seen:
+            self._model_seen = key
+            self._model_findings = self.model_review(changes)
+        return self._model_findings
+
     def _changes(self, paths: list[str]) -> ChangeSet:
-        """The lines the run added or changed in each file, against the start checkpoint."""
+        """The run's change as a unified diff against the start checkpoint, and the lines it
+        added or changed in each file."""
         start = self.start()
-        lines: dict[str, set[int]] = {}
+        parts: list[str] = []
         for path in paths:
             target = self.workspace / path
             if not target.is_file():
                 continue
             new = target.read_text(errors="replace").splitlines()
             old = self._old(start, path)
-            matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-            touched = {
-                j + 1
-                for tag, _, _, j1, j2 in matcher.get_opcodes()
-                if tag in ("replace", "insert")
-                for j in range(j1, j2)
-            }
-            if touched:
-                lines[path] = touched
-        return ChangeSet("the run's change", self.workspace, lines)
+            parts += difflib.unified_diff(old, new, f"a/{path}", f"b/{path}", lineterm="")
+        diff = "\n".join(parts)
+        lines = {f: n for f, n in parse_added_lines(diff).items() if n}
+        return ChangeSet("the run's change", self.workspace, lines, diff)
 
     def _old(self, start: tuple[Path, str] | None, path: str) -> list[str]:
         if start is None:
@@ -102,6 +119,30 @@ class ReviewGate:
                 verdict=verdict,
             )
         )
+
+
+def advisory_model_review(
+    model: Model,
+    budget: int,
+    retry: RetryPolicy,
+    account: Callable[[Usage], object],
+    emit: Callable[[Event], None],
+) -> Callable[[ChangeSet], list[Finding]]:
+    """The run's model reviewing the run's change; its cost counts toward the run's, and a
+    model that cannot be reached costs the findings, never the run."""
+
+    def review(changes: ChangeSet) -> list[Finding]:
+        from autocodebase.quality.review.model_review import review_with_model  # tree-sitter
+
+        try:
+            outcome = review_with_model(model, changes, budget, retry)
+        except ModelError as error:
+            emit(ErrorRaised(message=f"model review skipped: {error}", fatal=False))
+            return []
+        account(outcome.usage)
+        return outcome.findings
+
+    return review
 
 
 def chain(*checks: Callable[[], Verdict]) -> Callable[[], Verdict]:

@@ -19,7 +19,7 @@ from autocodebase.agent.events import ApprovalDecided, ErrorRaised, EventBus, Ru
 from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
-from autocodebase.agent.review_gate import ReviewGate, chain
+from autocodebase.agent.review_gate import ReviewGate, advisory_model_review, chain
 from autocodebase.agent.test_gate import TestGate, Verdict
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
@@ -200,6 +200,10 @@ class RunSession:
                 block_on=settings.review_block_on,
                 rounds=settings.review_rounds,
             )
+            if settings.review_model:
+                review.model_review = advisory_model_review(
+                    request.model, settings.review_model_tokens, retry, agent.account, bus.emit
+                )
             checks.append(review)
             if git_flow is not None:
                 git_flow.review_findings = lambda: [f.record() for f in review.findings]

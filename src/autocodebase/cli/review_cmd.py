@@ -1,8 +1,10 @@
-"""`acb review`: the static gates on any change, for people, scripts and code-scanning UIs."""
+"""`acb review`: the static gates on any change, then (when asked) the model's two-pass review,
+for people, scripts and code-scanning UIs."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,29 +29,91 @@ import click
     show_default=True,
     help="Exit 1 when a finding is at least this severe.",
 )
+@click.option(
+    "-m",
+    "--model",
+    help="Also review with this model (PROVIDER/NAME, or replay:CASSETTE); "
+    "`[review] model = true` uses the configured one.",
+)
+@click.option("--no-model", is_flag=True, help="Static gates only, whatever the config says.")
 def review_command(
-    spec: str | None, directory: str | None, uncommitted: bool, output: str, fail_on: str
+    spec: str | None,
+    directory: str | None,
+    uncommitted: bool,
+    output: str,
+    fail_on: str,
+    model: str | None,
+    no_model: bool,
 ) -> int:
-    """Review a change: ruff (bug rules), bandit (security) and detect-secrets on the lines it
-    adds or changes. Default: the uncommitted changes if any, else the last commit."""
+    """Review a change: ruff (bug rules), bandit, semgrep (acb's own rules), detect-secrets,
+    shellcheck, workflow schema and zizmor, and a licence check, on the lines it adds or
+    changes; then, with a model, a two-pass model review. Default: the uncommitted changes if
+    any, else the last commit. Exit 1 per --fail-on; 3 when the model review failed (its
+    error is printed, the static findings still are)."""
     import tempfile
 
+    from autocodebase.config import load_settings
     from autocodebase.errors import UsageError
+    from autocodebase.models.base import ModelError
     from autocodebase.quality.review.changes import resolve
-    from autocodebase.quality.review.findings import at_least
+    from autocodebase.quality.review.findings import at_least, deduplicate
     from autocodebase.quality.review.render import FORMATS
-    from autocodebase.quality.review.static import static_review
+    from autocodebase.quality.review.static import static_review, unavailable_gates
     from autocodebase.vcs.git import git_root
 
     if spec and uncommitted:
         raise UsageError("give a revision or --uncommitted, not both")
+    if model and no_model:
+        raise UsageError("give --model or --no-model, not both")
     root = git_root(Path(directory or ".").expanduser().resolve())
     if root is None:
         raise UsageError(f"{directory or '.'} is not in a git repository")
+    settings = load_settings(root, {"model": model})
+    use_model = not no_model and (model is not None or settings.review_model)
+    model_failed = False
     with tempfile.TemporaryDirectory(prefix="acb-review-") as scratch:
         changes = resolve(root, spec, uncommitted, Path(scratch))
         findings = static_review(changes)
+        if use_model:
+            try:
+                findings = deduplicate(findings + _model_findings(changes, settings))
+            except ModelError as error:
+                click.echo(f"acb review: the model review failed ({error}); static only", err=True)
+                model_failed = True
+    for why in unavailable_gates():
+        click.echo(f"acb review: {why}", err=True)
     click.echo(FORMATS[output](findings, changes.label), nl=False)
     if fail_on != "never" and at_least(findings, fail_on):
         return 1
-    return 0
+    return 3 if model_failed else 0
+
+
+def _model_findings(changes: Any, settings: Any) -> list[Any]:
+    from autocodebase.models.registry import build_model
+    from autocodebase.models.retry import RetryPolicy
+    from autocodebase.quality.review.model_review import review_with_model
+
+    retry = RetryPolicy(
+        max_attempts=max(settings.retry_attempts, 1),
+        base_delay=settings.retry_base_delay_s,
+        max_delay=settings.retry_max_delay_s,
+    )
+    model = build_model(settings.model, settings)
+    outcome = review_with_model(model, changes, settings.review_model_tokens, retry)
+    diff = outcome.diff
+    shown = (
+        f"{len(diff.shown)} file(s) in full, {len(diff.summarised)} summarised, "
+        f"{len(diff.omitted)} listed, {diff.tokens} tokens"
+        if diff
+        else "nothing to show"
+    )
+    click.echo(
+        f"acb review: model review ({shown}): {outcome.proposed} proposed, "
+        f"{len(outcome.findings)} kept, {len(outcome.dropped)} dropped; "
+        f"{outcome.usage.input_tokens} tokens in, {outcome.usage.output_tokens} out",
+        err=True,
+    )
+    for item, why in outcome.dropped:
+        where = f"{item.get('file', '?')}:{item.get('line', '?')}"
+        click.echo(f"  dropped {where}: {why}", err=True)
+    return outcome.findings

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from autocodebase.context.lexical import Bm25
+from autocodebase.context.paths import is_test_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,22 +44,6 @@ class Tuning:
 
 
 DEFAULT_TUNING = Tuning()
-_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs"})
-
-
-def is_test_path(path: str) -> bool:
-    """Tests and their fixtures, by the conventions of the common ecosystems."""
-    parts = path.split("/")
-    name = parts[-1]
-    stem = name.split(".", 1)[0]
-    return (
-        any(part in _TEST_DIRS for part in parts[:-1])
-        or stem.startswith("test_")
-        or stem.endswith(("_test", "_tests"))
-        or name == "conftest.py"
-        or ".test." in name
-        or ".spec." in name
-    )
 
 
 SEEDS = 10

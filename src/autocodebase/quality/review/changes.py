@@ -12,7 +12,7 @@ from pathlib import Path
 from autocodebase.errors import UsageError
 from autocodebase.vcs.git import GitError, git_text
 
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", re.M)
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
 @dataclass
@@ -30,22 +30,80 @@ class ChangeSet:
         return sorted(self.lines)
 
 
-def parse_added_lines(diff: str) -> dict[str, set[int]]:
-    """File → lines of the new version that the diff adds or changes (from `-U0` hunks)."""
-    found: dict[str, set[int]] = {}
-    current: str | None = None
+@dataclass
+class Hunk:
+    new_start: int
+    lines: list[tuple[str, int | None, str]] = field(default_factory=list)
+    """(kind ' '/'+'/'-', new line number or None for removed lines, text)."""
+    scope: str = ""
+
+    @property
+    def added(self) -> int:
+        return sum(kind == "+" for kind, _, _ in self.lines)
+
+
+@dataclass
+class FilePatch:
+    path: str
+    hunks: list[Hunk] = field(default_factory=list)
+    deleted: bool = False
+
+    @property
+    def added(self) -> int:
+        return sum(h.added for h in self.hunks)
+
+
+def parse_patches(diff: str) -> list[FilePatch]:
+    """Files and hunks of a unified diff (any context width). Hunk bodies are read by their
+    header's line counts, so a removed line that reads "-- x" is not taken for a file header."""
+    patches: list[FilePatch] = []
+    current: FilePatch | None = None
+    old_path = ""
+    new_number = old_left = new_left = 0
     for line in diff.splitlines():
-        if line.startswith("+++ "):
-            target = line[4:].strip()
-            current = None if target == "/dev/null" else target.removeprefix("b/")
-            if current is not None:
-                found.setdefault(current, set())
+        kind, text = line[:1], line[1:]
+        if kind == "\\":
+            continue  # "\ No newline at end of file"
+        if kind not in ("-", "+", " ", "") or line.startswith("diff --git"):
+            old_left = new_left = 0  # a malformed or truncated hunk ends here
+        if current is not None and (old_left > 0 or new_left > 0):
+            if kind == "-":
+                current.hunks[-1].lines.append(("-", None, text))
+                old_left -= 1
+            elif kind in ("+", " ", ""):
+                current.hunks[-1].lines.append(("+" if kind == "+" else " ", new_number, text))
+                new_number += 1
+                new_left -= 1
+                old_left -= kind != "+"
             continue
-        match = _HUNK.match(line)
-        if match and current is not None:
-            start, count = int(match.group(1)), int(match.group(2) or 1)
-            found[current].update(range(start, start + count))
-    return found
+        if line.startswith("--- "):
+            old_path = line[4:].strip().removeprefix("a/")
+        elif line.startswith("+++ "):
+            target = line[4:].strip()
+            deleted = target == "/dev/null"
+            current = FilePatch(old_path if deleted else target.removeprefix("b/"), deleted=deleted)
+            patches.append(current)
+        elif current is not None and (match := _HUNK.match(line)):
+            old_left = int(match.group(2) or 1)
+            new_left = int(match.group(4) or 1)
+            new_number = int(match.group(3))
+            current.hunks.append(Hunk(new_number))
+    return patches
+
+
+def whole_file_patch(path: str, text: str) -> FilePatch:
+    """A new (e.g. untracked) file as one all-added hunk."""
+    hunk = Hunk(1, [("+", n, line) for n, line in enumerate(text.splitlines(), start=1)])
+    return FilePatch(path, [hunk])
+
+
+def parse_added_lines(diff: str) -> dict[str, set[int]]:
+    """File → lines of the new version that the diff adds or changes."""
+    return {
+        p.path: {n for h in p.hunks for kind, n, _ in h.lines if kind == "+" and n}
+        for p in parse_patches(diff)
+        if not p.deleted
+    }
 
 
 def resolve(root: Path, spec: str | None, uncommitted: bool, scratch: Path) -> ChangeSet:
@@ -67,7 +125,7 @@ def resolve(root: Path, spec: str | None, uncommitted: bool, scratch: Path) -> C
         for rev in (base, head):
             if not _exists(root, rev):
                 raise UsageError(f"no such revision: {rev}")
-        diff = git_text(root, "diff", "-U0", "--no-color", "--no-ext-diff", base, head)
+        diff = git_text(root, "diff", "-U3", "--no-color", "--no-ext-diff", base, head)
         changes = ChangeSet(f"{base}..{head}", scratch, parse_added_lines(diff), diff)
         _export(root, head, changes.files, scratch)
         return changes
@@ -84,7 +142,7 @@ def _exists(root: Path, rev: str) -> bool:
 
 
 def _uncommitted(root: Path) -> ChangeSet:
-    diff = git_text(root, "diff", "-U0", "--no-color", "--no-ext-diff", "HEAD")
+    diff = git_text(root, "diff", "-U3", "--no-color", "--no-ext-diff", "HEAD")
     lines = parse_added_lines(diff)
     untracked = git_text(root, "ls-files", "--others", "--exclude-standard").splitlines()
     for path in untracked:

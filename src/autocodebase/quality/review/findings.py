@@ -18,6 +18,12 @@ class Finding:
     line: int
     message: str
     fix_hint: str = ""
+    end_line: int = 0
+    """Last line of a match that spans several (0: just `line`); it is on the change when any
+    line of the span is."""
+
+    def lines(self) -> range:
+        return range(self.line, max(self.line, self.end_line) + 1)
 
     def record(self) -> dict[str, Any]:
         return asdict(self)

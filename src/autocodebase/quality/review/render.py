@@ -57,7 +57,7 @@ def as_sarif(findings: list[Finding], label: str) -> str:
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": f.file},
-                        "region": {"startLine": f.line},
+                        "region": {"startLine": f.line, "endLine": max(f.line, f.end_line)},
                     }
                 }
             ],

