@@ -32,6 +32,7 @@ SUBCOMMANDS = {
         "review_command",
         "Security and bug gates on a change",
     ),
+    "ci": ("autocodebase.cli.ci_cmd", "ci_command", "Write a CI workflow, proven before saved"),
     "tests": ("autocodebase.cli.tests_cmd", "tests_command", "Generate tests that raise coverage"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),

@@ -1,0 +1,1 @@
+"""Delivery: CI pipelines and deployments that acb generates, proves and watches."""

@@ -1,0 +1,165 @@
+"""CI workflows written from a project plan: GitHub Actions and GitLab CI, for the common cases
+(Python, Node, Go, Rust, Java). Secure by construction, so zizmor has nothing to say: actions
+pinned to full commit SHAs, read-only token, no persisted credentials, no `${{ }}` expanded
+inside `run:` scripts, a timeout on every job.
+"""
+
+from __future__ import annotations
+
+import json
+
+from autocodebase.delivery.plan import LanguagePlan, ProjectPlan
+
+# Full commit SHAs of the release tags named beside them (read from the actions' repositories).
+CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1  # v7.0.1"
+SETUP = {
+    "python": ("actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97  # v7.0.0",
+               "python-version"),
+    "node": ("actions/setup-node@820762786026740c76f36085b0efc47a31fe5020  # v7.0.0",
+             "node-version"),
+    "go": ("actions/setup-go@b7ad1dad31e06c5925ef5d2fc7ad053ef454303e  # v7.0.0", "go-version"),
+    "java": ("actions/setup-java@b6effb05e454b25005698d916606bdc6ffcbf961  # v5.7.0",
+             "java-version"),
+}  # fmt: skip
+IMAGES = {"python": "python:{v}-slim", "node": "node:{v}", "go": "golang:{v}",
+          "rust": "rust:{v}", "java": "maven:3-eclipse-temurin-{v}"}  # fmt: skip
+SERVICES = {
+    "postgres": ("postgres:16", {"POSTGRES_PASSWORD": "postgres", "POSTGRES_DB": "app"}, 5432,
+                 "pg_isready -U postgres",
+                 {"DATABASE_URL": "postgresql://postgres:postgres@localhost:5432/app"}),
+    "mysql": ("mysql:8.4", {"MYSQL_ROOT_PASSWORD": "root", "MYSQL_DATABASE": "app"}, 3306,
+              "mysqladmin ping -proot", {"DATABASE_URL": "mysql://root:root@127.0.0.1:3306/app"}),
+    "redis": ("redis:7", {}, 6379, "redis-cli ping", {"REDIS_URL": "redis://localhost:6379/0"}),
+    "mongodb": ("mongo:7", {}, 27017, "mongosh --eval 'db.runCommand({ping:1})'",
+                {"MONGODB_URL": "mongodb://localhost:27017/app"}),
+    "rabbitmq": ("rabbitmq:3", {}, 5672, "rabbitmq-diagnostics -q ping",
+                 {"AMQP_URL": "amqp://guest:guest@localhost:5672/"}),
+}  # fmt: skip
+HEADER = (
+    "# Written by `acb ci` from the project plan (`acb ci --plan`), validated (workflow schema,\n"
+    "# zizmor) and with its install and test steps run locally before it was saved.\n"
+)
+
+
+class NoTemplate(Exception):
+    """The plan is outside what the templates cover: the model (or a person) must write it."""
+
+
+def steps_of(plan: ProjectPlan) -> list[tuple[str, str]]:
+    """(name, shell script) of the steps after the toolchain is set up: install, lint, test."""
+    lang = plan.primary
+    if lang is None or plan.test_command is None:
+        raise NoTemplate("; ".join(plan.notes) or "nothing to build or test was detected")
+    steps: list[tuple[str, str]] = []
+    if lang.install:
+        steps.append(("Install", "\n".join(lang.install)))
+    known = {d.lower() for d in lang.dependencies}
+    for command in plan.lint_commands:
+        if command.split()[0] in known or lang.name in ("go", "rust"):
+            steps.append((f"Lint ({command.split()[0]})", lang.run_prefix + command))
+    steps.append(("Test", _test_command(lang, plan.test_command)))
+    return steps
+
+
+def _test_command(lang: LanguagePlan, command: str) -> str:
+    return lang.run_prefix + command if not command.startswith(lang.run_prefix) else command
+
+
+def github_workflow(plan: ProjectPlan, branch: str = "main") -> str:
+    lang = plan.primary
+    steps = steps_of(plan)
+    assert lang is not None
+    out = [
+        HEADER.rstrip("\n"),
+        "name: CI",
+        "on:",
+        "  push:",
+        f"    branches: [{json.dumps(branch)}]",
+        "  pull_request:",
+        "permissions:",
+        "  contents: read",
+        "concurrency:",
+        "  group: ci-${{ github.ref }}",
+        "  cancel-in-progress: true",
+        "jobs:",
+        "  test:",
+        "    runs-on: ubuntu-latest",
+        "    timeout-minutes: 30",
+    ]
+    env: dict[str, str] = {}
+    if plan.services:
+        out.append("    services:")
+        for name in plan.services:
+            if name not in SERVICES:
+                continue
+            image, variables, port, health, exported = SERVICES[name]
+            env.update(exported)
+            out += [f"      {name}:", f"        image: {image}"]
+            if variables:
+                out.append("        env:")
+                out += [f"          {k}: {json.dumps(v)}" for k, v in variables.items()]
+            out += [
+                f'        ports: ["{port}:{port}"]',
+                f"        options: >-\n          --health-cmd {json.dumps(health)}"
+                "\n          --health-interval 5s --health-timeout 5s --health-retries 10",
+            ]
+    if env:
+        out.append("    env:")
+        out += [f"      {k}: {json.dumps(v)}" for k, v in env.items()]
+    out += [
+        "    steps:",
+        f"      - uses: {CHECKOUT}",
+        "        with:",
+        "          persist-credentials: false",
+    ]
+    if lang.name in SETUP:
+        action, key = SETUP[lang.name]
+        out += [
+            f"      - uses: {action}",
+            "        with:",
+            f"          {key}: {json.dumps(lang.version)}",
+        ]
+        if lang.name == "java":
+            out.append("          distribution: temurin")
+    for name, script in steps:
+        out.append(f"      - name: {name}")
+        if "\n" in script:
+            out.append("        run: |")
+            out += [f"          {line}" for line in script.splitlines()]
+        else:
+            out.append(f"        run: {script}")
+    return "\n".join(out) + "\n"
+
+
+def gitlab_pipeline(plan: ProjectPlan) -> str:
+    lang = plan.primary
+    steps = steps_of(plan)
+    assert lang is not None
+    image = IMAGES.get(lang.name, "ubuntu:24.04").format(v=lang.version)
+    out = [HEADER.rstrip("\n"), "stages: [test]", "", "test:", "  stage: test",
+           f"  image: {json.dumps(image)}", "  timeout: 30m"]  # fmt: skip
+    variables: dict[str, str] = {}
+    services = [SERVICES[s] for s in plan.services if s in SERVICES]
+    if services:
+        out.append("  services:")
+        for image_name, env, _, _, exported in services:
+            out.append(f"    - name: {json.dumps(image_name)}")
+            variables.update(env)
+            variables.update(
+                {k: v.replace("localhost", image_name.split(":")[0]) for k, v in exported.items()}
+            )
+    if variables:
+        out.append("  variables:")
+        out += [f"    {k}: {json.dumps(v)}" for k, v in variables.items()]
+    out.append("  script:")
+    for _, script in steps:
+        out += [f"    - {json.dumps(line)}" for line in script.splitlines()]
+    return "\n".join(out) + "\n"
+
+
+def workflow_path(provider: str) -> str:
+    return ".github/workflows/ci.yml" if provider == "github" else ".gitlab-ci.yml"
+
+
+def render(plan: ProjectPlan, provider: str, branch: str = "main") -> str:
+    return github_workflow(plan, branch) if provider == "github" else gitlab_pipeline(plan)
