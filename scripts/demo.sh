@@ -39,6 +39,18 @@ echo "== acb review of the top_words commit: the static gates, then a two-pass m
 echo "   (model: replay of examples/cassettes/wordstats-review.jsonl)"
 acb review HEAD~1 -C "$work" --model replay:examples/cassettes/wordstats-review.jsonl
 echo
+echo "== acb ci: a GitHub Actions workflow from the project's files, validated (schema, zizmor)"
+echo "   and its install and test steps run in the sandbox on a clean copy before it is written"
+acb ci -C "$work" --docs
+git -C "$work" add -A && git -C "$work" commit -qm "ci: GitHub Actions workflow written and proven by acb ci"
+echo
+echo "== acb deploy: release HEAD behind a loopback proxy (blue/green; .acb/deploy.toml)"
+acb deploy -C "$work"
+port=$(sed -n 's/^port = //p' "$work/.acb/deploy.toml")
+echo "curl http://127.0.0.1:$port/count?text=hello+deployed+world -> $(curl -s "http://127.0.0.1:$port/count?text=hello+deployed+world")"
+acb deploy -C "$work" --status
+acb deploy -C "$work" --stop
+echo
 echo "== undo is one command away: acb undo (not run here)"
 echo
 echo "== the run as the ledger recorded it: acb runs show last"

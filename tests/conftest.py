@@ -73,9 +73,11 @@ def git(cwd: Path, *args: str) -> str:
 
 @pytest.fixture
 def wordstats_repo(tmp_path: Path) -> Iterator[Path]:
-    """A fresh git repository holding the example project, committed."""
+    """A fresh git repository holding the example project, committed (without its
+    .acb/deploy.toml: runs here start from a project with no acb state; test_deploy copies it)."""
     target = tmp_path / "wordstats"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    ignored = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".acb")
+    shutil.copytree(EXAMPLE, target, ignore=ignored)
     git(target, "init", "-q")
     git(target, "add", "-A")
     git(target, "commit", "-qm", "initial")

@@ -110,7 +110,7 @@ def assert_feature_landed(repo: Path, done: subprocess.CompletedProcess[str], ho
     assert done.returncode == 0, done.stderr
     assert "def longest_word" in (repo / "wordstats/core.py").read_text()
     assert (repo / "tests/test_longest.py").exists()
-    assert "4 passed" in done.stderr + done.stdout  # the real test run, in progress or JSON
+    assert "7 passed" in done.stderr + done.stdout  # the real test run, in progress or JSON
     row = ledger(home).execute("SELECT * FROM runs").fetchone()
     assert row["outcome"] == "completed" and row["steps"] == 3
     assert "+def longest_word" in row["diff"]
@@ -229,7 +229,7 @@ def test_demo_cassette_runs_the_real_tests(wordstats_repo: Path, isolated_home: 
     check = subprocess.run(
         [sys.executable, "-m", "pytest", "-q"], cwd=wordstats_repo, capture_output=True, text=True
     )
-    assert "7 passed" in check.stdout
+    assert "10 passed" in check.stdout
 
 
 def test_replay_divergence_is_reported(wordstats_repo: Path) -> None:

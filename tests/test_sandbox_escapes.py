@@ -205,7 +205,7 @@ def test_real_work_runs_inside(wordstats_repo: Path) -> None:
     }
     policy = SandboxPolicy(limits=Limits(timeout_s=60))
     tests = run_command(policy, "python -m pytest -q", wordstats_repo, env)
-    assert tests.exit_code == 0 and "3 passed" in tests.output
+    assert tests.exit_code == 0 and "6 passed" in tests.output
     git = run_command(
         policy, "git status --short && git log --oneline | wc -l", wordstats_repo, env
     )

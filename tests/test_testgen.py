@@ -190,6 +190,6 @@ def test_the_demo_cassette_raises_the_example_projects_coverage(wordstats_repo: 
         cwd=wordstats_repo,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "coverage (lines+branches): 40.7% -> 100.0% (11/27 -> 27/27)" in done.stdout
+    assert "coverage (lines+branches): 76.9% -> 91.7% (83/108 -> 99/108)" in done.stdout
     assert "candidates: 3; kept 1; rejected: 1 failing, 1 no-gain" in done.stdout
     assert (wordstats_repo / "tests/test_stats_generated.py").is_file()

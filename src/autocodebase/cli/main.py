@@ -32,6 +32,11 @@ SUBCOMMANDS = {
         "review_command",
         "Security and bug gates on a change",
     ),
+    "deploy": (
+        "autocodebase.cli.deploy_cmd",
+        "deploy_command",
+        "Release with blue/green and rollback",
+    ),
     "ci": ("autocodebase.cli.ci_cmd", "ci_command", "Write a CI workflow, proven before saved"),
     "tests": ("autocodebase.cli.tests_cmd", "tests_command", "Generate tests that raise coverage"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),

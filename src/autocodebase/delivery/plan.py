@@ -258,9 +258,9 @@ def _compose_services(root: Path) -> list[str]:
 
 
 def _http_app(root: Path) -> str | None:
-    """The project's HTTP app, from `[deploy] app` in .acb/config.toml, else a module that
+    """How the project serves HTTP: the `command` of .acb/deploy.toml, else a module that
     defines a WSGI/ASGI `app`/`application` callable."""
-    configured = _toml(root / ".acb" / "config.toml").get("deploy", {}).get("app")
+    configured = _toml(root / ".acb" / "deploy.toml").get("command")
     if isinstance(configured, str):
         return configured
     pattern = re.compile(r"^(app|application)\s*=", re.M)

@@ -1,0 +1,104 @@
+"""`acb deploy`: blue/green releases on this machine, verified on live traffic, rolled back
+automatically when they do not hold up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from autocodebase.errors import UsageError
+
+
+@click.command("deploy")
+@click.option("-C", "--cd", "directory", metavar="DIR", help="Project (default: current).")
+@click.option(
+    "--target",
+    type=click.Choice(["local"]),
+    default="local",
+    show_default=True,
+    help="Where to deploy (local: supervised processes behind a loopback proxy).",
+)
+@click.option("--rev", default="HEAD", show_default=True, help="The commit to release.")
+@click.option("--rollback", is_flag=True, help="Release the previous release again.")
+@click.option("--status", "show_status", is_flag=True, help="What is live, and the history.")
+@click.option("--stop", "stop_all", is_flag=True, help="Stop the proxy and every release.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def deploy_command(
+    directory: str | None,
+    target: str,
+    rev: str,
+    rollback: bool,
+    show_status: bool,
+    stop_all: bool,
+    as_json: bool,
+) -> int:
+    """Release a commit: build it in .acb/releases/<sha> with its own virtualenv, start it on a
+    free port, wait for its health check, verify it on mirrored live traffic and probes (error
+    rate, p95 latency, its /metrics), switch the proxy to it, watch it, and switch back if it
+    fails. Configured by .acb/deploy.toml. Exit 1 when the release did not go live."""
+    from autocodebase.delivery.local import deploy, history, load_config, read_state, stop
+    from autocodebase.vcs.git import GitError, git_root
+
+    assert target == "local"  # compose and kubernetes artefacts are not written yet
+    root = Path(directory or ".").expanduser().resolve()
+    if git_root(root) is None:
+        raise UsageError(f"{directory or '.'} is not in a git repository")
+    if sum((rollback, show_status, stop_all)) > 1:
+        raise UsageError("give one of --rollback, --status and --stop")
+    config = load_config(root)
+    if show_status:
+        state = read_state(root)
+        report = {"state": state, "history": history(root)[-10:], "proxy": config.port}
+        click.echo(json.dumps(report, indent=2) if as_json else _status_text(report), nl=False)
+        return 0
+    if stop_all:
+        stopped = stop(root, config)
+        click.echo("stopped" if stopped else "nothing was running")
+        return 0
+    if rollback:
+        previous = read_state(root).get("previous")
+        if not previous:
+            raise UsageError("there is no previous release to roll back to")
+        rev = previous["sha"]
+    try:
+        result = deploy(root, config, rev)
+    except GitError as error:
+        raise UsageError(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(vars(result), indent=2))
+    elif result.outcome == "live":
+        click.echo(
+            f"{result.sha[:12]} is live on http://127.0.0.1:{config.port} "
+            f"(release port {result.port}); {_measured(result.measured)}"
+        )
+    else:
+        kept = "the previous release keeps serving" if result.outcome == "rolled-back" else ""
+        click.echo(f"{result.sha[:12]} {result.outcome}: {result.reason}. {kept}".strip(), err=True)
+    return 0 if result.outcome == "live" else 1
+
+
+def _measured(measured: dict[str, Any]) -> str:
+    keys = ("requests", "errors", "p95_ms", "mirrored")
+    parts = [f"{k}={measured[k]}" for k in keys if k in measured]
+    after = [f"{k}={measured['after_' + k]}" for k in keys if "after_" + k in measured]
+    verified = "verified on mirrored traffic: " + ", ".join(parts) if parts else "first release"
+    return verified + (("; after the switch: " + ", ".join(after)) if after else "")
+
+
+def _status_text(report: dict[str, Any]) -> str:
+    state = report["state"]
+    active = state.get("active")
+    lines = [
+        f"live: {active['sha'][:12]} on port {active['port']} behind :{report['proxy']}"
+        if active
+        else "live: nothing"
+    ]
+    previous = state.get("previous")
+    lines.append(f"previous: {previous['sha'][:12]}" if previous else "previous: none")
+    for entry in report["history"]:
+        reason = f" ({entry['reason']})" if entry.get("reason") else ""
+        lines.append(f"{entry['at']}  {entry['sha'][:12]}  {entry['outcome']}{reason}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,347 @@
+"""`acb deploy --target local`: a real blue/green deployment on this machine.
+
+A release is a commit exported to `.acb/releases/<sha>` with its own virtualenv. It is started
+(by the project's supervisor, `delivery.proxy`) on a free loopback port, must answer its health
+check, and is then verified on mirrored live traffic (GET/HEAD requests replayed to it by the
+proxy, plus probes of its health and probe paths, plus its own /metrics when it has them)
+before the proxy switches to it. After the switch it is watched for a short window; any failure
+— health, error rate, p95 latency — switches back to the previous release, which was kept
+running until then. Every decision is appended to `.acb/deploy/history.jsonl`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from autocodebase.errors import UsageError
+from autocodebase.sandbox.bwrap import bwrap_command, bwrap_problem
+from autocodebase.sandbox.environment import command_environment
+from autocodebase.sandbox.policy import SandboxPolicy
+from autocodebase.vcs.git import git_text
+
+CONFIG_FILE = ".acb/deploy.toml"
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    command: str
+    """How to start the app; `{port}` is replaced by the port it must listen on."""
+    port: int = 8000
+    """Where the proxy listens (the address clients use)."""
+    health: str = "/healthz"
+    probe: str | None = None
+    """A representative request probed during verification, e.g. "/count?text=a+b"."""
+    verify_s: float = 5.0
+    watch_s: float = 2.0
+    max_error_rate: float = 0.02
+    max_p95_ms: float = 1000.0
+    health_timeout_s: float = 30.0
+
+
+class DeployError(UsageError):
+    """A deployment that cannot start (no config, no git, a release that cannot be built)."""
+
+
+def load_config(root: Path) -> DeployConfig:
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise DeployError(
+            f'no {CONFIG_FILE}: write one with at least command = "... --port {{port}}"'
+        )
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise DeployError(f"{CONFIG_FILE}: {error}") from None
+    known = set(DeployConfig.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown or "command" not in data:
+        raise DeployError(f"{CONFIG_FILE}: unknown keys {unknown}" if unknown
+                          else f"{CONFIG_FILE}: command is required")  # fmt: skip
+    return DeployConfig(**data)
+
+
+@dataclass
+class Verdict:
+    healthy: bool
+    reason: str = ""
+    measured: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DeployResult:
+    sha: str
+    outcome: str
+    """live, rolled-back or failed."""
+    reason: str = ""
+    port: int | None = None
+    measured: dict[str, Any] = field(default_factory=dict)
+
+
+class Supervisor:
+    """The client side of the project's proxy/supervisor process (started on first use)."""
+
+    def __init__(self, root: Path, port: int):
+        self.root = root.resolve()
+        self.port = port
+        self.state_dir = root / ".acb" / "deploy"
+        self.socket_path = self.state_dir / "control.sock"
+
+    def call(self, op: str, **fields: Any) -> dict[str, Any]:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(10)
+            client.connect(str(self.socket_path))
+            client.sendall((json.dumps({"op": op, **fields}) + "\n").encode())
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        reply: dict[str, Any] = json.loads(data or b"{}")
+        if not reply.get("ok"):
+            raise DeployError(f"supervisor: {reply.get('error', 'no answer')}")
+        return reply
+
+    def alive(self) -> bool:
+        try:
+            self.call("status")
+        except (OSError, ValueError, DeployError):
+            return False
+        return True
+
+    def ensure(self) -> None:
+        if self.alive():
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for kept_out in (self.state_dir, self.root / ".acb" / "releases"):
+            kept_out.mkdir(parents=True, exist_ok=True)
+            (kept_out / ".gitignore").write_text("*\n")  # never in `git status`
+        log = (self.state_dir / "supervisor.log").open("ab")
+        subprocess.Popen(
+            [sys.executable, "-m", "autocodebase.delivery.proxy", "--listen", str(self.port),
+             "--control", str(self.socket_path)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=self.root,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.alive():
+                return
+            time.sleep(0.05)
+        raise DeployError(f"the supervisor did not start (see {self.state_dir}/supervisor.log)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes, float]:
+    started = time.monotonic()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+    except OSError:
+        return 0, b"", time.monotonic() - started
+    return response.status, body, time.monotonic() - started
+
+
+def build_release(root: Path, sha: str) -> Path:
+    """`.acb/releases/<sha>`: the commit's files and a virtualenv with what it declares."""
+    release = root / ".acb" / "releases" / sha
+    if (release / ".ready").is_file():
+        return release
+    release.mkdir(parents=True, exist_ok=True)
+    with subprocess.Popen(
+        ["git", "-C", str(root), "archive", "--format=tar", sha],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    ) as archive:  # fmt: skip
+        assert archive.stdout is not None
+        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+            tar.extractall(release, filter="data")
+    venv = release / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    wanted = (("requirements.txt", ["-r", "requirements.txt"]), ("pyproject.toml", ["."]))
+    for needed, args in wanted:
+        if (release / needed).is_file():
+            done = subprocess.run([*pip, *args], cwd=release, capture_output=True, text=True)
+            if done.returncode != 0:
+                tail = done.stderr.strip().splitlines()[-1:] or ["pip failed"]
+                raise DeployError(f"release {sha[:12]}: installing {needed} failed: {tail[0]}")
+    (release / ".ready").write_text(datetime.now(UTC).isoformat() + "\n")
+    return release
+
+
+def start_release(sup: Supervisor, config: DeployConfig, release: Path, port: int) -> None:
+    """Through the supervisor (releases live and die with it), in the sandbox when there is
+    one: the release directory writable, the network shared so the proxy can reach it."""
+    venv = release / ".venv"
+    env = command_environment()
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv),
+               PYTHONPATH=str(release), PORT=str(port))  # fmt: skip
+    argv = ["bash", "-c", f"exec {config.command.format(port=port)}"]
+    if bwrap_problem() is None:
+        argv = bwrap_command(SandboxPolicy(network=True), release, release, argv, env)
+    sup.call("start", port=port, argv=argv, cwd=str(release), env=env,
+             log=str(sup.state_dir / "logs" / f"{release.name}.log"))  # fmt: skip
+
+
+def wait_healthy(sup: Supervisor, config: DeployConfig, port: int) -> Verdict:
+    deadline = time.monotonic() + config.health_timeout_s
+    while time.monotonic() < deadline:
+        status, _, _ = get(port, config.health)
+        if status == 200:
+            return Verdict(True)
+        if port not in sup.call("status")["running"]:
+            return Verdict(False, "the release exited before it was healthy")
+        time.sleep(0.1)
+    waited = f"{config.health_timeout_s:g} s"
+    return Verdict(False, f"{config.health} did not answer 200 within {waited}")
+
+
+def judge(sup: Supervisor, config: DeployConfig, port: int, seconds: float) -> Verdict:
+    """Probe for `seconds` while the proxy measures whatever traffic the release gets, then
+    decide on health, error rate and p95 latency (proxy and probes, and the app's /metrics)."""
+    probes: list[tuple[int, float]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for path in filter(None, (config.health, config.probe)):
+            status, _, took = get(port, path)
+            probes.append((status, took))
+        time.sleep(0.1)
+    stats = sup.call("stats", port=port)
+    failures = sum(1 for status, _ in probes if status == 0 or status >= 500)
+    total = len(probes) + stats["requests"]
+    errors = failures + stats["errors"]
+    latencies = sorted([t for _, t in probes])
+    probe_p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000 if latencies else 0.0
+    p95 = max(stats["p95_ms"], probe_p95)
+    measured = {"requests": total, "errors": errors, "p95_ms": round(p95, 1),
+                "mirrored": stats["requests"], **app_metrics(port)}  # fmt: skip
+    rate = errors / total if total else 0.0
+    app_rate = measured.get("app_error_rate", 0.0)
+    if rate > config.max_error_rate:
+        return Verdict(False, f"error rate {rate:.1%} over {total} requests "
+                              f"(limit {config.max_error_rate:.1%})", measured)  # fmt: skip
+    if app_rate > config.max_error_rate:
+        return Verdict(False, f"the app's /metrics report {app_rate:.1%} 5xx answers", measured)
+    if p95 > config.max_p95_ms:
+        limit = f"limit {config.max_p95_ms:g} ms"
+        return Verdict(False, f"p95 latency {p95:.0f} ms ({limit})", measured)
+    return Verdict(True, "", measured)
+
+
+_COUNTER = re.compile(r"^http_requests_total\{([^}]*)\}\s+([0-9.e+]+)", re.M)
+
+
+def app_metrics(port: int) -> dict[str, Any]:
+    """The 5xx share of the app's own request counter, when it exposes Prometheus metrics."""
+    status, body, _ = get(port, "/metrics")
+    if status != 200:
+        return {}
+    total = errors = 0.0
+    for labels, value in _COUNTER.findall(body.decode(errors="replace")):
+        total += float(value)
+        if re.search(r'status="5\d\d"', labels):
+            errors += float(value)
+    return {"app_requests": int(total), "app_error_rate": errors / total if total else 0.0}
+
+
+def deploy(root: Path, config: DeployConfig, rev: str = "HEAD") -> DeployResult:
+    root = root.resolve()
+    sha = git_text(root, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
+    sup = Supervisor(root, config.port)
+    sup.ensure()
+    state = read_state(root)
+    release = build_release(root, sha)
+    port = free_port()
+    start_release(sup, config, release, port)
+    result = DeployResult(sha, "failed", port=port)
+    verdict = wait_healthy(sup, config, port)
+    previous = state.get("active")
+    if verdict.healthy and previous:
+        sup.call("stats", port=port, reset=True)
+        sup.call("shadow", port=port)
+        verdict = judge(sup, config, port, config.verify_s)
+        sup.call("shadow", port=None)
+    if verdict.healthy:
+        sup.call("stats", port=port, reset=True)
+        sup.call("switch", port=port)
+        watched = judge(sup, config, port, config.watch_s)
+        after = {f"after_{k}": v for k, v in watched.measured.items()}
+        result.measured = {**verdict.measured, **after}
+        if watched.healthy:
+            if previous and previous["port"] != port:
+                sup.call("stop-backend", port=previous["port"])
+            write_state(root, {"active": {"sha": sha, "port": port},
+                               "previous": previous or state.get("previous")})  # fmt: skip
+            result.outcome = "live"
+            return _recorded(root, result)
+        verdict = Verdict(False, f"after the switch: {watched.reason}", watched.measured)
+        if previous:
+            sup.call("switch", port=previous["port"])
+    else:
+        result.measured = verdict.measured
+    sup.call("stop-backend", port=port)
+    result.outcome = "rolled-back" if previous else "failed"
+    result.reason = verdict.reason
+    return _recorded(root, result)
+
+
+def _recorded(root: Path, result: DeployResult) -> DeployResult:
+    history = root / ".acb" / "deploy" / "history.jsonl"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with history.open("a") as sink:
+        sink.write(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"),
+                               **asdict(result)}) + "\n")  # fmt: skip
+    return result
+
+
+def read_state(root: Path) -> dict[str, Any]:
+    path = root / ".acb" / "deploy" / "state.json"
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+def write_state(root: Path, state: dict[str, Any]) -> None:
+    path = root / ".acb" / "deploy" / "state.json"
+    path.write_text(json.dumps(state, indent=2) + "\n")
+
+
+def history(root: Path) -> list[dict[str, Any]]:
+    path = root / ".acb" / "deploy" / "history.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def stop(root: Path, config: DeployConfig) -> bool:
+    sup = Supervisor(root, config.port)
+    if not sup.alive():
+        return False
+    sup.call("stop")
+    state = read_state(root)
+    if state.get("active"):
+        write_state(root, {"active": None, "previous": state["active"]})
+    return True

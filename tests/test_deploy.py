@@ -1,0 +1,146 @@
+"""`acb deploy --target local` for real: the example's HTTP service released behind the proxy;
+a release that fails its health check and one whose error rate jumps are both rolled back
+while a client polling through the proxy the whole time sees no failed request; `--rollback`
+puts the previous release back; history and status tell the story."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.test_exec_cli import run_acb
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wordstats"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    root = tmp_path / "ws"
+    shutil.copytree(EXAMPLE, root)
+    port = free_port()
+    config = (root / ".acb/deploy.toml").read_text().replace("port = 8765", f"port = {port}")
+    (root / ".acb/deploy.toml").write_text(config + "health_timeout_s = 5\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "v1")
+    yield root, port
+    run_acb("deploy", "--stop", cwd=root)
+
+
+class Poller(threading.Thread):
+    """A client asking through the proxy every 20 ms, counting every answer that is not a 200
+    with the expected body."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.port = port
+        self.ok = 0
+        self.failed: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/count?text=one+two")
+                response = connection.getresponse()
+                body = response.read()
+                connection.close()
+                if response.status == 200 and json.loads(body) == {"words": 2}:
+                    self.ok += 1
+                else:
+                    self.failed.append(f"{response.status} {body[:80]!r}")
+            except OSError as error:
+                self.failed.append(repr(error))
+            time.sleep(0.02)
+
+
+def change(root: Path, old: str, new: str, message: str) -> None:
+    path = root / "wordstats/service.py"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    git(root, "commit", "-qam", message)
+
+
+def test_bad_releases_roll_back_without_a_failed_request(service: tuple[Path, int]) -> None:
+    root, port = service
+    first = run_acb("deploy", cwd=root)
+    assert first.returncode == 0, first.stderr
+    assert f"is live on http://127.0.0.1:{port}" in first.stdout
+    v1 = git(root, "rev-parse", "HEAD").strip()
+    poller = Poller(port)
+    poller.start()
+    try:
+        time.sleep(0.3)
+        change(root, 'return "200 OK", "text/plain", b"ok\\n"',
+               'return "503 Service Unavailable", "text/plain", b"down\\n"', "v2: unhealthy")  # fmt: skip
+        unhealthy = run_acb("deploy", "--json", cwd=root)
+        assert unhealthy.returncode == 1
+        assert json.loads(unhealthy.stdout)["outcome"] == "rolled-back"
+        assert "/healthz did not answer 200" in json.loads(unhealthy.stdout)["reason"]
+        git(root, "revert", "--no-edit", "HEAD")
+        change(root, 'return "200 OK", "application/json", json.dumps',
+               'return "500 Internal Server Error", "application/json", json.dumps',
+               "v3: every answer a 500")  # fmt: skip
+        erroring = run_acb("deploy", "--json", cwd=root)
+        assert erroring.returncode == 1
+        report = json.loads(erroring.stdout)
+        assert report["outcome"] == "rolled-back" and "error rate" in report["reason"]
+        assert report["measured"]["mirrored"] > 0, "verified on mirrored client traffic"
+        assert report["measured"]["app_error_rate"] > 0.5, "the app's own /metrics agree"
+    finally:
+        poller.done.set()
+        poller.join()
+    assert poller.failed == [] and poller.ok > 50
+    status = json.loads(run_acb("deploy", "--status", "--json", cwd=root).stdout)
+    assert status["state"]["active"]["sha"] == v1
+    assert [h["outcome"] for h in status["history"]] == ["live", "rolled-back", "rolled-back"]
+
+
+def health(port: int) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def test_a_good_release_goes_live_and_rollback_restores_the_previous(
+    service: tuple[Path, int],
+) -> None:
+    root, port = service
+    assert run_acb("deploy", cwd=root).returncode == 0
+    v1 = git(root, "rev-parse", "HEAD").strip()
+    change(root, 'b"ok\\n"', 'b"ok v2\\n"', "v2: says its version")
+    assert run_acb("deploy", cwd=root).returncode == 0
+    assert health(port) == b"ok v2\n"
+    back = run_acb("deploy", "--rollback", "--json", cwd=root)
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["sha"] == v1
+    assert health(port) == b"ok\n"
+    assert (root / f".acb/releases/{v1}/.venv/bin/python").exists()
+    assert git(root, "status", "--porcelain") == "", "releases and state stay out of git"
+
+
+def test_deploy_without_config_is_one_line(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    done = run_acb("deploy", cwd=tmp_path)
+    assert done.returncode == 2 and "no .acb/deploy.toml" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
