@@ -144,3 +144,40 @@ def test_deploy_without_config_is_one_line(tmp_path: Path) -> None:
     done = run_acb("deploy", cwd=tmp_path)
     assert done.returncode == 2 and "no .acb/deploy.toml" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_container_artefacts_pass_their_validators_and_broken_ones_do_not(tmp_path: Path) -> None:
+    from autocodebase.delivery.artefacts import Artefacts, build, validate
+    from autocodebase.delivery.local import load_config
+    from autocodebase.delivery.plan import detect_plan
+
+    plan = detect_plan(EXAMPLE)
+    plan.services = ["postgres"]
+    for target in ("compose", "kubernetes"):
+        made = build(plan, load_config(EXAMPLE), EXAMPLE, target)
+        assert made.problems == [], made.problems
+    dockerfile = made.files["Dockerfile"]
+    assert "USER 10001:10001" in dockerfile and "HEALTHCHECK" in dockerfile
+    manifest = made.files["k8s/app.yaml"]
+    assert "readinessProbe" in manifest and "limits" in manifest
+    assert "readOnlyRootFilesystem: true" in manifest
+    broken = Artefacts(files={
+        "Dockerfile": "FROM python\nRUN pip install flask\n",
+        "k8s/app.yaml": manifest.replace("replicas: 2", "replicaz: 2"),
+        "compose.yaml": "services:\n  app:\n    imagez: x\n",
+    })  # fmt: skip
+    validate(broken)
+    joined = "\n".join(broken.problems)
+    assert "DL3006" in joined, "untagged base image"
+    assert "'replicaz' was unexpected" in joined
+    assert "'imagez' was unexpected" in joined
+
+
+def test_acb_deploy_writes_kubernetes_artefacts_once(service: tuple[Path, int]) -> None:
+    root, _ = service
+    done = run_acb("deploy", "--target", "kubernetes", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "written: Dockerfile, k8s/app.yaml" in done.stdout
+    assert "validated k8s/app.yaml: kubernetes-validate --strict" in done.stdout
+    again = run_acb("deploy", "--target", "kubernetes", cwd=root)
+    assert again.returncode == 2 and "--overwrite" in again.stderr

@@ -16,11 +16,13 @@ from autocodebase.errors import UsageError
 @click.option("-C", "--cd", "directory", metavar="DIR", help="Project (default: current).")
 @click.option(
     "--target",
-    type=click.Choice(["local"]),
+    type=click.Choice(["local", "compose", "kubernetes"]),
     default="local",
     show_default=True,
-    help="Where to deploy (local: supervised processes behind a loopback proxy).",
+    help="local: supervised releases behind a loopback proxy; compose/kubernetes: write the "
+    "artefacts (Dockerfile, compose.yaml or k8s/app.yaml), validated.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace existing artefacts (compose/kubernetes).")
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to release.")
 @click.option("--rollback", is_flag=True, help="Release the previous release again.")
 @click.option("--status", "show_status", is_flag=True, help="What is live, and the history.")
@@ -34,6 +36,7 @@ def deploy_command(
     show_status: bool,
     stop_all: bool,
     as_json: bool,
+    overwrite: bool,
 ) -> int:
     """Release a commit: build it in .acb/releases/<sha> with its own virtualenv, start it on a
     free port, wait for its health check, verify it on mirrored live traffic and probes (error
@@ -42,13 +45,16 @@ def deploy_command(
     from autocodebase.delivery.local import deploy, history, load_config, read_state, stop
     from autocodebase.vcs.git import GitError, git_root
 
-    assert target == "local"  # compose and kubernetes artefacts are not written yet
     root = Path(directory or ".").expanduser().resolve()
     if git_root(root) is None:
         raise UsageError(f"{directory or '.'} is not in a git repository")
     if sum((rollback, show_status, stop_all)) > 1:
         raise UsageError("give one of --rollback, --status and --stop")
     config = load_config(root)
+    if target != "local":
+        if rollback or show_status or stop_all:
+            raise UsageError("--rollback, --status and --stop are for --target local")
+        return _artefacts(root, config, target, overwrite, as_json)
     if show_status:
         state = read_state(root)
         report = {"state": state, "history": history(root)[-10:], "proxy": config.port}
@@ -102,3 +108,34 @@ def _status_text(report: dict[str, Any]) -> str:
         reason = f" ({entry['reason']})" if entry.get("reason") else ""
         lines.append(f"{entry['at']}  {entry['sha'][:12]}  {entry['outcome']}{reason}")
     return "\n".join(lines) + "\n"
+
+
+def _artefacts(root: Path, config: Any, target: str, overwrite: bool, as_json: bool) -> int:
+    """Write what a container target needs, only once every validator passed."""
+    from autocodebase.delivery.artefacts import UnsupportedProject, build
+    from autocodebase.delivery.plan import detect_plan
+
+    try:
+        made = build(detect_plan(root), config, root, target)
+    except UnsupportedProject as why:
+        raise UsageError(str(why)) from None
+    existing = [name for name in made.files if (root / name).exists()]
+    if existing and not overwrite:
+        raise UsageError(f"{', '.join(existing)} exist; pass --overwrite to replace them")
+    if not made.problems:
+        for name, text in made.files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+    if as_json:
+        click.echo(json.dumps({"target": target, "files": sorted(made.files),
+                               "written": not made.problems, "checked_by": made.checked_by,
+                               "problems": made.problems}, indent=2))  # fmt: skip
+    elif made.problems:
+        click.echo("acb deploy: not written, validation failed:\n" + "\n".join(made.problems),
+                   err=True)  # fmt: skip
+    else:
+        click.echo(f"written: {', '.join(sorted(made.files))}")
+        for line in made.checked_by:
+            click.echo(f"  validated {line}")
+        click.echo("  (validated, not run: no container engine or cluster is used here)")
+    return 1 if made.problems else 0

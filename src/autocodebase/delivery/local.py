@@ -38,7 +38,8 @@ CONFIG_FILE = ".acb/deploy.toml"
 @dataclass(frozen=True)
 class DeployConfig:
     command: str
-    """How to start the app; `{port}` is replaced by the port it must listen on."""
+    """How to start the app; `{port}` is replaced by the port it must listen on and `{host}`
+    by the address (127.0.0.1 here, 0.0.0.0 in a container)."""
     port: int = 8000
     """Where the proxy listens (the address clients use)."""
     health: str = "/healthz"
@@ -197,7 +198,7 @@ def start_release(sup: Supervisor, config: DeployConfig, release: Path, port: in
     env = command_environment()
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv),
                PYTHONPATH=str(release), PORT=str(port))  # fmt: skip
-    argv = ["bash", "-c", f"exec {config.command.format(port=port)}"]
+    argv = ["bash", "-c", f"exec {config.command.format(port=port, host='127.0.0.1')}"]
     if bwrap_problem() is None:
         argv = bwrap_command(SandboxPolicy(network=True), release, release, argv, env)
     sup.call("start", port=port, argv=argv, cwd=str(release), env=env,
