@@ -49,6 +49,7 @@ acb deploy -C "$work"
 port=$(sed -n 's/^port = //p' "$work/.acb/deploy.toml")
 echo "curl http://127.0.0.1:$port/count?text=hello+deployed+world -> $(curl -s "http://127.0.0.1:$port/count?text=hello+deployed+world")"
 acb deploy -C "$work" --status
+acb monitor -C "$work" --window 1m
 acb deploy -C "$work" --stop
 echo
 echo "== undo is one command away: acb undo (not run here)"

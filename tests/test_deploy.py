@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
+from tests.fakes.mock_server import MockModelServer, Reply
 from tests.test_exec_cli import run_acb
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wordstats"
@@ -181,3 +182,43 @@ def test_acb_deploy_writes_kubernetes_artefacts_once(service: tuple[Path, int]) 
     assert "validated k8s/app.yaml: kubernetes-validate --strict" in done.stdout
     again = run_acb("deploy", "--target", "kubernetes", cwd=root)
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_monitor_ties_a_late_failure_to_the_release_before_it(service: tuple[Path, int]) -> None:
+    """A release that passes verification and starts failing later (after 500 requests):
+    `acb monitor` charts it, flags the anomaly, names the release, and a model (over real
+    HTTP, scripted) can put it in words."""
+    root, port = service
+    assert run_acb("deploy", cwd=root).returncode == 0
+    poller = Poller(port)
+    poller.start()
+    try:
+        time.sleep(0.5)
+        change(root, '    if path == "/count":\n',
+               '    if path == "/count" and METRICS.total > 500:\n'
+               '        return "500 Internal Server Error", "text/plain", b"worn out\\n"\n'
+               '    if path == "/count":\n', "v2: fails after 500 requests")  # fmt: skip
+        v2 = git(root, "rev-parse", "HEAD").strip()
+        assert run_acb("deploy", cwd=root).returncode == 0, "it passes verification"
+        deadline = time.monotonic() + 30
+        while len(poller.failed) < 20 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        poller.done.set()
+        poller.join()
+    done = run_acb("monitor", "--window", "2m", "--json", cwd=root)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["errors"] >= 20 and report["anomalies"]
+    assert report["anomalies"][-1]["release"]["sha"] == v2
+    assert f"after release {v2[:12]} went live" in report["diagnosis"]
+    text = run_acb("monitor", "--window", "2m", cwd=root).stdout
+    assert "errors   " in text and any(bar in text for bar in "▂▃▄▅▆▇█")
+    with MockModelServer([Reply("The release went bad after about 500 requests.")]) as server:
+        talked = run_acb(
+            "monitor", "--window", "2m", "--json", "-m", "openai/mock-model", cwd=root,
+            env={"OPENAI_API_KEY": "sk-test-0123456789abcdef",
+                 "OPENAI_BASE_URL": server.url + "/v1"},
+        )  # fmt: skip
+    assert json.loads(talked.stdout)["diagnosis_by"] == "model"
+    assert v2[:12] in server.requests[0].body["messages"][-1]["content"]

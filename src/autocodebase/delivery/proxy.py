@@ -49,6 +49,21 @@ class BackendStats:
         return {"requests": self.requests, "errors": self.errors, "p95_ms": round(p95 * 1000, 2)}
 
 
+SERIES_SECONDS = 6 * 3600
+"""How much per-second history of client traffic the proxy keeps for `acb monitor`."""
+
+
+@dataclass
+class Second:
+    requests: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def p95_ms(self) -> float:
+        ordered = sorted(self.latencies)
+        return round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 2) if ordered else 0.0
+
+
 class State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -56,6 +71,19 @@ class State:
         self.shadow: int | None = None
         self.stats: dict[int, BackendStats] = {}
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.series: deque[tuple[int, Second]] = deque(maxlen=SERIES_SECONDS)
+
+    def served(self, status: int, seconds: float) -> None:
+        """One client request answered (by the active release): the monitor's time series."""
+        now = int(time.time())
+        with self.lock:
+            if not self.series or self.series[-1][0] != now:
+                self.series.append((now, Second()))
+            second = self.series[-1][1]
+            second.requests += 1
+            second.errors += status >= 500
+            if len(second.latencies) < 200:
+                second.latencies.append(seconds)
 
     def note(self, port: int, seconds: float, failed: bool) -> None:
         with self.lock:
@@ -102,7 +130,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             threading.Thread(
                 target=forward, args=(shadow, self.command, self.path, headers, body), daemon=True
             ).start()
+        started = time.monotonic()
         status, reply_headers, payload = forward(active, self.command, self.path, headers, body)
+        STATE.served(status, time.monotonic() - started)
         self._reply(status, reply_headers, payload)
 
     def _reply(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
@@ -154,6 +184,10 @@ def control(message: dict[str, Any]) -> dict[str, Any]:
             if message.get("reset"):
                 STATE.stats[port] = BackendStats()
             return {"ok": True, **record}
+        if op == "series":
+            since = int(message.get("since", 0))
+            return {"ok": True, "series": [[t, s.requests, s.errors, s.p95_ms()]
+                                           for t, s in STATE.series if t >= since]}  # fmt: skip
         if op == "start":
             return _start(message)
         if op == "stop-backend":

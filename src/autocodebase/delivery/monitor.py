@@ -1,0 +1,207 @@
+"""`acb monitor`: the live deployment's traffic over a window (from the proxy's per-second
+series), the app's own /metrics, and the release history, as a summary with small terminal
+charts; anomalies (error rate or p95 latency over the deploy limits) are tied to the release
+that went live before them. With a model, a plain-language diagnosis is added; without one the
+diagnosis is the rule-based one, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from autocodebase.delivery.local import DeployConfig, Supervisor, app_metrics, history
+from autocodebase.models.base import Message, Model, Usage
+
+BARS = "▁▂▃▄▅▆▇█"
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+
+
+def parse_window(text: str) -> int:
+    """ "15m", "90s", "2h", "1d" or plain seconds."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (try 15m, 90s, 2h)")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+@dataclass
+class Bucket:
+    start: int
+    requests: int = 0
+    errors: int = 0
+    p95_ms: float = 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass
+class Anomaly:
+    start: int
+    end: int
+    what: str
+    release: dict[str, Any] | None
+
+
+@dataclass
+class Report:
+    window_s: int
+    buckets: list[Bucket] = field(default_factory=list)
+    requests: int = 0
+    errors: int = 0
+    p95_ms: float = 0.0
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    app: dict[str, Any] = field(default_factory=dict)
+    diagnosis: str = ""
+    diagnosis_by: str = "rules"
+    usage: Usage = field(default_factory=Usage)
+
+
+def gather(sup: Supervisor, config: DeployConfig, window_s: int, columns: int = 48) -> Report:
+    now = int(time.time())
+    since = now - window_s
+    series = sup.call("series", since=since)["series"]
+    report = Report(window_s)
+    width = max(1, window_s // columns)
+    columns = -(-window_s // width)
+    report.buckets = [Bucket(since + i * width) for i in range(columns)]
+    for second, requests, errors, p95 in series:
+        index = min((second - since) // width, columns - 1)
+        bucket = report.buckets[index]
+        bucket.requests += requests
+        bucket.errors += errors
+        bucket.p95_ms = max(bucket.p95_ms, p95)
+    report.requests = sum(b.requests for b in report.buckets)
+    report.errors = sum(b.errors for b in report.buckets)
+    report.p95_ms = max((b.p95_ms for b in report.buckets), default=0.0)
+    report.releases = [r for r in history(sup.root) if _epoch(r["at"]) >= since - 1]
+    state = sup.call("status")
+    if state.get("active"):
+        report.app = app_metrics(int(state["active"]))
+    report.anomalies = find_anomalies(report.buckets, config, history(sup.root))
+    report.diagnosis = rule_diagnosis(report)
+    return report
+
+
+def _epoch(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp).timestamp())
+
+
+def find_anomalies(
+    buckets: list[Bucket], config: DeployConfig, releases: list[dict[str, Any]]
+) -> list[Anomaly]:
+    """Runs of buckets over the limits, each with the last release live before it began."""
+    found: list[Anomaly] = []
+    live = [r for r in releases if r["outcome"] == "live"]
+    for bucket in buckets:
+        reasons = []
+        if bucket.requests and bucket.error_rate > config.max_error_rate:
+            reasons.append(f"error rate {bucket.error_rate:.0%}")
+        if bucket.p95_ms > config.max_p95_ms:
+            reasons.append(f"p95 {bucket.p95_ms:.0f} ms")
+        if not reasons:
+            continue
+        what = ", ".join(reasons)
+        if found and found[-1].end == bucket.start:
+            found[-1].end = bucket.start + _width(buckets)
+            found[-1].what = _worse(found[-1].what, what)
+            continue
+        before = [r for r in live if _epoch(r["at"]) <= bucket.start + _width(buckets)]
+        found.append(Anomaly(bucket.start, bucket.start + _width(buckets), what,
+                             before[-1] if before else None))  # fmt: skip
+    return found
+
+
+def _width(buckets: list[Bucket]) -> int:
+    return buckets[1].start - buckets[0].start if len(buckets) > 1 else 1
+
+
+def _worse(a: str, b: str) -> str:
+    def rate(text: str) -> int:
+        match = re.search(r"error rate (\d+)%", text)
+        return int(match.group(1)) if match else 0
+
+    return a if rate(a) >= rate(b) else b
+
+
+def rule_diagnosis(report: Report) -> str:
+    if not report.requests:
+        return "no client traffic through the proxy in this window"
+    if not report.anomalies:
+        return (
+            f"healthy: {report.errors} errors in {report.requests} requests, "
+            f"p95 at most {report.p95_ms:.0f} ms"
+        )
+    lines = []
+    for anomaly in report.anomalies:
+        when = _clock(anomaly.start)
+        release = anomaly.release
+        if release is None:
+            lines.append(f"{anomaly.what} from {when}; no release went live before it here")
+            continue
+        after = anomaly.start - _epoch(release["at"])
+        lines.append(
+            f"{anomaly.what} from {when}, {max(after, 0)} s after release {release['sha'][:12]} "
+            f"went live: likely caused by it (acb deploy --rollback puts the previous one back)"
+        )
+    return "\n".join(lines)
+
+
+def model_diagnosis(model: Model, report: Report) -> None:
+    prompt = (
+        "A web service's traffic and releases over the last "
+        f"{report.window_s} s follow. Say in plain language, in at most five sentences, whether "
+        "anything is wrong, when it started, which release most likely caused it and why, and "
+        "what to do. Do not invent data.\n\n" + render(report, charts=False)
+    )
+    response = model.complete(
+        [Message("system", "You are an on-call engineer."), Message("user", prompt)], []
+    )
+    report.diagnosis = response.message.content.strip()
+    report.diagnosis_by = "model"
+    report.usage = report.usage + response.usage
+
+
+def sparkline(values: list[float]) -> str:
+    top = max(values, default=0)
+    if top <= 0:
+        return BARS[0] * len(values)
+    return "".join(BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)] for v in values)
+
+
+def _clock(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
+
+
+def render(report: Report, charts: bool = True) -> str:
+    rate = report.errors / report.requests if report.requests else 0.0
+    lines = [
+        f"window: last {report.window_s} s; requests {report.requests}, errors {report.errors} "
+        f"({rate:.1%}), p95 up to {report.p95_ms:.0f} ms"
+    ]
+    if report.buckets and charts:
+        start = _clock(report.buckets[0].start)
+        end = _clock(report.buckets[-1].start + _width(report.buckets))
+        lines += [
+            f"requests {sparkline([b.requests for b in report.buckets])}",
+            f"errors   {sparkline([b.errors for b in report.buckets])}",
+            f"p95      {sparkline([b.p95_ms for b in report.buckets])}",
+            f"         {start}{' ' * max(1, len(report.buckets) - 16)}{end} UTC",
+        ]
+    if report.app:
+        lines.append(
+            f"app /metrics: {report.app.get('app_requests', 0)} requests, "
+            f"{report.app.get('app_error_rate', 0.0):.1%} 5xx"
+        )
+    for release in report.releases:
+        reason = f" ({release['reason']})" if release.get("reason") else ""
+        lines.append(f"release {_clock(_epoch(release['at']))} {release['sha'][:12]} "
+                     f"{release['outcome']}{reason}")  # fmt: skip
+    lines.append(f"diagnosis ({report.diagnosis_by}): {report.diagnosis}")
+    return "\n".join(lines) + "\n"
