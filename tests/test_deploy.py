@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from autocodebase.ledger.store import connect, releases
 from tests.conftest import git
 from tests.fakes.mock_server import MockModelServer, Reply
 from tests.test_exec_cli import run_acb
@@ -79,7 +80,9 @@ def change(root: Path, old: str, new: str, message: str) -> None:
     git(root, "commit", "-qam", message)
 
 
-def test_bad_releases_roll_back_without_a_failed_request(service: tuple[Path, int]) -> None:
+def test_bad_releases_roll_back_without_a_failed_request(
+    service: tuple[Path, int], isolated_home: Path
+) -> None:
     root, port = service
     first = run_acb("deploy", cwd=root)
     assert first.returncode == 0, first.stderr
@@ -112,6 +115,13 @@ def test_bad_releases_roll_back_without_a_failed_request(service: tuple[Path, in
     status = json.loads(run_acb("deploy", "--status", "--json", cwd=root).stdout)
     assert status["state"]["active"]["sha"] == v1
     assert [h["outcome"] for h in status["history"]] == ["live", "rolled-back", "rolled-back"]
+    connection = connect(isolated_home / "ledger.db")
+    recorded = releases(connection, root)
+    connection.close()
+    assert [(r["outcome"], r["target"]) for r in recorded] == [
+        ("live", "local"), ("rolled-back", "local"), ("rolled-back", "local")
+    ]  # fmt: skip
+    assert "error rate" in recorded[2]["reason"] and recorded[2]["measured"]["mirrored"] > 0
 
 
 def health(port: int) -> bytes:

@@ -42,6 +42,7 @@ def deploy_command(
     free port, wait for its health check, verify it on mirrored live traffic and probes (error
     rate, p95 latency, its /metrics), switch the proxy to it, watch it, and switch back if it
     fails. Configured by .acb/deploy.toml. Exit 1 when the release did not go live."""
+    from autocodebase.config import load_settings
     from autocodebase.delivery.local import deploy, history, load_config, read_state, stop
     from autocodebase.vcs.git import GitError, git_root
 
@@ -70,7 +71,7 @@ def deploy_command(
             raise UsageError("there is no previous release to roll back to")
         rev = previous["sha"]
     try:
-        result = deploy(root, config, rev)
+        result = deploy(root, config, rev, load_settings(root).ledger_path)
     except GitError as error:
         raise UsageError(str(error)) from None
     if as_json:

@@ -266,8 +266,25 @@ def app_metrics(port: int) -> dict[str, Any]:
     return {"app_requests": int(total), "app_error_rate": errors / total if total else 0.0}
 
 
-def deploy(root: Path, config: DeployConfig, rev: str = "HEAD") -> DeployResult:
+def deploy(
+    root: Path, config: DeployConfig, rev: str = "HEAD", ledger: Path | None = None
+) -> DeployResult:
+    """Release `rev`; the decision goes to `.acb/deploy/history.jsonl` and, given its path, to
+    the run ledger."""
     root = root.resolve()
+    result = _deploy(root, config, rev)
+    if ledger is not None:
+        from autocodebase.ledger.store import connect, record_release
+
+        connection = connect(ledger)
+        try:
+            record_release(connection, root, asdict(result), "local")
+        finally:
+            connection.close()
+    return result
+
+
+def _deploy(root: Path, config: DeployConfig, rev: str) -> DeployResult:
     sha = git_text(root, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
     sup = Supervisor(root, config.port)
     sup.ensure()

@@ -44,6 +44,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN commit_sha TEXT;
     ALTER TABLE runs ADD COLUMN branch TEXT;
     """,
+    # 3: deployments (acb deploy), so the audit trail runs from the prompt to production
+    """
+    CREATE TABLE releases (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        workspace TEXT NOT NULL,
+        sha TEXT NOT NULL,
+        target TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        measured TEXT NOT NULL
+    );
+    CREATE INDEX releases_workspace ON releases(workspace, at);
+    """,
 ]
 
 

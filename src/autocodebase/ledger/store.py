@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,24 @@ class LedgerReader:
             (str(workspace), limit),
         ).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+
+def record_release(
+    connection: sqlite3.Connection, workspace: Path, release: dict[str, Any], target: str
+) -> None:
+    """One deployment decision (live, rolled-back, failed) with what was measured."""
+    connection.execute(
+        "INSERT INTO releases (at, workspace, sha, target, outcome, reason, measured) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (time.time(), str(workspace), release["sha"], target, release["outcome"],
+         release.get("reason", ""), json.dumps(release.get("measured", {}))),
+    )  # fmt: skip
+
+
+def releases(connection: sqlite3.Connection, workspace: Path) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        "SELECT at, sha, target, outcome, reason, measured FROM releases "
+        "WHERE workspace = ? ORDER BY at",
+        (str(workspace),),
+    ).fetchall()
+    return [{**dict(row), "measured": json.loads(row["measured"])} for row in rows]
