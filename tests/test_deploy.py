@@ -35,13 +35,15 @@ def service(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     root = tmp_path / "ws"
     shutil.copytree(EXAMPLE, root)
     port = free_port()
-    config = (root / ".acb/deploy.toml").read_text().replace("port = 8765", f"port = {port}")
-    (root / ".acb/deploy.toml").write_text(config + "health_timeout_s = 5\n")
+    config = (root / ".acb/deploy.toml").read_text()
+    config = config.replace("port = 8765", f"port = {port}\nhealth_timeout_s = 5")
+    (root / ".acb/deploy.toml").write_text(config.replace("port = 8766", f"port = {free_port()}"))
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "v1")
     yield root, port
     run_acb("deploy", "--stop", cwd=root)
+    run_acb("deploy", "--stop", "--env", "staging", cwd=root)
 
 
 class Poller(threading.Thread):
@@ -232,3 +234,17 @@ def test_monitor_ties_a_late_failure_to_the_release_before_it(service: tuple[Pat
         )  # fmt: skip
     assert json.loads(talked.stdout)["diagnosis_by"] == "model"
     assert v2[:12] in server.requests[0].body["messages"][-1]["content"]
+
+
+def test_environments_have_their_own_proxy_and_history(service: tuple[Path, int]) -> None:
+    root, port = service
+    staged = run_acb("deploy", "--env", "staging", "--json", cwd=root)
+    assert staged.returncode == 0, staged.stderr
+    status = json.loads(
+        run_acb("deploy", "--env", "staging", "--status", "--json", cwd=root).stdout
+    )
+    assert status["proxy"] != port and status["state"]["active"]["sha"]
+    default = json.loads(run_acb("deploy", "--status", "--json", cwd=root).stdout)
+    assert default["state"] == {} and default["history"] == []
+    missing = run_acb("deploy", "--env", "prod", cwd=root)
+    assert missing.returncode == 2 and "no [env.prod] (environments: staging)" in missing.stderr

@@ -23,6 +23,8 @@ from autocodebase.errors import UsageError
     "artefacts (Dockerfile, compose.yaml or k8s/app.yaml), validated.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing artefacts (compose/kubernetes).")
+@click.option("--env", "env", default="default", show_default=True,
+              help="Environment: the [env.NAME] table of .acb/deploy.toml.")  # fmt: skip
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to release.")
 @click.option("--rollback", is_flag=True, help="Release the previous release again.")
 @click.option("--status", "show_status", is_flag=True, help="What is live, and the history.")
@@ -31,6 +33,7 @@ from autocodebase.errors import UsageError
 def deploy_command(
     directory: str | None,
     target: str,
+    env: str,
     rev: str,
     rollback: bool,
     show_status: bool,
@@ -51,14 +54,14 @@ def deploy_command(
         raise UsageError(f"{directory or '.'} is not in a git repository")
     if sum((rollback, show_status, stop_all)) > 1:
         raise UsageError("give one of --rollback, --status and --stop")
-    config = load_config(root)
+    config = load_config(root, env)
     if target != "local":
         if rollback or show_status or stop_all:
             raise UsageError("--rollback, --status and --stop are for --target local")
         return _artefacts(root, config, target, overwrite, as_json)
     if show_status:
-        state = read_state(root)
-        report = {"state": state, "history": history(root)[-10:], "proxy": config.port}
+        state = read_state(root, config)
+        report = {"state": state, "history": history(root, config)[-10:], "proxy": config.port}
         click.echo(json.dumps(report, indent=2) if as_json else _status_text(report), nl=False)
         return 0
     if stop_all:
@@ -66,7 +69,7 @@ def deploy_command(
         click.echo("stopped" if stopped else "nothing was running")
         return 0
     if rollback:
-        previous = read_state(root).get("previous")
+        previous = read_state(root, config).get("previous")
         if not previous:
             raise UsageError("there is no previous release to roll back to")
         rev = previous["sha"]

@@ -13,10 +13,13 @@ from autocodebase.errors import UsageError
 
 @click.command("monitor")
 @click.option("-C", "--cd", "directory", metavar="DIR", help="Project (default: current).")
+@click.option("--env", "env", default="default", show_default=True, help="Environment.")
 @click.option("--window", default="15m", show_default=True, help="How far back: 90s, 15m, 2h.")
 @click.option("-m", "--model", help="Also ask this model for a plain-language diagnosis.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def monitor_command(directory: str | None, window: str, model: str | None, as_json: bool) -> int:
+def monitor_command(
+    directory: str | None, env: str, window: str, model: str | None, as_json: bool
+) -> int:
     """Summarise the traffic the deploy proxy served (requests, errors, p95 latency, with
     terminal charts), the live release's own /metrics and the release history; anomalies are
     tied to the release that went live before them. Exit 1 when there is an anomaly."""
@@ -30,8 +33,8 @@ def monitor_command(directory: str | None, window: str, model: str | None, as_js
         window_s = parse_window(window)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    config = load_config(root)
-    supervisor = Supervisor(root, config.port)
+    config = load_config(root, env)
+    supervisor = Supervisor(root, config)
     if not supervisor.alive():
         raise UsageError("nothing is deployed here (start with `acb deploy`)")
     report = gather(supervisor, config, window_s)

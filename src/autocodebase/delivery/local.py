@@ -6,7 +6,8 @@ check, and is then verified on mirrored live traffic (GET/HEAD requests replayed
 proxy, plus probes of its health and probe paths, plus its own /metrics when it has them)
 before the proxy switches to it. After the switch it is watched for a short window; any failure
 — health, error rate, p95 latency — switches back to the previous release, which was kept
-running until then. Every decision is appended to `.acb/deploy/history.jsonl`.
+running until then. Every decision is appended to `.acb/deploy/<env>/history.jsonl` and to
+the run ledger.
 """
 
 from __future__ import annotations
@@ -50,13 +51,16 @@ class DeployConfig:
     max_error_rate: float = 0.02
     max_p95_ms: float = 1000.0
     health_timeout_s: float = 30.0
+    env: str = "default"
+    """Which environment (`--env NAME`: the `[env.NAME]` table of deploy.toml overrides the
+    top-level keys); each has its own proxy, state and history."""
 
 
 class DeployError(UsageError):
     """A deployment that cannot start (no config, no git, a release that cannot be built)."""
 
 
-def load_config(root: Path) -> DeployConfig:
+def load_config(root: Path, env: str = "default") -> DeployConfig:
     path = root / CONFIG_FILE
     if not path.is_file():
         raise DeployError(
@@ -66,12 +70,24 @@ def load_config(root: Path) -> DeployConfig:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise DeployError(f"{CONFIG_FILE}: {error}") from None
-    known = set(DeployConfig.__dataclass_fields__)
+    environments = data.pop("env", {})
+    if env != "default":
+        if env not in environments:
+            known_envs = ", ".join(sorted(environments)) or "none"
+            raise DeployError(f"{CONFIG_FILE} has no [env.{env}] (environments: {known_envs})")
+        data.update(environments[env])
+    if not re.fullmatch(r"[\w-]+", env):
+        raise DeployError(f"environment names are letters, digits, - and _: {env!r}")
+    known = set(DeployConfig.__dataclass_fields__) - {"env"}
     unknown = sorted(set(data) - known)
     if unknown or "command" not in data:
         raise DeployError(f"{CONFIG_FILE}: unknown keys {unknown}" if unknown
                           else f"{CONFIG_FILE}: command is required")  # fmt: skip
-    return DeployConfig(**data)
+    return DeployConfig(**data, env=env)
+
+
+def state_dir(root: Path, config: DeployConfig) -> Path:
+    return root / ".acb" / "deploy" / config.env
 
 
 @dataclass
@@ -94,10 +110,10 @@ class DeployResult:
 class Supervisor:
     """The client side of the project's proxy/supervisor process (started on first use)."""
 
-    def __init__(self, root: Path, port: int):
+    def __init__(self, root: Path, config: DeployConfig):
         self.root = root.resolve()
-        self.port = port
-        self.state_dir = root / ".acb" / "deploy"
+        self.port = config.port
+        self.state_dir = state_dir(self.root, config)
         self.socket_path = self.state_dir / "control.sock"
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
@@ -127,7 +143,7 @@ class Supervisor:
         if self.alive():
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for kept_out in (self.state_dir, self.root / ".acb" / "releases"):
+        for kept_out in (self.root / ".acb" / "deploy", self.root / ".acb" / "releases"):
             kept_out.mkdir(parents=True, exist_ok=True)
             (kept_out / ".gitignore").write_text("*\n")  # never in `git status`
         log = (self.state_dir / "supervisor.log").open("ab")
@@ -278,7 +294,8 @@ def deploy(
 
         connection = connect(ledger)
         try:
-            record_release(connection, root, asdict(result), "local")
+            where = "local" if config.env == "default" else f"local/{config.env}"
+            record_release(connection, root, asdict(result), where)
         finally:
             connection.close()
     return result
@@ -286,9 +303,9 @@ def deploy(
 
 def _deploy(root: Path, config: DeployConfig, rev: str) -> DeployResult:
     sha = git_text(root, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
-    sup = Supervisor(root, config.port)
+    sup = Supervisor(root, config)
     sup.ensure()
-    state = read_state(root)
+    state = read_state(root, config)
     release = build_release(root, sha)
     port = free_port()
     start_release(sup, config, release, port)
@@ -309,10 +326,10 @@ def _deploy(root: Path, config: DeployConfig, rev: str) -> DeployResult:
         if watched.healthy:
             if previous and previous["port"] != port:
                 sup.call("stop-backend", port=previous["port"])
-            write_state(root, {"active": {"sha": sha, "port": port},
+            write_state(root, config, {"active": {"sha": sha, "port": port},
                                "previous": previous or state.get("previous")})  # fmt: skip
             result.outcome = "live"
-            return _recorded(root, result)
+            return _recorded(root, config, result)
         verdict = Verdict(False, f"after the switch: {watched.reason}", watched.measured)
         if previous:
             sup.call("switch", port=previous["port"])
@@ -321,11 +338,11 @@ def _deploy(root: Path, config: DeployConfig, rev: str) -> DeployResult:
     sup.call("stop-backend", port=port)
     result.outcome = "rolled-back" if previous else "failed"
     result.reason = verdict.reason
-    return _recorded(root, result)
+    return _recorded(root, config, result)
 
 
-def _recorded(root: Path, result: DeployResult) -> DeployResult:
-    history = root / ".acb" / "deploy" / "history.jsonl"
+def _recorded(root: Path, config: DeployConfig, result: DeployResult) -> DeployResult:
+    history = state_dir(root, config) / "history.jsonl"
     history.parent.mkdir(parents=True, exist_ok=True)
     with history.open("a") as sink:
         sink.write(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -333,8 +350,8 @@ def _recorded(root: Path, result: DeployResult) -> DeployResult:
     return result
 
 
-def read_state(root: Path) -> dict[str, Any]:
-    path = root / ".acb" / "deploy" / "state.json"
+def read_state(root: Path, config: DeployConfig) -> dict[str, Any]:
+    path = state_dir(root, config) / "state.json"
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -342,24 +359,24 @@ def read_state(root: Path) -> dict[str, Any]:
     return data
 
 
-def write_state(root: Path, state: dict[str, Any]) -> None:
-    path = root / ".acb" / "deploy" / "state.json"
+def write_state(root: Path, config: DeployConfig, state: dict[str, Any]) -> None:
+    path = state_dir(root, config) / "state.json"
     path.write_text(json.dumps(state, indent=2) + "\n")
 
 
-def history(root: Path) -> list[dict[str, Any]]:
-    path = root / ".acb" / "deploy" / "history.jsonl"
+def history(root: Path, config: DeployConfig) -> list[dict[str, Any]]:
+    path = state_dir(root, config) / "history.jsonl"
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def stop(root: Path, config: DeployConfig) -> bool:
-    sup = Supervisor(root, config.port)
+    sup = Supervisor(root, config)
     if not sup.alive():
         return False
     sup.call("stop")
-    state = read_state(root)
+    state = read_state(root, config)
     if state.get("active"):
-        write_state(root, {"active": None, "previous": state["active"]})
+        write_state(root, config, {"active": None, "previous": state["active"]})
     return True
