@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-edits bench-context bench-review system-deps clean
+.PHONY: demo test lint bench bench-edits bench-context bench-review bench-peers system-deps clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -50,6 +50,9 @@ bench-review: $(STAMP)
 		git clone -q https://github.com/$$repo $(BENCH_CACHE)/repos/$$name; done
 	$(BIN)/python bench/review/run.py --repo $(BENCH_CACHE)/repos/flask \
 		--repo $(BENCH_CACHE)/repos/requests --repo $(BENCH_CACHE)/repos/click --write
+
+bench-peers: system-deps $(STAMP)
+	ACB_BENCH_CACHE=$(BENCH_CACHE) $(BIN)/python -m bench.peers --runs 5 --write
 
 bench-context: $(STAMP)
 	ACB_BENCH_CACHE=$(BENCH_CACHE) $(BIN)/python bench/context/run.py

@@ -44,6 +44,10 @@ class ReceivedRequest:
     body: dict[str, Any]
     received_at: float = field(default_factory=time.monotonic)
     """`time.monotonic()` on arrival: one clock for every process on the machine."""
+    body_bytes: int = 0
+    served_at: float | None = None
+    """When the whole answer had been written: `served_at - received_at` is the mock's own
+    latency, which benchmarks subtract from a tool's wall time."""
 
 
 class MockModelServer:
@@ -128,10 +132,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         state = self.server_state
         length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        state.requests.append(
-            ReceivedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        raw = self.rfile.read(length)
+        body = json.loads(raw or b"{}")
+        received = ReceivedRequest(
+            self.path, {k.lower(): v for k, v in self.headers.items()}, body, body_bytes=len(raw)
         )
+        state.requests.append(received)
+        try:
+            self._answer(state, body)
+        finally:
+            received.served_at = time.monotonic()
+
+    def _answer(self, state: MockModelServer, body: dict[str, Any]) -> None:
         kind = {
             "/v1/chat/completions": "chat",
             "/v1/messages": "anthropic",
@@ -477,6 +489,19 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         ]
+        message = next((o for o in full["output"] if o["type"] == "message"), None)
+        if message is not None:
+            events.append(
+                (
+                    "response.output_item.added",
+                    {
+                        "type": "response.output_item.added",
+                        "sequence_number": next(sequence),
+                        "output_index": 0,
+                        "item": {**message, "status": "in_progress", "content": []},
+                    },
+                )
+            )
         events += [
             (
                 "response.output_text.delta",
@@ -491,6 +516,30 @@ class _Handler(BaseHTTPRequestHandler):
             )
             for piece in (_pieces(reply.text) if reply.text else [])
         ]
+        for index, item in enumerate(full["output"]):
+            if item["type"] == "function_call":
+                events.append(
+                    (
+                        "response.output_item.added",
+                        {
+                            "type": "response.output_item.added",
+                            "sequence_number": next(sequence),
+                            "output_index": index,
+                            "item": item,
+                        },
+                    )
+                )
+            events.append(
+                (
+                    "response.output_item.done",
+                    {
+                        "type": "response.output_item.done",
+                        "sequence_number": next(sequence),
+                        "output_index": index,
+                        "item": item,
+                    },
+                )
+            )
         events.append(
             (
                 "response.completed",

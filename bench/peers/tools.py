@@ -1,0 +1,137 @@
+"""The four tools, each installed in its own place under the cache dir and pointed at the
+loopback mock server only through its documented options, and the same scripted work for each:
+nine shell commands (one of which writes a file), then the end of the task. What differs is only
+the shape the tool expects a model to speak in (its tool's name and argument, how it ends).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.fakes.mock_server import Reply
+
+COMMANDS = [
+    "ls",
+    "cat hello.py",
+    "python3 hello.py",
+    "grep -n print hello.py",
+    "wc -l hello.py",
+    "printf 'def greet():\\n    return \"hi\"\\n' > greet.py",
+    "python3 -c 'import greet; print(greet.greet())'",
+    "git status --short",
+    "cat greet.py",
+]
+"""Nine steps of real work, identical for every tool; the tenth step ends the task."""
+
+TASK = "Look at hello.py, add greet.py with a greet() function returning 'hi', and check it."
+
+
+@dataclass
+class Tool:
+    name: str
+    shell_tool: str | None
+    """The name of the tool's shell function; None when the tool has no model-driven loop."""
+    argument: str
+    install_hint: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def trajectory(self) -> list[Reply]:
+        if self.shell_tool is None:
+            return [Reply("Nothing to do: hello.py already prints hi.")]
+        steps = [Reply("", [(self.shell_tool, {self.argument: c})]) for c in COMMANDS]
+        if self.name == "mini-swe-agent":  # it ends when a command echoes its marker
+            return [
+                *steps,
+                Reply("", [("bash", {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"})]),
+            ]
+        return [*steps, Reply("Added greet.py; greet() returns 'hi'.")]
+
+
+def cache() -> Path:
+    return Path(os.environ.get("ACB_BENCH_CACHE", Path.home() / ".cache" / "acb-bench"))
+
+
+def install(name: str) -> str | None:
+    """Install a peer under the cache dir when missing; its executable, or None."""
+    root = cache()
+    if name == "codex":
+        binary = root / "codex" / "node_modules" / ".bin" / "codex"
+        if not binary.exists() and shutil.which("npm"):
+            subprocess.run(["npm", "install", "--prefix", str(root / "codex"), "@openai/codex"],
+                           check=False, capture_output=True)  # fmt: skip
+        return str(binary) if binary.exists() else None
+    venv = {"aider": "aider-venv", "mini-swe-agent": "mswea-venv"}[name]
+    package = {"aider": ["aider-chat"], "mini-swe-agent": ["mini-swe-agent", "mcp"]}[name]
+    script = {"aider": "aider", "mini-swe-agent": "mini"}[name]
+    binary = root / venv / "bin" / script
+    if not binary.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(root / venv)], check=True)
+        subprocess.run([str(root / venv / "bin" / "pip"), "install", "-q", *package], check=False)
+    return str(binary) if binary.exists() else None
+
+
+def command(
+    name: str, binary: str, url: str, task: str, home: Path
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for one scripted run against the mock at `url`."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    if name == "acb":
+        env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=f"{url}/v1", ACB_HOME=str(home / "acb"),
+                   XDG_CONFIG_HOME=str(home / "config"))  # fmt: skip
+        return [binary, "-m", "autocodebase", "exec", task, "-m", "openai/mock-model",
+                "--no-commit"], env  # fmt: skip
+    if name == "codex":
+        env.update(MOCK_KEY="sk-bench", CODEX_HOME=str(cache() / "codex-home"))
+        provider = f'model_providers.mock={{name="mock",base_url="{url}/v1",env_key="MOCK_KEY",wire_api="responses"}}'
+        return [binary, "exec", "--skip-git-repo-check", "-s", "workspace-write", "-c",
+                "model_provider=mock", "-c", provider, "-m", "mock-model", task], env  # fmt: skip
+    if name == "aider":
+        return [binary, "--model", "openai/mock-model", "--openai-api-base", f"{url}/v1",
+                "--openai-api-key", "sk-bench", "--yes-always", "--no-check-update",
+                "--no-show-model-warnings", "--no-analytics", "--no-auto-commits",
+                "--message", task], env  # fmt: skip
+    env.update(OPENAI_API_KEY="sk-bench", OPENAI_API_BASE=f"{url}/v1", OPENAI_BASE_URL=f"{url}/v1",
+               MSWEA_SILENT_STARTUP="1", MSWEA_CONFIGURED="true",
+               MSWEA_COST_TRACKING="ignore_errors", LITELLM_LOCAL_MODEL_COST_MAP="True",
+               MSWEA_GLOBAL_CONFIG_DIR=str(home / "mswea"))  # fmt: skip
+    return [binary, "-m", "openai/mock-model", "-t", task, "-y", "--exit-immediately",
+            "-o", str(home / "mswea-trajectory.json")], env  # fmt: skip
+
+
+def version(name: str, binary: str) -> str:
+    argv = [binary, "-m", "autocodebase", "--version"] if name == "acb" else [binary, "--version"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return next((line for line in lines if any(ch.isdigit() for ch in line)), "?")[:60]
+
+
+TOOLS: dict[str, Tool] = {
+    "acb": Tool("acb", "shell", "command", "this repository"),
+    "codex": Tool("codex", "exec_command", "cmd", "npm install --prefix CACHE/codex @openai/codex"),
+    "aider": Tool("aider", None, "", "pip install aider-chat (own venv)"),
+    "mini-swe-agent": Tool("mini-swe-agent", "bash", "command", "pip install mini-swe-agent mcp"),
+}
+
+
+def help_argv(name: str, binary: str) -> list[str]:
+    return [binary, "-m", "autocodebase", "--help"] if name == "acb" else [binary, "--help"]
+
+
+def summary(body: dict[str, Any]) -> str:
+    """The part of a request a user pays for as input: messages (or Responses input),
+    instructions, and tool schemas."""
+    import json
+
+    parts = [body.get("messages") or body.get("input") or [], body.get("instructions") or "",
+             body.get("system") or "", body.get("tools") or []]  # fmt: skip
+    return json.dumps(parts, ensure_ascii=False)
