@@ -174,7 +174,8 @@ def test_read_only_tools_do_not_snapshot_the_tree(wordstats_repo: Path) -> None:
         wordstats_repo,
         [
             reply("", ("read_file", {"path": "wordstats/core.py"}), ("search", {"pattern": "def"})),
-            reply("", ("shell", {"command": "true"})),
+            reply("", ("shell", {"command": "cat wordstats/core.py | grep def"})),
+            reply("", ("shell", {"command": "touch made.txt"})),
             reply("done"),
         ],
     )
@@ -189,4 +190,6 @@ def test_read_only_tools_do_not_snapshot_the_tree(wordstats_repo: Path) -> None:
 
     agent.snapshots.entries = counting  # type: ignore[method-assign]
     agent.run("system", "look")
-    assert calls == 4  # baseline, before and after the shell call, the final diff
+    # baseline, before and after `touch` (a command the classifier knows only reads gets
+    # none), the final diff
+    assert calls == 4

@@ -350,7 +350,7 @@ class Agent:
             )
         )
         chosen = self.toolbox.by_name.get(call.name)
-        changes_files = chosen is not None and not chosen.read_only
+        changes_files = chosen is not None and not chosen.read_only and not _only_reads(call)
         before = self._snapshot() if changes_files else None
         result, elapsed = self.toolbox.call(self.context, call)
         self.messages.append(
@@ -423,3 +423,17 @@ class Agent:
         return git(self.snapshots.root, "diff", "--binary", "--no-color", *ids).decode(
             "utf-8", "replace"
         )
+
+
+def _only_reads(call: ToolCall) -> bool:
+    """A shell command the classifier knows only reads (cat, ls, grep, git status, ...): no
+    workspace snapshots around it, which saves two tree scans per step. Should the classifier
+    be wrong, the run's final diff against its start checkpoint still holds every change."""
+    if call.name != "shell" or not isinstance(call.arguments, dict):
+        return False
+    command = call.arguments.get("command")
+    if not isinstance(command, str) or call.arguments.get("with_escalated_permissions"):
+        return False
+    from autocodebase.sandbox.classify import classify
+
+    return classify(command).safe

@@ -39,6 +39,8 @@ from autocodebase.tools.base import ToolContext
 
 
 def _warm_up(model: Model) -> None:
+    with contextlib.suppress(ImportError):
+        import bashlex  # noqa: F401 - the command classifier's parser, needed by the first step
     warm_up = getattr(model, "warm_up", None)
     if callable(warm_up):
         # Whatever this hits, the first real request hits again and reports properly.
