@@ -84,7 +84,7 @@ def test_over_budget_files_are_summarised_then_listed(tmp_path: Path) -> None:
 
 FIND = {
     "findings": [
-        {"file": "users.py", "line": 6, "category": "bug", "severity": "high",
+        {"file": "users.py", "line": "6", "category": "bug", "severity": "high",
          "message": "fetchone() returns None when no user matches; row[0] raises TypeError.",
          "fix": "return row[0] if row else None"},
         {"file": "users.py", "line": 9, "category": "performance", "severity": "low",

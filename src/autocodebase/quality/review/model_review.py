@@ -83,6 +83,8 @@ def review_with_model(
     result.proposed = len(proposals)
     located = []
     for item in proposals:
+        if isinstance(item.get("line"), str) and item["line"].strip().isdigit():
+            item["line"] = int(item["line"])  # "12" is a line number too
         why = _invalid(item, diff)
         if why:
             result.dropped.append((item, why))
