@@ -46,8 +46,9 @@ git -C "$work" add -A && git -C "$work" commit -qm "ci: GitHub Actions workflow 
 echo
 echo "== acb deploy: release HEAD behind a loopback proxy (blue/green; .acb/deploy.toml)"
 acb deploy -C "$work"
-port=$(sed -n 's/^port = //p' "$work/.acb/deploy.toml")
+port=$(sed -n 's/^port = //p' "$work/.acb/deploy.toml" | head -n 1)
 echo "curl http://127.0.0.1:$port/count?text=hello+deployed+world -> $(curl -s "http://127.0.0.1:$port/count?text=hello+deployed+world")"
+for _ in $(seq 40); do curl -s "http://127.0.0.1:$port/count?text=some+traffic" > /dev/null; done
 acb deploy -C "$work" --status
 acb monitor -C "$work" --window 1m
 acb deploy -C "$work" --stop
