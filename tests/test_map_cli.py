@@ -79,8 +79,10 @@ def test_a_run_starts_with_a_map_focused_on_its_task(wordstats_repo: Path) -> No
     assert "Repository map" in system["content"]
     assert "wordstats/core.py:" in system["content"]
     assert "def unique_words(text: str) -> set[str]:" in system["content"]
-    tools = [t["function"]["name"] for t in server.requests[0].body["tools"]]
+    tools = {t["function"]["name"]: t["function"] for t in server.requests[0].body["tools"]}
     assert "repo_map" in tools
+    shell = tools["shell"]["parameters"]["properties"]
+    assert "with_escalated_permissions" not in shell, "exec never asks, so it is not offered"
 
 
 def test_map_tokens_zero_leaves_the_map_out(wordstats_repo: Path) -> None:

@@ -160,3 +160,17 @@ def test_apply_patch_shows_the_diff_when_the_match_was_fuzzy(context: ToolContex
     assert "matched ignoring indentation" in result.output
     assert "+    return 2" in result.output  # re-indented to the file's four spaces
     assert result.data["files"][0]["grades"] == ["indentation"]
+
+
+def test_escalation_is_offered_only_when_someone_can_be_asked() -> None:
+    from autocodebase.tools import Toolbox, default_toolbox, hidden_for
+
+    def shell_params(approvals: str) -> set[str]:
+        box = Toolbox(default_toolbox().tools, hidden_for(approvals))
+        spec = next(s for s in box.specs if s.name == "shell")
+        return set(spec.parameters["properties"])
+
+    assert shell_params("on-request") == {
+        "command", "timeout_s", "with_escalated_permissions", "justification"
+    }  # fmt: skip
+    assert shell_params("never") == shell_params("untrusted") == {"command", "timeout_s"}

@@ -277,7 +277,10 @@ class Chat:
             if argument not in ("untrusted", "on-request", "never"):
                 self.say("approval policies: untrusted, on-request, never")
                 return
+            from autocodebase.tools import hidden_for
+
             gate.approvals = argument
+            self.session.agent.toolbox.hidden = hidden_for(argument)
         self.say(f"approvals: {gate.approvals}; sandbox: {self.session.policy.describe()}")
 
     def model(self, argument: str) -> None:

@@ -19,4 +19,12 @@ def default_toolbox() -> Toolbox:
     return Toolbox([shell, read_file, search, repo_map, apply_patch, run_tests, update_plan])
 
 
-__all__ = ["Tool", "ToolContext", "ToolResult", "Toolbox", "default_toolbox"]
+def hidden_for(approvals: str) -> dict[str, frozenset[str]]:
+    """Asking to run a command outside the sandbox only means something when the policy lets
+    the model ask (on-request); otherwise those parameters are not offered."""
+    if approvals == "on-request":
+        return {}
+    return {"shell": frozenset({"with_escalated_permissions", "justification"})}
+
+
+__all__ = ["Tool", "ToolContext", "ToolResult", "Toolbox", "default_toolbox", "hidden_for"]

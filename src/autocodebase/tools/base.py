@@ -11,7 +11,7 @@ import inspect
 import re
 import time
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,13 +160,29 @@ class Toolbox:
     """The tools offered in a run, and the single place a model's call is turned into a result."""
 
     tools: Sequence[Tool]
+    hidden: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Optional parameters not offered to the model, by tool (e.g. asking to leave the sandbox
+    when no one can be asked): every request carries the schemas, so unusable ones cost tokens
+    on every step."""
 
     def __post_init__(self) -> None:
         self.by_name = {t.name: t for t in self.tools}
 
     @property
     def specs(self) -> list[ToolSpec]:
-        return [t.spec for t in self.tools]
+        return [self._offered(t.spec) for t in self.tools]
+
+    def _offered(self, spec: ToolSpec) -> ToolSpec:
+        hidden = self.hidden.get(spec.name)
+        if not hidden:
+            return spec
+        schema = dict(spec.parameters)
+        schema["properties"] = {
+            k: v for k, v in schema.get("properties", {}).items() if k not in hidden
+        }
+        if "required" in schema:
+            schema["required"] = [r for r in schema["required"] if r not in hidden]
+        return ToolSpec(spec.name, spec.description, schema)
 
     def call(self, context: ToolContext, call: ToolCall) -> tuple[ToolResult, float]:
         """Run `call`; malformed or unknown calls come back as errors the model can fix."""
