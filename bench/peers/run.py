@@ -273,6 +273,13 @@ def reading(results: dict[str, dict[str, object]]) -> str:
     )
 
 
+def _number(version: str) -> str:
+    import re
+
+    found = re.search(r"\d+(?:\.\d+)+", version)
+    return found.group(0) if found else version
+
+
 def render(results: dict[str, dict[str, object]], runs: int) -> str:
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()  # fmt: skip
@@ -289,7 +296,7 @@ def render(results: dict[str, dict[str, object]], runs: int) -> str:
         lines.append("| median | " + " | ".join(values) + " |")
         return lines
 
-    versions = "; ".join(f"{n} {d['version']}" for n, d in results.items())
+    versions = "; ".join(f"{n} {_number(str(d['version']))}" for n, d in results.items())
     per_step = "\n".join(f"- {n}: {d['tokens_per_step']}" for n, d in results.items())
     out = [
         "## Side by side with peers",
