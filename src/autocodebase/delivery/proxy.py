@@ -166,6 +166,14 @@ class ControlHandler(socketserver.StreamRequestHandler):
 
 def control(message: dict[str, Any]) -> dict[str, Any]:
     op = message["op"]
+    if op == "start":  # not under the lock: requests being proxied must not wait on a spawn
+        return _start(message)
+    if op == "stop-backend":  # nor on a release shutting down
+        with STATE.lock:
+            process = STATE.processes.pop(int(message["port"]), None)
+        if process is not None:
+            _terminate(process)
+        return {"ok": True}
     with STATE.lock:
         if op == "status":
             return {"ok": True, "active": STATE.active, "shadow": STATE.shadow,
@@ -188,13 +196,6 @@ def control(message: dict[str, Any]) -> dict[str, Any]:
             since = int(message.get("since", 0))
             return {"ok": True, "series": [[t, s.requests, s.errors, s.p95_ms()]
                                            for t, s in STATE.series if t >= since]}  # fmt: skip
-        if op == "start":
-            return _start(message)
-        if op == "stop-backend":
-            process = STATE.processes.pop(int(message["port"]), None)
-            if process is not None:
-                _terminate(process)
-            return {"ok": True}
         if op == "stop":
             return {"ok": True, "stopping": True}
     return {"ok": False, "error": f"unknown op {op!r}"}
@@ -206,7 +207,8 @@ def _start(message: dict[str, Any]) -> dict[str, Any]:
     process = reply.get(timeout=30)
     if isinstance(process, OSError):
         raise process
-    STATE.processes[int(message["port"])] = process
+    with STATE.lock:
+        STATE.processes[int(message["port"])] = process
     return {"ok": True, "pid": process.pid}
 
 
