@@ -14,7 +14,7 @@ from autocodebase.delivery.ci import _validate
 from autocodebase.delivery.ci_templates import github_workflow, gitlab_pipeline
 from autocodebase.delivery.plan import detect_plan
 from tests.conftest import git
-from tests.fakes.mock_server import MockModelServer, Reply
+from tests.fakes.mock_server import Fault, MockModelServer, Reply
 from tests.helpers import write_file
 from tests.test_exec_cli import run_acb
 
@@ -168,3 +168,16 @@ def test_bad_input_is_one_line(tmp_path: Path, bad: str) -> None:
     done = run_acb("ci", *bad.split(), cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_repair_model_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    root = strict_repo(tmp_path)
+    with MockModelServer([Fault(status=401)]) as server:
+        done = run_acb(
+            "ci", "-m", "openai/mock-model", cwd=root,
+            env={"OPENAI_API_KEY": "sk-test-0123456789abcdef",
+                 "OPENAI_BASE_URL": server.url + "/v1"},
+        )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "the model could not be reached" in done.stderr
+    assert not (root / ".github").exists()

@@ -53,6 +53,7 @@ def ci_command(
     from autocodebase.delivery.ci import build_ci, ci_docs
     from autocodebase.delivery.ci_templates import NoTemplate, workflow_path
     from autocodebase.delivery.plan import detect_plan, render_plan
+    from autocodebase.models.base import ModelError
     from autocodebase.vcs.git import git_text
 
     root = Path(directory or ".").expanduser().resolve()
@@ -85,6 +86,9 @@ def ci_command(
         raise UsageError(
             f"no template fits this project ({why}); give --model to have one written"
         ) from None
+    except ModelError as error:
+        click.echo(f"acb ci: the model could not be reached ({error}); nothing written", err=True)
+        return 1
     written: list[str] = []
     if outcome.proven:
         target.parent.mkdir(parents=True, exist_ok=True)
