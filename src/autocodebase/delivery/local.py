@@ -19,7 +19,6 @@ import re
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from autocodebase.errors import UsageError
 from autocodebase.sandbox.bwrap import bwrap_command, bwrap_problem
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import SandboxPolicy
+from autocodebase.vcs.checkpoint import export_tree
 from autocodebase.vcs.git import git_text
 
 CONFIG_FILE = ".acb/deploy.toml"
@@ -186,13 +186,7 @@ def build_release(root: Path, sha: str) -> Path:
     if (release / ".ready").is_file():
         return release
     release.mkdir(parents=True, exist_ok=True)
-    with subprocess.Popen(
-        ["git", "-C", str(root), "archive", "--format=tar", sha],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    ) as archive:  # fmt: skip
-        assert archive.stdout is not None
-        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
-            tar.extractall(release, filter="data")
+    export_tree(root, sha, release)
     venv = release / ".venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]

@@ -14,6 +14,7 @@ import json
 import stat
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,14 +240,16 @@ def write_entry(root: Path, path: str, entry: Entry | None) -> None:
     target.chmod(0o755 if entry.mode == "100755" else 0o644)
 
 
-def export_tree(root: Path, tree_id: str, destination: Path) -> None:
-    """Write the files of `tree_id` (a checkpoint) into `destination`, streamed through
-    `git archive` so a big repository is never held in memory."""
+def export_tree(root: Path, tree_id: str, destination: Path, paths: Sequence[str] = ()) -> None:
+    """Write the files of `tree_id` (a checkpoint, commit or tree; only `paths` when given)
+    into `destination`, streamed through `git archive` so a big repository is never held in
+    memory."""
     import subprocess
     import tarfile
 
+    only = ["--", *paths] if paths else []
     with subprocess.Popen(
-        ["git", "-C", str(root), "archive", "--format=tar", tree_id],
+        ["git", "-C", str(root), "archive", "--format=tar", tree_id, *only],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     ) as archive:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.errors import UsageError
+from autocodebase.vcs.checkpoint import export_tree
 from autocodebase.vcs.git import GitError, git_text
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -127,7 +127,8 @@ def resolve(root: Path, spec: str | None, uncommitted: bool, scratch: Path) -> C
                 raise UsageError(f"no such revision: {rev}")
         diff = git_text(root, "diff", "-U3", "--no-color", "--no-ext-diff", base, head)
         changes = ChangeSet(f"{base}..{head}", scratch, parse_added_lines(diff), diff)
-        _export(root, head, changes.files, scratch)
+        if changes.files:
+            export_tree(root, head, scratch, changes.files)
         return changes
     except GitError as exc:
         raise UsageError(str(exc)) from None
@@ -152,15 +153,3 @@ def _uncommitted(root: Path) -> ChangeSet:
             continue
         lines[path] = set(range(1, count + 1))
     return ChangeSet("uncommitted changes", root, lines, diff)
-
-
-def _export(root: Path, rev: str, paths: list[str], destination: Path) -> None:
-    if not paths:
-        return
-    with subprocess.Popen(
-        ["git", "-C", str(root), "archive", "--format=tar", rev, "--", *paths],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    ) as archive:  # fmt: skip
-        assert archive.stdout is not None
-        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
-            tar.extractall(destination, filter="data")
