@@ -14,7 +14,6 @@ import json
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from autocodebase.delivery.ci_templates import SERVICES
 from autocodebase.delivery.local import DeployConfig
 from autocodebase.delivery.plan import ProjectPlan
+from autocodebase.programs import installed
 
 CONTAINER_PORT = 8000
 KUBERNETES_VERSION = "1.33.0"
@@ -213,12 +213,9 @@ def validate(out: Artefacts) -> None:
                 out.problems.append(f"{name}: {problem}")
 
 
-def _tool(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else (shutil.which(name) or name)
-
-
 def _run(command: list[str], cwd: Path) -> tuple[int, str]:
+    """`command[0]` is one of our dependencies' programs, or a program on PATH."""
+    command = [installed(command[0]) or command[0], *command[1:]]
     try:
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
     except OSError as error:
@@ -228,13 +225,13 @@ def _run(command: list[str], cwd: Path) -> tuple[int, str]:
 
 def _hadolint(root: Path, name: str) -> str:
     """hadolint"""
-    code, out = _run([_tool("hadolint"), "--no-color", name], root)
+    code, out = _run(["hadolint", "--no-color", name], root)
     return "" if code == 0 else out
 
 
 def _compose_schema(root: Path, name: str) -> str:
     """the Compose specification schema (check-jsonschema)"""
-    code, out = _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
+    code, out = _run(["check-jsonschema", "--builtin-schema", "vendor.compose-spec",
                       name], root)  # fmt: skip
     if code != 0:
         return out
@@ -246,7 +243,7 @@ def _compose_schema(root: Path, name: str) -> str:
 
 def _kubernetes(root: Path, name: str) -> str:
     """kubernetes-validate --strict"""
-    code, out = _run([_tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION,
+    code, out = _run(["kubernetes-validate", "--strict", "-k", KUBERNETES_VERSION,
                       name], root)  # fmt: skip
     return "" if code == 0 else out
 

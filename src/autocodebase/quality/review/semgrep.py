@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from autocodebase.programs import installed
 from autocodebase.quality.review.findings import Finding, Severity
 
 RULES = Path(__file__).with_name("rules")
@@ -24,8 +23,7 @@ INSTALL_HINT = "pip install 'autocodebase[semgrep]'"
 
 
 def executable() -> str | None:
-    beside = Path(sys.executable).parent / "semgrep"
-    return str(beside) if beside.exists() else shutil.which("semgrep")
+    return installed("semgrep")
 
 
 def unavailable() -> str | None:

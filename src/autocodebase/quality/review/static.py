@@ -15,11 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autocodebase.context.paths import is_test_path
+from autocodebase.programs import installed
 from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
 from autocodebase.quality.review.provenance import licence_findings
-from autocodebase.quality.review.workflows import schema_findings, tool, zizmor_findings
+from autocodebase.quality.review.workflows import schema_findings, zizmor_findings
 
 RUFF_RULES = "F,E9,E711,E712,B"
 _RUFF_HIGH = ("E9", "F821", "F822", "F823", "F706", "F704", "B012", "B018")
@@ -111,7 +112,7 @@ def shellcheck(root: Path, files: list[str]) -> list[Finding]:
     scripts = [f for f in files if f.endswith((".sh", ".bash")) or _has_shell_shebang(root / f)]
     if not scripts:
         return []
-    out = _run([tool("shellcheck") or "shellcheck", "-f", "json", *scripts], root)
+    out = _run([installed("shellcheck") or "shellcheck", "-f", "json", *scripts], root)
     try:
         items = json.loads(out or "[]")
     except json.JSONDecodeError:

@@ -8,11 +8,10 @@ Used by the review gates on changed workflows and by `acb ci` to prove what it g
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from autocodebase.programs import installed
 from autocodebase.quality.review.findings import RANK, Finding, Severity
 
 SCHEMAS = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}
@@ -24,12 +23,6 @@ _ZIZMOR_LEVEL: dict[str, Severity] = {
     "Unknown": "low",
 }
 _DOWNGRADE: dict[str, Severity] = {"high": "medium", "medium": "low", "low": "low"}
-
-
-def tool(name: str) -> str | None:
-    """A console script installed next to our interpreter, else on PATH."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else shutil.which(name)
 
 
 def provider_of(path: str) -> str | None:
@@ -49,7 +42,7 @@ def _output(command: list[str], cwd: Path) -> str:
 
 def schema_findings(root: Path, files: list[str]) -> list[Finding]:
     """Schema validity belongs to the whole file: these count wherever the file changed."""
-    program = tool("check-jsonschema")
+    program = installed("check-jsonschema")
     findings: list[Finding] = []
     for name in files:
         provider = provider_of(name)
@@ -77,7 +70,7 @@ def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
     """zizmor audits GitHub workflows only; `--offline` keeps it from asking GitHub about
     action versions."""
     chosen = [f for f in files if provider_of(f) == "github"]
-    program = tool("zizmor")
+    program = installed("zizmor")
     if not chosen or program is None:
         return []
     out = _output([program, "--offline", "--format", "json", "--no-progress", *chosen], root)
