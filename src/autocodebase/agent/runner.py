@@ -150,11 +150,7 @@ class RunSession:
             test_command=settings.test_command,
             test_timeout_s=settings.test_timeout_s,
         )
-        retry = RetryPolicy(
-            max_attempts=max(settings.retry_attempts, 1),
-            base_delay=settings.retry_base_delay_s,
-            max_delay=settings.retry_max_delay_s,
-        )
+        retry = RetryPolicy.from_settings(settings)
         agent = Agent(
             model=request.model,
             toolbox=Toolbox(default_toolbox().tools, hidden_for(self.approvals)),

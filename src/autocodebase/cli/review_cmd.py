@@ -93,11 +93,7 @@ def _model_findings(changes: Any, settings: Any) -> list[Any]:
     from autocodebase.models.retry import RetryPolicy
     from autocodebase.quality.review.model_review import review_with_model
 
-    retry = RetryPolicy(
-        max_attempts=max(settings.retry_attempts, 1),
-        base_delay=settings.retry_base_delay_s,
-        max_delay=settings.retry_max_delay_s,
-    )
+    retry = RetryPolicy.from_settings(settings)
     model = build_model(settings.model, settings)
     outcome = review_with_model(model, changes, settings.review_model_tokens, retry)
     diff = outcome.diff

@@ -10,9 +10,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from autocodebase.models.base import ModelError
+
+if TYPE_CHECKING:
+    from autocodebase.config import Settings
 
 T = TypeVar("T")
 RetryNotice = Callable[[int, float, ModelError], None]
@@ -30,6 +33,15 @@ class RetryPolicy:
     """Ceiling for one wait, Retry-After included, so a hostile header cannot stall a run."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     jitter: Callable[[], float] = field(default=random.random, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The user's `retry_*` settings (at least one attempt)."""
+        return cls(
+            max_attempts=max(settings.retry_attempts, 1),
+            base_delay=settings.retry_base_delay_s,
+            max_delay=settings.retry_max_delay_s,
+        )
 
     def delay_for(self, attempt: int, error: ModelError) -> float:
         """Wait before attempt `attempt + 1`; a server's Retry-After wins over our own backoff."""
