@@ -80,11 +80,12 @@ def gather(sup: Supervisor, config: DeployConfig, window_s: int, columns: int = 
     report.requests = sum(b.requests for b in report.buckets)
     report.errors = sum(b.errors for b in report.buckets)
     report.p95_ms = max((b.p95_ms for b in report.buckets), default=0.0)
-    report.releases = [r for r in history(sup.root, config) if _epoch(r["at"]) >= since - 1]
+    releases = history(sup.root, config)
+    report.releases = [r for r in releases if _epoch(r["at"]) >= since - 1]
     state = sup.call("status")
     if state.get("active"):
         report.app = app_metrics(int(state["active"]))
-    report.anomalies = find_anomalies(report.buckets, config, history(sup.root, config))
+    report.anomalies = find_anomalies(report.buckets, config, releases)
     report.diagnosis = rule_diagnosis(report)
     return report
 
