@@ -42,34 +42,41 @@ def gather(root: Path) -> ProjectFacts:
     counts = Counter(LANGUAGES[Path(f).suffix] for f in files if Path(f).suffix in LANGUAGES)
     facts.languages = [name for name, _ in counts.most_common(4)]
     facts.top_level = sorted({f.split("/", 1)[0] + ("/" if "/" in f else "") for f in files})[:25]
-    names = set(files)
-    pyproject = root / "pyproject.toml"
-    tool: dict[str, object] = {}
-    if pyproject.is_file():
-        try:
-            tool = tomllib.loads(pyproject.read_text()).get("tool", {})
-        except tomllib.TOMLDecodeError:
-            tool = {}
     # For people, the project's own wrapper (`make test`) comes first; the test loop prefers
     # the direct runner, which can report per test (see quality.detect).
     detected = detect_all(root)
     facts.test_commands = [c.command for c in detected if c.runner == "make"]
     facts.test_commands += [c.command for c in detected if c.runner != "make"]
+    facts.lint_commands = lint_commands(root, set(files))
+    return facts
+
+
+def lint_commands(root: Path, names: set[str] | None = None) -> list[str]:
+    """The linters the project's files declare; `names` are its files when already listed."""
+    names = set(_files(root)) if names is None else names
+    tool: dict[str, object] = {}
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            tool = tomllib.loads(pyproject.read_text()).get("tool", {})
+        except tomllib.TOMLDecodeError:
+            tool = {}
+    found: list[str] = []
     if "ruff" in tool or "ruff.toml" in names:
-        facts.lint_commands.append("ruff check .")
+        found.append("ruff check .")
     if "mypy" in tool or "mypy.ini" in names:
-        facts.lint_commands.append("mypy")
+        found.append("mypy")
     if "package.json" in names:
         try:
             scripts = json.loads((root / "package.json").read_text()).get("scripts", {})
         except json.JSONDecodeError:
             scripts = {}
-        facts.lint_commands += ["npm run lint"] if "lint" in scripts else []
+        found += ["npm run lint"] if "lint" in scripts else []
     if "Cargo.toml" in names:
-        facts.lint_commands.append("cargo clippy")
+        found.append("cargo clippy")
     if "go.mod" in names:
-        facts.lint_commands.append("go vet ./...")
-    return facts
+        found.append("go vet ./...")
+    return found
 
 
 def starter_agents_md(facts: ProjectFacts) -> str:

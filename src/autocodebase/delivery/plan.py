@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autocodebase.context.project_facts import gather
+from autocodebase.context.project_facts import lint_commands
 from autocodebase.quality.detect import detect_all
 
 SERVICE_HINTS: dict[str, tuple[str, ...]] = {
@@ -71,7 +71,7 @@ def detect_plan(root: Path, configured_test: str | None = None) -> ProjectPlan:
     tests = detect_all(root, configured_test)
     if tests:
         plan.test_command, plan.test_reason = tests[0].command, tests[0].reason
-    plan.lint_commands = gather(root).lint_commands
+    plan.lint_commands = lint_commands(root)
     plan.entry_points = _entry_points(root)
     deps = {d.lower() for lang in plan.languages for d in lang.dependencies}
     plan.services = sorted(
