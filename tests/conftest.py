@@ -71,6 +71,14 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
+def commit_all(repo: Path, message: str, init: bool = False) -> None:
+    """Commit everything in `repo` (made a repository first, on branch main, with `init`)."""
+    if init:
+        git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
 @pytest.fixture
 def wordstats_repo(tmp_path: Path) -> Iterator[Path]:
     """A fresh git repository holding the example project, committed (without its

@@ -13,7 +13,7 @@ import pytest
 from autocodebase.delivery.ci import _validate
 from autocodebase.delivery.ci_templates import github_workflow, gitlab_pipeline
 from autocodebase.delivery.plan import detect_plan
-from tests.conftest import git
+from tests.conftest import commit_all
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
 from tests.helpers import write_file
 from tests.test_exec_cli import run_acb
@@ -84,9 +84,7 @@ def test_every_template_passes_the_schema_and_zizmor(tmp_path: Path) -> None:
 def example_repo(tmp_path: Path) -> Path:
     root = tmp_path / "wordstats"
     shutil.copytree(EXAMPLE, root)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "as shipped")
+    commit_all(root, "as shipped", init=True)
     return root
 
 
@@ -122,8 +120,7 @@ def test_runs_in_test_mode():
 def strict_repo(tmp_path: Path) -> Path:
     root = example_repo(tmp_path)
     write_file(root / "tests/test_mode.py", STRICT_TEST)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "tests need APP_ENV")
+    commit_all(root, "tests need APP_ENV")
     return root
 
 

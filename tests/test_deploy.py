@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autocodebase.ledger.store import connect, releases
-from tests.conftest import git
+from tests.conftest import commit_all, git
 from tests.fakes.mock_server import MockModelServer, Reply
 from tests.test_exec_cli import run_acb
 
@@ -38,9 +38,7 @@ def service(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     config = (root / ".acb/deploy.toml").read_text()
     config = config.replace("port = 8765", f"port = {port}\nhealth_timeout_s = 5")
     (root / ".acb/deploy.toml").write_text(config.replace("port = 8766", f"port = {free_port()}"))
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "v1")
+    commit_all(root, "v1", init=True)
     yield root, port
     run_acb("deploy", "--stop", cwd=root)
     run_acb("deploy", "--stop", "--env", "staging", cwd=root)

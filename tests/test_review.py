@@ -10,7 +10,7 @@ import pytest
 
 from autocodebase.quality.review.changes import parse_added_lines
 from autocodebase.quality.review.findings import Finding, deduplicate
-from tests.conftest import git
+from tests.conftest import commit_all, git
 from tests.helpers import write_file
 from tests.test_exec_cli import run_acb
 
@@ -46,9 +46,7 @@ AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "app"
     write_file(root / "app.py", OLD)
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "old debt")
+    commit_all(root, "old debt", init=True)
     write_file(root / "app.py", NEW)
     return root
 
@@ -108,8 +106,7 @@ def test_fail_on_decides_the_exit_code_and_formats_render(repo: Path) -> None:
 def test_commits_and_ranges_are_reviewed_from_history(repo: Path) -> None:
     git(repo, "commit", "-qam", "new code")
     write_file(repo / "clean.py", "def add(a, b):\n    return a + b\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "clean code")
+    commit_all(repo, "clean code")
     last = run_acb("review", "HEAD", "--format", "json", cwd=repo)
     assert last.returncode == 0 and json.loads(last.stdout)["findings"] == []
     both = run_acb("review", "HEAD~2..HEAD", "--format", "json", "--fail-on", "never", cwd=repo)
@@ -138,9 +135,7 @@ def test_the_same_problem_from_two_tools_is_reported_once() -> None:
 def test_shell_scripts_and_workflows_get_their_gates(tmp_path: Path) -> None:
     root = tmp_path / "infra"
     write_file(root / "README.md", "infra\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "start")
+    commit_all(root, "start", init=True)
     write_file(root / "deploy.sh", "#!/bin/sh\nrm -rf $TARGET/*\n")
     write_file(root / "bin/release", "#!/bin/bash\ncd $1\n")
     write_file(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autocodebase.quality.review.changes import parse_patches, whole_file_patch
 from autocodebase.quality.review.compress import compress
-from tests.conftest import git
+from tests.conftest import commit_all, git
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
 from tests.helpers import write_file
 from tests.test_exec_cli import run_acb
@@ -42,13 +42,10 @@ def repo_with_change(tmp_path: Path) -> Path:
     root = tmp_path / "users"
     write_file(root / "users.py", BEFORE)
     write_file(root / "old.py", "X = 1\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "start")
+    commit_all(root, "start", init=True)
     write_file(root / "users.py", AFTER)
     (root / "old.py").unlink()
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "find returns the first column")
+    commit_all(root, "find returns the first column")
     return root
 
 
@@ -154,9 +151,7 @@ def test_the_demo_cassette_reviews_the_demo_commit(tmp_path: Path) -> None:
     root = tmp_path / "wordstats"
     git(tmp_path, "clone", "-q", "--no-hardlinks", str(repo_root), "clone")
     (tmp_path / "clone/examples/wordstats").rename(root)
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "as shipped")
+    commit_all(root, "as shipped", init=True)
     core = root / "wordstats/core.py"
     core.write_text(
         core.read_text().replace("import re\n", "import re\nfrom collections import Counter\n")
@@ -168,8 +163,7 @@ def test_the_demo_cassette_reviews_the_demo_commit(tmp_path: Path) -> None:
         "    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]\n"
     )
     write_file(root / "tests/test_top_words.py", "\n" * 17 + "def test_zero():\n    pass\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "top_words")
+    commit_all(root, "top_words")
     cassette = repo_root / "examples/cassettes/wordstats-review.jsonl"
     done = run_acb("review", "HEAD", "--format", "json", "-m", f"replay:{cassette}", cwd=root)
     assert done.returncode == 0, done.stderr

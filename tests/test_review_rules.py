@@ -12,7 +12,7 @@ from autocodebase.quality.review.changes import ChangeSet
 from autocodebase.quality.review.provenance import licence_findings, project_licence
 from autocodebase.quality.review.static import static_review, unavailable_gates
 from autocodebase.quality.review.workflows import validate, zizmor_findings
-from tests.conftest import git
+from tests.conftest import commit_all
 from tests.helpers import write_file
 from tests.test_exec_cli import run_acb
 
@@ -165,9 +165,7 @@ def test_copied_copyleft_text_is_high_and_foreign_notices_are_medium(tmp_path: P
 def test_licence_check_runs_in_acb_review_on_changed_lines_only(tmp_path: Path) -> None:
     root = licensed_project(tmp_path / "proj")
     write_file(root / "old.py", "# Copyright (C) 2010 Somebody Else\nA = 1\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "start")
+    commit_all(root, "start", init=True)
     write_file(root / "old.py", "# Copyright (C) 2010 Somebody Else\nA = 2\n")
     write_file(root / "new.py", GPL_HEADER)
     done = run_acb("review", "--format", "text", cwd=root)
