@@ -163,10 +163,10 @@ def test_apply_patch_shows_the_diff_when_the_match_was_fuzzy(context: ToolContex
 
 
 def test_escalation_is_offered_only_when_someone_can_be_asked() -> None:
-    from autocodebase.tools import Toolbox, default_toolbox, hidden_for
+    from autocodebase.tools import default_toolbox, hidden_for
 
     def shell_params(approvals: str) -> set[str]:
-        box = Toolbox(default_toolbox().tools, hidden_for(approvals))
+        box = default_toolbox(hidden_for(approvals))
         spec = next(s for s in box.specs if s.name == "shell")
         return set(spec.parameters["properties"])
 

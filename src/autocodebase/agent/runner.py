@@ -34,7 +34,7 @@ from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.gate import ApprovalRequest, Approver, CommandGate
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import sandbox_unavailable
-from autocodebase.tools import Toolbox, default_toolbox, hidden_for
+from autocodebase.tools import default_toolbox, hidden_for
 from autocodebase.tools.base import ToolContext
 
 
@@ -153,7 +153,7 @@ class RunSession:
         retry = RetryPolicy.from_settings(settings)
         agent = Agent(
             model=request.model,
-            toolbox=Toolbox(default_toolbox().tools, hidden_for(self.approvals)),
+            toolbox=default_toolbox(hidden_for(self.approvals)),
             context=context,
             emit=bus.emit,
             limits=LoopLimits(settings.max_steps, settings.max_cost, settings.compact_at_tokens),

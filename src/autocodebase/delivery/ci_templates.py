@@ -45,7 +45,7 @@ class NoTemplate(Exception):
     """The plan is outside what the templates cover: the model (or a person) must write it."""
 
 
-def steps_of(plan: ProjectPlan) -> list[tuple[str, str]]:
+def planned_steps(plan: ProjectPlan) -> list[tuple[str, str]]:
     """(name, shell script) of the steps after the toolchain is set up: install, lint, test."""
     lang = plan.primary
     if lang is None or plan.test_command is None:
@@ -67,7 +67,7 @@ def _test_command(lang: LanguagePlan, command: str) -> str:
 
 def github_workflow(plan: ProjectPlan, branch: str = "main") -> str:
     lang = plan.primary
-    steps = steps_of(plan)
+    steps = planned_steps(plan)
     assert lang is not None
     out = [
         HEADER.rstrip("\n"),
@@ -133,7 +133,7 @@ def github_workflow(plan: ProjectPlan, branch: str = "main") -> str:
 
 def gitlab_pipeline(plan: ProjectPlan) -> str:
     lang = plan.primary
-    steps = steps_of(plan)
+    steps = planned_steps(plan)
     assert lang is not None
     image = IMAGES.get(lang.name, "ubuntu:24.04").format(v=lang.version)
     out = [HEADER.rstrip("\n"), "stages: [test]", "", "test:", "  stage: test",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from autocodebase.tools.base import Tool, Toolbox, ToolContext, ToolResult
 
 
-def default_toolbox() -> Toolbox:
+def default_toolbox(hidden: Mapping[str, frozenset[str]] | None = None) -> Toolbox:
     """The public-contract tools: shell, read_file, search, repo_map, apply_patch, run_tests,
-    update_plan."""
+    update_plan (less the parameters `hidden` names, see `hidden_for`)."""
     from autocodebase.tools.apply_patch import apply_patch
     from autocodebase.tools.plan import update_plan
     from autocodebase.tools.read_file import read_file
@@ -16,7 +18,8 @@ def default_toolbox() -> Toolbox:
     from autocodebase.tools.search import search
     from autocodebase.tools.shell import shell
 
-    return Toolbox([shell, read_file, search, repo_map, apply_patch, run_tests, update_plan])
+    tools = [shell, read_file, search, repo_map, apply_patch, run_tests, update_plan]
+    return Toolbox(tools, dict(hidden or {}))
 
 
 def hidden_for(approvals: str) -> dict[str, frozenset[str]]:
