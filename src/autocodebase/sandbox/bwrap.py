@@ -1,19 +1,23 @@
 """Build the bubblewrap command line for a policy, and find out once whether bwrap works here.
 
-The system is bound read-only; /proc, /dev and /tmp are fresh; the network namespace is new (so
-not even 127.0.0.1 is reachable) unless the policy allows the network; the environment is
-cleared and rebuilt from what the caller passes; the child dies with us.
+The system is bound read-only, with homes, sockets and credentials hidden (`visibility`); /proc,
+/dev and /tmp are fresh, the kernel's tunables in /proc read-only, /tmp and /dev/shm bounded;
+the network namespace is new (so not even 127.0.0.1 is reachable) unless the policy allows the
+network; the workspace's `.git` and `.acb` are read-only whether or not they exist yet; the
+child dies with us.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from autocodebase.sandbox.policy import CREDENTIAL_PATHS, PROTECTED_IN_WORKSPACE, SandboxPolicy
+from autocodebase.sandbox.policy import PROTECTED_IN_WORKSPACE, SandboxPolicy
+from autocodebase.sandbox.visibility import visibility
 
 INSTALL_HINT = (
     "install bubblewrap (e.g. `sudo apt-get install bubblewrap`); in a container, allow user "
@@ -40,32 +44,43 @@ def bwrap_problem() -> str | None:
     return None
 
 
-def _hidden_credentials(home: Path) -> list[str]:
+KERNEL_STATE = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
+"""Kept read-only over the fresh /proc: as root (common in containers) /proc/sys is writable
+from inside bubblewrap, and `kernel.core_pattern` names a program the host kernel runs as root."""
+
+
+def missing_protected(policy: SandboxPolicy, workspace: Path) -> list[Path]:
+    """Protected paths of the workspace that do not exist yet. They are protected all the same
+    (a command must not create `.acb/config.toml` for the next run): bubblewrap mounts a
+    read-only placeholder there, which leaves an empty directory behind that the caller
+    removes once the command is over (`remove_placeholders`)."""
+    if policy.mode != "workspace-write":
+        return []
+    return [workspace / name for name in PROTECTED_IN_WORKSPACE if not _exists(workspace / name)]
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def remove_placeholders(placeholders: list[Path]) -> None:
+    """Remove the empty directories left where `missing_protected` paths were mounted over.
+    The sandbox's pid namespace is gone by then, so nothing can race us to fill them."""
+    for path in placeholders:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def _protected(policy: SandboxPolicy, workspace: Path) -> list[str]:
     args: list[str] = []
-    for relative in CREDENTIAL_PATHS:
-        path = home / relative
-        if path.is_dir() and not path.is_symlink():
-            args += ["--tmpfs", str(path)]
-        elif path.is_file() and not path.is_symlink():
-            args += ["--ro-bind", "/dev/null", str(path)]
+    for root in (workspace, *policy.writable_roots):
+        for name in PROTECTED_IN_WORKSPACE:
+            protected = root / name
+            if _exists(protected):
+                args += ["--ro-bind", str(protected), str(protected)]
+    for placeholder in missing_protected(policy, workspace):
+        args += ["--tmpfs", str(placeholder), "--remount-ro", str(placeholder)]
     return args
-
-
-def _tools_under_tmp(env: Mapping[str, str]) -> list[Path]:
-    """Directories on PATH that live under the host's /tmp (a virtualenv made in a CI
-    checkout, say), which the private /tmp would hide: kept visible, read-only. For a venv's
-    bin directory the whole venv is kept, since its site-packages sit next to it."""
-    kept: list[Path] = []
-    for entry in env.get("PATH", "").split(":"):
-        if not entry.startswith("/tmp/"):  # noqa: S108 - comparing, not using, the path
-            continue
-        directory = Path(entry)
-        if not directory.is_dir():
-            continue
-        root = directory.parent if (directory.parent / "pyvenv.cfg").is_file() else directory
-        if root not in kept:
-            kept.append(root)
-    return kept
 
 
 def bwrap_command(
@@ -76,29 +91,33 @@ def bwrap_command(
     env: Mapping[str, str],
     home: Path | None = None,
 ) -> list[str]:
-    """The argv that runs `command` under `policy`."""
+    """The argv that runs `command` under `policy`. The environment is not on it (values on an
+    argv are visible to every user in `ps`): the caller starts bwrap with `env`, which bwrap
+    hands to the command unchanged."""
     binary = shutil.which("bwrap") or "bwrap"
+    limits = policy.limits
     args = [binary, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not policy.network:
         args.append("--unshare-net")
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    args += ["--tmpfs", "/tmp"]  # noqa: S108 - a fresh, private /tmp inside the sandbox
-    for kept in _tools_under_tmp(env):
-        args += ["--ro-bind", str(kept), str(kept)]
-    args += _hidden_credentials(home or Path.home())
+    for state in KERNEL_STATE:
+        if Path(state).exists():
+            args += ["--ro-bind", state, state]
+    tmp_size = str(limits.tmp_mb * 1024 * 1024)
+    args += ["--size", tmp_size, "--tmpfs", "/dev/shm"]  # noqa: S108 - private, bounded
+    args += ["--size", tmp_size, "--tmpfs", "/tmp"]  # noqa: S108 - private, bounded
+    seen = visibility(env, home)
+    args += seen.before_workspace()
+    writable = (workspace, *policy.writable_roots) if policy.mode == "workspace-write" else ()
+    for root in writable:
+        args += ["--bind", str(root), str(root)]
     if policy.mode == "workspace-write":
-        for root in (workspace, *policy.writable_roots):
-            args += ["--bind", str(root), str(root)]
-        for name in PROTECTED_IN_WORKSPACE:
-            protected = workspace / name
-            if protected.exists():
-                args += ["--ro-bind", str(protected), str(protected)]
+        args += _protected(policy, workspace)
     else:
-        # Bound again after the fresh /tmp, so a workspace under /tmp stays visible (read-only).
+        # Bound again after the hidden trees and the fresh /tmp, so a workspace there stays
+        # visible (read-only).
         args += ["--ro-bind", str(workspace), str(workspace)]
-    args += ["--clearenv"]
-    for key, value in env.items():
-        args += ["--setenv", key, value]
+    args += seen.after_workspace(writable or (workspace,))
     args += ["--chdir", str(cwd), "--", *command]
     return args

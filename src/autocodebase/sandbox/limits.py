@@ -1,11 +1,14 @@
-"""Process and memory limits for a sandboxed command.
+"""Process and memory limits for a sandboxed command, enforced per command where the machine
+allows, and said plainly where it does not.
 
-The process limit uses a pids cgroup when one can be created (cgroup v2 with the pids controller
-delegated, or a writable v1 pids hierarchy): unlike RLIMIT_NPROC it also holds for root, which
-the kernel exempts from the rlimit. Without a cgroup it falls back to RLIMIT_NPROC. Memory is
-capped with RLIMIT_AS, which binds root too.
+Both limits use a cgroup when one can be created (cgroup v2 with the controllers delegated, or
+writable v1 `pids` and `memory` hierarchies, which is what root has in most containers): a pids
+cgroup also holds for root, which the kernel exempts from RLIMIT_NPROC, and a memory cgroup
+bounds the command as a whole — every process it starts and the files it leaves in its private
+/tmp — where RLIMIT_AS bounds each process alone (four 45 MB processes pass a 64 MB RLIMIT_AS).
+Without a cgroup the limits fall back to those rlimits, and `enforcement` says so.
 
-Limits are applied by a two-line `sh` trampoline that joins the cgroup, sets the rlimits and
+Limits are applied by a two-line `sh` trampoline that joins the cgroups, sets the rlimits and
 execs the sandbox, rather than by a Python `preexec_fn`: that keeps the fast spawn path and
 costs ~1 ms instead of ~7. One cgroup serves every command of a process (commands run one at a
 time and it is swept after each): the first process in a fresh cgroup costs ~15 ms more.
@@ -19,40 +22,71 @@ import os
 import secrets
 import shlex
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+V2_ROOT = Path("/sys/fs/cgroup")
+V1_ROOTS = {"pids": Path("/sys/fs/cgroup/pids"), "memory": Path("/sys/fs/cgroup/memory")}
 
 
-class PidsCgroup:
-    """A throwaway pids cgroup that the command joins before it starts."""
+def _v2_controllers() -> set[str]:
+    try:
+        return set((V2_ROOT / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return set()
 
-    def __init__(self, path: Path):
-        self.path = path
+
+def _make(path: Path, settings: dict[str, str]) -> bool:
+    try:
+        path.mkdir()
+        for name, value in settings.items():
+            (path / name).write_text(value)
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        return False
+    return True
+
+
+@dataclass
+class CommandCgroup:
+    """The cgroup directories (one on v2, one per controller on v1) a command joins."""
+
+    paths: dict[str, Path]
+    """Controller name -> the directory that enforces it ("pids", "memory")."""
 
     @classmethod
-    def create(cls, max_processes: int) -> PidsCgroup | None:
-        for root in CGROUP_ROOTS:
-            if root == Path("/sys/fs/cgroup"):
-                controllers = root / "cgroup.subtree_control"
-                if not controllers.exists() or "pids" not in controllers.read_text():
-                    continue
-            path = root / f"acb-{secrets.token_hex(4)}"
-            try:
-                path.mkdir()
-                (path / "pids.max").write_text(str(max_processes))
-            except OSError:
-                with contextlib.suppress(OSError):
-                    path.rmdir()
-                continue
-            return cls(path)
-        return None
+    def create(cls, max_processes: int, memory_mb: int) -> CommandCgroup:
+        name = f"acb-{secrets.token_hex(4)}"
+        wanted = {"pids": max_processes, "memory": memory_mb}
+        wanted = {controller: value for controller, value in wanted.items() if value}
+        paths: dict[str, Path] = {}
+        if wanted and set(wanted) <= _v2_controllers():
+            settings = {"pids.max": str(max_processes)} if "pids" in wanted else {}
+            if "memory" in wanted:
+                settings["memory.max"] = str(memory_mb * 1024 * 1024)
+                settings["memory.swap.max"] = "0"
+            if _make(V2_ROOT / name, settings):
+                return cls(dict.fromkeys(wanted, V2_ROOT / name))
+        for controller, value in wanted.items():
+            root = V1_ROOTS[controller]
+            if controller == "pids":
+                settings = {"pids.max": str(value)}
+            else:
+                settings = {"memory.limit_in_bytes": str(value * 1024 * 1024)}
+            if root.is_dir() and _make(root / name, settings):
+                paths[controller] = root / name
+        return cls(paths)
+
+    def directories(self) -> list[Path]:
+        return sorted(set(self.paths.values()))
 
     def members(self) -> list[int]:
-        try:
-            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-        except OSError:
-            return []
+        pids: set[int] = set()
+        for directory in self.directories():
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(p) for p in (directory / "cgroup.procs").read_text().split())
+        return sorted(pids)
 
     def kill_all(self) -> None:
         for pid in self.members():
@@ -60,43 +94,68 @@ class PidsCgroup:
                 os.kill(pid, 9)
 
     def remove(self) -> None:
-        """Remove the cgroup once its last (killed) member has gone, which takes a moment."""
-        for _ in range(50):
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                self.kill_all()
-                time.sleep(0.01)
+        """Remove the cgroups once their last (killed) member has gone, which takes a moment."""
+        for directory in self.directories():
+            for _ in range(50):
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    self.kill_all()
+                    time.sleep(0.01)
 
 
-_shared: dict[int, PidsCgroup | None] = {}
+_shared: dict[tuple[int, int], CommandCgroup] = {}
 
 
-def shared_cgroup(max_processes: int) -> PidsCgroup | None:
-    """This process's pids cgroup for `max_processes`, created on first use, removed at exit."""
-    if max_processes not in _shared:
-        cgroup = PidsCgroup.create(max_processes)
-        _shared[max_processes] = cgroup
-        if cgroup is not None:
+def shared_cgroup(max_processes: int, memory_mb: int) -> CommandCgroup:
+    """This process's cgroup for these limits, created on first use, removed at exit."""
+    key = (max_processes, memory_mb)
+    if key not in _shared:
+        cgroup = CommandCgroup.create(max_processes, memory_mb)
+        _shared[key] = cgroup
+        if cgroup.paths:
             atexit.register(cgroup.remove)
-    return _shared[max_processes]
+    return _shared[key]
 
 
-def limited(
-    argv: list[str], max_processes: int, memory_mb: int
-) -> tuple[list[str], PidsCgroup | None]:
+def enforcement(max_processes: int, memory_mb: int) -> dict[str, str]:
+    """How each limit is enforced on this machine, in words (for `acb sandbox --check`)."""
+    cgroup = shared_cgroup(max_processes, memory_mb)
+    said = {}
+    if not max_processes:
+        said["processes"] = "off"
+    elif "pids" in cgroup.paths:
+        said["processes"] = f"{max_processes} per command (pids cgroup)"
+    else:
+        said["processes"] = (
+            f"{max_processes} per user (RLIMIT_NPROC; no pids cgroup here, and root is exempt)"
+        )
+    if not memory_mb:
+        said["memory"] = "off"
+    elif "memory" in cgroup.paths:
+        said["memory"] = f"{memory_mb} MB per command, all processes and /tmp (memory cgroup)"
+    else:
+        said["memory"] = (
+            f"{memory_mb} MB per process only (RLIMIT_AS; no memory cgroup here: several "
+            "processes together can use more)"
+        )
+    return said
+
+
+def limited(argv: list[str], max_processes: int, memory_mb: int) -> tuple[list[str], CommandCgroup]:
     """`argv` wrapped so that it runs under the limits, and the cgroup to sweep afterwards
     (unsandboxed commands only: in bubblewrap's pid namespace, everything dies with it)."""
-    cgroup = shared_cgroup(max_processes) if max_processes else None
-    steps = []
-    if cgroup is not None:
-        steps.append(f"echo $$ > {shlex.quote(str(cgroup.path / 'cgroup.procs'))}")
-    elif max_processes:
+    cgroup = shared_cgroup(max_processes, memory_mb)
+    steps = [
+        f"echo $$ > {shlex.quote(str(directory / 'cgroup.procs'))}"
+        for directory in cgroup.directories()
+    ]
+    if max_processes and "pids" not in cgroup.paths:
         steps.append(f"ulimit -u {max_processes}")
-    if memory_mb:
+    if memory_mb and "memory" not in cgroup.paths:
         steps.append(f"ulimit -v {memory_mb * 1024}")
     wrapped = (
         ["/bin/sh", "-c", " && ".join([*steps, 'exec "$@"']), "acb-limits", *argv]

@@ -19,22 +19,6 @@ FALLBACKS: tuple[Fallback, ...] = ("refuse", "read-only-guard", "none")
 PROTECTED_IN_WORKSPACE = (".git", ".acb")
 """Kept read-only inside a writable workspace: hooks, config and history; acb's own settings."""
 
-CREDENTIAL_PATHS = (
-    ".ssh",
-    ".gnupg",
-    ".aws",
-    ".azure",
-    ".kube",
-    ".docker",
-    ".config/gcloud",
-    ".config/gh",
-    ".netrc",
-    ".git-credentials",
-    ".pypirc",
-    ".npmrc",
-)
-"""Hidden from sandboxed commands (relative to $HOME): reading them needs no write access."""
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -45,7 +29,11 @@ class Limits:
     """A command that prints more than this is killed: runaway output is a failure, not data."""
     max_processes: int = 512
     memory_mb: int = 8192
-    """Address-space limit per process; 0 turns it off (some runtimes reserve a lot)."""
+    """Memory of the whole command, all its processes and its /tmp together (a memory cgroup);
+    where no memory cgroup can be made, an address-space limit per process instead. 0 turns
+    it off."""
+    tmp_mb: int = 2048
+    """Size of the command's private /tmp and /dev/shm (each)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocodebase.sandbox.bwrap import INSTALL_HINT, bwrap_command, bwrap_problem
+from autocodebase.sandbox.bwrap import (
+    INSTALL_HINT,
+    bwrap_command,
+    bwrap_problem,
+    missing_protected,
+    remove_placeholders,
+)
 from autocodebase.sandbox.limits import limited
 from autocodebase.sandbox.policy import SandboxPolicy
 from autocodebase.tools.output import HeadTailBuffer
@@ -79,9 +85,11 @@ def run_command(
     timeout = timeout_s or limits.timeout_s
     argv = ["bash", "-c", command]
     how = "none (full-access)"
+    placeholders: list[Path] = []
     if policy.mode != "full-access":
         problem = sandbox_unavailable(policy)
         if problem is None:
+            placeholders = missing_protected(policy, workspace)
             argv = bwrap_command(policy, workspace, cwd or workspace, argv, env)
             how = "bubblewrap"
         elif policy.fallback == "none":
@@ -104,6 +112,7 @@ def run_command(
             start_new_session=True,
         )
     except OSError as exc:
+        remove_placeholders(placeholders)
         return CommandOutcome(
             None, f"could not start the command: {exc}", sandbox=how, refused=str(exc)
         )
@@ -127,11 +136,12 @@ def run_command(
         watchdog.cancel()
         timed_out = expired.is_set()
         _kill_group(process)  # background children do not outlive the command
-        if cgroup is not None and how != "bubblewrap":
+        if how != "bubblewrap":
             cgroup.kill_all()  # without a pid namespace, the cgroup finds the stragglers
         process.wait()
         reader.join(timeout=5)
         process.stdout.close()
+        remove_placeholders(placeholders)
     return CommandOutcome(
         None if timed_out or buffer.flooded else process.returncode,
         buffer.render(),

@@ -1,7 +1,8 @@
 """The `search` tool: regex search over the workspace, with ripgrep when present.
 
 ripgrep respects .gitignore and is fast on big trees; the pure-Python fallback skips the usual
-heavy directories so it stays usable where ripgrep is not installed.
+heavy directories so it stays usable where ripgrep is not installed, and like ripgrep never
+follows a symlink out of the workspace.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def _python_search(context: ToolContext, pattern: str, target: Path, glob: str |
             dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
             files.extend(Path(root) / n for n in sorted(names))
     hits: list[str] = []
+    workspace = context.workspace.resolve()
     for file in files:
+        if not _inside(workspace, file):
+            continue
         relative = display_path(context.workspace, file)
         if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
             continue
@@ -65,6 +69,17 @@ def _python_search(context: ToolContext, pattern: str, target: Path, glob: str |
         if len(hits) > MAX_MATCHES:
             break
     return "\n".join(hits)
+
+
+def _inside(root: Path, file: Path) -> bool:
+    """Whether `file`, symlinks followed, is a file of the workspace. ripgrep does not follow
+    symlinks; neither may the fallback, or a link planted in the workspace would show the
+    model `~/.aws/credentials` (which the sandbox hides from its commands)."""
+    try:
+        real = file.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return root in real.parents and real.is_file()
 
 
 @read_only_tool
