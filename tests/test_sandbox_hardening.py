@@ -6,6 +6,7 @@ the search tool's symlinks. Each failed on the sandbox before issue 15."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -29,6 +30,7 @@ from autocodebase.sandbox.run import CommandOutcome, run_command
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
 from tests.helpers import EventLog
+from tests.test_exec_cli import run_acb
 
 pytestmark = pytest.mark.skipif(
     bwrap_module.bwrap_problem() is not None,
@@ -250,20 +252,18 @@ def test_toolchains_in_home_stay_usable(outside: Path, tmp_path: Path) -> None:
     assert "TOOL-RAN" in outcome.output and "2" in outcome.output
 
 
-def serve_unix(path: Path) -> tuple[socket.socket, list[object], threading.Thread]:
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(1)
-    server.settimeout(3)
-    accepted: list[object] = []
-
-    def accept() -> None:
-        with contextlib.suppress(OSError):
-            accepted.append(server.accept())
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    return server, accepted, thread
+def connections_waiting(server: socket.socket) -> int:
+    """Connections in the listen backlog: a connect() that got through waits there, so after
+    the command has ended this is exact, with no timing involved."""
+    server.setblocking(False)
+    count = 0
+    while True:
+        try:
+            client, _ = server.accept()
+        except BlockingIOError:
+            return count
+        client.close()
+        count += 1
 
 
 @pytest.mark.parametrize("where", ["home", "run"])
@@ -275,7 +275,9 @@ def test_host_unix_sockets_cannot_be_reached(outside: Path, tmp_path: Path, wher
         path = Path("/run") / f"acb-test-{os.getpid()}-{time.monotonic_ns()}.sock"
     else:
         path = home / "docker.sock"
-    server, accepted, thread = serve_unix(path)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
     try:
         ws = git_workspace(tmp_path)
         code = (
@@ -288,11 +290,11 @@ def test_host_unix_sockets_cannot_be_reached(outside: Path, tmp_path: Path, wher
             ws,
             home_env(home),
         )
+        waiting = connections_waiting(server)
     finally:
-        thread.join()
         server.close()
         path.unlink(missing_ok=True)
-    assert "CONNECTED" not in outcome.output and not accepted
+    assert "CONNECTED" not in outcome.output and waiting == 0, outcome.output
 
 
 # -- class 9: limits that hold per command --------------------------------------------------
@@ -385,3 +387,35 @@ def test_search_fallback_does_not_follow_symlinks_out(
     assert "app.py:1:VALUE = 1" in found.output
     for leaked in ("AWS-SYMLINKED-VALUE", "SSH-PRIVATE-KEY-MATERIAL", "root:"):
         assert leaked not in found.output
+
+
+# -- the posture report ---------------------------------------------------------------------
+
+
+def test_sandbox_check_reports_the_posture_by_trying(tmp_path: Path) -> None:
+    ws = git_workspace(tmp_path)
+    done = run_acb("sandbox", "--check", "--json", "-C", str(ws), cwd=ws)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    for probe in ("kernel tunables", "workspace", ".git/.acb", "network"):
+        assert checks[f"probe: {probe}"]["status"] == "ok", checks[f"probe: {probe}"]
+    assert checks["bubblewrap"]["status"] == "ok"
+    assert ("root" in checks["user"]["detail"]) == (os.geteuid() == 0)
+    assert not (ws / ".acb").exists()  # the probes leave no placeholder behind
+
+
+def test_posture_flags_an_unsandboxed_fallback_and_a_failed_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocodebase.sandbox import posture as posture_module
+
+    ws = git_workspace(tmp_path)
+    policy = SandboxPolicy(fallback="none")
+    monkeypatch.setattr(
+        posture_module, "_host_paths_to_hide", lambda env: [Path(ws / ".git" / "HEAD")]
+    )
+    checks = {c.name: c for c in posture_module.posture(policy, ws, command_environment())}
+    assert checks["fallback"].status == "warn" and "UNSANDBOXED" in checks["fallback"].detail
+    # A path the sandbox does show, offered as one it must hide: the probe must say so.
+    assert checks["probe: host data"].status == "fail"

@@ -159,8 +159,8 @@ def _lent_back(
             root = _tool_root(location)
             if _is_under(root, hidden) and not _is_under(root, wanted):
                 wanted.append(root)
-    # A parent lent back after its child would be mounted over it: shortest paths first.
-    return sorted(set(wanted), key=lambda p: len(p.parts))
+    # A directory inside another that is lent back anyway needs no bind of its own.
+    return sorted(p for p in set(wanted) if not _is_under(p.parent, wanted))
 
 
 def _credentials(homes: Iterable[Path]) -> tuple[list[Path], list[Path]]:
