@@ -380,7 +380,7 @@ def test_search_fallback_does_not_follow_symlinks_out(
     (ws / "creds").symlink_to(home / ".aws" / "credentials")
     (ws / "sshdir").symlink_to(home / ".ssh")
     (ws / "etc-link").symlink_to("/etc/passwd")
-    monkeypatch.setattr("autocodebase.tools.search.shutil.which", lambda _name: None)
+    monkeypatch.setattr("autocodebase.tools.search.which", lambda _name: None)
     context = ToolContext(workspace=ws, emit=EventLog())
     call = ToolCall("c1", "search", {"pattern": "VALUE|root:"}, "")
     found, _ = default_toolbox().call(context, call)
@@ -419,3 +419,44 @@ def test_posture_flags_an_unsandboxed_fallback_and_a_failed_probe(
     assert checks["fallback"].status == "warn" and "UNSANDBOXED" in checks["fallback"].detail
     # A path the sandbox does show, offered as one it must hide: the probe must say so.
     assert checks["probe: host data"].status == "fail"
+
+
+# -- programs acb runs on the host never come from where a command could write ----------------
+
+
+def test_a_planted_program_on_a_workspace_path_entry_is_not_run_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = git_workspace(tmp_path)
+    marker = tmp_path / "ran-on-host"
+    (ws / "app.py").write_text("needle = 1\n")
+    plant = (
+        "mkdir -p bin && for p in rg git bwrap; do "
+        f"printf '#!/bin/sh\\ntouch {marker}\\n' > bin/$p && chmod +x bin/$p; done"
+    )
+    assert sandboxed(ws, plant).exit_code == 0
+    monkeypatch.setenv("PATH", f"{ws / 'bin'}{os.pathsep}bin{os.pathsep}{os.environ['PATH']}")
+    from autocodebase import programs
+
+    for name in ("rg", "git", "bwrap"):
+        found = programs.which(name)
+        assert found is None or not found.startswith(str(ws)), found
+    context = ToolContext(workspace=ws, emit=EventLog())
+    result, _ = default_toolbox().call(context, ToolCall("c1", "search", {"pattern": "needle"}, ""))
+    assert "app.py:1:needle = 1" in result.output
+    assert sandboxed(ws, "true").exit_code == 0  # bwrap itself is looked up again here
+    assert not marker.exists()
+
+
+def test_acbs_own_interpreter_inside_the_workspace_stays_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = git_workspace(tmp_path)
+    venv = ws / ".venv"
+    site = venv / "lib" / "python3" / "site-packages"
+    site.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    monkeypatch.setattr(sys, "prefix", str(venv))
+    outcome = sandboxed(ws, f"echo 'import os; os.system(\"id\")' > {site}/evil.pth")
+    assert outcome.exit_code != 0 and not (site / "evil.pth").exists()
+    assert sandboxed(ws, "echo fine > notes.txt").exit_code == 0  # the rest stays writable

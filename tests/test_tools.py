@@ -105,7 +105,7 @@ def test_search_finds_matches(
     if engine == "rg" and shutil.which("rg") is None:
         pytest.skip("ripgrep is not installed")
     if engine == "python":
-        monkeypatch.setattr("autocodebase.tools.search.shutil.which", lambda name: None)
+        monkeypatch.setattr("autocodebase.tools.search.which", lambda name: None)
     write_file(context.workspace / "src/a.py", "def alpha():\n    pass\n")
     write_file(context.workspace / "src/b.txt", "def beta\n")
     result = call(context, "search", pattern=r"def \w+", glob="*.py")
@@ -117,7 +117,7 @@ def test_search_finds_matches(
 def test_search_bad_regex_is_an_error(
     context: ToolContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("autocodebase.tools.search.shutil.which", lambda name: None)
+    monkeypatch.setattr("autocodebase.tools.search.which", lambda name: None)
     write_file(context.workspace / "a.py", "x\n")
     result = call(context, "search", pattern="(unclosed")
     assert result.is_error and "invalid regular expression" in result.output

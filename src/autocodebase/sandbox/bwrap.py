@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from autocodebase.programs import distrust, which
 from autocodebase.sandbox.policy import PROTECTED_IN_WORKSPACE, SandboxPolicy
 from autocodebase.sandbox.visibility import visibility
 
@@ -29,7 +30,7 @@ INSTALL_HINT = (
 @functools.lru_cache(maxsize=1)
 def bwrap_problem() -> str | None:
     """None when bwrap can create the namespaces we use; otherwise why not, in one line."""
-    binary = shutil.which("bwrap")
+    binary = which("bwrap")
     if binary is None:
         return "bubblewrap (bwrap) is not installed"
     probe = [binary, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--proc", "/proc"]
@@ -71,13 +72,27 @@ def remove_placeholders(placeholders: list[Path]) -> None:
             path.rmdir()
 
 
+def _interpreters_inside(roots: tuple[Path, ...]) -> list[Path]:
+    """acb's own interpreter prefix when it lives in a writable root (a project virtualenv
+    with acb installed in it): acb runs it on the host, so a command must not plant a `.pth`
+    file or a changed module there."""
+    found = []
+    for prefix in {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}:
+        if any(prefix == root or root in prefix.parents for root in roots):
+            found.append(prefix)
+    return sorted(found)
+
+
 def _protected(policy: SandboxPolicy, workspace: Path) -> list[str]:
     args: list[str] = []
-    for root in (workspace, *policy.writable_roots):
+    roots = (workspace, *policy.writable_roots)
+    for root in roots:
         for name in PROTECTED_IN_WORKSPACE:
             protected = root / name
             if _exists(protected):
                 args += ["--ro-bind", str(protected), str(protected)]
+    for prefix in _interpreters_inside(tuple(r.resolve() for r in roots)):
+        args += ["--ro-bind", str(prefix), str(prefix)]
     for placeholder in missing_protected(policy, workspace):
         args += ["--tmpfs", str(placeholder), "--remount-ro", str(placeholder)]
     return args
@@ -94,7 +109,7 @@ def bwrap_command(
     """The argv that runs `command` under `policy`. The environment is not on it (values on an
     argv are visible to every user in `ps`): the caller starts bwrap with `env`, which bwrap
     hands to the command unchanged."""
-    binary = shutil.which("bwrap") or "bwrap"
+    binary = which("bwrap") or "bwrap"
     limits = policy.limits
     args = [binary, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -110,6 +125,7 @@ def bwrap_command(
     seen = visibility(env, home)
     args += seen.before_workspace()
     writable = (workspace, *policy.writable_roots) if policy.mode == "workspace-write" else ()
+    distrust(*writable)
     for root in writable:
         args += ["--bind", str(root), str(root)]
     if policy.mode == "workspace-write":

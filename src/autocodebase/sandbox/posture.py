@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from autocodebase.programs import which
 from autocodebase.sandbox.bwrap import bwrap_problem
 from autocodebase.sandbox.limits import enforcement
 from autocodebase.sandbox.policy import SandboxPolicy
@@ -47,7 +47,7 @@ def _bubblewrap() -> Check:
     problem = bwrap_problem()
     if problem:
         return Check("bubblewrap", "fail", problem)
-    binary = shutil.which("bwrap") or "bwrap"
+    binary = which("bwrap") or "bwrap"
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
     return Check("bubblewrap", "ok", f"{version.stdout.strip() or 'bwrap'} creates namespaces")
 

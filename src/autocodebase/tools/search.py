@@ -10,10 +10,10 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
+from autocodebase.programs import which
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 from autocodebase.tools.output import truncate_text
 from autocodebase.tools.workspace import display_path, resolve_inside
@@ -96,7 +96,7 @@ def search(
     target = resolve_inside(context.workspace, path or ".")
     if not target.exists():
         raise ToolError(f"{path} does not exist")
-    rg = shutil.which("rg")
+    rg = which("rg")
     found = (
         _ripgrep(rg, context, pattern, target, glob)
         if rg
