@@ -460,3 +460,18 @@ def test_acbs_own_interpreter_inside_the_workspace_stays_read_only(
     outcome = sandboxed(ws, f"echo 'import os; os.system(\"id\")' > {site}/evil.pth")
     assert outcome.exit_code != 0 and not (site / "evil.pth").exists()
     assert sandboxed(ws, "echo fine > notes.txt").exit_code == 0  # the rest stays writable
+
+
+def test_the_empty_stand_ins_for_hidden_trees_hold_nothing(outside: Path, tmp_path: Path) -> None:
+    home = make_home(outside)
+    ws = git_workspace(tmp_path)
+    outcome = run_command(
+        SandboxPolicy(limits=Limits(timeout_s=30, tmp_mb=16)),
+        "for d in /run /mnt /srv; do test -d $d && echo x > $d/f && echo WROTE:$d; done; "
+        "dd if=/dev/zero of=$HOME/fill bs=1M count=64 2>&1 | tail -1; echo ok > $HOME/small",
+        ws,
+        home_env(home),
+    )
+    assert "WROTE" not in outcome.output
+    assert "No space left on device" in outcome.output  # the home stand-in is bounded
+    assert not (home / "small").exists() and not (home / "fill").exists()  # and private

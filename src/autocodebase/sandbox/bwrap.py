@@ -123,7 +123,7 @@ def bwrap_command(
     args += ["--size", tmp_size, "--tmpfs", "/dev/shm"]  # noqa: S108 - private, bounded
     args += ["--size", tmp_size, "--tmpfs", "/tmp"]  # noqa: S108 - private, bounded
     seen = visibility(env, home)
-    args += seen.before_workspace()
+    args += seen.before_workspace(home_bytes=int(tmp_size))
     writable = (workspace, *policy.writable_roots) if policy.mode == "workspace-write" else ()
     distrust(*writable)
     for root in writable:
@@ -135,5 +135,6 @@ def bwrap_command(
         # visible (read-only).
         args += ["--ro-bind", str(workspace), str(workspace)]
     args += seen.after_workspace(writable or (workspace,))
+    args += seen.last(writable or (workspace,))
     args += ["--chdir", str(cwd), "--", *command]
     return args

@@ -85,6 +85,11 @@ CREDENTIAL_PATHS = (
 """Hidden (relative to `$HOME` and to the workspace's home) after every bind: the second net."""
 
 
+PLACEHOLDER_BYTES = 1 << 20
+"""Size of the tmpfs mounts that only stand in for hidden directories: room for the mount
+points of what is lent back, nothing more."""
+
+
 @dataclass(frozen=True)
 class Visibility:
     """The mounts that shape what a command sees, in the order they must be applied."""
@@ -95,14 +100,34 @@ class Visibility:
     hidden_dirs: tuple[Path, ...]
     """Credential directories, hidden after the workspace bind."""
     hidden_files: tuple[Path, ...]
+    homes: tuple[Path, ...] = ()
+    """Hidden trees that are homes: left writable (tools keep caches there), but bounded."""
 
-    def before_workspace(self) -> list[str]:
+    def before_workspace(self, home_bytes: int) -> list[str]:
+        """Empty tmpfs over each hidden tree, then the lent-back binds. Homes get `home_bytes`;
+        the other trees are made read-only at the end (`last`), and sized so that nothing can
+        be stored in them meanwhile."""
         args: list[str] = []
         for tree in self.hidden_trees:
-            args += ["--tmpfs", str(tree)]
+            size = home_bytes if tree in self.homes else PLACEHOLDER_BYTES
+            args += ["--size", str(size), "--tmpfs", str(tree)]
         for path in self.lent_back:
             args += ["--ro-bind", str(path), str(path)]
         return args
+
+    def last(self, writable: Iterable[Path] = ()) -> list[str]:
+        """Read-only remounts of the hidden trees that are not homes, once every bind below
+        them has made its mount point."""
+        args: list[str] = []
+        for tree in self.hidden_trees:
+            if tree not in self.homes:
+                args += ["--remount-ro", str(tree)]
+        for directory in self._credential_dirs(tuple(writable)):
+            args += ["--remount-ro", str(directory)]
+        return args
+
+    def _credential_dirs(self, writable: tuple[Path, ...]) -> list[Path]:
+        return [d for d in self.hidden_dirs if self.visible(d, writable)]
 
     def visible(self, path: Path, writable: Iterable[Path] = ()) -> bool:
         """Whether `path` would be seen by a command, given the `writable` roots bound over the
@@ -116,9 +141,8 @@ class Visibility:
         workspace that contains a home); those inside hidden trees are hidden already."""
         roots = tuple(writable)
         args: list[str] = []
-        for directory in self.hidden_dirs:
-            if self.visible(directory, roots):
-                args += ["--tmpfs", str(directory)]
+        for directory in self._credential_dirs(roots):
+            args += ["--size", str(PLACEHOLDER_BYTES), "--tmpfs", str(directory)]
         for file in self.hidden_files:
             if self.visible(file, roots):
                 args += ["--ro-bind", "/dev/null", str(file)]
@@ -231,7 +255,8 @@ def _visibility(homes: tuple[Path, ...], path_variable: str, state: Path) -> Vis
     resolv = _real(Path("/etc/resolv.conf"))
     if resolv is not None and _is_under(resolv, private):
         lent.append(resolv)  # DNS still works when the network is on
-    return Visibility(hidden, tuple(lent), tuple(dirs), (*files, *system_files))
+    home_trees = tuple(t for t in hidden if t in {*homes, *real_homes})
+    return Visibility(hidden, tuple(lent), tuple(dirs), (*files, *system_files), home_trees)
 
 
 def hidden_from_sandbox(
