@@ -12,6 +12,7 @@ a directory out), while commands in the sandbox keep the user's PATH as it is.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -36,8 +37,14 @@ def trusted(directory: str) -> bool:
 
 def host_path() -> str:
     """The PATH host lookups search: ours, minus relative and distrusted entries."""
-    entries = os.environ.get("PATH", os.defpath).split(os.pathsep)
-    return os.pathsep.join(entry for entry in entries if entry and trusted(entry))
+    return _host_path(os.environ.get("PATH", os.defpath), frozenset(_distrusted))
+
+
+@functools.lru_cache(maxsize=16)
+def _host_path(path: str, distrusted: frozenset[Path]) -> str:
+    # Cached on what it depends on: the sandbox asks before every command.
+    del distrusted  # part of the cache key only
+    return os.pathsep.join(entry for entry in path.split(os.pathsep) if entry and trusted(entry))
 
 
 def which(name: str) -> str | None:

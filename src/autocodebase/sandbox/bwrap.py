@@ -135,6 +135,5 @@ def bwrap_command(
         # visible (read-only).
         args += ["--ro-bind", str(workspace), str(workspace)]
     args += seen.after_workspace(writable or (workspace,))
-    args += seen.last(writable or (workspace,))
     args += ["--chdir", str(cwd), "--", *command]
     return args

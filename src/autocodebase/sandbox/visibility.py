@@ -25,38 +25,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-HIDDEN_TREES = (
-    "/home",
-    "/root",
-    "/run",
-    "/var/run",
-    "/mnt",
-    "/media",
-    "/srv",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/var/lib/containers",
-    "/var/lib/postgresql",
-    "/var/lib/mysql",
-    "/var/lib/redis",
-    "/var/lib/mongodb",
-    "/var/log",
-    "/var/mail",
-    "/var/spool",
-    "/var/backups",
-    "/etc/ssl/private",
-    "/etc/ssh",
-)
-"""Replaced by empty directories: other people's homes, sockets, databases, logs, host keys."""
+HIDDEN_TREES = ("/home", "/root", "/run", "/var/run", "/mnt", "/media", "/srv", "/var/mail")
+"""Replaced by empty directories: homes (other people's too), sockets, mounted data."""
 
-HIDDEN_SYSTEM_FILES = (
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/etc/shadow-",
-    "/etc/gshadow-",
-    "/etc/sudoers",
-)
-"""Readable by root, which is who many containers run acb as."""
+HIDDEN_FROM_ROOT_TREES = (
+    "/var/lib/docker", "/var/lib/containerd", "/var/lib/containers", "/var/lib/postgresql",
+    "/var/lib/mysql", "/var/lib/redis", "/var/lib/mongodb", "/var/log", "/var/spool",
+    "/var/backups", "/etc/ssl/private", "/etc/ssh",
+)  # fmt: skip
+"""Also hidden when acb runs as root (common in containers), who can read them: databases,
+container state, logs, host keys. Other users cannot read them anyway, and each hidden tree
+costs a mount per command."""
+
+HIDDEN_SYSTEM_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+"""Readable by root only: hidden when acb runs as root."""
 
 TOOLCHAIN_HOMES = (
     ".pyenv", ".rustup", ".cargo/bin", ".cargo/registry", ".cargo/git", ".nvm", ".volta",
@@ -87,7 +69,7 @@ CREDENTIAL_PATHS = (
 
 PLACEHOLDER_BYTES = 1 << 20
 """Size of the tmpfs mounts that only stand in for hidden directories: room for the mount
-points of what is lent back, nothing more."""
+points of what is lent back, and little more."""
 
 
 @dataclass(frozen=True)
@@ -104,26 +86,16 @@ class Visibility:
     """Hidden trees that are homes: left writable (tools keep caches there), but bounded."""
 
     def before_workspace(self, home_bytes: int) -> list[str]:
-        """Empty tmpfs over each hidden tree, then the lent-back binds. Homes get `home_bytes`;
-        the other trees are made read-only at the end (`last`), and sized so that nothing can
-        be stored in them meanwhile."""
+        """Empty tmpfs over each hidden tree, then the lent-back binds. Homes get `home_bytes`
+        (tools keep caches there); the other stand-ins only room for the mount points of what
+        is lent back. They are not remounted read-only: what a command writes there is private
+        to it and gone with it, and a remount per tree would cost each command ~0.5 ms."""
         args: list[str] = []
         for tree in self.hidden_trees:
             size = home_bytes if tree in self.homes else PLACEHOLDER_BYTES
             args += ["--size", str(size), "--tmpfs", str(tree)]
         for path in self.lent_back:
             args += ["--ro-bind", str(path), str(path)]
-        return args
-
-    def last(self, writable: Iterable[Path] = ()) -> list[str]:
-        """Read-only remounts of the hidden trees that are not homes, once every bind below
-        them has made its mount point."""
-        args: list[str] = []
-        for tree in self.hidden_trees:
-            if tree not in self.homes:
-                args += ["--remount-ro", str(tree)]
-        for directory in self._credential_dirs(tuple(writable)):
-            args += ["--remount-ro", str(directory)]
         return args
 
     def _credential_dirs(self, writable: tuple[Path, ...]) -> list[Path]:
@@ -150,7 +122,9 @@ class Visibility:
 
 
 def _is_under(path: Path, roots: Iterable[Path]) -> bool:
-    return any(path == root or root in path.parents for root in roots)
+    # String prefixes, not Path.parents: this runs for every mount of every command.
+    text = str(path)
+    return any(text == str(root) or text.startswith(f"{str(root).rstrip('/')}/") for root in roots)
 
 
 def _real(path: Path) -> Path | None:
@@ -236,7 +210,9 @@ def visibility(env: Mapping[str, str], home: Path | None = None) -> Visibility:
 def _visibility(homes: tuple[Path, ...], path_variable: str, state: Path) -> Visibility:
     # Computed once per (homes, PATH): it stats a few dozen paths, and a model runs hundreds
     # of commands with the same environment.
-    trees = [Path(t) for t in HIDDEN_TREES if _mountable(Path(t))]
+    as_root = os.geteuid() == 0
+    names = (*HIDDEN_TREES, *(HIDDEN_FROM_ROOT_TREES if as_root else ()))
+    trees = [Path(t) for t in names if _mountable(Path(t))]
     real_homes = [real for real in (_real(home) for home in homes) if real is not None]
     for candidate in {*homes, *real_homes}:
         if _mountable(candidate) and candidate != Path("/"):
@@ -251,7 +227,7 @@ def _visibility(homes: tuple[Path, ...], path_variable: str, state: Path) -> Vis
     real_state = _real(state)
     if real_state is not None and real_state.is_dir():
         dirs.append(real_state)
-    system_files = [Path(f) for f in HIDDEN_SYSTEM_FILES if Path(f).is_file()]
+    system_files = [Path(f) for f in HIDDEN_SYSTEM_FILES if as_root and Path(f).is_file()]
     resolv = _real(Path("/etc/resolv.conf"))
     if resolv is not None and _is_under(resolv, private):
         lent.append(resolv)  # DNS still works when the network is on
