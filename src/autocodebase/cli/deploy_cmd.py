@@ -29,6 +29,8 @@ from autocodebase.errors import UsageError
 @click.option("--rollback", is_flag=True, help="Release the previous release again.")
 @click.option("--status", "show_status", is_flag=True, help="What is live, and the history.")
 @click.option("--stop", "stop_all", is_flag=True, help="Stop the proxy and every release.")
+@click.option("--network", is_flag=True,
+              help="Let the sandboxed build reach a package index (default: offline).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def deploy_command(
     directory: str | None,
@@ -40,11 +42,13 @@ def deploy_command(
     stop_all: bool,
     as_json: bool,
     overwrite: bool,
+    network: bool,
 ) -> int:
-    """Release a commit: build it in .acb/releases/<sha> with its own virtualenv, start it on a
-    free port, wait for its health check, verify it on mirrored live traffic and probes (error
-    rate, p95 latency, its /metrics), switch the proxy to it, watch it, and switch back if it
-    fails. Configured by .acb/deploy.toml. Exit 1 when the release did not go live."""
+    """Release a commit: build it in .acb/releases/<sha> with its own virtualenv (in the
+    sandbox), start it (in the sandbox) on a free port, wait for its health check, verify it on
+    mirrored live traffic and probes (error rate, p95 latency, its /metrics), switch the proxy
+    to it, watch it, and switch back if it fails. Configured by .acb/deploy.toml. Exit 1 when
+    the release did not go live."""
     from autocodebase.config import load_settings
     from autocodebase.delivery.local import deploy, history, load_config, read_state, stop
     from autocodebase.vcs.git import GitError, git_root
@@ -73,8 +77,10 @@ def deploy_command(
         if not previous:
             raise UsageError("there is no previous release to roll back to")
         rev = previous["sha"]
+    settings = load_settings(root)
     try:
-        result = deploy(root, config, rev, load_settings(root).ledger_path)
+        result = deploy(root, config, rev, settings.ledger_path, network or settings.network,
+                        unsandboxed=settings.sandbox_fallback == "none")  # fmt: skip
     except GitError as error:
         raise UsageError(str(error)) from None
     if as_json:

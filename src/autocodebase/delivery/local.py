@@ -1,7 +1,9 @@
 """`acb deploy --target local`: a real blue/green deployment on this machine.
 
-A release is a commit exported to `.acb/releases/<sha>` with its own virtualenv. It is started
-(by the project's supervisor, `delivery.proxy`) on a free loopback port, must answer its health
+A release is a commit exported to `.acb/releases/<sha>` with its own virtualenv, built in the
+sandbox (`delivery.release`). It is started by the project's supervisor (`delivery.proxy`,
+reached through a private, authenticated socket: `delivery.control`), which is told the
+release's id and nothing else, on a free loopback port, in the sandbox; it must answer its health
 check, and is then verified on mirrored live traffic (GET/HEAD requests replayed to it by the
 proxy, plus probes of its health and probe paths, plus its own /metrics when it has them)
 before the proxy switches to it. After the switch it is watched for a short window; any failure
@@ -26,11 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from autocodebase.delivery.control import control_dir, new_token, request
+from autocodebase.delivery.release import build_release, no_symlinks, open_log, releases_dir
 from autocodebase.errors import UsageError
-from autocodebase.sandbox.bwrap import bwrap_command, bwrap_problem
-from autocodebase.sandbox.environment import command_environment
-from autocodebase.sandbox.policy import SandboxPolicy
-from autocodebase.vcs.checkpoint import export_tree
 from autocodebase.vcs.git import git_text
 
 CONFIG_FILE = ".acb/deploy.toml"
@@ -110,24 +110,16 @@ class DeployResult:
 class Supervisor:
     """The client side of the project's proxy/supervisor process (started on first use)."""
 
-    def __init__(self, root: Path, config: DeployConfig):
+    def __init__(self, root: Path, config: DeployConfig, unsandboxed: bool = False):
         self.root = root.resolve()
         self.port = config.port
+        self.env = config.env
         self.state_dir = state_dir(self.root, config)
-        self.socket_path = self.state_dir / "control.sock"
+        self.control = control_dir(self.root, config.env)
+        self.unsandboxed = unsandboxed
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(10)
-            client.connect(str(self.socket_path))
-            client.sendall((json.dumps({"op": op, **fields}) + "\n").encode())
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = client.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        reply: dict[str, Any] = json.loads(data or b"{}")
+        reply = request(self.control, {"op": op, **fields})
         if not reply.get("ok"):
             raise DeployError(f"supervisor: {reply.get('error', 'no answer')}")
         return reply
@@ -142,23 +134,37 @@ class Supervisor:
     def ensure(self) -> None:
         if self.alive():
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        for kept_out in (self.root / ".acb" / "deploy", self.root / ".acb" / "releases"):
+        for kept_out in (self.state_dir, releases_dir(self.root)):
+            no_symlinks(self.root, kept_out)
             kept_out.mkdir(parents=True, exist_ok=True)
-            (kept_out / ".gitignore").write_text("*\n")  # never in `git status`
-        log = (self.state_dir / "supervisor.log").open("ab")
+        for ignored in (self.root / ".acb" / "deploy", releases_dir(self.root)):
+            _write_private(self.root, ignored / ".gitignore", "*\n")  # never in `git status`
+        new_token(self.control)
+        log = open_log(self.root, self.state_dir / "supervisor.log")
+        argv = [sys.executable, "-m", "autocodebase.delivery.proxy", "--listen", str(self.port),
+                "--control", str(self.control), "--root", str(self.root),
+                "--env", self.env]  # fmt: skip
         subprocess.Popen(
-            [sys.executable, "-m", "autocodebase.delivery.proxy", "--listen", str(self.port),
-             "--control", str(self.socket_path)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=self.root,
+            argv + (["--unsandboxed"] if self.unsandboxed else []), stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.root,
         )  # fmt: skip
+        os.close(log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.alive():
                 return
             time.sleep(0.05)
         raise DeployError(f"the supervisor did not start (see {self.state_dir}/supervisor.log)")
+
+
+def _write_private(root: Path, path: Path, text: str) -> None:
+    """Replace a small file of acb's in the workspace, never writing through a symlink."""
+    no_symlinks(root, path)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(descriptor, "w") as sink:
+        sink.write(text)
 
 
 def free_port() -> int:
@@ -178,41 +184,6 @@ def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes, float]:
     except OSError:
         return 0, b"", time.monotonic() - started
     return response.status, body, time.monotonic() - started
-
-
-def build_release(root: Path, sha: str) -> Path:
-    """`.acb/releases/<sha>`: the commit's files and a virtualenv with what it declares."""
-    release = root / ".acb" / "releases" / sha
-    if (release / ".ready").is_file():
-        return release
-    release.mkdir(parents=True, exist_ok=True)
-    export_tree(root, sha, release)
-    venv = release / ".venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    wanted = (("requirements.txt", ["-r", "requirements.txt"]), ("pyproject.toml", ["."]))
-    for needed, args in wanted:
-        if (release / needed).is_file():
-            done = subprocess.run([*pip, *args], cwd=release, capture_output=True, text=True)
-            if done.returncode != 0:
-                tail = done.stderr.strip().splitlines()[-1:] or ["pip failed"]
-                raise DeployError(f"release {sha[:12]}: installing {needed} failed: {tail[0]}")
-    (release / ".ready").write_text(datetime.now(UTC).isoformat() + "\n")
-    return release
-
-
-def start_release(sup: Supervisor, config: DeployConfig, release: Path, port: int) -> None:
-    """Through the supervisor (releases live and die with it), in the sandbox when there is
-    one: the release directory writable, the network shared so the proxy can reach it."""
-    venv = release / ".venv"
-    env = command_environment()
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv),
-               PYTHONPATH=str(release), PORT=str(port))  # fmt: skip
-    argv = ["bash", "-c", f"exec {config.command.format(port=port, host='127.0.0.1')}"]
-    if bwrap_problem() is None:
-        argv = bwrap_command(SandboxPolicy(network=True), release, release, argv, env)
-    sup.call("start", port=port, argv=argv, cwd=str(release), env=env,
-             log=str(sup.state_dir / "logs" / f"{release.name}.log"))  # fmt: skip
 
 
 def wait_healthy(sup: Supervisor, config: DeployConfig, port: int) -> Verdict:
@@ -277,12 +248,18 @@ def app_metrics(port: int) -> dict[str, Any]:
 
 
 def deploy(
-    root: Path, config: DeployConfig, rev: str = "HEAD", ledger: Path | None = None
+    root: Path,
+    config: DeployConfig,
+    rev: str = "HEAD",
+    ledger: Path | None = None,
+    network: bool = False,
+    unsandboxed: bool = False,
 ) -> DeployResult:
     """Release `rev`; the decision goes to `.acb/deploy/history.jsonl` and, given its path, to
-    the run ledger."""
+    the run ledger. `network` lets the sandboxed build reach a package index; `unsandboxed`
+    (the user's `sandbox_fallback = "none"`) lets it, and the release, run without bubblewrap."""
     root = root.resolve()
-    result = _deploy(root, config, rev)
+    result = _deploy(root, config, rev, network, unsandboxed)
     if ledger is not None:
         from autocodebase.ledger.store import connect, record_release
 
@@ -295,14 +272,15 @@ def deploy(
     return result
 
 
-def _deploy(root: Path, config: DeployConfig, rev: str) -> DeployResult:
+def _deploy(
+    root: Path, config: DeployConfig, rev: str, network: bool, unsandboxed: bool
+) -> DeployResult:
     sha = git_text(root, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
-    sup = Supervisor(root, config)
+    sup = Supervisor(root, config, unsandboxed)
     sup.ensure()
     state = read_state(root, config)
-    release = build_release(root, sha)
-    port = free_port()
-    start_release(sup, config, release, port)
+    build_release(root, sha, network, unsandboxed)
+    port = int(sup.call("start", release=sha)["port"])
     result = DeployResult(sha, "failed", port=port)
     verdict = wait_healthy(sup, config, port)
     previous = state.get("active")
@@ -337,10 +315,12 @@ def _deploy(root: Path, config: DeployConfig, rev: str) -> DeployResult:
 
 def _recorded(root: Path, config: DeployConfig, result: DeployResult) -> DeployResult:
     history = state_dir(root, config) / "history.jsonl"
-    history.parent.mkdir(parents=True, exist_ok=True)
-    with history.open("a") as sink:
-        sink.write(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"),
-                               **asdict(result)}) + "\n")  # fmt: skip
+    entry = json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(result)})
+    log = open_log(root, history)
+    try:
+        os.write(log, (entry + "\n").encode())
+    finally:
+        os.close(log)
     return result
 
 
@@ -354,8 +334,7 @@ def read_state(root: Path, config: DeployConfig) -> dict[str, Any]:
 
 
 def write_state(root: Path, config: DeployConfig, state: dict[str, Any]) -> None:
-    path = state_dir(root, config) / "state.json"
-    path.write_text(json.dumps(state, indent=2) + "\n")
+    _write_private(root, state_dir(root, config) / "state.json", json.dumps(state, indent=2) + "\n")
 
 
 def history(root: Path, config: DeployConfig) -> list[dict[str, Any]]:

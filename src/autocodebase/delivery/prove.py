@@ -13,8 +13,8 @@ Steps that `uses:` other actions, and service containers, cannot run here and ar
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -171,6 +171,10 @@ def prove(
         target.write_text(text)
         env = _environment(copy, network)
         policy = SandboxPolicy(network=network, limits=Limits(timeout_s=timeout_s, memory_mb=0))
+        made = run_command(policy, _venv_script(network), copy, env, timeout_s)
+        if made.exit_code != 0:
+            proof.error = f"the CI virtualenv could not be made in the sandbox: {made.output}"
+            return proof
         for step in steps:
             outcome: CommandOutcome = run_command(
                 policy, step.script, copy, {**env, **step.env}, timeout_s
@@ -196,7 +200,7 @@ def _clean_copy(root: Path, copy: Path) -> None:
         return
     for name in files:
         source = root / name
-        if not source.is_file() or name.startswith((".acb/", ".git/")):
+        if not source.is_file() or name.startswith((".acb/", ".git/", f"{VENV}/")):
             continue
         destination = copy / name
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -204,9 +208,9 @@ def _clean_copy(root: Path, copy: Path) -> None:
 
 
 def _environment(copy: Path, network: bool) -> dict[str, str]:
-    """A fresh virtualenv in the copy stands in for setup-python; CI=true as on a runner."""
+    """What the steps see: the virtualenv standing in for setup-python, and CI=true as on a
+    runner."""
     venv = copy / VENV
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     env = command_environment()
     env.pop("PYTHONPATH", None)
     env.update(
@@ -216,9 +220,18 @@ def _environment(copy: Path, network: bool) -> dict[str, str]:
         PIP_DISABLE_PIP_VERSION_CHECK="1",
     )
     if not network:
-        site = next((venv / "lib").glob("python*/site-packages"))
-        host = sysconfig.get_paths()["purelib"]
-        (site / "acb-host-packages.pth").write_text(host + "\n")
         # no index to reach; and a build backend cannot be fetched, so use the one here
         env.update(PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0")
     return env
+
+
+def _venv_script(network: bool) -> str:
+    """Made in the sandbox, like every step: making a virtualenv runs its new interpreter (for
+    ensurepip), which would read any `.pth` file the repository slipped into the copy. Offline,
+    it also sees this machine's installed packages."""
+    lines = [f"set -e; rm -rf {VENV}; {shlex.quote(sys.executable)} -m venv {VENV}"]
+    if not network:
+        host = shlex.quote(sysconfig.get_paths()["purelib"])
+        site = f"{VENV}/lib/python*/site-packages"
+        lines.append(f'for site in {site}; do echo {host} > "$site/acb-host-packages.pth"; done')
+    return "\n".join(lines)

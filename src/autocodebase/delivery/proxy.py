@@ -8,8 +8,11 @@
 - per-backend counts, errors and latencies;
 - the release processes themselves, started and stopped on request (they die with it).
 
-Control: JSON lines over a unix socket in `.acb/deploy/` (only the project's user can reach it).
-Run as `python -m autocodebase.delivery.proxy --listen PORT --control SOCKET`.
+Control: JSON lines over a unix socket in a private directory outside the workspace
+(`delivery.control`): each connection is checked (our user, not in a sandbox) and each request
+carries the token. A release is started by its id only; the command comes from the project's
+deploy config, and runs in the sandbox (`delivery.release`).
+Run as `python -m autocodebase.delivery.proxy --listen PORT --control DIR --root ROOT --env ENV`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from autocodebase.delivery.control import (
+    SOCKET_NAME,
+    TOKEN_NAME,
+    peer_problem,
+    read_token,
+    token_matches,
+)
+from autocodebase.errors import UsageError
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -151,17 +163,52 @@ class ProxyHandler(BaseHTTPRequestHandler):
         """Counted in the stats instead of logged."""
 
 
+@dataclass(frozen=True)
+class Supervision:
+    """What this supervisor serves, fixed when it starts."""
+
+    root: Path
+    env: str
+    control: Path
+    token: str
+    unsandboxed: bool = False
+    """Releases may run without bubblewrap (the user's `sandbox_fallback = "none"`)."""
+
+
+SUPERVISION: list[Supervision] = []
+
+
 class ControlHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
+        problem = peer_problem(self.request)
+        if problem is not None:
+            self._send({"ok": False, "error": f"refused: {problem}"})
+            return
+        token = SUPERVISION[0].token
         for raw in self.rfile:
             try:
-                reply = control(json.loads(raw))
-            except (ValueError, KeyError, TypeError, OSError) as error:
+                message = json.loads(raw)
+                if not isinstance(message, dict) or not token_matches(token, message.get("token")):
+                    self._send({"ok": False, "error": "refused: no valid token"})
+                    return
+                reply = control(message)
+            except (UsageError, ValueError, KeyError, TypeError, OSError, queue.Empty) as error:
                 reply = {"ok": False, "error": str(error)}
-            self.wfile.write((json.dumps(reply) + "\n").encode())
+            self._send(reply)
             if reply.get("stopping"):
                 threading.Thread(target=_shutdown, daemon=True).start()
                 return
+
+    def _send(self, reply: dict[str, Any]) -> None:
+        self.wfile.write((json.dumps(reply) + "\n").encode())
+
+
+def _running(port: object) -> int:
+    """A port this supervisor started a release on: traffic is only ever sent to those."""
+    with STATE.lock:
+        if not isinstance(port, int) or port not in STATE.processes:
+            raise ValueError(f"no release of ours listens on {port!r}")
+    return port
 
 
 def control(message: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +221,8 @@ def control(message: dict[str, Any]) -> dict[str, Any]:
         if process is not None:
             _terminate(process)
         return {"ok": True}
+    if op in ("switch", "shadow") and message.get("port") is not None:
+        _running(message["port"])
     with STATE.lock:
         if op == "status":
             return {"ok": True, "active": STATE.active, "shadow": STATE.shadow,
@@ -201,36 +250,68 @@ def control(message: dict[str, Any]) -> dict[str, Any]:
     return {"ok": False, "error": f"unknown op {op!r}"}
 
 
+@dataclass(frozen=True)
+class Launch:
+    """A release to start, everything derived here from its id and the project's config."""
+
+    port: int
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+    log: int
+
+
+def _launch(sha: object) -> Launch:
+    """The only way from a request to a process: the id must name a release acb built, and
+    the command is the deploy config's, wrapped in the sandbox."""
+    from autocodebase.delivery.local import free_port, load_config
+    from autocodebase.delivery.release import (
+        built_release,
+        open_log,
+        release_argv,
+        release_environment,
+    )
+
+    served = SUPERVISION[0]
+    release = built_release(served.root, sha)
+    config = load_config(served.root, served.env)
+    port = free_port()
+    env = release_environment(release, port)
+    argv = release_argv(config.command, release, port, env, served.unsandboxed)
+    log = served.root / ".acb" / "deploy" / served.env / "logs" / f"{release.name}.log"
+    return Launch(port, argv, release, env, open_log(served.root, log))
+
+
 def _start(message: dict[str, Any]) -> dict[str, Any]:
+    launch = _launch(message.get("release"))
     reply: queue.Queue[subprocess.Popen[bytes] | OSError] = queue.Queue(maxsize=1)
-    _SPAWN.put((message, reply))
+    _SPAWN.put((launch, reply))
     process = reply.get(timeout=30)
     if isinstance(process, OSError):
         raise process
     with STATE.lock:
-        STATE.processes[int(message["port"])] = process
-    return {"ok": True, "pid": process.pid}
+        STATE.processes[launch.port] = process
+    return {"ok": True, "pid": process.pid, "port": launch.port}
 
 
-_SPAWN: queue.Queue[tuple[dict[str, Any], queue.Queue[Any]]] = queue.Queue()
+_SPAWN: queue.Queue[tuple[Launch, queue.Queue[Any]]] = queue.Queue()
 
 
 def _spawner() -> None:
     """Releases are started from this one long-lived thread: bubblewrap's --die-with-parent
     follows the thread that forked it, and the control socket's threads end with each call."""
     while True:
-        message, reply = _SPAWN.get()
-        log = Path(message["log"])
+        launch, reply = _SPAWN.get()
         try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("ab") as sink:
-                process = subprocess.Popen(
-                    message["argv"], cwd=message["cwd"], env=message["env"], stdout=sink,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                )  # fmt: skip
+            process = subprocess.Popen(
+                launch.argv, cwd=launch.cwd, env=launch.env, stdout=launch.log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
             reply.put(process)
         except OSError as error:
             reply.put(error)
+        finally:
+            os.close(launch.log)
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
@@ -263,13 +344,22 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listen", type=int, required=True)
-    parser.add_argument("--control", type=Path, required=True)
+    parser.add_argument("--control", type=Path, required=True, help="the private directory")
+    parser.add_argument("--root", type=Path, required=True, help="the workspace")
+    parser.add_argument("--env", default="default")
+    parser.add_argument("--unsandboxed", action="store_true")
     args = parser.parse_args()
-    args.control.unlink(missing_ok=True)
+    token = read_token(args.control)
+    if not token:
+        parser.error(f"no token in {args.control}")
+    SUPERVISION.append(Supervision(args.root.resolve(), args.env, args.control, token,
+                                   args.unsandboxed))  # fmt: skip
+    socket_path = args.control / SOCKET_NAME
+    socket_path.unlink(missing_ok=True)
     proxy = ThreadingHTTPServer(("127.0.0.1", args.listen), ProxyHandler)
     proxy.daemon_threads = True
-    controller = ControlServer(str(args.control), ControlHandler)
-    args.control.chmod(0o600)
+    controller = ControlServer(str(socket_path), ControlHandler)
+    socket_path.chmod(0o600)
     _SERVERS.extend([proxy, controller])
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=_shutdown).start())
     threading.Thread(target=controller.serve_forever, daemon=True).start()
@@ -277,7 +367,18 @@ def main() -> None:
     try:
         proxy.serve_forever()
     finally:
-        args.control.unlink(missing_ok=True)
+        _tidy(args.control, token)
+
+
+def _tidy(control: Path, token: str) -> None:
+    """Leave no socket, token or empty directory behind (unless a successor already took
+    the directory over with its own token)."""
+    if read_token(control) != token:
+        return
+    (control / SOCKET_NAME).unlink(missing_ok=True)
+    (control / TOKEN_NAME).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        control.rmdir()
 
 
 if __name__ == "__main__":

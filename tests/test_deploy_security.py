@@ -1,0 +1,228 @@
+"""The deploy supervisor is no door out of the sandbox: real attempts, as an attacker would make
+them, against a live deployment of the example service.
+
+The supervisor's private directory is put where sandboxed commands *can* see it (/var/tmp is
+bound read-only into the sandbox, unlike /tmp), so these tests do not lean on hiding: a command
+that finds the socket and reads the token must still be refused. Host markers live under the
+test's /tmp directory, which no sandboxed command can write (its /tmp is private)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autocodebase.sandbox.bwrap import bwrap_problem
+from autocodebase.sandbox.environment import command_environment
+from autocodebase.sandbox.policy import SandboxPolicy
+from autocodebase.sandbox.run import run_command
+from tests.conftest import commit_all, git
+from tests.test_deploy import EXAMPLE, free_port
+from tests.test_exec_cli import run_acb
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason="needs bubblewrap")
+
+ATTACK = r"""
+import json, os, socket, stat, sys
+marker, places = sys.argv[1], sys.argv[2:]
+def sockets():
+    for place in places:
+        for top, dirs, files in os.walk(place):
+            for name in dirs + files:
+                path = os.path.join(top, name)
+                try:
+                    if stat.S_ISSOCK(os.lstat(path).st_mode):
+                        yield path
+                except OSError:
+                    pass
+argv = ["sh", "-c", "touch " + marker]
+for path in sockets():
+    token = ""
+    try:
+        token = open(os.path.join(os.path.dirname(path), "token")).read().strip()
+    except OSError:
+        pass
+    for release in ("HEAD", "0" * 40, "../../../bin"):
+        message = {"op": "start", "port": 1, "argv": argv, "cwd": "/", "env": dict(os.environ),
+                   "log": "/dev/null", "release": release, "command": " ".join(argv),
+                   "token": token}
+        try:
+            client = socket.socket(socket.AF_UNIX)
+            client.settimeout(10)
+            client.connect(path)
+            client.sendall((json.dumps(message) + "\n").encode())
+            print(path, "token" if token else "no token", client.recv(65536).decode().strip())
+            client.close()
+        except OSError as error:
+            print(path, "unreachable:", error)
+"""
+
+
+@pytest.fixture
+def runtime_dir() -> Iterator[Path]:
+    """A short XDG_RUNTIME_DIR that sandboxed commands can see (read-only)."""
+    path = Path(tempfile.mkdtemp(prefix="acb-rt-", dir="/var/tmp"))
+    path.chmod(0o700)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def deployed(tmp_path: Path, runtime_dir: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    root = tmp_path / "ws"
+    shutil.copytree(EXAMPLE, root)
+    config = (root / ".acb/deploy.toml").read_text()
+    (root / ".acb/deploy.toml").write_text(config.replace("port = 8765", f"port = {free_port()}"))
+    commit_all(root, "v1", init=True)
+    env = {"XDG_RUNTIME_DIR": str(runtime_dir)}
+    done = run_acb("deploy", cwd=root, env=env)
+    assert done.returncode == 0, done.stderr
+    yield root, env
+    run_acb("deploy", "--stop", cwd=root, env=env)
+
+
+def sockets_of(*places: Path) -> list[Path]:
+    """Every control socket a deployment left where an attacker would look."""
+    found = []
+    for place in places:
+        for top, _, files in os.walk(place):
+            found += [Path(top) / n for n in files if Path(top, n).is_socket()]
+    return found
+
+
+def appears(path: Path, within_s: float = 3.0) -> bool:
+    """Whether `path` shows up within the deadline (a host process started by the supervisor
+    creates it within milliseconds; absence is only ever asserted after the full wait)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.05)
+    return path.exists()
+
+
+def ask(path: Path, message: dict[str, object]) -> dict[str, object]:
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(10)
+        client.connect(str(path))
+        client.sendall((json.dumps(message) + "\n").encode())
+        reply: dict[str, object] = json.loads(client.makefile().readline() or "{}")
+    return reply
+
+
+@pytest.mark.parametrize("mode", ["read-only", "workspace-write"])
+def test_a_sandboxed_command_cannot_make_the_supervisor_run_anything(
+    deployed: tuple[Path, dict[str, str]], runtime_dir: Path, tmp_path: Path, mode: str
+) -> None:
+    root, _ = deployed
+    marker = tmp_path / f"pwned-{mode}"
+    script = root / "attack.py"  # the model wrote it; it runs in the sandbox
+    script.write_text(ATTACK)
+    command = f"python3 attack.py {marker} {root} {runtime_dir} /tmp"
+    policy = SandboxPolicy(mode="read-only" if mode == "read-only" else "workspace-write")
+    outcome = run_command(policy, command, root, command_environment())
+    assert outcome.sandbox == "bubblewrap" and outcome.exit_code == 0, outcome.output
+    assert "control.sock" in outcome.output, "the attacker found the socket (and its token)"
+    assert not appears(marker), outcome.output
+    assert '"ok": true' not in outcome.output
+    assert "refused" in outcome.output and "namespace" in outcome.output
+
+
+def test_a_host_process_without_the_token_is_refused(
+    deployed: tuple[Path, dict[str, str]], runtime_dir: Path, tmp_path: Path
+) -> None:
+    root, _ = deployed
+    marker = tmp_path / "pwned-host"
+    (control,) = sockets_of(root, runtime_dir)
+    argv = ["sh", "-c", f"touch {marker}"]
+    for token in ({}, {"token": ""}, {"token": "0" * 64}, {"token": ["x"]}):
+        assert ask(control, {"op": "status", **token})["ok"] is False
+        start = {"op": "start", "port": free_port(), "argv": argv, "cwd": "/", "env": {},
+                 "log": "/dev/null", "release": "HEAD", **token}  # fmt: skip
+        reply = ask(control, start)
+        assert reply["ok"] is False and "token" in str(reply["error"])
+    assert not appears(marker)
+
+
+def test_the_supervisor_starts_releases_acb_built_and_nothing_else(
+    deployed: tuple[Path, dict[str, str]], runtime_dir: Path, tmp_path: Path
+) -> None:
+    root, _ = deployed
+    marker = tmp_path / "pwned-argv"
+    (control,) = sockets_of(root, runtime_dir)
+    token_file = control.parent / "token"
+    token = token_file.read_text().strip() if token_file.is_file() else ""
+    status = ask(control, {"op": "status", "token": token})
+    assert status["ok"] is True, "with the token, the host's own client is heard"
+    head = git(root, "rev-parse", "HEAD").strip()
+    git(root, "commit", "-q", "--allow-empty", "-m", "never built")
+    unbuilt = git(root, "rev-parse", "HEAD").strip()
+    (root / ".acb/releases" / unbuilt).mkdir()  # a directory alone is not a release
+    argv = ["sh", "-c", f"touch {marker}"]
+    for release in ("HEAD", head[:12], "../" + head, head.upper(), unbuilt, "f" * 64, None, 7):
+        reply = ask(control, {"op": "start", "release": release, "argv": argv, "cwd": "/",
+                              "env": {}, "log": "/dev/null", "token": token})  # fmt: skip
+        assert reply["ok"] is False, (release, reply)
+    again = ask(control, {"op": "start", "release": head, "token": token})
+    assert again["ok"] is True and isinstance(again["port"], int), again
+    ask(control, {"op": "stop-backend", "port": again["port"], "token": token})
+    for switch in ({"op": "switch", "port": free_port()}, {"op": "shadow", "port": 22}):
+        assert ask(control, {**switch, "token": token})["ok"] is False
+    assert not appears(marker)
+
+
+SETUP = """
+import pathlib
+from setuptools import setup
+pathlib.Path("ran-setup").write_text("the build ran, in the release directory")
+for target in {targets!r}:
+    try:
+        pathlib.Path(target).write_text("written by setup.py")
+    except OSError:
+        pass
+setup(name="evil", version="1", py_modules=[])
+"""
+
+
+def test_a_release_build_runs_in_the_sandbox(
+    deployed: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    root, env = deployed
+    targets = [str(tmp_path / "pwned-build"), str(root / "PWNED"), str(root / ".acb/PWNED")]
+    (root / "setup.py").write_text(SETUP.format(targets=targets))
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    git(root, "add", "setup.py", "pyproject.toml")
+    git(root, "commit", "-qm", "a build with side effects")
+    sha = git(root, "rev-parse", "HEAD").strip()
+    offline = {**env, "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"}
+    run_acb("deploy", "--json", cwd=root, env=offline)
+    assert (root / ".acb/releases" / sha / "ran-setup").is_file(), "setup.py did run"
+    for target in targets:
+        assert not Path(target).exists(), f"the build wrote {target}"
+
+
+def test_acb_ci_makes_its_virtualenv_in_the_sandbox(tmp_path: Path) -> None:
+    """Making a virtualenv runs its interpreter, which reads every `.pth` file already in its
+    site-packages: one committed there must not run on the host."""
+    from autocodebase.delivery.prove import VENV, prove
+
+    root = tmp_path / "repo"
+    marker = tmp_path / "pwned-ci"
+    site = root / VENV / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "evil.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
+    (root / "app.py").write_text("print('hi')\n")
+    commit_all(root, "a poisoned virtualenv", init=True)
+    workflow = "jobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: python app.py\n"
+    proof = prove(root, ".github/workflows/ci.yml", workflow, "github")
+    assert proof.passed, proof.failure()
+    assert not marker.exists()
