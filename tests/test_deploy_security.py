@@ -222,7 +222,34 @@ def test_acb_ci_makes_its_virtualenv_in_the_sandbox(tmp_path: Path) -> None:
     (site / "evil.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
     (root / "app.py").write_text("print('hi')\n")
     commit_all(root, "a poisoned virtualenv", init=True)
-    workflow = "jobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: python app.py\n"
+    workflow = (
+        "jobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: python app.py\n"
+    )
     proof = prove(root, ".github/workflows/ci.yml", workflow, "github")
     assert proof.passed, proof.failure()
     assert not marker.exists()
+
+
+def test_host_side_writes_in_the_workspace_never_follow_a_symlink(
+    tmp_path: Path, runtime_dir: Path
+) -> None:
+    """The supervisor appends a release's own output to its log in `.acb/deploy/`: a link
+    planted there (say, while `.acb` did not exist yet) must not carry it into a host file."""
+    root = tmp_path / "ws"
+    shutil.copytree(EXAMPLE, root)
+    config = (root / ".acb/deploy.toml").read_text()
+    (root / ".acb/deploy.toml").write_text(config.replace("port = 8765", f"port = {free_port()}"))
+    commit_all(root, "v1", init=True)
+    sha = git(root, "rev-parse", "HEAD").strip()
+    profile = tmp_path / "profile"
+    profile.write_text("# the user's shell profile\n")
+    logs = root / ".acb/deploy/default/logs"
+    logs.mkdir(parents=True)
+    (logs / f"{sha}.log").symlink_to(profile)
+    env = {"XDG_RUNTIME_DIR": str(runtime_dir)}
+    try:
+        done = run_acb("deploy", cwd=root, env=env)
+    finally:
+        run_acb("deploy", "--stop", cwd=root, env=env)
+    assert done.returncode != 0 and "symlink" in done.stderr
+    assert profile.read_text() == "# the user's shell profile\n"
