@@ -74,7 +74,7 @@ def test_untrusted_asks_for_writes_and_remembers_a_project_approval(repo: Path) 
 
     later = gate(repo, "untrusted", ScriptedApprover())  # a new session: nothing scripted to answer
     assert later.run("touch made.txt", repo, command_environment()).exit_code == 0
-    assert "/.acb/approvals.toml" in (repo / ".git/info/exclude").read_text()
+    assert not (repo / ".acb").exists()  # remembered in the user's state dir, not the workspace
 
     listed = run_acb("approvals", "list", cwd=repo)
     assert "1. command `touch made.txt` in the sandbox, for this project" in listed.stdout
@@ -141,13 +141,43 @@ def test_headless_untrusted_refuses_with_a_hint_then_honours_a_preapproval(repo:
         assert headless.run("touch x", repo, command_environment()).exit_code == 0
 
 
-def test_tracked_approvals_file_is_ignored(repo: Path) -> None:
+def test_a_workspace_approvals_file_is_ignored_and_named(repo: Path) -> None:
+    """Planted by the repository (or by a command run before `.acb` was protected): never
+    trusted, and the warning names the file and the way to re-add."""
+    planted = repo / ".acb" / "approvals.toml"
+    planted.parent.mkdir()
+    planted.write_text('[[approval]]\nmatch = "program"\nvalue = "rm"\nescalated = true\n')
     store = ApprovalStore(repo)
-    store.remember(Approval("program", "rm"))
-    subprocess.run(["git", "add", "-f", ".acb/approvals.toml"], cwd=repo, check=True)
-    fresh = ApprovalStore(repo)
-    assert fresh.find("rm -rf /", escalated=False) is None
-    assert fresh.warning and "tracked by git" in fresh.warning
+    assert store.find("rm -rf ~", escalated=True) is None and store.project() == []
+    assert store.warning and str(planted) in store.warning and "acb approvals add" in store.warning
+    listed = run_acb("approvals", "list", cwd=repo)
+    assert listed.stdout == "no approvals\n" and str(planted) in listed.stderr
+
+
+def test_add_then_list_round_trips_through_the_user_state_dir(
+    repo: Path, isolated_home: Path
+) -> None:
+    added = run_acb(
+        "approvals", "add", "--program", "make", "--escalated", "-C", str(repo), cwd=Path("/")
+    )
+    assert added.returncode == 0, added.stderr
+    files = list((isolated_home / "approvals").glob("*.toml"))
+    assert len(files) == 1 and str(repo.resolve()) in files[0].read_text()
+    assert not (repo / ".acb").exists()
+    listed = run_acb("approvals", "list", cwd=repo)
+    assert (
+        "1. program `make` (any arguments) outside the sandbox, for this project" in listed.stdout
+    )
+    assert ApprovalStore(repo).find("make deploy", escalated=True) is not None
+    assert ApprovalStore(repo).find("make deploy && id > ~/x", escalated=True) is None
+
+
+def test_add_to_a_missing_directory_creates_nothing(tmp_path: Path, isolated_home: Path) -> None:
+    done = run_acb(
+        "approvals", "add", "-C", str(tmp_path / "nope"), "--program", "make", cwd=tmp_path
+    )
+    assert done.returncode == 2 and "no such directory" in done.stderr
+    assert not (tmp_path / "nope").exists() and not isolated_home.exists()
 
 
 def test_escalated_approval_needed_for_escalation(repo: Path) -> None:

@@ -1,31 +1,43 @@
-"""`acb approvals`: the commands this project has pre-approved, visible and revocable."""
+"""`acb approvals`: the commands this project has pre-approved, visible and revocable.
+
+They are kept in acb's per-user state directory, keyed by the project's real path, never in
+the project (where anything run there could write them); see `sandbox/approvals.py`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-
-def _store(directory: str | None):  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
     from autocodebase.sandbox.approvals import ApprovalStore
 
-    return ApprovalStore(Path(directory or ".").expanduser().resolve())
+
+def _store(directory: str | None) -> ApprovalStore:
+    from autocodebase.errors import UsageError
+    from autocodebase.sandbox.approvals import ApprovalStore
+
+    path = Path(directory or ".").expanduser()
+    if not path.is_dir():
+        raise UsageError(f"no such directory: {directory}")
+    store = ApprovalStore(path)
+    if store.warning:
+        click.echo(f"warning: {store.warning}", err=True)
+    return store
 
 
 @click.group("approvals")
 def approvals() -> None:
-    """Approvals remembered for a project (.acb/approvals.toml, kept out of git)."""
+    """Approvals remembered for a project (kept in your acb state directory, not the project)."""
 
 
 @approvals.command("list")
 @click.option("-C", "--cd", "directory", metavar="DIR")
 def list_approvals(directory: str | None) -> None:
     """Number and describe every approval in force."""
-    store = _store(directory)
-    entries = store.project()
-    if store.warning:
-        click.echo(f"warning: {store.warning}", err=True)
+    entries = _store(directory).project()
     if not entries:
         click.echo("no approvals")
     for number, approval in enumerate(entries, start=1):

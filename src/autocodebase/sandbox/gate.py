@@ -5,6 +5,10 @@ Policies, as in Codex CLI: `untrusted` asks before anything not known to be read
 to escalate one command (with a justification); `never` never asks, and failures go back to the
 model. Headless runs cannot ask: where a question would be needed the command is refused with a
 message saying how to pre-approve it.
+
+Without bubblewrap, `sandbox.fallback = "read-only-guard"` runs a command on the host only if
+`host_verdict` proves it harmless (a short list of programs, arguments checked, no git), with a
+fixed PATH and a minimal environment; approvals never widen that.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from autocodebase.sandbox.approvals import Approval, ApprovalStore, program_of
-from autocodebase.sandbox.classify import classify, destructive
+from autocodebase.sandbox.classify import classify, destructive, host_verdict
 from autocodebase.sandbox.policy import SandboxPolicy
 from autocodebase.sandbox.run import CommandOutcome, run_command, sandbox_unavailable
 
@@ -29,6 +33,20 @@ Decision = Literal[
     "approve-program-project",
     "deny",
 ]
+
+
+HOST_PATH = "/usr/bin:/bin"
+HOST_VARIABLES = frozenset(
+    {"HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "NO_COLOR"}
+)
+
+
+def host_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """What a guarded command gets on the host: the system's programs first on PATH (never a
+    workspace `.venv/bin` or `.`), and no variable that makes bash or a reader run code
+    (BASH_ENV, BASH_FUNC_*, LD_*, GIT_*, PAGER, LESSOPEN, RIPGREP_CONFIG_PATH, ...)."""
+    kept = {k: v for k, v in env.items() if k in HOST_VARIABLES or k.startswith("LC_")}
+    return {**kept, "PATH": HOST_PATH}
 
 
 @dataclass(frozen=True)
@@ -108,14 +126,15 @@ class CommandGate:
     ) -> CommandOutcome:
         policy = replace(self.policy, mode="full-access") if escalate else self.policy
         if sandbox_unavailable(policy) and policy.fallback == "read-only-guard":
-            verdict = classify(command)
+            verdict = host_verdict(command)
             if not verdict.safe:
                 message = (
-                    f"sandbox unavailable and this command is not known to be read-only "
-                    f"({verdict.reason}); sandbox.fallback = 'read-only-guard' refuses it"
+                    f"sandbox unavailable and this command is not known to be harmless on the "
+                    f"host ({verdict.reason}); sandbox.fallback = 'read-only-guard' refuses it"
                 )
                 return CommandOutcome(None, message, sandbox="refused", refused=message)
             policy = replace(policy, mode="full-access")
+            env = host_environment(env)
         return run_command(policy, command, workspace, env, timeout_s)
 
     def _needs_question(self, command: str, escalate: bool) -> tuple[bool, str]:
