@@ -101,6 +101,8 @@ NOT_READ_ONLY = [
     ("eval 'touch x'", "touch is not on the read-only list"),
     ("bash -c 'ls; touch x'", "touch is not on the read-only list"),
     ("env -S 'touch x'", "touch is not on the read-only list"),
+    ("bash --rcfile ./x -ic ls", "an interactive shell runs its startup files"),
+    ("bash -ic ls", "an interactive shell runs its startup files"),
     ("timeout 5 touch x", "touch is not on the read-only list"),
     ("./ls", "runs ./ls by path"),
     (".venv/bin/cat f", "runs .venv/bin/cat by path"),

@@ -107,7 +107,9 @@ def _shell(args: list[str]) -> Inner:
     i, command_mode = 0, False
     while i < len(args) and args[i][:1] in "-+" and args[i] not in ("-", "--"):
         arg = args[i]
-        if arg in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+        if arg in ("--rcfile", "--init-file") or (arg[1:2] != "-" and "i" in arg[1:]):
+            return Inner(problem="an interactive shell runs its startup files")
+        if arg in ("-o", "+o", "-O", "+O"):
             i += 2
             continue
         if not arg.startswith("--") and "c" in arg[1:]:
