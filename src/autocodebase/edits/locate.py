@@ -6,6 +6,11 @@ then, for stale context, a match where every removed line is found and only a fe
 differ. The first grade that matches anywhere decides: one match applies, several are refused
 with their line numbers. Context lines are re-emitted as the file has them, so a lenient match
 never rewrites lines the model only quoted for orientation.
+
+`@@` anchors are read as git writes hunk headers: the nearest definition above the hunk, so
+successive hunks inside one definition repeat it, and a hunk may lie past the end of its block.
+A hunk that fits once under the occurrence the previous hunk ended in goes there; otherwise the
+anchors narrow the search and ambiguity is refused as everywhere else.
 """
 
 from __future__ import annotations
@@ -84,23 +89,51 @@ def _block_end(lines: Sequence[str], anchor: int) -> int:
     return index
 
 
-def _anchor_regions(
-    file: _Lines, anchors: Sequence[str], start: int, path: str
-) -> list[tuple[int, int]]:
-    """Regions [begin, end) inside the blocks the anchors name, nested anchor by anchor."""
+@dataclass(frozen=True)
+class _Anchoring:
+    """Where a hunk's `@@` anchors allow it: `regions` [begin, end) are the blocks each anchor
+    occurrence opens (nested anchor by anchor); `window` [begin, end) is the stretch the
+    occurrence governing the cursor heads, up to the next occurrence (git's reading of a hunk
+    header: the nearest such line above the hunk), or None when no occurrence precedes it."""
+
+    regions: list[tuple[int, int]]
+    window: tuple[int, int] | None
+
+
+def _anchor_hits(lines: Sequence[str], anchor: str, begin: int, end: int) -> list[int]:
+    wanted = LENIENT(anchor)
+    hits = [i for i in range(begin, end) if lines[i] == wanted]
+    return hits or [i for i in range(begin, end) if wanted and wanted in lines[i]]
+
+
+def _anchors_present(file: _Lines, anchors: Sequence[str]) -> bool:
     lines = file.norm(LENIENT)
-    regions = [(start, len(lines))]
+    return all(_anchor_hits(lines, anchor, 0, len(lines)) for anchor in anchors)
+
+
+def _from_cursor(hits: list[int], start: int) -> list[int]:
+    """The occurrences at or after `start`, and the last one before it: a hunk that follows
+    another inside the same definition repeats that definition's header (git does)."""
+    before = [h for h in hits if h < start]
+    return before[-1:] + [h for h in hits if h >= start]
+
+
+def _anchoring(file: _Lines, anchors: Sequence[str], start: int, path: str) -> _Anchoring:
+    lines = file.norm(LENIENT)
+    regions = [(0, len(lines))]
+    hits: list[int] = []
     for anchor in anchors:
-        wanted = LENIENT(anchor)
-        found: list[tuple[int, int]] = []
+        hits = []
         for begin, end in regions:
-            hits = [i for i in range(begin, end) if lines[i] == wanted]
-            hits = hits or [i for i in range(begin, end) if wanted and wanted in lines[i]]
-            found += [(i, _block_end(file.raw, i)) for i in hits]
-        if not found:
+            hits += _from_cursor(_anchor_hits(lines, anchor, begin, end), start)
+        if not hits:
             raise PatchError(f"{path}: the anchor '@@ {anchor.strip()}' was not found")
-        regions = found
-    return regions
+        regions = [(i, _block_end(file.raw, i)) for i in hits]
+    governing = [h for h in hits if h <= start]
+    if not start or not governing:
+        return _Anchoring(regions, None)
+    later = [h for h in hits if h > governing[-1]]
+    return _Anchoring(regions, (governing[-1], later[0] if later else len(lines)))
 
 
 def _within_anchors(positions: list[int], regions: list[tuple[int, int]]) -> list[int]:
@@ -182,12 +215,23 @@ def _ambiguous(path: str, positions: list[int], grade: str) -> PatchError:
 
 
 def _candidates(file: _Lines, hunk: Hunk, start: int, path: str) -> tuple[list[int], str]:
-    """Positions at the strictest grade that matches anywhere (none: an empty list)."""
-    regions = _anchor_regions(file, hunk.anchors, start, path) if hunk.anchors else None
+    """Positions at the strictest grade that matches anywhere (none: an empty list).
+
+    An anchored hunk that fits exactly once under the anchor occurrence the previous hunk
+    ended in is placed there, as the order of hunks says; elsewhere the anchors only narrow
+    the search. The first occurrence after the cursor gets no such preference: identical
+    definitions (two `def __new__` with the same body) would then be guessed at, not refused.
+    """
+    anchoring = _anchoring(file, hunk.anchors, start, path) if hunk.anchors else None
     for grade, normalizer in GRADES:
         positions = _find(file, hunk.old, normalizer, start, hunk.at_eof)
-        if regions is not None:
-            positions = _within_anchors(positions, regions)
+        if anchoring is not None:
+            if anchoring.window is not None:
+                begin, end = anchoring.window
+                inside = [p for p in positions if begin <= p < end]
+                if len(inside) == 1:
+                    return inside, grade
+            positions = _within_anchors(positions, anchoring.regions)
         if positions:
             return positions, grade
     return [], ""
@@ -335,10 +379,17 @@ def _not_found(lines: Sequence[str], hunk: Hunk, path: str) -> PatchError:
 def locate(lines: Sequence[str], hunk: Hunk, cursor: int, path: str) -> Match:
     """Where `hunk` applies, searching from `cursor` first (for ordered hunks) then everywhere."""
     file = _Lines(lines)
+    if hunk.anchors and cursor and not _anchors_present(file, hunk.anchors):
+        # git's headers name the line as it was before the patch, which an earlier hunk of
+        # the same patch may have rewritten (`def f(a)` -> `def f(b)`): locate the hunk
+        # without the anchor, where it must still match exactly one place.
+        hunk = Hunk(hunk.lines, (), hunk.at_eof)
     if not hunk.old:
         if hunk.anchors:
-            # Pure additions under `@@ class Foo` go at the end of Foo's body.
-            begin, end = _anchor_regions(file, hunk.anchors, cursor, path)[0]
+            # Pure additions under `@@ class Foo` go at the end of Foo's body: the Foo the
+            # cursor is in, else the next one.
+            regions = _anchoring(file, hunk.anchors, cursor, path).regions
+            begin, end = next((r for r in regions if r[1] >= cursor), regions[0])
             while end > begin + 1 and not lines[end - 1].strip():
                 end -= 1
             return Match(end, 0, hunk.new, "insert")
