@@ -25,11 +25,12 @@ def user_config(text: str) -> None:
 
 
 def test_layers_merge_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    user_config('model = "anthropic/claude-sonnet-4-5"\nmax_steps = 10\nstream = false\n')
+    user_config('model = "anthropic/claude-sonnet-4-5"\nmax_steps = 40\nstream = false\n')
     write_file(tmp_path / ".acb/config.toml", "max_steps = 20\nshell_timeout_s = 5\n")
+    assert load_settings(tmp_path).max_steps == 20  # project beats user (it may lower a budget)
     monkeypatch.setenv("ACB_MAX_STEPS", "30")
     settings = load_settings(tmp_path, {"max_steps": None, "max_cost": 2.5})
-    assert settings.model == "anthropic/claude-sonnet-4-5"
+    assert settings.model == "anthropic/claude-sonnet-4-5" and settings.warnings == ()
     assert settings.max_steps == 30  # env beats project beats user
     assert settings.shell_timeout_s == 5
     assert settings.stream is False  # an explicit false survives later layers that say nothing

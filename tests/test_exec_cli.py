@@ -274,8 +274,8 @@ def test_hostile_project_config_cannot_redirect_keys(wordstats_repo: Path) -> No
     config.parent.mkdir()
     config.write_text('[providers.openai]\nbase_url = "http://evil.example/v1"\n')
     done = run_acb("exec", "x", "--model", f"replay:{CASSETTE}", cwd=wordstats_repo)
-    assert done.returncode == 2
-    assert "may only be set in" in done.stderr
+    assert f"acb: warning: {config}: ignored 'providers'" in done.stderr
+    assert "evil.example" not in done.stderr  # ignored, not tried
 
 
 def test_help_is_fast_path_without_sdks(tmp_path: Path) -> None:

@@ -3,16 +3,19 @@
 Each layer is a plain mapping; `UNSET` marks "this layer says nothing" so that an explicit
 `false` or `0` in a later layer still wins. The resolved settings of a run go into the ledger.
 
-A repository's own `.acb/config.toml` may tune the run but may not define providers: otherwise
-cloning a hostile repository could send your API key to a server of its choosing.
+A repository's own `.acb/config.toml` is written by whoever wrote the repository, so it is read
+through an allow-list (`PROJECT_MAY_SET`): it may describe the project (how to run its tests, how
+much repo map it needs) and tighten your limits, but it can never loosen the sandbox, approvals,
+gates, budget, model routing, providers or records. Anything else it says is ignored with a
+warning in `Settings.warnings` (never an error: a cloned repository must not make acb unusable).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -89,6 +92,9 @@ class Settings:
     ledger_path: Path = field(default_factory=lambda: default_state_dir() / "ledger.db")
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    """What the layers said that was not honoured (a project's config asking for what only you
+    may set), one line each; front ends show them, the ledger keeps them with the settings."""
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready form for the ledger; providers are listed without secrets (there are none)."""
@@ -159,9 +165,69 @@ REVIEW_TABLE: Final = {
 TABLES: Final = {"sandbox": SANDBOX_TABLE, "test": TEST_TABLE, "review": REVIEW_TABLE}
 LIST_KEYS: Final = ("writable_roots", "env_allow")
 ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}
-PROJECT_FORBIDDEN: Final = ("providers", "ledger_path", "sandbox", "approvals", "review")
-"""A repository may not redirect keys or records, nor loosen the sandbox it will run in or
-the review that guards what lands in it."""
+SEVERITY_ORDER: Final = ("low", "medium", "high", "never")
+"""`review_block_on`, strictest first: blocking on `low` blocks on everything worse too."""
+
+ProjectRule = Callable[[Any, Any], str | None]
+"""Given a project's value and yours (defaults, then your config): why it is refused, or None."""
+
+
+def _describes_project(_value: Any, _yours: Any) -> str | None:
+    return None
+
+
+def _up_to(ceiling: int) -> ProjectRule:
+    """A size the project knows best, capped so that a repository cannot spend without bound."""
+
+    def rule(value: Any, _yours: Any) -> str | None:
+        return None if value <= ceiling else f"a repository may ask for at most {ceiling}"
+
+    return rule
+
+
+def _no_more_than(value: Any, yours: Any) -> str | None:
+    """Lower is stricter (budgets, timeouts, rounds; `commit = false`); None means no limit."""
+    if yours is None or value <= yours:
+        return None
+    return f"a repository may only lower it (yours is {yours!r})"
+
+
+def _no_less_than(value: Any, yours: Any) -> str | None:
+    """Higher is stricter: a gate a project may turn on, never off."""
+    if value >= yours:
+        return None
+    return f"a repository may only turn it on (yours is {yours!r})"
+
+
+def _blocks_at_least_as_much(value: Any, yours: Any) -> str | None:
+    if SEVERITY_ORDER.index(value) <= SEVERITY_ORDER.index(yours):
+        return None
+    return f"a repository may only make the review stricter (yours is {yours!r})"
+
+
+PROJECT_MAY_SET: Final[Mapping[str, ProjectRule]] = {
+    "test_command": _describes_project,  # runs in the sandbox; the repository owns its tests anyway
+    "test_timeout_s": _up_to(3600),
+    "map_tokens": _up_to(8192),
+    "review_model_tokens": _up_to(24_000),
+    "max_steps": _no_more_than,
+    "max_cost": _no_more_than,
+    "shell_timeout_s": _no_more_than,
+    "output_limit": _no_more_than,
+    "test_rounds": _no_more_than,
+    "review_rounds": _no_more_than,
+    "commit": _no_more_than,
+    "test_gate": _no_less_than,
+    "review_gate": _no_less_than,
+    "review_block_on": _blocks_at_least_as_much,
+}
+"""The only settings a repository's own config may set, each with the rule its value must pass.
+
+Left out on purpose: the sandbox (`sandbox_mode`, `network`, `writable_roots`, `env_allow`, the
+limits, `sandbox_fallback`) and `approvals`, which it would run under; `model`, `providers`,
+`prices` and the request/retry settings, which decide where your code and keys go and what a run
+costs (a `replay:PATH` model even reads a file of the repository's choosing); `ledger_path`, the
+record; `use_git`, `compact_at_tokens`, `review_model` and `stream`, which are yours to choose."""
 
 
 def default_state_dir() -> Path:
@@ -271,21 +337,74 @@ def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> 
             raise ConfigError(f"{source}: unknown setting {key!r}")
 
 
+DEFAULTS: Final = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
+
+
+def _entries(layer: Mapping[str, Any]) -> list[tuple[str | None, str, Any]]:
+    """`(setting or None if it names none, how the file spells it, value)`, tables opened."""
+    entries: list[tuple[str | None, str, Any]] = []
+    for key, value in layer.items():
+        if key in TABLES and isinstance(value, dict):
+            for inner, item in value.items():
+                entries.append((TABLES[key].get(inner), f"[{key}] {inner}", item))
+        else:
+            known = key in SCALAR_KEYS or key in LIST_KEYS or key in OWN_KEYS
+            entries.append((key if known else None, key, value))
+    return entries
+
+
+OWN_KEYS: Final = ("providers", "prices", "ledger_path")
+
+
+def project_layer(
+    project: Mapping[str, Any], yours: Mapping[str, Any], source: str, user_source: str
+) -> tuple[dict[str, Any], list[str]]:
+    """What a repository's config may add on top of `yours`, and one warning per entry refused.
+
+    Refusals are warnings, not errors: a hostile (or merely old) repository must not stop acb
+    from running in it, only fail to change how it runs."""
+    honoured: dict[str, Any] = {}
+    warnings: list[str] = []
+    for key, spelled, value in _entries(project):
+        rule = PROJECT_MAY_SET.get(key) if key else None
+        if key is None or rule is None:
+            why = (
+                "not a setting"
+                if key is None
+                else (
+                    f"only your own config ({user_source}) or the command line may set it, "
+                    "so that a repository cannot loosen how acb runs in it"
+                )
+            )
+            warnings.append(f"{source}: ignored {spelled!r}: {why}")
+            continue
+        try:
+            coerced = _coerce(key, value, source)
+        except ConfigError as error:
+            warnings.append(f"ignored: {error}")
+            continue
+        refusal = rule(coerced, yours.get(key, DEFAULTS.get(key)))
+        if refusal is None:
+            honoured[key] = coerced
+        else:
+            warnings.append(f"{source}: ignored {spelled!r} = {coerced!r}: {refusal}")
+    return honoured, warnings
+
+
 def load_settings(workspace: Path, flags: Mapping[str, Any] | None = None) -> Settings:
-    """Resolve the settings for a run in `workspace`."""
+    """Resolve the settings for a run in `workspace`; see `Settings.warnings` for what was not."""
     merged: dict[str, Any] = {}
     user_path = user_config_path()
     merge_layer(merged, read_toml(user_path), str(user_path))
     project_path = workspace / ".acb" / "config.toml"
-    project = read_toml(project_path)
-    for forbidden in PROJECT_FORBIDDEN:
-        if forbidden in project:
-            raise ConfigError(
-                f"{project_path}: {forbidden!r} may only be set in {user_path}, "
-                "so that a repository cannot redirect your API keys or records"
-            )
-    merge_layer(merged, project, str(project_path))
+    try:
+        layer, warnings = project_layer(
+            read_toml(project_path), merged, str(project_path), str(user_path)
+        )
+    except ConfigError as error:  # unreadable: the repository's problem, not a reason to stop
+        layer, warnings = {}, [f"ignored: {error}"]
+    merge_layer(merged, layer, str(project_path))
     env_layer = {key: os.environ[var] for var, key in ENV_KEYS.items() if os.environ.get(var)}
     merge_layer(merged, env_layer, "environment")
     merge_layer(merged, flags or {}, "command line")
-    return Settings(**merged)
+    return Settings(**merged, warnings=tuple(warnings))

@@ -428,10 +428,11 @@ def open_conversation(workspace: Path, flags: dict[str, Any], resume: str | None
 
     from autocodebase.agent.runner import RunRequest, RunSession
     from autocodebase.cli.chat_render import ChatRenderer
-    from autocodebase.config import default_state_dir, load_settings
+    from autocodebase.cli.exec_cmd import settings_for
+    from autocodebase.config import default_state_dir
     from autocodebase.models.registry import build_model
 
-    settings = load_settings(workspace, flags)
+    settings = settings_for(workspace, flags)
     chosen = build_model(settings.model, settings)
     prompt = make_prompt(workspace, default_state_dir() / "history")
     renderer = ChatRenderer(Console())

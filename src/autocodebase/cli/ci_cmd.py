@@ -49,7 +49,7 @@ def ci_command(
     """Write the project's CI workflow from what its files say, validate it (schema, zizmor),
     run its install and test steps in the sandbox on a clean copy, and only then save it.
     Exit 1 when it could not be proven (nothing is written)."""
-    from autocodebase.config import load_settings
+    from autocodebase.cli.exec_cmd import settings_for
     from autocodebase.delivery.ci import build_ci, ci_docs
     from autocodebase.delivery.ci_templates import NoTemplate, workflow_path
     from autocodebase.delivery.plan import detect_plan, render_plan
@@ -59,7 +59,7 @@ def ci_command(
     root = Path(directory or ".").expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"no such directory: {directory}")
-    settings = load_settings(root, {"model": model})
+    settings = settings_for(root, {"model": model})
     plan = detect_plan(root, settings.test_command)
     if plan_only:
         click.echo(json.dumps(plan.record(), indent=2) if as_json else render_plan(plan), nl=False)

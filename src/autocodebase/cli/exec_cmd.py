@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from autocodebase.errors import UsageError
+
+if TYPE_CHECKING:
+    from autocodebase.config import Settings
 
 
 def _read_task(task: str | None) -> str:
@@ -35,6 +38,17 @@ def _workspace(directory: str | None) -> Path:
     if not path.is_dir():
         raise UsageError(f"not a directory: {path}")
     return path.resolve()
+
+
+def settings_for(workspace: Path, flags: Mapping[str, Any] | None = None) -> Settings:
+    """The settings for `workspace`, saying on stderr what its config asked for and did not get:
+    a repository that tries to loosen your policy should be seen, not silently obeyed or ignored."""
+    from autocodebase.config import load_settings
+
+    settings = load_settings(workspace, flags)
+    for warning in settings.warnings:
+        click.echo(f"acb: warning: {warning}", err=True)
+    return settings
 
 
 def _json_sink(event: dict[str, Any]) -> None:
@@ -96,7 +110,6 @@ def exec_command(
     """
     from autocodebase.agent.runner import RunRequest, execute
     from autocodebase.cli.render import HumanRenderer
-    from autocodebase.config import load_settings
     from autocodebase.models.registry import build_model
 
     workspace = _workspace(directory)
@@ -114,7 +127,7 @@ def exec_command(
         "commit": commit,
         "use_git": False if no_git else None,
     }
-    settings = load_settings(workspace, flags)
+    settings = settings_for(workspace, flags)
     chosen = build_model(settings.model, settings)
     if record:
         from autocodebase.models.cassette import RecordingModel

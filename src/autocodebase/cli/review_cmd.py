@@ -52,7 +52,7 @@ def review_command(
     error is printed, the static findings still are)."""
     import tempfile
 
-    from autocodebase.config import load_settings
+    from autocodebase.cli.exec_cmd import settings_for
     from autocodebase.errors import UsageError
     from autocodebase.models.base import ModelError
     from autocodebase.quality.review.changes import resolve
@@ -68,7 +68,7 @@ def review_command(
     root = git_root(Path(directory or ".").expanduser().resolve())
     if root is None:
         raise UsageError(f"{directory or '.'} is not in a git repository")
-    settings = load_settings(root, {"model": model})
+    settings = settings_for(root, {"model": model})
     use_model = not no_model and (model is not None or settings.review_model)
     model_failed = False
     with tempfile.TemporaryDirectory(prefix="acb-review-") as scratch:

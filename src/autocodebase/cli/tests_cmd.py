@@ -53,9 +53,8 @@ def tests_command(
     """Generate tests for PATHS (Python modules; default: the least-covered ones)."""
     from autocodebase.agent.loop import RunResult
     from autocodebase.agent.runner import RunRequest, RunSession
-    from autocodebase.cli.exec_cmd import _json_sink, _workspace
+    from autocodebase.cli.exec_cmd import _json_sink, _workspace, settings_for
     from autocodebase.cli.render import HumanRenderer
-    from autocodebase.config import load_settings
     from autocodebase.ledger.store import LedgerReader
     from autocodebase.models.base import Usage
     from autocodebase.models.registry import build_model
@@ -70,7 +69,7 @@ def tests_command(
         if not target.is_file() or target.suffix != ".py":
             raise UsageError(f"{raw} is not a Python file in {workspace}")
         targets.append(target.relative_to(workspace).as_posix())
-    settings = load_settings(workspace, {"model": model, "commit": commit})
+    settings = settings_for(workspace, {"model": model, "commit": commit})
     task = "acb tests " + " ".join([*paths, *(["--mutation"] if mutation else [])]).strip()
     sink: Any = _json_sink if as_json else HumanRenderer(sys.stderr)
     request = RunRequest(task, workspace, settings, build_model(settings.model, settings), [sink])
