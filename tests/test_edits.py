@@ -81,6 +81,32 @@ def test_anchor_disambiguates(tmp_path: Path) -> None:
     assert (tmp_path / "a.py").read_text() == "def f():\n    return 1\n\ndef g():\n    return 2\n"
 
 
+def test_an_anchor_missing_from_the_file_refuses_the_first_hunk(tmp_path: Path) -> None:
+    """Only a later hunk may outlive its anchor (an earlier hunk can have rewritten that line)."""
+    write_file(tmp_path / "a.py", "def f():\n    return 1\n")
+    with pytest.raises(PatchError, match=r"anchor '@@ def h\(\):' was not found"):
+        apply(
+            tmp_path,
+            "*** Begin Patch\n*** Update File: a.py\n@@ def h():\n-    return 1\n+    return 2\n"
+            "*** End Patch",
+        )
+
+
+def test_a_later_hunk_prefers_the_definition_the_previous_one_ended_in(tmp_path: Path) -> None:
+    """Two hunks inside one `def f` both carry `@@ def f():` (as git writes them); the second
+    one's lines also fit a later `def f`, but the order of hunks says which."""
+    body = "def f():\n    a = 1\n    b = 2\n    return a\n\n"
+    write_file(tmp_path / "a.py", body + "def g():\n    pass\n\n" + body.replace("1", "5"))
+    apply(
+        tmp_path,
+        "*** Begin Patch\n*** Update File: a.py\n@@ def f():\n-    a = 1\n+    a = 3\n"
+        "@@ def f():\n     b = 2\n-    return a\n+    return a + b\n*** End Patch",
+    )
+    text = (tmp_path / "a.py").read_text()
+    assert text.startswith("def f():\n    a = 3\n    b = 2\n    return a + b\n")
+    assert text.count("return a\n") == 1
+
+
 def test_crlf_and_mode_are_kept(tmp_path: Path) -> None:
     target = tmp_path / "run.sh"
     target.write_bytes(b"#!/bin/sh\r\necho one\r\n")

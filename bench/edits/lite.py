@@ -1,0 +1,292 @@
+"""Apply all 300 SWE-bench Lite gold patches through acb's edit engine, in Codex format.
+
+Each gold patch (a git diff) is rewritten in Codex's grammar twice: with git's hunk headings as
+`@@` anchors (the enclosing definition, which is what models write too) and without anchors.
+acb applies each to the files at `base_commit`; the result must equal, byte for byte, what
+`git apply` makes of the gold diff. A refusal is fine when it is explained (its message is
+classified); a misapplied patch is a defect. Instances whose repository is not in `--repos`
+are counted as "repository not available", never as applied or refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from autocodebase.edits.apply import apply_edits
+from autocodebase.edits.model import PatchError
+from autocodebase.edits.parse import parse_edits
+from bench.edits.gitdiff import FileDiff, NotExpressible, parse_unified, to_codex
+from bench.report import write_section
+
+DATA = REPO.parent / "shared" / "data" / "swe-bench-lite-test.json"
+VARIANTS = {"anchors": True, "no-anchors": False}
+UNAVAILABLE = "repository not available"
+REFUSAL_CLASSES = (
+    ("matches", "ambiguous"),
+    ("anchor '@@", "anchor not found"),
+    ("could not find the lines", "context not found"),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One instance in one variant: `status` is exact / misapplied / refused / not-expressible /
+    unavailable; `detail` is the refusal's class and message, or what differs."""
+
+    instance: str
+    repo: str
+    variant: str
+    status: str
+    detail: str = ""
+    repeated_anchor: bool = False
+
+
+def _git(git_dir: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    result = subprocess.run(
+        ["git", "-C", str(git_dir), *args], input=stdin, capture_output=True, check=True
+    )
+    return result.stdout
+
+
+def find_repo(root: Path, repo: str) -> Path | None:
+    """A clone or bare mirror of `owner/name` under `root`, named `owner__name` or `owner+name`
+    (optionally holding the git dir as `repo/`, as the fetch tool's mirrors do)."""
+    owner, name = repo.split("/")
+    for folder in (f"{owner}__{name}", f"{owner}+{name}", name):
+        for candidate in (root / folder / "repo", root / folder):
+            if candidate.is_dir() and _is_git(candidate):
+                return candidate
+    return None
+
+
+def _is_git(path: Path) -> bool:
+    probe = subprocess.run(["git", "-C", str(path), "rev-parse", "--git-dir"], capture_output=True)
+    return probe.returncode == 0
+
+
+def pre_image(git_dir: Path, commit: str, files: list[FileDiff]) -> dict[str, bytes]:
+    """The touched files as they were at `commit` (added files are absent)."""
+    return {
+        f.old_path: _git(git_dir, "show", f"{commit}:{f.old_path}")
+        for f in files
+        if f.old_path is not None
+    }
+
+
+def _write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for relative, content in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def git_apply(pre: dict[str, bytes], diff: str, scratch: Path) -> dict[str, bytes]:
+    """What `git apply` makes of `diff` on `pre`: the exact post-image acb must reproduce."""
+    _write_tree(scratch, pre)
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(scratch.parent)}
+    subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", "-"],
+        cwd=scratch,
+        input=diff.encode(),
+        capture_output=True,
+        check=True,
+        env=env,
+    )
+    return snapshot(scratch)
+
+
+def classify(message: str) -> str:
+    for fragment, name in REFUSAL_CLASSES:
+        if fragment in message:
+            return name
+    return "other"
+
+
+def acb_apply(pre: dict[str, bytes], patch: str, scratch: Path) -> dict[str, bytes]:
+    """acb's engine, as `acb patch apply` and the apply_patch tool call it."""
+    _write_tree(scratch, pre)
+    apply_edits(scratch, parse_edits(patch))
+    return snapshot(scratch)
+
+
+def _first_difference(got: dict[str, bytes], want: dict[str, bytes]) -> str:
+    for path in sorted(set(got) | set(want)):
+        if got.get(path) != want.get(path):
+            return f"{path} differs"
+    return ""
+
+
+def repeated_anchor(files: list[FileDiff]) -> bool:
+    """Whether two hunks of one file carry the same heading (git names the enclosing definition,
+    so every hunk inside one long function or class repeats it)."""
+    for diff in files:
+        sections = [h.section for h in diff.hunks if h.section]
+        if len(sections) != len(set(sections)):
+            return True
+    return False
+
+
+def run_instance(instance: dict[str, str], git_dir: Path, work: Path) -> list[Outcome]:
+    """Both variants of one instance; `work` is an empty scratch directory."""
+    name, repo = instance["instance_id"], instance["repo"]
+    files = parse_unified(instance["patch"])
+    pre = pre_image(git_dir, instance["base_commit"], files)
+    expected = git_apply(pre, instance["patch"], work / "git")
+    text = {path: data.decode("utf-8", "replace") for path, data in pre.items()}
+    outcomes = []
+    for variant, anchors in VARIANTS.items():
+        try:
+            patch = to_codex(files, text, anchors)
+        except NotExpressible as exc:
+            outcomes.append(Outcome(name, repo, variant, "not-expressible", str(exc)))
+            continue
+        repeated = repeated_anchor(files)
+        try:
+            got = acb_apply(pre, patch, work / variant)
+        except PatchError as exc:
+            detail = f"{classify(str(exc))}: {str(exc).splitlines()[0]}"
+            outcomes.append(Outcome(name, repo, variant, "refused", detail, repeated))
+            continue
+        status = "exact" if got == expected else "misapplied"
+        difference = _first_difference(got, expected)
+        outcomes.append(Outcome(name, repo, variant, status, difference, repeated))
+    return outcomes
+
+
+def run_all(instances: Iterable[dict[str, str]], repos: Path) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for instance in instances:
+        git_dir = find_repo(repos, instance["repo"])
+        if git_dir is None:
+            repeated = repeated_anchor(parse_unified(instance["patch"]))
+            name, repo = instance["instance_id"], instance["repo"]
+            outcomes += [
+                Outcome(name, repo, v, "unavailable", UNAVAILABLE, repeated) for v in VARIANTS
+            ]
+            continue
+        with tempfile.TemporaryDirectory(prefix="acb-lite-") as work:
+            outcomes += run_instance(instance, git_dir, Path(work))
+    return outcomes
+
+
+STATUSES = ("exact", "misapplied", "refused", "not-expressible", "unavailable")
+
+
+def _row(label: str, outcomes: list[Outcome]) -> str:
+    cells = []
+    for variant in VARIANTS:
+        counts = Counter(o.status for o in outcomes if o.variant == variant)
+        cells.append(" / ".join(str(counts[s]) for s in STATUSES))
+    repeated = len({o.instance for o in outcomes if o.repeated_anchor})
+    instances = len({o.instance for o in outcomes})
+    return f"| {label} | {instances} | {repeated} | {' | '.join(cells)} |"
+
+
+def render(
+    outcomes: list[Outcome], elapsed: float, before: list[Outcome] | None = None, label: str = ""
+) -> str:
+    """The docs/benchmarks.md section: a row per repository and the total, both variants."""
+    repos = sorted({o.repo for o in outcomes})
+    lines = [
+        "## SWE-bench Lite gold patches through the edit engine",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Linux {platform.release()}, Python {platform.python_version()}, git "
+        f"{_git(REPO, 'version').decode().split()[-1]}. Method: `python bench/edits/lite.py "
+        "--repos DIR --write` (see bench/README.md): each gold patch is converted to Codex's "
+        "apply_patch grammar (bench/edits/gitdiff.py) with git's hunk headings as `@@` anchors "
+        "(completed from the file where git cut them at 80 bytes), and again with no anchors; "
+        "acb's engine (`parse_edits` + `apply_edits`) applies it to the touched files at "
+        "`base_commit`, and the result is compared byte for byte with `git apply` of the gold "
+        "diff. No line numbers reach acb: it must find every hunk itself.",
+        "",
+        "Cells: exact / misapplied / refused / not expressible in Codex's grammar / repository "
+        "not available. *Repeated anchor*: instances where the same heading (anchor) heads more than "
+        "one hunk of the same file carries it (git names the enclosing definition, so hunks inside "
+        "one long function or class repeat it).",
+        "",
+        "| repository | instances | repeated anchor | with anchors | without anchors |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [_row(repo, [o for o in outcomes if o.repo == repo]) for repo in repos]
+    lines.append(_row("**all**", outcomes))
+    if before:
+        lines += ["", *_comparison(before, outcomes, label)]
+    lines += ["", *_refusals(outcomes), "", f"Wall time for the whole run: {elapsed:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def _comparison(before: list[Outcome], after: list[Outcome], label: str) -> list[str]:
+    """Totals of an earlier run (`--before`, e.g. the engine before a fix) beside this one's."""
+    lines = [
+        f"Before and after ({label}); cells as above:",
+        "",
+        "| variant | before | now |",
+        "|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        cells = []
+        for run in (before, after):
+            counts = Counter(o.status for o in run if o.variant == variant)
+            cells.append(" / ".join(str(counts[s]) for s in STATUSES))
+        lines.append(f"| {variant} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+def _refusals(outcomes: list[Outcome]) -> list[str]:
+    refused = [o for o in outcomes if o.status in ("refused", "misapplied", "not-expressible")]
+    if not refused:
+        return ["Every available instance applied exactly in both variants."]
+    lines = ["Not applied exactly:", ""]
+    for o in refused:
+        lines.append(f"- {o.instance} ({o.variant}): {o.status} — {o.detail[:200]}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=Path, required=True, help="dir of clones/bare mirrors")
+    parser.add_argument("--data", type=Path, default=DATA, help="SWE-bench Lite JSON")
+    parser.add_argument("--only", default="", help="run only instances whose id contains this")
+    parser.add_argument("--json", type=Path, help="also write every outcome here, one per line")
+    parser.add_argument("--before", type=Path, help="an earlier run's --json, to compare with")
+    parser.add_argument("--before-label", default="before: an earlier run", help="says which")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    instances = [i for i in json.loads(args.data.read_text()) if args.only in i["instance_id"]]
+    started = time.perf_counter()
+    outcomes = run_all(instances, args.repos)
+    before = None
+    if args.before:
+        before = [Outcome(**json.loads(line)) for line in args.before.read_text().splitlines()]
+    section = render(outcomes, time.perf_counter() - started, before, args.before_label)
+    print(section)
+    if args.json:
+        args.json.write_text("".join(json.dumps(o.__dict__) + "\n" for o in outcomes))
+    if args.write:
+        write_section("## SWE-bench Lite gold patches through the edit engine", section)
+
+
+if __name__ == "__main__":
+    main()
