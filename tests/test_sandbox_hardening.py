@@ -480,3 +480,106 @@ def test_the_empty_stand_ins_for_hidden_trees_hold_almost_nothing(
     assert "No space left on device" in outcome.output
     assert not (home / "small").exists() and not (home / "fill").exists()  # and private
     assert not Path("/run/fill").exists()
+
+
+# -- found by a red-team pass on the hardening itself ---------------------------------------
+
+
+@pytest.mark.parametrize("target", ["../..", "docs"])
+def test_a_committed_acb_symlink_stops_commands_instead_of_being_followed(
+    outside: Path, target: str
+) -> None:
+    home = make_home(outside)
+    ws = home / "src" / "proj"
+    (ws / "docs").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    (ws / ".acb").symlink_to(target)
+    command = (
+        "cat ~/.ssh/id_ed25519 .acb/.ssh/id_ed25519; "
+        "rm .acb && mkdir .acb && echo 'sandbox_mode = \"full-access\"' > .acb/config.toml"
+    )
+    outcome = run_command(SandboxPolicy(limits=Limits(timeout_s=30)), command, ws, home_env(home))
+    assert outcome.refused is not None and "symbolic link" in outcome.output
+    assert "SSH-PRIVATE-KEY-MATERIAL" not in outcome.output
+    assert (ws / ".acb").is_symlink() and not (ws / "docs" / "config.toml").exists()
+
+
+def test_no_user_namespace_can_be_made_inside(tmp_path: Path) -> None:
+    if not bwrap_module.nested_userns_blocked():
+        pytest.skip("this bubblewrap cannot forbid nested user namespaces (--disable-userns)")
+    ws = git_workspace(tmp_path)
+    # With one, a command gains every capability in it and can mount its own cgroup
+    # hierarchy to lift its memory and process limits.
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "flags = 0x10000000 | 0x00020000 | 0x02000000  # NEWUSER | NEWNS | NEWCGROUP\n"
+        "print('UNSHARED' if libc.unshare(flags) == 0 else f'refused {ctypes.get_errno()}')\n"
+    )
+    (ws / "try_unshare.py").write_text(code)
+    outcome = sandboxed(ws, f"{sys.executable} try_unshare.py; unshare -U -r true && echo UNSHARED")
+    assert "UNSHARED" not in outcome.output, outcome.output
+    assert "refused" in outcome.output
+
+
+KEY_SPEC_USER_KEYRING = -4
+KEYCTL_SEARCH, KEYCTL_READ, KEYCTL_INVALIDATE = 10, 11, 21
+SYS_ADD_KEY, SYS_KEYCTL = 248, 250
+
+
+def test_the_kernel_keyring_of_the_user_is_out_of_reach(tmp_path: Path) -> None:
+    import ctypes
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip("syscall numbers below are x86_64's")
+    if not bwrap_module.nested_userns_blocked():
+        pytest.skip("without a user namespace of its own the sandbox shares the keyring")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    name = f"acb-test-{os.getpid()}-{time.monotonic_ns()}".encode()
+    payload = b"KEYRING-SECRET-VALUE"
+    serial = libc.syscall(SYS_ADD_KEY, b"user", name, payload, len(payload), KEY_SPEC_USER_KEYRING)
+    if serial < 0:
+        pytest.skip(f"cannot add a key here (errno {ctypes.get_errno()})")
+    try:
+        probe = (
+            "import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "libc.syscall.restype = ctypes.c_long\n"
+            f"s = libc.syscall({SYS_KEYCTL}, {KEYCTL_SEARCH}, {KEY_SPEC_USER_KEYRING}, "
+            f"b'user', {name!r}, 0)\n"
+            "buf = ctypes.create_string_buffer(256)\n"
+            f"n = libc.syscall({SYS_KEYCTL}, {KEYCTL_READ}, s, buf, 256) if s > 0 else -1\n"
+            "print('FOUND', buf.raw[:max(n, 0)]) if n > 0 else print('not found', s)\n"
+        )
+        ws = git_workspace(tmp_path)
+        (ws / "probe.py").write_text(probe)
+        outcome = sandboxed(ws, f"{sys.executable} probe.py")
+    finally:
+        libc.syscall(SYS_KEYCTL, KEYCTL_INVALIDATE, serial)
+    assert "KEYRING-SECRET-VALUE" not in outcome.output and "not found" in outcome.output
+
+
+def test_dev_itself_holds_nothing(tmp_path: Path) -> None:
+    ws = git_workspace(tmp_path)
+    outcome = sandboxed(
+        ws, "echo x > /dev/acb-fill && echo WROTE; echo ok > /dev/null && echo NULL"
+    )
+    assert "WROTE" not in outcome.output and "NULL" in outcome.output
+
+
+def test_a_fresh_acb_never_runs_a_bwrap_planted_on_a_workspace_path(tmp_path: Path) -> None:
+    ws = git_workspace(tmp_path)
+    marker = tmp_path / "planted-ran"
+    venv_bin = ws / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    for name in ("bwrap", "git"):
+        (venv_bin / name).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (venv_bin / name).chmod(0o755)
+    env = {"PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+    done = run_acb("sandbox", "-C", str(ws), "--", "echo", "hello", cwd=ws, env=env)
+    assert done.stdout == "hello\n", done.stderr
+    check = run_acb("sandbox", "--check", "-C", str(ws), cwd=ws, env=env)
+    assert check.returncode == 0, check.stdout
+    assert not marker.exists()

@@ -392,7 +392,14 @@ def project_layer(
 
 
 def load_settings(workspace: Path, flags: Mapping[str, Any] | None = None) -> Settings:
-    """Resolve the settings for a run in `workspace`; see `Settings.warnings` for what was not."""
+    """Resolve the settings for a run in `workspace`; see `Settings.warnings` for what was not.
+
+    Every verb with a workspace reads its settings first, so this is also where the workspace
+    is marked as a place host programs never come from (`programs.distrust`): before bwrap,
+    git or a review tool is looked up, a copy planted on a PATH entry inside it is ruled out."""
+    from autocodebase.programs import distrust
+
+    distrust(workspace)
     merged: dict[str, Any] = {}
     user_path = user_config_path()
     merge_layer(merged, read_toml(user_path), str(user_path))

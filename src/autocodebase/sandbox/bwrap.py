@@ -27,21 +27,65 @@ INSTALL_HINT = (
 )
 
 
-@functools.lru_cache(maxsize=1)
-def bwrap_problem() -> str | None:
-    """None when bwrap can create the namespaces we use; otherwise why not, in one line."""
-    binary = which("bwrap")
-    if binary is None:
-        return "bubblewrap (bwrap) is not installed"
-    probe = [binary, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--proc", "/proc"]
-    probe += ["--dev", "/dev", "true"]
+NO_NESTED_USERNS = ("--unshare-user", "--disable-userns")
+"""A user namespace of the sandbox's own, in which no further one can be made: without it a
+command (as root, or with unprivileged user namespaces) can make a user namespace, gain every
+capability in it, and mount its own cgroup hierarchy to lift its memory and process limits; and
+it would share root's kernel keyring (Kerberos tickets live there on many systems)."""
+
+
+def _probe(binary: str, extra: tuple[str, ...]) -> subprocess.CompletedProcess[str] | str:
+    probe = [binary, *extra, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid"]
+    probe += ["--proc", "/proc", "--dev", "/dev", "true"]
     try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=10, check=False)
+        return subprocess.run(probe, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap could not be started: {exc}"
-    if done.returncode != 0:
-        detail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        return f"bwrap cannot create namespaces here ({detail[0]})"
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_state() -> tuple[str | None, bool]:
+    """(why bwrap cannot be used, or None; whether it can forbid nested user namespaces)."""
+    binary = which("bwrap")
+    if binary is None:
+        return "bubblewrap (bwrap) is not installed", False
+    strict = _probe(binary, NO_NESTED_USERNS)
+    if not isinstance(strict, str) and strict.returncode == 0:
+        return None, True
+    plain = _probe(binary, ())
+    if isinstance(plain, str):
+        return plain, False
+    if plain.returncode != 0:
+        detail = plain.stderr.strip().splitlines()[-1:] or ["no message"]
+        return f"bwrap cannot create namespaces here ({detail[0]})", False
+    return None, False
+
+
+def bwrap_problem() -> str | None:
+    """None when bwrap can create the namespaces we use; otherwise why not, in one line."""
+    return _bwrap_state()[0]
+
+
+def nested_userns_blocked() -> bool:
+    """Whether sandboxed commands run in a user namespace that forbids further ones (bwrap
+    0.8+ with user namespaces); `acb sandbox --check` says when not."""
+    return _bwrap_state()[1]
+
+
+def protected_problem(policy: SandboxPolicy, workspace: Path) -> str | None:
+    """Why commands cannot run here at all: a `.git` or `.acb` that is a symbolic link (a
+    repository may commit `.acb -> ../..`). bubblewrap would follow it when protecting it, and
+    mount whatever it points to — the user's home, say — over the sandbox's hiding of it."""
+    if policy.mode != "workspace-write":
+        return None
+    for root in (workspace, *policy.writable_roots):
+        for name in PROTECTED_IN_WORKSPACE:
+            if (root / name).is_symlink():
+                target = (root / name).readlink()
+                return (
+                    f"{root / name} is a symbolic link (to {target}): acb protects it from "
+                    "commands and will not follow it; remove the link to run commands here"
+                )
     return None
 
 
@@ -89,7 +133,7 @@ def _protected(policy: SandboxPolicy, workspace: Path) -> list[str]:
     for root in roots:
         for name in PROTECTED_IN_WORKSPACE:
             protected = root / name
-            if _exists(protected):
+            if _exists(protected) and not protected.is_symlink():
                 args += ["--ro-bind", str(protected), str(protected)]
     for prefix in _interpreters_inside(tuple(r.resolve() for r in roots)):
         args += ["--ro-bind", str(prefix), str(prefix)]
@@ -112,6 +156,8 @@ def bwrap_command(
     binary = which("bwrap") or "bwrap"
     limits = policy.limits
     args = [binary, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if nested_userns_blocked():
+        args += NO_NESTED_USERNS
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not policy.network:
         args.append("--unshare-net")
@@ -121,6 +167,7 @@ def bwrap_command(
             args += ["--ro-bind", state, state]
     tmp_size = str(limits.tmp_mb * 1024 * 1024)
     args += ["--size", tmp_size, "--tmpfs", "/dev/shm"]  # noqa: S108 - private, bounded
+    args += ["--remount-ro", "/dev"]  # the /dev tmpfs itself is unbounded: nothing goes there
     args += ["--size", tmp_size, "--tmpfs", "/tmp"]  # noqa: S108 - private, bounded
     seen = visibility(env, home)
     args += seen.before_workspace(home_bytes=int(tmp_size))

@@ -36,6 +36,34 @@ def _v2_controllers() -> set[str]:
         return set()
 
 
+def _own_cgroup(controller: str) -> str:
+    """Our process's cgroup path for `controller` ("" for v2), so that a command's cgroup sits
+    below it and any limit set on acb itself still holds for what it runs."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return "/"
+    for line in lines:
+        _, names, path = line.split(":", 2)
+        if controller in names.split(",") or (controller == "" and names == ""):
+            return path or "/"
+    return "/"
+
+
+def _parent(root: Path, controller: str) -> Path:
+    own = root / _own_cgroup(controller).lstrip("/")
+    return own if own.is_dir() else root
+
+
+def _sweep(parent: Path) -> None:
+    """Remove cgroups left by acb processes that were killed before their exit handler ran."""
+    for stale in parent.glob("acb-*-*"):
+        pid = stale.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                stale.rmdir()
+
+
 def _make(path: Path, settings: dict[str, str]) -> bool:
     try:
         path.mkdir()
@@ -57,7 +85,7 @@ class CommandCgroup:
 
     @classmethod
     def create(cls, max_processes: int, memory_mb: int) -> CommandCgroup:
-        name = f"acb-{secrets.token_hex(4)}"
+        name = f"acb-{os.getpid()}-{secrets.token_hex(4)}"
         wanted = {"pids": max_processes, "memory": memory_mb}
         wanted = {controller: value for controller, value in wanted.items() if value}
         paths: dict[str, Path] = {}
@@ -66,16 +94,22 @@ class CommandCgroup:
             if "memory" in wanted:
                 settings["memory.max"] = str(memory_mb * 1024 * 1024)
                 settings["memory.swap.max"] = "0"
-            if _make(V2_ROOT / name, settings):
-                return cls(dict.fromkeys(wanted, V2_ROOT / name))
+            parent = _parent(V2_ROOT, "")
+            _sweep(parent)
+            if _make(parent / name, settings):
+                return cls(dict.fromkeys(wanted, parent / name))
         for controller, value in wanted.items():
             root = V1_ROOTS[controller]
             if controller == "pids":
                 settings = {"pids.max": str(value)}
             else:
                 settings = {"memory.limit_in_bytes": str(value * 1024 * 1024)}
-            if root.is_dir() and _make(root / name, settings):
-                paths[controller] = root / name
+            if not root.is_dir():
+                continue
+            parent = _parent(root, controller)
+            _sweep(parent)
+            if _make(parent / name, settings) or (parent != root and _make(root / name, settings)):
+                paths[controller] = parent / name if (parent / name).is_dir() else root / name
         return cls(paths)
 
     def directories(self) -> list[Path]:

@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from autocodebase.programs import distrust
 from autocodebase.sandbox.bwrap import (
     INSTALL_HINT,
     bwrap_command,
     bwrap_problem,
     missing_protected,
+    protected_problem,
     remove_placeholders,
 )
 from autocodebase.sandbox.limits import limited
@@ -83,11 +85,17 @@ def run_command(
     """Run `command` with bash under `policy`; never raises for the command's own failures."""
     limits = policy.limits
     timeout = timeout_s or limits.timeout_s
+    # Before any program is looked up (bwrap itself): what the command may write is never a
+    # place acb takes programs from.
+    distrust(workspace, *(policy.writable_roots if policy.mode == "workspace-write" else ()))
     argv = ["bash", "-c", command]
     how = "none (full-access)"
     placeholders: list[Path] = []
     if policy.mode != "full-access":
         problem = sandbox_unavailable(policy)
+        hostile = protected_problem(policy, workspace) if problem is None else None
+        if hostile is not None:
+            return CommandOutcome(None, f"not run: {hostile}", sandbox="refused", refused=hostile)
         if problem is None:
             placeholders = missing_protected(policy, workspace)
             argv = bwrap_command(policy, workspace, cwd or workspace, argv, env)

@@ -42,10 +42,11 @@ HIDDEN_SYSTEM_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gsha
 
 TOOLCHAIN_HOMES = (
     ".pyenv", ".rustup", ".cargo/bin", ".cargo/registry", ".cargo/git", ".nvm", ".volta",
-    ".local/bin", ".local/lib", ".local/share/uv", ".local/share/pipx", ".local/pipx",
+    ".local/bin", ".local/lib", ".local/share/uv/python", ".local/share/uv/tools",
+    ".local/share/pipx", ".local/pipx",
     ".local/share/pnpm", "go/bin", "go/pkg/mod", ".m2/repository", ".gradle/caches",
     ".gradle/wrapper", ".sdkman/candidates", ".asdf/installs", ".asdf/shims", ".rbenv",
-    ".goenv", ".jenv", ".bun/bin", ".deno/bin", ".dotnet", ".ghcup/bin", ".elan",
+    ".goenv", ".jenv", ".bun/bin", ".deno/bin", ".dotnet/tools", ".ghcup/bin", ".elan",
     ".juliaup", "miniconda3", "anaconda3", "miniforge3", ".pub-cache/bin",
 )  # fmt: skip
 """Under `$HOME`, lent back read-only when they exist: where version managers keep compilers
@@ -63,6 +64,7 @@ CREDENTIAL_PATHS = (
     ".config/op", ".config/doctl", ".config/configstore", ".bash_history", ".zsh_history",
     ".python_history", ".psql_history", ".mysql_history", ".node_repl_history",
     ".local/share/fish/fish_history", ".config/acb", ".local/state/acb",
+    ".local/share/uv/credentials", ".dotnet/corefx", ".microsoft/usersecrets",
 )  # fmt: skip
 """Hidden (relative to `$HOME` and to the workspace's home) after every bind: the second net."""
 
@@ -113,6 +115,11 @@ class Visibility:
         workspace that contains a home); those inside hidden trees are hidden already."""
         roots = tuple(writable)
         args: list[str] = []
+        for tree in self.hidden_trees:
+            # acb's state or an XDG directory inside the workspace: the workspace bind has
+            # just uncovered it again.
+            if _is_under(tree, roots) and tree not in roots:
+                args += ["--size", str(PLACEHOLDER_BYTES), "--tmpfs", str(tree)]
         for directory in self._credential_dirs(roots):
             args += ["--size", str(PLACEHOLDER_BYTES), "--tmpfs", str(directory)]
         for file in self.hidden_files:
@@ -201,18 +208,39 @@ def homes_of(env: Mapping[str, str], home: Path | None = None) -> tuple[Path, ..
 def visibility(env: Mapping[str, str], home: Path | None = None) -> Visibility:
     """What to hide and lend back for commands run with `env` (by a user whose home is `home`,
     if given: tests)."""
-    from autocodebase.config import default_state_dir
+    return _visibility(homes_of(env, home), env.get("PATH", ""), _private_dirs(env))
 
-    return _visibility(homes_of(env, home), env.get("PATH", ""), default_state_dir())
+
+XDG_DIRS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+
+
+def _private_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """Per-user directories that may live outside every home: the XDG base directories (ours
+    and the command's), acb's own configuration and state (every project's transcripts)."""
+    from autocodebase.config import default_state_dir, user_config_path
+
+    found = {default_state_dir(), user_config_path().parent}
+    for source in (os.environ, env):
+        for name in XDG_DIRS:
+            value = source.get(name, "")
+            if value.startswith("/") and value.rstrip("/"):
+                found.add(Path(value))
+    return tuple(sorted(found))
 
 
 @functools.lru_cache(maxsize=8)
-def _visibility(homes: tuple[Path, ...], path_variable: str, state: Path) -> Visibility:
-    # Computed once per (homes, PATH): it stats a few dozen paths, and a model runs hundreds
-    # of commands with the same environment.
+def _visibility(
+    homes: tuple[Path, ...], path_variable: str, private: tuple[Path, ...]
+) -> Visibility:
+    # Computed once per (homes, PATH, private dirs): it stats a few dozen paths, and a model
+    # runs hundreds of commands with the same environment.
     as_root = os.geteuid() == 0
     names = (*HIDDEN_TREES, *(HIDDEN_FROM_ROOT_TREES if as_root else ()))
     trees = [Path(t) for t in names if _mountable(Path(t))]
+    for directory in private:
+        real = _real(directory)
+        if real is not None and _mountable(real) and real != Path("/"):
+            trees.append(real)
     real_homes = [real for real in (_real(home) for home in homes) if real is not None]
     for candidate in {*homes, *real_homes}:
         if _mountable(candidate) and candidate != Path("/"):
@@ -220,16 +248,12 @@ def _visibility(homes: tuple[Path, ...], path_variable: str, state: Path) -> Vis
     hidden = tuple(sorted(set(trees), key=lambda p: len(p.parts)))
     # The sandbox's /tmp is fresh too (bwrap.py mounts it, bounded): tools on PATH there (a
     # virtualenv made in a CI checkout under /tmp) are lent back like the rest.
-    private = (*hidden, Path("/tmp"))  # noqa: S108 - comparing, not using, the path
-    lent = _lent_back(homes, path_variable.split(":"), private)
+    unseen = (*hidden, Path("/tmp"))  # noqa: S108 - comparing, not using, the path
+    lent = _lent_back(homes, path_variable.split(":"), unseen)
     dirs, files = _credentials({*homes, *real_homes})
-    # acb's own state holds every project's run transcripts, wherever $ACB_HOME puts it.
-    real_state = _real(state)
-    if real_state is not None and real_state.is_dir():
-        dirs.append(real_state)
     system_files = [Path(f) for f in HIDDEN_SYSTEM_FILES if as_root and Path(f).is_file()]
     resolv = _real(Path("/etc/resolv.conf"))
-    if resolv is not None and _is_under(resolv, private):
+    if resolv is not None and _is_under(resolv, unseen):
         lent.append(resolv)  # DNS still works when the network is on
     home_trees = tuple(t for t in hidden if t in {*homes, *real_homes})
     return Visibility(hidden, tuple(lent), tuple(dirs), (*files, *system_files), home_trees)

@@ -13,7 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from autocodebase.programs import which
+from autocodebase.programs import distrust, which
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 from autocodebase.tools.output import truncate_text
 from autocodebase.tools.workspace import display_path, resolve_inside
@@ -96,6 +96,7 @@ def search(
     target = resolve_inside(context.workspace, path or ".")
     if not target.exists():
         raise ToolError(f"{path} does not exist")
+    distrust(context.workspace)  # a `rg` planted in the workspace is never the one we run
     rg = which("rg")
     found = (
         _ripgrep(rg, context, pattern, target, glob)
