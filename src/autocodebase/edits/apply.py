@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autocodebase.edits.locate import locate
 from autocodebase.edits.model import AppliedFile, FileEdit, PatchError
+from autocodebase.vcs.protected import write_refusal
 
 BOM = "\ufeff"
 
@@ -61,7 +62,9 @@ class _Text:
 
 
 def confine(workspace: Path, relative: str) -> Path:
-    """Resolve `relative` in the workspace; refuse absolute paths, `..` and symlink escapes."""
+    """Resolve `relative` in the workspace; refuse absolute paths, `..`, symlink escapes, and
+    git's and acb's own data (`write_refusal`), which acb later acts on outside the sandbox.
+    Every path an edit reads to change, writes, moves or deletes comes through here."""
     if not relative:
         raise PatchError("a file path is empty")
     if Path(relative).is_absolute():
@@ -74,6 +77,8 @@ def confine(workspace: Path, relative: str) -> Path:
     target = (root / relative).resolve()
     if root not in target.parents:
         raise PatchError(f"{relative} resolves outside the workspace")
+    if (refusal := write_refusal(root, relative, target)) is not None:
+        raise PatchError(refusal)
     return target
 
 
