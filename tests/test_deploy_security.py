@@ -253,3 +253,30 @@ def test_host_side_writes_in_the_workspace_never_follow_a_symlink(
         run_acb("deploy", "--stop", cwd=root, env=env)
     assert done.returncode != 0 and "symlink" in done.stderr
     assert profile.read_text() == "# the user's shell profile\n"
+
+
+def test_the_control_directory_is_private_short_and_outside_the_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocodebase.delivery.control import SOCKET_NAME, ControlError, control_dir, private_dir
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    chosen = control_dir(root, "default")
+    assert len(str(chosen / SOCKET_NAME)) <= 100, "too long a runtime dir is passed over"
+    assert root not in chosen.parents and chosen.stat().st_mode & 0o777 == 0o700
+    assert control_dir(root, "staging") != chosen
+    runtime = Path(tempfile.mkdtemp(prefix="acb-rt-", dir="/var/tmp"))
+    try:
+        (runtime / "acb").symlink_to(root)  # someone else's link where ours would go
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        monkeypatch.setenv("ACB_HOME", str(runtime / "state"))
+        elsewhere = control_dir(root, "default")
+        assert runtime / "acb" not in elsewhere.parents and root not in elsewhere.parents
+        with pytest.raises(ControlError):
+            private_dir(runtime / "acb")
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from autocodebase.config import default_state_dir
+from autocodebase.errors import UsageError
 
 SOCKET_NAME = "control.sock"
 TOKEN_NAME = "token"  # noqa: S105 - a file name, not the token
@@ -40,8 +41,8 @@ MAX_SOCKET_PATH = 100
 """AF_UNIX paths are limited to 108 bytes (107 and a NUL); keep a margin."""
 
 
-class ControlError(Exception):
-    """The supervisor refused a request, or could not be reached."""
+class ControlError(UsageError):
+    """No private directory could be had for the socket (one line for the user, not a crash)."""
 
 
 def _key(*parts: str) -> str:
@@ -78,13 +79,18 @@ def private_dir(path: Path) -> Path:
 def control_dir(root: Path, env: str) -> Path:
     """The private directory of one workspace's environment: its socket and token."""
     key = _key(str(root.resolve()), env)
+    problems = []
     for base in _bases():
         candidate = base / "deploy" / key
-        if len(str(candidate / SOCKET_NAME).encode()) <= MAX_SOCKET_PATH:
+        if len(str(candidate / SOCKET_NAME).encode()) > MAX_SOCKET_PATH:
+            continue
+        try:
             private_dir(base)
             private_dir(base / "deploy")
             return private_dir(candidate)
-    raise ControlError("no private directory short enough for a unix socket path")
+        except (OSError, ControlError) as error:  # say, a runtime directory inherited by sudo
+            problems.append(str(error))
+    raise ControlError("no private directory for the control socket: " + "; ".join(problems))
 
 
 def workspace_dir(root: Path) -> Path:

@@ -158,7 +158,13 @@ def release_argv(
     argv = ["bash", "-c", f"exec {line}"]
     problem = bwrap_problem()
     if problem is None:
-        return bwrap_command(SandboxPolicy(network=True), release, release, argv, env)
+        wrapped = bwrap_command(SandboxPolicy(network=True), release, release, argv, env)
+        # Started with the release's environment, whose PATH begins in the release: a bare
+        # program name would be looked up there, on the host.
+        wrapped[0] = shutil.which(wrapped[0]) or wrapped[0]
+        if not Path(wrapped[0]).is_absolute():
+            raise ReleaseError(f"{wrapped[0]} is not on acb's PATH")
+        return wrapped
     if unsandboxed:
         return argv
     raise ReleaseError(f"releases run in the sandbox, and {problem}")
