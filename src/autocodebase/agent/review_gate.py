@@ -11,7 +11,6 @@ the note, but never blocking — a model's opinion should not stop a commit the 
 from __future__ import annotations
 
 import difflib
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.review.changes import ChangeSet, parse_added_lines
 from autocodebase.quality.review.findings import Finding, at_least, deduplicate
 from autocodebase.quality.review.static import static_review
+from autocodebase.vcs.git import GitError, git
 
 
 @dataclass
@@ -104,11 +104,10 @@ class ReviewGate:
             return []
         root, ref = start
         relative = (self.workspace / path).resolve().relative_to(root.resolve()).as_posix()
-        done = subprocess.run(
-            ["git", "-C", str(root), "show", f"{ref}:{relative}"],
-            capture_output=True, check=False,
-        )  # fmt: skip
-        return done.stdout.decode("utf-8", "replace").splitlines() if done.returncode == 0 else []
+        try:
+            return git(root, "show", f"{ref}:{relative}").decode("utf-8", "replace").splitlines()
+        except GitError:
+            return []
 
     def _record(self, verdict: str, blocking: list[Finding]) -> None:
         self.emit(

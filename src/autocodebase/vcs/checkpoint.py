@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.vcs.git import GitError, git, git_text, head_commit, worktree_files
+from autocodebase.vcs.git import (
+    GitError,
+    git,
+    git_invocation,
+    git_text,
+    head_commit,
+    worktree_files,
+)
+from autocodebase.vcs.protected import nested_repositories
 
 REF_PREFIX = "refs/acb/checkpoints"
 EMPTY_TREE_INPUT = b""
@@ -48,6 +56,10 @@ class Snapshotter:
     _dirty: bool = False
 
     _cache_file: Path | None = None
+    nested: list[str] = field(default_factory=list)
+    """Repositories inside the work tree at the last snapshot (`nested_repositories`). Git
+    itself keeps a nested repository (`sub/`) and `.git` look-alikes out of every tree; a bare
+    repository's files are ordinary files to it, so they are in checkpoints (undo removes them)."""
 
     @property
     def cache_file(self) -> Path:
@@ -81,6 +93,7 @@ class Snapshotter:
     def _paths(self) -> tuple[list[str], dict[str, Entry]]:
         paths = worktree_files(self.root) or []
         gitlinks = {p: e for p, e in index_entries(self.root).items() if e.mode == "160000"}
+        self.nested = nested_repositories(self.root, paths)
         return paths, gitlinks
 
     def entries(self) -> Tree:
@@ -248,10 +261,9 @@ def export_tree(root: Path, tree_id: str, destination: Path, paths: Sequence[str
     import tarfile
 
     only = ["--", *paths] if paths else []
+    argv, env = git_invocation(root, ("archive", "--format=tar", tree_id, *only))
     with subprocess.Popen(
-        ["git", "-C", str(root), "archive", "--format=tar", tree_id, *only],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     ) as archive:
         assert archive.stdout is not None
         with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:

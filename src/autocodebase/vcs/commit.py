@@ -22,14 +22,22 @@ from autocodebase.vcs.checkpoint import (
     index_entries,
     read_tree,
 )
-from autocodebase.vcs.git import GitError, git, git_ok, git_text, head_commit
+from autocodebase.vcs.git import (
+    GitError,
+    filtered_paths,
+    git,
+    git_ok,
+    git_text,
+    head_commit,
+)
 
 NOTES_REF = "refs/notes/acb"
 
 
 @dataclass
 class CommitResult:
-    commit: str
+    commit: str | None
+    """None when every changed path had to be left out (see `left_uncommitted`)."""
     paths: list[str]
     left_uncommitted: list[str] = field(default_factory=list)
 
@@ -57,14 +65,18 @@ def set_index_entries(
 
 
 def commit_run(root: Path, start: Tree, end: Tree, message: str) -> CommitResult | None:
-    """Commit the run's changes (start -> end) on HEAD; None when there is nothing to commit."""
+    """Commit the run's changes (start -> end) on HEAD; None when there is nothing to commit.
+
+    Paths with a clean/smudge filter are left uncommitted and reported (`filtered_paths`)."""
     paths = changed_paths(start, end)
     if not paths:
         return None
     head = head_commit(root)
     head_tree = read_tree(root, head) if head else {}
     chosen: dict[str, Entry | None] = {}
-    left: list[str] = []
+    # Checkpoints hold raw bytes; where the project filters a file (LFS), they are not its blob.
+    left = filtered_paths(root, [p for p in paths if end.get(p) is not None])
+    paths = [p for p in paths if p not in left]
     with tempfile.TemporaryDirectory(prefix="acb-commit-") as scratch:
         env = _index_env(scratch)
         if head:
@@ -86,14 +98,14 @@ def commit_run(root: Path, start: Tree, end: Tree, message: str) -> CommitResult
         set_index_entries(root, env, chosen)
         tree = git_text(root, "write-tree", env=env)
     if head and tree == git_text(root, "rev-parse", f"{head}^{{tree}}"):
-        return None
+        return CommitResult(None, [], sorted(left)) if left else None
     parents = ["-p", head] if head else []
     commit = git_text(root, "commit-tree", tree, *parents, "-m", message)
     # The old value makes this fail rather than overwrite a commit made meanwhile.
     git(root, "update-ref", "-m", "acb: commit run", "HEAD", commit, *([head] if head else []))
     committed = read_tree(root, commit)
     _sync_user_index(root, head_tree, committed, [p for p in paths if p not in left])
-    return CommitResult(commit, [p for p in paths if p not in left], left)
+    return CommitResult(commit, [p for p in paths if p not in left], sorted(left))
 
 
 def _sync_user_index(root: Path, old_head: Tree, new_head: Tree, paths: list[str]) -> None:

@@ -1,9 +1,18 @@
-"""Running git: one helper, so every call has the same error handling and environment.
+"""Running git: one helper, so every call has the same error handling, environment and guards.
 
 acb drives the git CLI rather than pygit2 or dulwich: it is on every machine that has a
 repository, understands every repository format and extension (worktrees, sparse checkouts,
 split indexes, SHA-256), and its plumbing commands (`hash-object`, `update-index`, `write-tree`,
 `commit-tree`, `update-ref`, `notes`) are a stable interface built for exactly this.
+
+The repository is not trusted. acb runs git on the host, outside every sandbox, while a cloned
+project (or a model's edits, or a nested repository the model created) can name programs in
+`.git/config` and `.gitattributes`: hooks, an fsmonitor, filter and diff drivers, credential
+helpers, gpg. So every call goes through `git_invocation`, which turns all of them off with
+command-line configuration (it outranks every config file, and git passes it on to the git
+processes it starts for submodules) and with flags on the few subcommands that run drivers.
+What this costs, deliberately: acb's own git calls run no hooks (they are plumbing, which ran
+almost none anyway), sign nothing, and apply no clean/smudge filter (see `filtered_paths`).
 """
 
 from __future__ import annotations
@@ -18,21 +27,126 @@ from autocodebase.errors import AcbError
 
 PLAIN = ("-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.quotepath=off")
 
+# fmt: off
+NEUTRAL_CONFIG: tuple[tuple[str, str], ...] = (
+    ("core.hooksPath", "/dev/null"),        # no hook (reference-transaction, post-index-change...)
+    ("core.fsmonitor", "false"),            # runs on every index refresh (ls-files, diff)
+    ("core.pager", "cat"),
+    ("core.editor", ":"),
+    ("sequence.editor", ":"),
+    ("core.askPass", ""),
+    ("core.sshCommand", "false"),
+    ("credential.helper", ""),              # an empty value clears the list of helpers
+    ("diff.external", ""),
+    ("commit.gpgSign", "false"),            # commit-tree honours it: gpg.program would run
+    ("tag.gpgSign", "false"),
+    ("log.showSignature", "false"),
+    ("gpg.program", "false"),
+    ("gpg.openpgp.program", "false"),
+    ("gpg.x509.program", "false"),
+    ("gpg.ssh.program", "false"),
+    ("gpg.ssh.defaultKeyCommand", "false"),
+    ("protocol.allow", "never"),            # acb never fetches: no transport, no remote helper
+    ("protocol.ext.allow", "never"),        # a per-protocol setting would outrank protocol.allow
+    ("submodule.recurse", "false"),
+    ("safe.bareRepository", "explicit"),    # never adopt a bare repository found by discovery
+)
+"""Settings that name or enable a program git would run, each pinned to a harmless value."""
+# fmt: on
+
+NO_DRIVERS: dict[str, tuple[str, ...]] = {
+    "diff": ("--no-ext-diff", "--no-textconv", "--ignore-submodules=dirty"),
+    "log": ("--no-ext-diff", "--no-textconv"),
+    "show": ("--no-ext-diff", "--no-textconv"),
+    "blame": ("--no-textconv",),
+}
+"""Flags after the subcommand that stop diff drivers (`diff.<name>.command`, `textconv`: named
+by `.gitattributes`, so they cannot be pinned by name ahead of time) and, for a diff against the
+working tree, the `git status` git would otherwise start inside each submodule, under that
+submodule's own configuration."""
+
+FILTER_KEYS = r"^filter\..+\.(clean|smudge|process|required)$"
+
+CONTENT_BLIND = frozenset(
+    {"rev-parse", "ls-tree", "write-tree", "commit-tree", "update-ref", "notes", "check-attr"}
+)
+"""Subcommands that never read or write a working-tree file's content, so never filter one:
+they skip the driver lookup (`_may_filter`), which would otherwise double the cost of the
+calls every snapshot makes. Anything not known to be blind pays for it."""
+
+SAFE_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "GIT_EDITOR": ":",
+    "GIT_SEQUENCE_EDITOR": ":",
+}
+
 
 class GitError(AcbError):
     """A git command failed; the message carries git's own last line."""
 
 
+def _config_env(base: Mapping[str, str], pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """`pairs` as GIT_CONFIG_KEY_n/VALUE_n after any the caller's environment already holds.
+
+    The environment form, unlike `-c name=value`, cannot be misparsed by a driver name that
+    contains `=`; and child gits inherit it like `-c`."""
+    start = int(base.get("GIT_CONFIG_COUNT", "0") or 0)
+    env = {"GIT_CONFIG_COUNT": str(start + len(pairs))}
+    for number, (key, value) in enumerate(pairs, start=start):
+        env[f"GIT_CONFIG_KEY_{number}"] = key
+        env[f"GIT_CONFIG_VALUE_{number}"] = value
+    return env
+
+
+def _filter_drivers(root: Path, env: Mapping[str, str]) -> list[str]:
+    """Names of the filter drivers any config file defines (reading config runs nothing)."""
+    done = subprocess.run(
+        ["git", "config", "--null", "--name-only", "--get-regexp", FILTER_KEYS],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return sorted({name[len("filter.") :].rsplit(".", 1)[0] for name in names if name})
+
+
+def _may_filter(args: tuple[str, ...]) -> bool:
+    """Whether `git ARGS` could run a clean/smudge filter; unknown commands are assumed to."""
+    command, rest = (args[0], args[1:]) if args else ("", ())
+    if command == "ls-files":  # lists index and directory; only these compare contents
+        return any(a in ("-m", "--modified") for a in rest)
+    if command == "hash-object":
+        return "--no-filters" not in rest
+    return command not in CONTENT_BLIND
+
+
+def git_invocation(
+    root: Path, args: tuple[str, ...], env: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment to run `git ARGS` in `root` without running anything the
+    repository names. Every git process acb starts on a user's repository is built here."""
+    base = {**os.environ, **(env or {}), **SAFE_ENV}
+    pinned = _config_env(base, list(NEUTRAL_CONFIG))
+    drivers = _filter_drivers(root, {**base, **pinned}) if _may_filter(args) else []
+    blanks = [
+        (f"filter.{name}.{key}", "false" if key == "required" else "")
+        for name in drivers
+        for key in ("clean", "smudge", "process", "required")
+    ]
+    full_env = {**base, **_config_env(base, [*NEUTRAL_CONFIG, *blanks])}
+    command = [*args[:1], *NO_DRIVERS.get(args[0], ()), *args[1:]] if args else []
+    return ["git", "--no-pager", *PLAIN, *command], full_env
+
+
 def _run(
     root: Path, args: tuple[str, ...], env: Mapping[str, str] | None, stdin: bytes | None
 ) -> subprocess.CompletedProcess[bytes]:
+    argv, full_env = git_invocation(root, args, env)
     return subprocess.run(
-        ["git", *PLAIN, *args],
-        cwd=root,
-        env={**os.environ, **(env or {})},
-        input=stdin,
-        capture_output=True,
-        check=False,
+        argv, cwd=root, env=full_env, input=stdin, capture_output=True, check=False
     )
 
 
@@ -73,16 +187,36 @@ def git_root(path: Path) -> Path | None:
 
 
 def worktree_files(directory: Path) -> list[str] | None:
-    """Tracked and untracked-not-ignored files under `directory`, or None outside git."""
-    done = subprocess.run(
-        ["git", *PLAIN, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=directory,
-        capture_output=True,
-        check=False,
+    """Tracked and untracked-not-ignored files under `directory`, or None outside git.
+
+    A nested repository shows as its directory, with a trailing `/` (git's own listing)."""
+    done = _run(
+        directory, ("ls-files", "-z", "--cached", "--others", "--exclude-standard"), None, None
     )
     if done.returncode != 0:
         return None
     return sorted({p for p in done.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
+
+
+def filtered_paths(root: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` that `.gitattributes` gives a clean/smudge filter (Git LFS, git-crypt).
+
+    acb applies no filter (a filter is a program the repository names), so its checkpoints hold
+    such files' raw bytes; committing those bytes where the project expects the filtered form
+    (an LFS pointer, ciphertext) would be wrong, so the commit leaves these paths to the user."""
+    if not paths:
+        return []
+    listing = git(root, "check-attr", "-z", "--stdin", "filter", input=_nul_joined(paths))
+    fields = listing.decode("utf-8", "surrogateescape").split("\0")
+    found = []
+    for path, _attribute, value in zip(fields[0::3], fields[1::3], fields[2::3], strict=False):
+        if value not in ("unspecified", "unset", ""):
+            found.append(path)
+    return found
+
+
+def _nul_joined(paths: list[str]) -> bytes:
+    return "".join(f"{p}\0" for p in paths).encode("utf-8", "surrogateescape")
 
 
 def head_commit(root: Path) -> str | None:

@@ -4,13 +4,12 @@ changed — so old debt elsewhere in the file is not reported as the change's fa
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.errors import UsageError
 from autocodebase.vcs.checkpoint import export_tree
-from autocodebase.vcs.git import GitError, git_text
+from autocodebase.vcs.git import GitError, git_ok, git_text
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -135,11 +134,7 @@ def resolve(root: Path, spec: str | None, uncommitted: bool, scratch: Path) -> C
 
 
 def _exists(root: Path, rev: str) -> bool:
-    done = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--verify", "-q", f"{rev}^{{tree}}"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    return done.returncode == 0
+    return git_ok(root, "rev-parse", "--verify", "-q", f"{rev}^{{tree}}")
 
 
 def _uncommitted(root: Path) -> ChangeSet:
