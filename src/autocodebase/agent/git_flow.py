@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.agent.commit_message import trailers, write_commit_message
-from autocodebase.agent.events import CheckpointTaken, Event, GitRecorded
+from autocodebase.agent.events import CheckpointTaken, ErrorRaised, Event, GitRecorded
 from autocodebase.agent.loop import RunResult
 from autocodebase.config import Settings
 from autocodebase.errors import UsageError
@@ -60,6 +60,10 @@ class RunGit:
     snapshots: Snapshotter = field(init=False)
     start_ref: str = ""
     start_tree: Tree = field(default_factory=dict)
+    start_nested: frozenset[str] = frozenset()
+    """Repositories inside the work tree before the run: only new ones are the run's doing."""
+    warned: set[str] = field(default_factory=set)
+    """New repositories already reported (a conversation commits every turn: say it once)."""
     review_findings: Callable[[], list[dict[str, object]]] | None = None
     """What the review gate found on the change: carried in the commit's provenance note."""
 
@@ -69,6 +73,7 @@ class RunGit:
     def start(self) -> None:
         self.start_ref = self.snapshots.checkpoint(self.run_id, "start")
         self.start_tree = read_tree(self.root, self.start_ref)
+        self.start_nested = frozenset(self.snapshots.nested)
         self.emit(CheckpointTaken(ref=self.start_ref))
 
     def checkpoint(self, name: str) -> str:
@@ -78,10 +83,10 @@ class RunGit:
     def commit(self, base: Tree, end_ref: str, diff: str) -> GitRecorded:
         """Commit what changed from `base` to the checkpoint `end_ref`; say what happened."""
         end_tree = read_tree(self.root, end_ref)
+        end_tree, left = held_back(base, end_tree, self._warn(base, end_tree))
         paths = changed_paths(base, end_tree)
         commit = message = source = None
         committed: list[str] = []
-        left: list[str] = []
         if paths:
             body, source, usage = write_commit_message(
                 self.model, self.retry, self.task, diff, paths
@@ -95,7 +100,9 @@ class RunGit:
                 hint = "(set git user.name/user.email?)"
                 raise GitError(f"changes left uncommitted: {exc} {hint}") from None
             if outcome is not None:
-                commit, committed, left = outcome.commit, outcome.paths, outcome.left_uncommitted
+                commit, committed = outcome.commit, outcome.paths
+                left = sorted([*left, *outcome.left_uncommitted])
+            if commit is not None:
                 record = provenance_record(
                     self.root, parent, commit, self.run_id, self.model.name, self.file_calls()
                 )
@@ -113,11 +120,24 @@ class RunGit:
             message_source=source,
         )
 
+    def _warn(self, base: Tree, end: Tree) -> list[str]:
+        """Say what the run changed that makes git run code or pick up another repository
+        (each new repository once); return the repositories the run created."""
+        created = sorted(set(self.snapshots.nested) - self.start_nested)
+        if fresh := [c for c in created if c not in self.warned]:
+            self.warned.update(fresh)
+            self.emit(ErrorRaised(message=_created_message(fresh), fatal=False))
+        steering = [p for p in changed_paths(base, end) if p.rpartition("/")[2] in STEERING]
+        if steering:
+            self.emit(ErrorRaised(message=_steering_message(steering), fatal=False))
+        return created
+
     def finish(self, result: RunResult) -> None:
         end_ref = self.checkpoint("end")
         if result.outcome == "completed" and self.settings.commit:
             self.emit(self.commit(self.start_tree, end_ref, result.diff or ""))
             return
+        self._warn(self.start_tree, read_tree(self.root, end_ref))
         self.emit(
             GitRecorded(
                 checkpoint=self.start_ref,
@@ -130,6 +150,38 @@ class RunGit:
                 message_source=None,
             )
         )
+
+
+STEERING = frozenset({".gitattributes", ".gitmodules"})
+"""Files that choose which filters, diff drivers and submodules git uses on a checkout."""
+
+
+def held_back(base: Tree, end: Tree, repositories: list[str]) -> tuple[Tree, list[str]]:
+    """`end` with every path inside `repositories` as it was in `base`, so the commit leaves
+    them out (a nested repository is never committed, as a gitlink or as files); and those."""
+    held = [
+        path
+        for path in changed_paths(base, end)
+        if any(path == r or path.startswith(r.rstrip("/") + "/") for r in repositories)
+    ]
+    kept = {p: e for p, e in end.items() if p not in held}
+    kept.update({p: base[p] for p in held if p in base})
+    return kept, held
+
+
+def _created_message(created: list[str]) -> str:
+    listed = ", ".join(created[:5]) + (f" and {len(created) - 5} more" if len(created) > 5 else "")
+    return (
+        f"the run created a git repository inside the work tree ({listed}): acb did not commit "
+        "it; git run inside it obeys its own hooks and config, so inspect it before you do"
+    )
+
+
+def _steering_message(paths: list[str]) -> str:
+    return (
+        f"the run changed {', '.join(paths)}: these choose the filters, diff drivers and "
+        "submodules git uses, so review them before you commit, check out or update submodules"
+    )
 
 
 def _current_branch(root: Path) -> str | None:
