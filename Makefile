@@ -59,3 +59,17 @@ bench-context: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+
+# SWE-bench Lite gold patches through the edit engine. LITE_REPOS=DIR uses clones or bare mirrors
+# already there (owner__name or owner+name); without it, bare clones go to the bench cache.
+LITE_PROJECTS := astropy/astropy django/django matplotlib/matplotlib mwaskom/seaborn \
+	pallets/flask psf/requests pydata/xarray pylint-dev/pylint pytest-dev/pytest \
+	scikit-learn/scikit-learn sphinx-doc/sphinx sympy/sympy
+.PHONY: bench-lite-patches
+bench-lite-patches: $(STAMP)
+	@repos="$(LITE_REPOS)"; if [ -z "$$repos" ]; then repos=$(BENCH_CACHE)/lite-repos; \
+		mkdir -p $$repos; for repo in $(LITE_PROJECTS); do \
+		dir=$$repos/$$(echo $$repo | sed 's|/|__|'); [ -d $$dir ] || \
+		git clone -q --bare https://github.com/$$repo $$dir || echo "$$repo: not cloned"; \
+		done; fi; \
+	$(BIN)/python bench/edits/lite.py --repos $$repos --before bench/edits/lite_baseline.json --write

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
@@ -41,6 +42,14 @@ REFUSAL_CLASSES = (
     ("anchor '@@", "anchor not found"),
     ("could not find the lines", "context not found"),
 )
+
+EXPLAINED = {
+    "sympy__sympy-16988": "`Union.__new__` and `Intersection.__new__` in sympy/sets/sets.py "
+    "open with the same seven lines and the same `def` line, so neither the hunk nor its anchor "
+    "says which one the fix is for (only git's line numbers do): refusing is right. Taking the "
+    "first occurrence of the anchor would put the fix into `Union`, a misapplied patch.",
+}
+"""Why a refusal is right, per instance; a refusal missing here is reported as unexplained."""
 
 
 @dataclass(frozen=True)
@@ -203,54 +212,80 @@ def _row(label: str, outcomes: list[Outcome]) -> str:
     return f"| {label} | {instances} | {repeated} | {' | '.join(cells)} |"
 
 
-def render(
-    outcomes: list[Outcome], elapsed: float, before: list[Outcome] | None = None, label: str = ""
-) -> str:
+def render(outcomes: list[Outcome], elapsed: float, baseline: dict[str, Any] | None = None) -> str:
     """The docs/benchmarks.md section: a row per repository and the total, both variants."""
     repos = sorted({o.repo for o in outcomes})
     lines = [
         "## SWE-bench Lite gold patches through the edit engine",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Measured {time.strftime('%Y-%m-%d')} on {_cpu()}, {os.cpu_count()} cores, "
         f"Linux {platform.release()}, Python {platform.python_version()}, git "
         f"{_git(REPO, 'version').decode().split()[-1]}. Method: `python bench/edits/lite.py "
-        "--repos DIR --write` (see bench/README.md): each gold patch is converted to Codex's "
-        "apply_patch grammar (bench/edits/gitdiff.py) with git's hunk headings as `@@` anchors "
-        "(completed from the file where git cut them at 80 bytes), and again with no anchors; "
-        "acb's engine (`parse_edits` + `apply_edits`) applies it to the touched files at "
-        "`base_commit`, and the result is compared byte for byte with `git apply` of the gold "
-        "diff. No line numbers reach acb: it must find every hunk itself.",
+        "--repos DIR --write` (`make bench-lite-patches`; see bench/README.md): each gold patch is "
+        "converted to Codex's apply_patch grammar (bench/edits/gitdiff.py) with git's hunk "
+        "headings as `@@` anchors (completed from the file where git cut them at 80 bytes), and "
+        "again with no anchors; acb's engine (`parse_edits` + `apply_edits`) applies it to the "
+        "touched files at `base_commit`, and the result is compared byte for byte with `git "
+        "apply` of the gold diff. No line numbers reach acb: it must find every hunk itself.",
         "",
         "Cells: exact / misapplied / refused / not expressible in Codex's grammar / repository "
-        "not available. *Repeated anchor*: instances where the same heading (anchor) heads more than "
-        "one hunk of the same file carries it (git names the enclosing definition, so hunks inside "
-        "one long function or class repeat it).",
+        "not available. *Repeated anchor*: instances where the same heading heads more than one "
+        "hunk of a file (git names the enclosing definition, so hunks inside one long function "
+        "or class repeat it).",
         "",
         "| repository | instances | repeated anchor | with anchors | without anchors |",
         "|---|---|---|---|---|",
     ]
     lines += [_row(repo, [o for o in outcomes if o.repo == repo]) for repo in repos]
     lines.append(_row("**all**", outcomes))
-    if before:
-        lines += ["", *_comparison(before, outcomes, label)]
+    absent = Counter(
+        o.repo for o in outcomes if o.status == "unavailable" and o.variant == "anchors"
+    )
+    if absent:
+        names = ", ".join(f"{repo} ({n})" for repo, n in sorted(absent.items()))
+        lines += ["", f"Not in `--repos` for this run, so not measured: {names}."]
+    if baseline:
+        lines += ["", *_comparison(baseline, summarize(outcomes, ""))]
     lines += ["", *_refusals(outcomes), "", f"Wall time for the whole run: {elapsed:.0f} s.", ""]
     return "\n".join(lines)
 
 
-def _comparison(before: list[Outcome], after: list[Outcome], label: str) -> list[str]:
-    """Totals of an earlier run (`--before`, e.g. the engine before a fix) beside this one's."""
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def summarize(outcomes: list[Outcome], label: str) -> dict[str, Any]:
+    """Totals per variant and refusal classes: what `--save-baseline` keeps for a later run."""
+    summary: dict[str, Any] = {"label": label, "counts": {}, "classes": {}}
+    for variant in VARIANTS:
+        mine = [o for o in outcomes if o.variant == variant]
+        summary["counts"][variant] = dict(Counter(o.status for o in mine))
+        refused = [o.detail.split(":")[0] for o in mine if o.status == "refused"]
+        summary["classes"][variant] = dict(Counter(refused))
+    return summary
+
+
+def _cells(summary: dict[str, Any], variant: str) -> str:
+    counts = summary["counts"].get(variant, {})
+    classes = summary["classes"].get(variant, {})
+    why = ", ".join(f"{n} {name}" for name, n in sorted(classes.items()))
+    return " / ".join(str(counts.get(s, 0)) for s in STATUSES) + (f" ({why})" if why else "")
+
+
+def _comparison(baseline: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """An earlier run's totals (`--before`, e.g. the engine before a fix) beside this one's."""
     lines = [
-        f"Before and after ({label}); cells as above:",
+        f"Before: {baseline['label']}. Cells as above, refusals by class in brackets.",
+        *([baseline["note"]] if baseline.get("note") else []),
         "",
         "| variant | before | now |",
         "|---|---|---|",
     ]
     for variant in VARIANTS:
-        cells = []
-        for run in (before, after):
-            counts = Counter(o.status for o in run if o.variant == variant)
-            cells.append(" / ".join(str(counts[s]) for s in STATUSES))
-        lines.append(f"| {variant} | {cells[0]} | {cells[1]} |")
+        lines.append(f"| {variant} | {_cells(baseline, variant)} | {_cells(now, variant)} |")
     return lines
 
 
@@ -258,9 +293,10 @@ def _refusals(outcomes: list[Outcome]) -> list[str]:
     refused = [o for o in outcomes if o.status in ("refused", "misapplied", "not-expressible")]
     if not refused:
         return ["Every available instance applied exactly in both variants."]
-    lines = ["Not applied exactly:", ""]
+    lines = ["Not applied exactly, and why:", ""]
     for o in refused:
-        lines.append(f"- {o.instance} ({o.variant}): {o.status} — {o.detail[:200]}")
+        reason = EXPLAINED.get(o.instance, "**not explained yet**")
+        lines.append(f"- {o.instance} ({o.variant}): {o.status}, {o.detail[:160]} — {reason}")
     return lines
 
 
@@ -270,20 +306,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="SWE-bench Lite JSON")
     parser.add_argument("--only", default="", help="run only instances whose id contains this")
     parser.add_argument("--json", type=Path, help="also write every outcome here, one per line")
-    parser.add_argument("--before", type=Path, help="an earlier run's --json, to compare with")
-    parser.add_argument("--before-label", default="before: an earlier run", help="says which")
+    parser.add_argument("--before", type=Path, help="a --save-baseline file to compare with")
+    parser.add_argument("--save-baseline", type=Path, help="keep this run's totals here")
+    parser.add_argument("--label", default="", help="what the saved baseline measured")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     instances = [i for i in json.loads(args.data.read_text()) if args.only in i["instance_id"]]
     started = time.perf_counter()
     outcomes = run_all(instances, args.repos)
-    before = None
-    if args.before:
-        before = [Outcome(**json.loads(line)) for line in args.before.read_text().splitlines()]
-    section = render(outcomes, time.perf_counter() - started, before, args.before_label)
+    baseline = json.loads(args.before.read_text()) if args.before else None
+    section = render(outcomes, time.perf_counter() - started, baseline)
     print(section)
     if args.json:
         args.json.write_text("".join(json.dumps(o.__dict__) + "\n" for o in outcomes))
+    if args.save_baseline:
+        args.save_baseline.write_text(json.dumps(summarize(outcomes, args.label), indent=1) + "\n")
     if args.write:
         write_section("## SWE-bench Lite gold patches through the edit engine", section)
 
