@@ -583,3 +583,38 @@ def test_a_fresh_acb_never_runs_a_bwrap_planted_on_a_workspace_path(tmp_path: Pa
     check = run_acb("sandbox", "--check", "-C", str(ws), cwd=ws, env=env)
     assert check.returncode == 0, check.stdout
     assert not marker.exists()
+
+
+def test_search_does_not_show_what_commands_cannot_read_when_the_workspace_is_home(
+    outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = make_home(outside)
+    (home / "project.py").write_text("VALUE = 'visible'\n")
+    subprocess.run(["git", "init", "-q"], cwd=home, check=True)
+    monkeypatch.setenv("HOME", str(home))
+    context = ToolContext(workspace=home, emit=EventLog(), env=home_env(home))
+    toolbox = default_toolbox()
+    for engine in ("rg", "python"):
+        if engine == "python":
+            monkeypatch.setattr("autocodebase.tools.search.which", lambda _name: None)
+        whole, _ = toolbox.call(context, ToolCall("c1", "search", {"pattern": "VALUE"}, ""))
+        assert "project.py:1" in whole.output
+        for path in (".ssh/id_ed25519", ".ssh", ".pgpass"):
+            call = ToolCall("c2", "search", {"pattern": "VALUE|KEY", "path": path}, "")
+            result, _ = toolbox.call(context, call)
+            assert "SSH-PRIVATE-KEY" not in result.output and "PGPASS-VALUE" not in result.output
+            assert "hidden" in result.output, (engine, path, result.output)
+
+
+def test_an_editable_install_inside_the_workspace_is_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = git_workspace(tmp_path)
+    package = ws / "src" / "autocodebase_like"
+    package.mkdir(parents=True)
+    (package / "cli.py").write_text("print('original')\n")
+    monkeypatch.setattr(sys, "path", [*sys.path, str(ws / "src")])
+    outcome = sandboxed(ws, f"echo 'import os' >> {package}/cli.py; echo ok > other.txt")
+    assert "Read-only file system" in outcome.output
+    assert (package / "cli.py").read_text() == "print('original')\n"
+    assert (ws / "other.txt").read_text() == "ok\n"

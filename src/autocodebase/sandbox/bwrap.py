@@ -117,14 +117,18 @@ def remove_placeholders(placeholders: list[Path]) -> None:
 
 
 def _interpreters_inside(roots: tuple[Path, ...]) -> list[Path]:
-    """acb's own interpreter prefix when it lives in a writable root (a project virtualenv
-    with acb installed in it): acb runs it on the host, so a command must not plant a `.pth`
-    file or a changed module there."""
-    found = []
-    for prefix in {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}:
-        if any(prefix == root or root in prefix.parents for root in roots):
-            found.append(prefix)
-    return sorted(found)
+    """acb's own interpreter prefix and import paths when they live in a writable root (a
+    project virtualenv with acb installed in it, an editable install): acb runs them on the
+    host, so a command must not plant a `.pth` file or a changed module there. The root itself
+    is never among them (`python -m` puts the working directory on the path)."""
+    candidates = {Path(sys.prefix), Path(sys.base_prefix)}
+    candidates.update(Path(entry) for entry in sys.path if entry and Path(entry).is_dir())
+    found = set()
+    for candidate in candidates:
+        real = candidate.resolve()
+        if any(root in real.parents for root in roots):
+            found.add(real)
+    return sorted(p for p in found if not any(q in p.parents for q in found))
 
 
 def _protected(policy: SandboxPolicy, workspace: Path) -> list[str]:

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from autocodebase.programs import distrust, which
+from autocodebase.sandbox.visibility import hidden_from_sandbox
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 from autocodebase.tools.output import truncate_text
 from autocodebase.tools.workspace import display_path, resolve_inside
@@ -52,7 +53,7 @@ def _python_search(context: ToolContext, pattern: str, target: Path, glob: str |
     hits: list[str] = []
     workspace = context.workspace.resolve()
     for file in files:
-        if not _inside(workspace, file):
+        if not _inside(workspace, file, context):
             continue
         relative = display_path(context.workspace, file)
         if glob and not (fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(file.name, glob)):
@@ -71,7 +72,12 @@ def _python_search(context: ToolContext, pattern: str, target: Path, glob: str |
     return "\n".join(hits)
 
 
-def _inside(root: Path, file: Path) -> bool:
+def _hidden(context: ToolContext, path: Path) -> bool:
+    workspace = context.workspace.resolve()
+    return hidden_from_sandbox(path, context.env or os.environ, writable=(workspace,))
+
+
+def _inside(root: Path, file: Path, context: ToolContext | None = None) -> bool:
     """Whether `file`, symlinks followed, is a file of the workspace. ripgrep does not follow
     symlinks; neither may the fallback, or a link planted in the workspace would show the
     model `~/.aws/credentials` (which the sandbox hides from its commands)."""
@@ -79,7 +85,9 @@ def _inside(root: Path, file: Path) -> bool:
         real = file.resolve(strict=True)
     except (OSError, RuntimeError):
         return False
-    return root in real.parents and real.is_file()
+    if not (root in real.parents and real.is_file()):
+        return False
+    return context is None or not _hidden(context, real)
 
 
 @read_only_tool
@@ -96,6 +104,9 @@ def search(
     target = resolve_inside(context.workspace, path or ".")
     if not target.exists():
         raise ToolError(f"{path} does not exist")
+    if _hidden(context, target):
+        # A workspace that contains a home: what commands cannot read, search does not show.
+        raise ToolError(f"{path} is hidden from acb's tools (credentials)")
     distrust(context.workspace)  # a `rg` planted in the workspace is never the one we run
     rg = which("rg")
     found = (
