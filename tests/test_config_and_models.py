@@ -46,6 +46,9 @@ def test_layers_merge_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("frobnicate = 1", "unknown setting"),
         ("stream = 3", "stream must be a bool"),
         ("[providers.x]\nwire_api = 'grpc'", "wire_api"),
+        ("[providers.x]\nbase_url = 'file:///etc/passwd'", "base_url must be an http"),
+        ("[providers.x]\nbase_url = 8000", "base_url must be an http"),
+        ("[providers.x]\napi_key_env = 'KEY; rm -rf ~'", "api_key_env must name"),
         ("max_steps = = 1", "cannot read config"),
     ],
 )

@@ -13,6 +13,7 @@ warning in `Settings.warnings` (never an error: a cloned repository must not mak
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -31,6 +32,7 @@ class _Unset:
 UNSET: Final = _Unset()
 
 WIRE_APIS = ("chat", "responses", "anthropic")
+ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,16 @@ def _providers(raw: Any, source: str) -> dict[str, ProviderConfig]:
         wire = table.get("wire_api", "chat")
         if wire not in WIRE_APIS:
             raise ConfigError(f"{source}: providers.{name}.wire_api must be one of {WIRE_APIS}")
-        result[name] = ProviderConfig(table.get("base_url"), table.get("api_key_env"), wire)
+        base_url, key_env = table.get("base_url"), table.get("api_key_env")
+        if base_url is not None and not (
+            isinstance(base_url, str) and base_url.startswith(("http://", "https://"))
+        ):
+            raise ConfigError(f"{source}: providers.{name}.base_url must be an http(s) URL")
+        if key_env is not None and not (isinstance(key_env, str) and ENV_NAME.fullmatch(key_env)):
+            raise ConfigError(
+                f"{source}: providers.{name}.api_key_env must name an environment variable"
+            )
+        result[name] = ProviderConfig(base_url, key_env, wire)
     return result
 
 
