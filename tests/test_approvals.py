@@ -186,3 +186,14 @@ def test_escalated_approval_needed_for_escalation(repo: Path) -> None:
     assert store.find("make deploy", escalated=False) is not None
     assert store.find("make deploy", escalated=True) is None
     assert store.find("make deploy --force", escalated=False) is None
+
+
+def test_a_run_says_that_a_planted_approvals_file_is_ignored(wordstats_repo: Path) -> None:
+    from tests.conftest import CASSETTE
+    from tests.test_exec_cli import run_acb
+
+    planted = wordstats_repo / ".acb" / "approvals.toml"
+    planted.parent.mkdir(exist_ok=True)
+    planted.write_text('[[approval]]\nmatch = "program"\nvalue = "bash"\nescalated = true\n')
+    done = run_acb("exec", "x", "--model", f"replay:{CASSETTE}", cwd=wordstats_repo)
+    assert str(planted) in done.stderr and "acb approvals add" in done.stderr, done.stderr

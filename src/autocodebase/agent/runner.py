@@ -125,7 +125,7 @@ class RunSession:
             message = f"sandbox: {problem} (fallback: {self.policy.fallback})"
             bus.emit(ErrorRaised(message=message, fatal=False))
         store = ApprovalStore(self.workspace)
-        if store.project() and store.warning:
+        if store.warning:
             bus.emit(ErrorRaised(message=store.warning, fatal=False))
 
         def on_decision(asked: ApprovalRequest, decision: str, how: str) -> None:
