@@ -280,3 +280,32 @@ def test_the_control_directory_is_private_short_and_outside_the_workspace(
             private_dir(runtime / "acb")
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_release_cannot_make_its_supervisor_run_anything(
+    tmp_path: Path, runtime_dir: Path
+) -> None:
+    """The deployed app is the repository's code too, a child of the supervisor with the host's
+    network: at start-up it goes for the control socket, and is refused like any sandbox. (The
+    workspace is outside /tmp here, as in real life, so the release could see all of it.)"""
+    root = runtime_dir / "ws"
+    shutil.copytree(EXAMPLE, root)
+    marker = tmp_path / "pwned-release"
+    (root / "attack.py").write_text(ATTACK)
+    serve = "exec python -m wordstats.service --host {host} --port {port}"
+    command = f"sh -c 'python3 attack.py {marker} {runtime_dir} > attack.out 2>&1; {serve}'"
+    config = (root / ".acb/deploy.toml").read_text()
+    config = config.replace("port = 8765", f"port = {free_port()}")
+    config = config.replace(config.splitlines()[1], f'command = "{command}"')
+    (root / ".acb/deploy.toml").write_text(config)
+    commit_all(root, "v1: an app that attacks", init=True)
+    env = {"XDG_RUNTIME_DIR": str(runtime_dir)}
+    try:
+        done = run_acb("deploy", cwd=root, env=env)
+    finally:
+        run_acb("deploy", "--stop", cwd=root, env=env)
+    assert done.returncode == 0, done.stderr
+    sha = git(root, "rev-parse", "HEAD").strip()
+    said = (root / ".acb/releases" / sha / "attack.out").read_text()
+    assert "control.sock" in said and "namespace" in said and '"ok": true' not in said, said
+    assert not appears(marker)
