@@ -309,3 +309,27 @@ def test_a_release_cannot_make_its_supervisor_run_anything(
     said = (root / ".acb/releases" / sha / "attack.out").read_text()
     assert "control.sock" in said and "namespace" in said and '"ok": true' not in said, said
     assert not appears(marker)
+
+
+def test_a_project_package_named_like_acb_does_not_replace_the_supervisor(
+    tmp_path: Path, runtime_dir: Path
+) -> None:
+    """`python -m` puts its working directory first on sys.path: the supervisor must not
+    import a project's own `autocodebase/` in place of acb's."""
+    root = tmp_path / "ws"
+    shutil.copytree(EXAMPLE, root)
+    marker = tmp_path / "pwned-import"
+    (root / "autocodebase").mkdir()
+    (root / "autocodebase/__init__.py").write_text(
+        f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n"
+    )
+    config = (root / ".acb/deploy.toml").read_text()
+    (root / ".acb/deploy.toml").write_text(config.replace("port = 8765", f"port = {free_port()}"))
+    commit_all(root, "v1 with a package named autocodebase", init=True)
+    env = {"XDG_RUNTIME_DIR": str(runtime_dir)}
+    try:  # -C from elsewhere: the test's own `python -m autocodebase` must not import it either
+        done = run_acb("deploy", "-C", str(root), cwd=tmp_path, env=env)
+    finally:
+        run_acb("deploy", "-C", str(root), "--stop", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()

@@ -57,7 +57,7 @@ def _bases() -> list[Path]:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and Path(runtime).is_absolute() and Path(runtime).is_dir():
         bases.append(Path(runtime) / "acb")
-    bases.append(default_state_dir() / "run")
+    bases.append(default_state_dir().absolute() / "run")
     bases.append(Path("/tmp") / f"acb-{os.getuid()}")  # noqa: S108 - checked private below
     return bases
 
@@ -96,7 +96,7 @@ def control_dir(root: Path, env: str) -> Path:
 def workspace_dir(root: Path) -> Path:
     """The private directory of one workspace, shared by its environments: the record of the
     releases acb built (the release directories themselves are in the project)."""
-    base = default_state_dir() / "deploy"
+    base = default_state_dir().absolute() / "deploy"
     private_dir(base.parent)
     private_dir(base)
     return private_dir(base / _key(str(root.resolve())))

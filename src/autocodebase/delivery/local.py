@@ -141,13 +141,16 @@ class Supervisor:
             _write_private(self.root, ignored / ".gitignore", "*\n")  # never in `git status`
         new_token(self.control)
         log = open_log(self.root, self.state_dir / "supervisor.log")
-        argv = [sys.executable, "-m", "autocodebase.delivery.proxy", "--listen", str(self.port),
-                "--control", str(self.control), "--root", str(self.root),
-                "--env", self.env]  # fmt: skip
+        # Isolated (-I) and started outside the workspace: `python -m` would otherwise put the
+        # working directory first on sys.path, and a project with its own `autocodebase/`
+        # package would run on the host in place of ours.
+        argv = [sys.executable, "-I", "-m", "autocodebase.delivery.proxy",
+                "--listen", str(self.port), "--control", str(self.control),
+                "--root", str(self.root), "--env", self.env]  # fmt: skip
         subprocess.Popen(
             argv + (["--unsandboxed"] if self.unsandboxed else []), stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            cwd=self.root,
+            cwd=self.control,
         )  # fmt: skip
         os.close(log)
         deadline = time.monotonic() + 10
