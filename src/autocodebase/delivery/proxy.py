@@ -12,7 +12,8 @@ Control: JSON lines over a unix socket in a private directory outside the worksp
 (`delivery.control`): each connection is checked (our user, not in a sandbox) and each request
 carries the token. A release is started by its id only; the command comes from the project's
 deploy config, and runs in the sandbox (`delivery.release`).
-Run as `python -m autocodebase.delivery.proxy --listen PORT --control DIR --root ROOT --env ENV`.
+Run as `python -I -m autocodebase.delivery.proxy --listen PORT --control DIR --root ROOT
+--env ENV`.
 """
 
 from __future__ import annotations
