@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from autocodebase.agent.git_flow import preflight
+from autocodebase.config import Settings
 from autocodebase.models.base import ToolCall
 from autocodebase.quality.review.changes import resolve
 from autocodebase.tools import default_toolbox
@@ -214,11 +216,10 @@ def test_a_run_cannot_plant_an_fsmonitor_acb_then_runs(
     patch = _patch("*** Update File: .git/config", "@@", " [core]", f"+\tfsmonitor = {evil}")
     script = [Reply("", [("apply_patch", {"patch": patch})]), Reply("Done."), Reply("chore: x")]
     done, server = exec_with_mock(repo, script, "speed up git status")
+    assert not marker.exists(), "the planted fsmonitor ran on the host"
     assert done.returncode == 0, done.stderr
     assert "fsmonitor" not in (repo / ".git" / "config").read_text()
-    tool_output = str(server.requests[1])
-    assert "no tool may write there" in tool_output
-    assert not marker.exists()
+    assert "no tool may write there" in str(server.requests[1])  # what the model was told
 
 
 def test_a_run_cannot_turn_a_script_into_a_hook(repo: Path, marker: Path) -> None:
@@ -233,10 +234,10 @@ def test_a_run_cannot_turn_a_script_into_a_hook(repo: Path, marker: Path) -> Non
     )
     script = [Reply("", [("apply_patch", {"patch": patch})]), Reply("Done.")]
     done, _ = exec_with_mock(repo, script, "tidy the tools", "--no-commit")
+    assert not marker.exists(), "the hook ran on the host"
     assert done.returncode == 0, done.stderr
     assert not (repo / ".git" / "hooks" / HOOK).exists()
     assert (repo / "tools" / "fmt.sh").exists()
-    assert not marker.exists()
 
 
 # -- a poisoned repository: acb's own git operations ------------------------------------------
@@ -297,6 +298,10 @@ POISONS: dict[str, Callable[[Path, Path, Path], None]] = {
         _attributes(r, "*.py filter=lfs"),
         _config(r, ("filter.lfs.process", str(e)), ("filter.lfs.required", "true")),
     ),
+    "driver named with =": lambda r, e, m: (  # `-c filter.a=b.clean=` would set `filter.a`
+        _attributes(r, "*.py filter=a=b"),
+        _config(r, ("filter.a=b.clean", str(e)), ("filter.a=b.required", "true")),
+    ),
     "textconv": lambda r, e, m: (
         _attributes(r, "*.py diff=evil"),
         _config(r, ("diff.evil.textconv", str(e))),
@@ -312,6 +317,7 @@ POISONS: dict[str, Callable[[Path, Path, Path], None]] = {
 
 def run_acb_git_operations(root: Path, scratch: Path) -> None:
     """What a run, a review and an undo do with git, in order, on `root`."""
+    preflight(root, Settings(), "acb/task")  # `acb exec --branch`: git switch -c
     snapshots = Snapshotter(root)
     start_ref = snapshots.checkpoint("r1", "start")  # ls-files, hash-object, update-ref
     (root / "app.py").write_text(APP + "\n\ndef bye() -> str:\n    return 'bye'\n")
