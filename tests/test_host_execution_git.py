@@ -20,6 +20,7 @@ from autocodebase.agent.git_flow import preflight
 from autocodebase.config import Settings
 from autocodebase.models.base import ToolCall
 from autocodebase.quality.review.changes import resolve
+from autocodebase.sandbox.bwrap import bwrap_problem
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext, ToolResult
 from autocodebase.vcs.blame import blame, provenance_record
@@ -371,6 +372,9 @@ def test_filtered_files_are_left_uncommitted_and_said_so(repo: Path, evil: Path)
 # -- what a run made that git will obey later -------------------------------------------------
 
 
+@pytest.mark.skipif(
+    bwrap_problem() is not None, reason="the run's shell needs the bubblewrap sandbox"
+)
 def test_a_run_that_creates_repositories_says_so_and_commits_none(
     repo: Path, evil: Path, marker: Path
 ) -> None:

@@ -179,8 +179,9 @@ def _created_message(created: list[str]) -> str:
 
 def _steering_message(paths: list[str]) -> str:
     return (
-        f"the run changed {', '.join(paths)}: these choose the filters, diff drivers and "
-        "submodules git uses, so review them before you commit, check out or update submodules"
+        f"the run changed {', '.join(paths)}: they choose the filters, diff drivers and "
+        "submodules your git will use (acb's own git uses none), so review them before you "
+        "next check out, pull or update submodules here"
     )
 
 
