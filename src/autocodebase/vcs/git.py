@@ -9,8 +9,11 @@ The repository is not trusted. acb runs git on the host, outside every sandbox, 
 project (or a model's edits, or a nested repository the model created) can name programs in
 `.git/config` and `.gitattributes`: hooks, an fsmonitor, filter and diff drivers, credential
 helpers, gpg. So every call goes through `git_invocation`, which turns all of them off with
-command-line configuration (it outranks every config file, and git passes it on to the git
-processes it starts for submodules) and with flags on the few subcommands that run drivers.
+command-line-scope configuration (`GIT_CONFIG_COUNT`: it outranks every config file, and the
+git processes git starts, for submodules say, inherit it) and with flags on the few
+subcommands that run diff drivers. The user's global and system config are not skipped
+(`GIT_CONFIG_NOSYSTEM` is not set): the threat is the repository's, and what is pinned here is
+pinned whatever file set it.
 What this costs, deliberately: acb's own git calls run no hooks (they are plumbing, which ran
 almost none anyway), sign nothing, and apply no clean/smudge filter (see `filtered_paths`).
 """
@@ -38,7 +41,8 @@ NEUTRAL_CONFIG: tuple[tuple[str, str], ...] = (
     ("core.sshCommand", "false"),
     ("credential.helper", ""),              # an empty value clears the list of helpers
     ("diff.external", ""),
-    ("commit.gpgSign", "false"),            # commit-tree honours it: gpg.program would run
+    ("commit.gpgSign", "false"),            # a signing git runs gpg.program (commit-tree
+                                            # ignores it today; nothing acb runs may sign)
     ("tag.gpgSign", "false"),
     ("log.showSignature", "false"),
     ("gpg.program", "false"),
