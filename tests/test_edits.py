@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from autocodebase.edits.apply import apply_edits
 from autocodebase.edits.model import PatchError
@@ -92,19 +94,27 @@ def test_an_anchor_missing_from_the_file_refuses_the_first_hunk(tmp_path: Path) 
         )
 
 
-def test_a_later_hunk_prefers_the_definition_the_previous_one_ended_in(tmp_path: Path) -> None:
-    """Two hunks inside one `def f` both carry `@@ def f():` (as git writes them); the second
-    one's lines also fit a later `def f`, but the order of hunks says which."""
+@pytest.mark.parametrize("later", ["different", "identical"])
+def test_a_later_hunk_under_the_same_anchor(tmp_path: Path, later: str) -> None:
+    """Two hunks inside one `def f` both carry `@@ def f():`, as git writes them: the second is
+    found under the `def f` the first one ended in; when a later `def f` has the same lines,
+    nothing in the patch says which is meant, so it is refused."""
     body = "def f():\n    a = 1\n    b = 2\n    return a\n\n"
-    write_file(tmp_path / "a.py", body + "def g():\n    pass\n\n" + body.replace("1", "5"))
-    apply(
-        tmp_path,
+    twin = body.replace("1", "5")
+    twin = twin if later == "identical" else twin.replace("b = 2", "b = 7")
+    write_file(tmp_path / "a.py", body + "def g():\n    pass\n\n" + twin)
+    patch = (
         "*** Begin Patch\n*** Update File: a.py\n@@ def f():\n-    a = 1\n+    a = 3\n"
-        "@@ def f():\n     b = 2\n-    return a\n+    return a + b\n*** End Patch",
+        "@@ def f():\n     b = 2\n-    return a\n+    return a + b\n*** End Patch"
     )
+    if later == "identical":
+        with pytest.raises(PatchError, match=r"hunk 2 of 2: a.py: the hunk matches 2 places"):
+            apply(tmp_path, patch)
+        return
+    apply(tmp_path, patch)
     text = (tmp_path / "a.py").read_text()
     assert text.startswith("def f():\n    a = 3\n    b = 2\n    return a + b\n")
-    assert text.count("return a\n") == 1
+    assert text.endswith("    b = 7\n    return a\n\n")
 
 
 def test_crlf_and_mode_are_kept(tmp_path: Path) -> None:
@@ -177,3 +187,67 @@ def test_add_over_existing_and_update_missing_are_refused(tmp_path: Path) -> Non
         apply(tmp_path, "*** Begin Patch\n*** Add File: a.txt\n+b\n*** End Patch")
     with pytest.raises(PatchError, match="does not exist"):
         apply(tmp_path, "*** Begin Patch\n*** Update File: b.txt\n-b\n+c\n*** End Patch")
+
+
+DEFINITIONS = ["def f(x):", "def g(x):", "class A:", "    def f(self):"]
+HEADS = ("def ", "class ")
+BODIES = ["    x = 1", "    return x", "        return self", "    y = 'a'", "", "    pass"]
+
+
+@st.composite
+def headed_changes(draw: st.DrawFn) -> tuple[list[str], list[tuple[int, int, list[str]]]]:
+    """A file of repeated definitions with repeated bodies, and ordered, separate changes."""
+    lines: list[str] = []
+    for _ in range(draw(st.integers(2, 6))):
+        lines.append(draw(st.sampled_from(DEFINITIONS)))
+        lines += draw(st.lists(st.sampled_from(BODIES), min_size=1, max_size=5))
+    changes = []
+    position = 1
+    while position < len(lines) and len(changes) < 3:
+        start = draw(st.integers(position, len(lines)))
+        end = draw(st.integers(start, min(start + 2, len(lines))))
+        new = draw(st.lists(st.sampled_from(["    changed()", "    x = 2"]), max_size=2))
+        if lines[start:end] == new:
+            break
+        changes.append((start, end, new))
+        position = end + 5  # room for both hunks' context
+    return lines, changes
+
+
+def git_style_patch(lines: list[str], changes: list[tuple[int, int, list[str]]]) -> str:
+    """Hunks with two lines of context, each headed as git's python driver would: by the
+    nearest definition line above the hunk."""
+    body = ["*** Begin Patch", "*** Update File: f.py"]
+    for start, end, new in changes:
+        first = max(start - 2, 0)
+        above = range(first - 1, -1, -1)
+        heading = next((lines[i] for i in above if lines[i].lstrip().startswith(HEADS)), "")
+        body.append(f"@@ {heading.strip()}" if heading else "@@")
+        body += [" " + t for t in lines[first:start]] + ["-" + t for t in lines[start:end]]
+        body += ["+" + t for t in new] + [" " + t for t in lines[end : end + 2]]
+    return "\n".join([*body, "*** End Patch"]) + "\n"
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=headed_changes())
+def test_headed_hunks_land_where_meant_or_are_refused(
+    case: tuple[list[str], list[tuple[int, int, list[str]]]], tmp_path_factory: object
+) -> None:
+    """Repeated definitions and bodies make anchors and context ambiguous on purpose: the
+    preference for the definition the previous hunk ended in must never misplace a hunk."""
+    lines, changes = case
+    assume(changes)
+    workspace = Path(tmp_path_factory.mktemp("ws"))  # type: ignore[attr-defined]
+    original = "\n".join(lines) + "\n"
+    (workspace / "f.py").write_text(original)
+    expected = list(lines)
+    for start, end, new in reversed(changes):
+        expected[start:end] = new
+    try:
+        apply_edits(workspace, parse_edits(git_style_patch(lines, changes)))
+    except PatchError:
+        assert (workspace / "f.py").read_text() == original
+        return
+    assert (workspace / "f.py").read_text() == "\n".join(expected) + ("\n" if expected else "")

@@ -7,10 +7,10 @@ differ. The first grade that matches anywhere decides: one match applies, severa
 with their line numbers. Context lines are re-emitted as the file has them, so a lenient match
 never rewrites lines the model only quoted for orientation.
 
-`@@` anchors are read as git writes hunk headers: the nearest definition above the hunk, so
-successive hunks inside one definition repeat it, and a hunk may lie past the end of its block.
-A hunk that fits once under the occurrence the previous hunk ended in goes there; otherwise the
-anchors narrow the search and ambiguity is refused as everywhere else.
+`@@` anchors are read as git writes hunk headers: the nearest definition above the hunk, as it
+was before the patch. So successive hunks inside one definition repeat it (the occurrence the
+previous hunk ended in is searched too), an earlier hunk may have rewritten it, and a hunk may
+lie past the end of its block. Anchors narrow the search; ambiguity is refused as everywhere else.
 """
 
 from __future__ import annotations
@@ -89,17 +89,6 @@ def _block_end(lines: Sequence[str], anchor: int) -> int:
     return index
 
 
-@dataclass(frozen=True)
-class _Anchoring:
-    """Where a hunk's `@@` anchors allow it: `regions` [begin, end) are the blocks each anchor
-    occurrence opens (nested anchor by anchor); `window` [begin, end) is the stretch the
-    occurrence governing the cursor heads, up to the next occurrence (git's reading of a hunk
-    header: the nearest such line above the hunk), or None when no occurrence precedes it."""
-
-    regions: list[tuple[int, int]]
-    window: tuple[int, int] | None
-
-
 def _anchor_hits(lines: Sequence[str], anchor: str, begin: int, end: int) -> list[int]:
     wanted = LENIENT(anchor)
     hits = [i for i in range(begin, end) if lines[i] == wanted]
@@ -118,22 +107,21 @@ def _from_cursor(hits: list[int], start: int) -> list[int]:
     return before[-1:] + [h for h in hits if h >= start]
 
 
-def _anchoring(file: _Lines, anchors: Sequence[str], start: int, path: str) -> _Anchoring:
+def _anchor_regions(
+    file: _Lines, anchors: Sequence[str], start: int, path: str
+) -> list[tuple[int, int]]:
+    """Regions [begin, end) inside the blocks the anchors name, nested anchor by anchor, from
+    the occurrence governing `start` on."""
     lines = file.norm(LENIENT)
     regions = [(0, len(lines))]
-    hits: list[int] = []
     for anchor in anchors:
-        hits = []
+        hits: list[int] = []
         for begin, end in regions:
             hits += _from_cursor(_anchor_hits(lines, anchor, begin, end), start)
         if not hits:
             raise PatchError(f"{path}: the anchor '@@ {anchor.strip()}' was not found")
         regions = [(i, _block_end(file.raw, i)) for i in hits]
-    governing = [h for h in hits if h <= start]
-    if not start or not governing:
-        return _Anchoring(regions, None)
-    later = [h for h in hits if h > governing[-1]]
-    return _Anchoring(regions, (governing[-1], later[0] if later else len(lines)))
+    return regions
 
 
 def _within_anchors(positions: list[int], regions: list[tuple[int, int]]) -> list[int]:
@@ -217,21 +205,16 @@ def _ambiguous(path: str, positions: list[int], grade: str) -> PatchError:
 def _candidates(file: _Lines, hunk: Hunk, start: int, path: str) -> tuple[list[int], str]:
     """Positions at the strictest grade that matches anywhere (none: an empty list).
 
-    An anchored hunk that fits exactly once under the anchor occurrence the previous hunk
-    ended in is placed there, as the order of hunks says; elsewhere the anchors only narrow
-    the search. The first occurrence after the cursor gets no such preference: identical
-    definitions (two `def __new__` with the same body) would then be guessed at, not refused.
+    No occurrence of an anchor is preferred to another, not even the one the previous hunk
+    ended in: two definitions with the same `def` line and the same lines (sympy's
+    `Union.__new__` and `Intersection.__new__`) are told apart only by line numbers, which a
+    Codex patch does not carry, so a hunk that fits under both is refused, not guessed at.
     """
-    anchoring = _anchoring(file, hunk.anchors, start, path) if hunk.anchors else None
+    regions = _anchor_regions(file, hunk.anchors, start, path) if hunk.anchors else None
     for grade, normalizer in GRADES:
         positions = _find(file, hunk.old, normalizer, start, hunk.at_eof)
-        if anchoring is not None:
-            if anchoring.window is not None:
-                begin, end = anchoring.window
-                inside = [p for p in positions if begin <= p < end]
-                if len(inside) == 1:
-                    return inside, grade
-            positions = _within_anchors(positions, anchoring.regions)
+        if regions is not None:
+            positions = _within_anchors(positions, regions)
         if positions:
             return positions, grade
     return [], ""
@@ -388,7 +371,7 @@ def locate(lines: Sequence[str], hunk: Hunk, cursor: int, path: str) -> Match:
         if hunk.anchors:
             # Pure additions under `@@ class Foo` go at the end of Foo's body: the Foo the
             # cursor is in, else the next one.
-            regions = _anchoring(file, hunk.anchors, cursor, path).regions
+            regions = _anchor_regions(file, hunk.anchors, cursor, path)
             begin, end = next((r for r in regions if r[1] >= cursor), regions[0])
             while end > begin + 1 and not lines[end - 1].strip():
                 end -= 1

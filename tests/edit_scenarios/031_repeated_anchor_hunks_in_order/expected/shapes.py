@@ -20,4 +20,4 @@ class Triangle:
 
     def area(self, scale=1):
         size = self.size * scale
-        return size
+        return size / 2

@@ -19,4 +19,4 @@ class Triangle:
 
     def area(self, scale=1):
         size = self.size * scale
-        return size
+        return size / 2
