@@ -275,3 +275,29 @@ def test_a_cargo_project_runs_for_real(tmp_path: Path) -> None:
     result, _ = call(crate, timeout_s=300)
     assert (result.data["passed"], result.data["failed"]) == (1, 1), result.output
     assert "tests::halves" in result.output and "src/lib.rs" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "pytest_last"),
+    [
+        ("pytest -x tests/unit", True),
+        ("python -m pytest -q", True),
+        ("cd sub && PYTHONPATH=. python3 -m pytest", True),
+        ("/opt/venv/bin/pytest", True),
+        ("pytest | tee log", False),
+        ("pytest > out.txt", False),
+        ("pytest; echo done", False),
+        ("make check", False),
+        ("tox -e py311", False),
+        ("bin/test sympy/core", False),
+    ],
+)
+def test_a_users_own_pytest_command_reports_test_by_test(
+    tmp_path: Path, command: str, pytest_last: bool
+) -> None:
+    configured = detect(tmp_path, command)
+    assert configured is not None and configured.command == command
+    assert configured.runner == ("pytest" if pytest_last else "custom")
+    line, report = configured.invocation("/scratch")
+    assert (report == "junit") == pytest_last
+    assert line.startswith(command)

@@ -181,7 +181,11 @@ class TestsChecked(Event):
     """Of those, the ones that failed before the run too (not blamed on it)."""
     verdict: str
     """`passed`, `preexisting` (only old failures), `sent-back` (new failures went to the
-    model), `gave-up` (still failing after the allowed rounds), `skipped: why`."""
+    model), `gave-up` (still failing after the allowed rounds), `timed-out` (never a pass),
+    `skipped: why`."""
+    selected: list[str] = field(default_factory=list)
+    """The test files chosen for the change; empty: the whole suite ran."""
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,6 +249,9 @@ class RunFinished(Event):
     duration_s: float
     diff: str | None
     error: str | None = None
+    verification: dict[str, Any] | None = None
+    """What the tests proved of the change (`status`: verified, partly-verified, unverified;
+    `detail`; `tests`); None when the run changed nothing."""
 
 
 Sink = Callable[[dict[str, Any]], None]

@@ -107,6 +107,8 @@ class Agent:
     """Called with the result before `run_finished` is emitted (the runner commits there)."""
     check_done: Callable[[], Verdict] | None = None
     """Asked when the model says it is done (the test gate): feedback continues the turn."""
+    verification: Callable[[], dict[str, Any] | None] | None = None
+    """What the tests proved of the change, for `run_finished` (the test gate's answer)."""
 
     def __post_init__(self) -> None:
         self.messages: list[Message] = []
@@ -216,6 +218,7 @@ class Agent:
                     duration_s=round(time.monotonic() - self._started, 3),
                     diff=diff,
                     error=result.error,
+                    verification=self.verification() if self.verification else None,
                 )
             )
         return result

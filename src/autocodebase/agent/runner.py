@@ -28,6 +28,7 @@ from autocodebase.ledger.store import LedgerWriter, connect
 from autocodebase.models.base import Model
 from autocodebase.models.pricing import price_for
 from autocodebase.models.retry import RetryPolicy
+from autocodebase.quality.verification import GATE_OFF, Verification, unverified
 from autocodebase.redact import Redactor
 from autocodebase.sandbox.approvals import ApprovalStore
 from autocodebase.sandbox.environment import command_environment
@@ -179,16 +180,26 @@ class RunSession:
         git_flow = self.git
         start = (lambda: (git_flow.root, git_flow.start_ref)) if git_flow else (lambda: None)
         checks: list[Callable[[], Verdict]] = []
+        test_gate: TestGate | None = None
         if settings.test_gate:
-            checks.append(
-                TestGate(
-                    context=context,
-                    emit=bus.emit,
-                    changed=lambda: bool(agent.file_calls),
-                    baseline_tree=start,
-                    rounds=settings.test_rounds,
-                )
+            test_gate = TestGate(
+                context=context,
+                emit=bus.emit,
+                changed=lambda: bool(agent.file_calls),
+                baseline_tree=start,
+                rounds=settings.test_rounds,
+                changed_paths=lambda: self._workspace_paths(agent.file_calls),
             )
+            checks.append(test_gate)
+
+        def verification() -> Verification | None:
+            if not agent.file_calls:
+                return None
+            if test_gate is None:
+                return GATE_OFF
+            return test_gate.verification or unverified("the run ended before its tests ran")
+
+        agent.verification = lambda: found.record() if (found := verification()) else None
         if settings.review_gate:
             review = ReviewGate(
                 workspace=self.workspace,

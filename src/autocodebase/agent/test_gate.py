@@ -1,31 +1,47 @@
-"""The test gate: before the model may call a task done, the project's tests run; tests that
-passed before the run and fail now go back to the model, and a run never reports success over
-them.
+"""The test gate: before the model may call a task done, the tests that exercise its change run;
+tests that passed before the run and fail now go back to the model, and a run never reports
+success over them.
+
+On a large repository the whole suite does not fit the time a run may spend, so the gate runs
+first the tests chosen for the change (`quality.selection`), then widens to the whole suite only
+when it is known (or estimated from the selection) to fit the budget that is left. What ran is
+said as a `Verification`: verified, partly verified (which tests), or unverified (why). A
+timeout is never a pass, and never taken for a failure that was there before.
 
 Tests that already failed before the run are not blamed on it. They are found only when
 needed — when something fails now — by running the same tests on the checkpoint of the tree
-as the run found it, exported to a scratch directory, so a green suite costs one run.
+as the run found it, exported to a scratch directory, so a green run costs one test run.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autocodebase.agent.events import Event, TestsChecked
 from autocodebase.errors import AcbError
+from autocodebase.quality import suite_times
 from autocodebase.quality.detect import TestCommand, detect
 from autocodebase.quality.results import CaseResult, TestReport, failure_digest
 from autocodebase.quality.runner import run_tests
+from autocodebase.quality.selection import Selection, is_test_file, select_tests
+from autocodebase.quality.verification import Verification, unverified
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.tools.base import ToolContext
 from autocodebase.tools.shell import default_gate
 from autocodebase.vcs.checkpoint import export_tree
+from autocodebase.vcs.git import worktree_files
 
 WHOLE_SUITE = "(whole suite)"
 """Stands for the suite when the runner gives no per-test results, only an exit status."""
+SELECTING_RUNNERS = ("pytest", "unittest")
+"""Runners whose tests can be chosen by file (`run_tests(..., selector=files)`)."""
+SMALL_SUITE_FILES = 30
+"""A suite of no more test files than this runs whole straight away: choosing would save
+little, and the whole suite says more."""
 
 
 @dataclass(frozen=True)
@@ -48,71 +64,220 @@ class TestGate:
     """(git root, tree id) of the working tree as the run found it; None outside git."""
     rounds: int = 2
     """How many times failing tests go back to the model before the run gives up."""
+    changed_paths: Callable[[], list[str]] = lambda: []
+    """Workspace-relative paths the run changed: what the selection starts from."""
+    budget_s: int | None = None
+    """Seconds the gate may spend on one check; None: the test timeout."""
 
     def __post_init__(self) -> None:
         self.sent_back = 0
-        self._before: set[str] | None = None
+        self._before: dict[str, set[str]] = {}
+        self._sent_names: list[str] = []
+        self.verification: Verification | None = None
+        """What the last check proved; None before any check (or when nothing changed)."""
 
     def __call__(self) -> Verdict:
         if not self.changed():
             return Verdict()
         command = detect(self.context.workspace, self.context.test_command)
         if command is None:
+            self.verification = unverified("no test command found")
             self._record(None, [], "skipped: no test command found")
             return Verdict()
-        report = self._run(command, self.context.workspace)
-        self.context.test_reports.append(report)
-        if report.refused:
-            self._record(report, [], f"skipped: {report.refused}")
-            return Verdict()
-        failing = _names(report)
-        if not failing:
-            self._record(report, [], "passed")
-            return Verdict()
-        before = self._failing_before(command)
-        new = [name for name in failing if name not in before]
-        if not new:
-            self._record(report, failing, "preexisting")
-            return Verdict()
-        if self.sent_back >= self.rounds:
-            self._record(report, [n for n in failing if n in before], "gave-up")
-            shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
-            return Verdict(failure=f"tests that passed before the run now fail: {shown}")
-        self.sent_back += 1
-        self._record(report, [n for n in failing if n in before], "sent-back")
-        return Verdict(feedback=_feedback(report, new, before))
+        started = time.monotonic()
+        budget = self.budget_s or self.context.test_timeout_s
+        selection, total = self._selection(command)
+        if selection and not self._whole_suite_first(command, selection, total, budget):
+            report = self._run(command, self.context.workspace, selection, budget)
+            verdict = self._judge(command, report, selection)
+            if verdict is not None:
+                return verdict
+            left = budget - (time.monotonic() - started)
+            partly = _partly(report, selection, total, budget)
+            if not self._widen(command, report, selection, total, left):
+                self.verification = partly
+                return Verdict()
+            whole = self._run(command, self.context.workspace, Selection(), int(left))
+            verdict = self._judge(command, whole, Selection())
+            if whole.timed_out:
+                # The chosen tests passed; the whole suite could not finish: still partly.
+                self.verification = replace(
+                    partly,
+                    detail=f"{partly.detail.split('; the whole suite')[0]}; the whole suite "
+                    f"did not finish in {whole.duration_s:.0f} s",
+                )
+            return verdict or Verdict()
+        report = self._run(command, self.context.workspace, Selection(), budget)
+        return self._judge(command, report, Selection()) or Verdict()
 
-    def _run(self, command: TestCommand, workspace: Path) -> TestReport:
-        return run_tests(
+    # -- choosing what to run ---------------------------------------------------------------
+
+    def _selection(self, command: TestCommand) -> tuple[Selection, int]:
+        """The tests chosen for the change, and how many test files the project has."""
+        if command.runner not in SELECTING_RUNNERS:
+            return Selection(), 0
+        files = worktree_files(self.context.workspace) or []
+        workspace = self.context.workspace
+
+        def read(path: str) -> str:
+            try:
+                return (workspace / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return ""
+
+        asked = [
+            part
+            for report in self.context.test_reports
+            for part in (report.selector or "").split()
+            if not part.startswith("-")
+        ]
+        failed = [name for name in self._sent_names if name != WHOLE_SUITE]
+        earlier = [_file_of(name, files) for name in failed]
+        selection = select_tests(
+            files, self.changed_paths(), read, asked, [e for e in earlier if e]
+        )
+        return selection, sum(1 for f in files if is_test_file(f))
+
+    def _whole_suite_first(
+        self, command: TestCommand, selection: Selection, total: int, budget: int
+    ) -> bool:
+        """Run the whole suite straight away when it is small, known to fit, or mostly chosen
+        anyway."""
+        if total <= SMALL_SUITE_FILES or len(selection.files) * 2 >= total:
+            return True
+        learned = suite_times.known(self.context.workspace, command.command)
+        return bool(learned and learned.fits(budget))
+
+    def _widen(
+        self,
+        command: TestCommand,
+        report: TestReport,
+        selection: Selection,
+        total: int,
+        left: float,
+    ) -> bool:
+        """Whether the whole suite can run in the time left: known to fit, or estimated from
+        the selection's own time per file."""
+        learned = suite_times.known(self.context.workspace, command.command)
+        if learned is not None:
+            fits = learned.fits(left)
+            if fits is not None:
+                return fits
+        estimate = report.duration_s * total / max(len(selection.files), 1)
+        return estimate <= left * 0.8
+
+    # -- running and judging ----------------------------------------------------------------
+
+    def _run(
+        self, command: TestCommand, workspace: Path, selection: Selection, timeout_s: int
+    ) -> TestReport:
+        report = run_tests(
             command,
             workspace,
             self.context.commands or default_gate(self.context),
             self.context.env or command_environment(),
-            self.context.test_timeout_s,
+            max(int(timeout_s), 1),
+            " ".join(selection.files) or None,
         )
+        if not selection and workspace == self.context.workspace and not report.refused:
+            suite_times.learn(workspace, command.command, report.duration_s, not report.timed_out)
+        return report
 
-    def _failing_before(self, command: TestCommand) -> set[str]:
-        """Names failing on the tree as the run found it (computed once per run)."""
-        if self._before is not None:
-            return self._before
-        self._before = set()
+    def _judge(
+        self, command: TestCommand, report: TestReport, selection: Selection
+    ) -> Verdict | None:
+        """The verdict when the model must hear of it or the gate is done; None when the tests
+        passed and the gate may go on (widen, or say what was verified)."""
+        self.context.test_reports.append(report)
+        scope = selection.describe() if selection else WHOLE_SUITE
+        if report.refused:
+            self.verification = unverified(f"the tests could not run: {report.refused}")
+            self._record(report, [], f"skipped: {report.refused}", selection)
+            return Verdict()
+        if report.timed_out:
+            self.verification = unverified(
+                f"the tests ({scope}) timed out after {report.duration_s:.0f} s"
+            )
+            self._record(report, [], "timed-out", selection)
+            return Verdict()
+        failing = _names(report)
+        if not failing:
+            if not selection:
+                self.verification = Verification(
+                    "verified", f"whole suite: {_counts(report)}", (WHOLE_SUITE,)
+                )
+                self._record(report, [], "passed", selection)
+                return Verdict()
+            self._record(report, [], "passed", selection)
+            return None
+        before = self._failing_before(command, selection)
+        if before is None:
+            self.verification = unverified(
+                "tests fail, and the same tests on the tree as the run found it timed out, so "
+                "whether they failed before is not known"
+            )
+            before = set()
+        new = [name for name in failing if name not in before]
+        if not new:
+            kept = [n for n in failing if n in before]
+            if selection:
+                self._record(report, kept, "preexisting", selection)
+                return None
+            self.verification = Verification(
+                "verified",
+                f"whole suite: {_counts(report)}; {len(kept)} failing before the run too",
+                (WHOLE_SUITE,),
+            )
+            self._record(report, kept, "preexisting", selection)
+            return Verdict()
+        self.verification = unverified(f"tests fail: {', '.join(new[:5])}")
+        if self.sent_back >= self.rounds:
+            self._record(report, [n for n in failing if n in before], "gave-up", selection)
+            shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+            return Verdict(failure=f"tests that passed before the run now fail: {shown}")
+        self.sent_back += 1
+        self._sent_names = new
+        self._record(report, [n for n in failing if n in before], "sent-back", selection)
+        return Verdict(feedback=_feedback(report, new, before))
+
+    def _failing_before(self, command: TestCommand, selection: Selection) -> set[str] | None:
+        """Names failing on the tree as the run found it (once per selection); None when that
+        run timed out, so nothing is known."""
+        key = " ".join(selection.files)
+        if key in self._before:
+            return self._before[key]
         found = self.baseline_tree()
         if found is None:
-            return self._before
+            return self._before.setdefault(key, set())
         root, tree = found
         try:
             relative = self.context.workspace.resolve().relative_to(root.resolve())
         except ValueError:
-            return self._before
+            return self._before.setdefault(key, set())
         with tempfile.TemporaryDirectory(prefix="acb-baseline-") as scratch:
             try:
                 export_tree(root, tree, Path(scratch))
             except (AcbError, OSError):
-                return self._before
-            self._before = set(_names(self._run(command, Path(scratch) / relative)))
-        return self._before
+                return self._before.setdefault(key, set())
+            present = Selection(
+                tuple(f for f in selection.files if (Path(scratch) / relative / f).is_file())
+            )
+            if selection and not present:
+                return self._before.setdefault(key, set())  # the selected tests are all new
+            report = self._run(
+                command, Path(scratch) / relative, present, self.context.test_timeout_s
+            )
+        if report.timed_out:
+            return None
+        return self._before.setdefault(key, set(_names(report)))
 
-    def _record(self, report: TestReport | None, preexisting: list[str], verdict: str) -> None:
+    def _record(
+        self,
+        report: TestReport | None,
+        preexisting: list[str],
+        verdict: str,
+        selection: Selection | None = None,
+    ) -> None:
         self.emit(
             TestsChecked(
                 command=report.command if report else "",
@@ -120,14 +285,43 @@ class TestGate:
                 failed=_names(report) if report else [],
                 preexisting=preexisting,
                 verdict=verdict,
+                selected=list(selection.files) if selection else [],
+                duration_s=round(report.duration_s, 2) if report else 0.0,
             )
         )
+
+
+def _partly(report: TestReport, selection: Selection, total: int, budget: int) -> Verification:
+    reasons = sorted(set(selection.reasons.values()))[:3]
+    why = f"; chosen as {', '.join(reasons)}" if reasons else ""
+    rest = f"the whole suite ({total} test files) was not run: it is not known to fit in {budget} s"
+    return Verification(
+        "partly-verified",
+        f"{_counts(report)} in {selection.describe()}{why}; {rest}",
+        selection.files,
+    )
+
+
+def _counts(report: TestReport) -> str:
+    if report.cases:
+        return f"{len(report.passed)} passed, {len(report.failures)} failed"
+    return f"exit status {report.exit_code}, no per-test results"
+
+
+def _file_of(name: str, files: list[str]) -> str | None:
+    """The test file a case name (`tests.test_core::test_x` or `tests/test_core.py::test_x`)
+    lives in, if it is one of the project's files."""
+    head = name.split("::")[0]
+    for candidate in (head, head.replace(".", "/") + ".py"):
+        if candidate in files:
+            return candidate
+    return None
 
 
 def _names(report: TestReport) -> list[str]:
     if report.failures:
         return [case.name for case in report.failures]
-    if report.timed_out or (report.exit_code not in (0, None) and not report.cases):
+    if report.exit_code not in (0, None) and not report.cases:
         return [WHOLE_SUITE]
     return []
 

@@ -131,6 +131,13 @@ class HumanRenderer:
             f"{event['steps']} steps · {format_tokens(event['usage'])} · "
             f"{format_cost(event['cost_usd'])} · {event['duration_s']:.1f}s · run {event['run_id']}"
         )
+        verification = event.get("verification")
+        if verification:
+            good = verification["status"] == "verified"
+            self._line(
+                f"◆ {verification['status']}: {verification['detail']}",
+                fg="green" if good else "yellow",
+            )
         if event["outcome"] == "completed":
             self._line(f"✔ completed · {facts}", fg="green", bold=True)
         else:
@@ -141,8 +148,10 @@ class HumanRenderer:
 def describe_tests_checked(event: dict[str, Any]) -> tuple[str, bool]:
     """One line for the test gate's verdict, and whether it is good news."""
     verdict, failed, old = event["verdict"], event["failed"], event["preexisting"]
+    chosen = event.get("selected") or []
+    scope = f" in {len(chosen)} test files chosen for the change" if chosen else ""
     if verdict == "passed":
-        return f"◆ tests pass ({event['passed']} passed)", True
+        return f"◆ tests pass ({event['passed']} passed{scope})", True
     if verdict == "preexisting":
         return f"◆ tests: only the {len(old)} failure(s) that predate the run remain", True
     new = len(failed) - len(old)
@@ -150,6 +159,8 @@ def describe_tests_checked(event: dict[str, Any]) -> tuple[str, bool]:
         return f"◆ tests: {new} new failure(s) sent back to the model", False
     if verdict == "gave-up":
         return f"◆ tests: {new} new failure(s) remain; the run will not claim success", False
+    if verdict == "timed-out":
+        return f"◆ tests timed out after {event.get('duration_s', 0):.0f} s: not verified", False
     return f"◆ tests {verdict}", True
 
 

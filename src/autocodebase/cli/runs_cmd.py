@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from autocodebase.cli.render import format_cost, format_tokens, summarize_call
+from autocodebase.cli.render import (
+    describe_review_checked,
+    describe_tests_checked,
+    format_cost,
+    format_tokens,
+    summarize_call,
+)
 
 FOLD_LINES = 30
 SYSTEM_FOLD_LINES = 6
@@ -122,6 +128,19 @@ def _render_event(event: dict[str, Any], full: bool) -> str | None:
         return text
     if kind == "error":
         return f"[{'error' if event['fatal'] else 'warning'}] {event['message']}"
+    if kind == "tests_checked":
+        text, _ = describe_tests_checked(event)
+        failing = ", ".join(event["failed"][:10])
+        return f"[tests] {text.lstrip('◆ ')} · {event['command']}" + (
+            f"\n    failing: {failing}" if failing else ""
+        )
+    if kind == "review_checked":
+        text, _ = describe_review_checked(event)
+        findings = [
+            f"{f.get('severity')} {f.get('file')}:{f.get('line')} {f.get('message')}"
+            for f in event["findings"][:10]
+        ]
+        return f"[review] {text.lstrip('◆ ')}" + "".join(f"\n    {f}" for f in findings)
     return None
 
 
@@ -154,6 +173,8 @@ def show_run(run: str, as_json: bool, full: bool) -> None:
         f"usage     {record['steps'] or 0} steps · {format_tokens(usage)} · "
         f"{format_cost(record['cost_usd'])}",
     ]
+    if record.get("verification"):
+        header.append(f"tests     {record['verification']} ({record['verification_detail']})")
     if record["error"]:
         header.append(f"error     {record['error']}")
     if record.get("checkpoint_ref"):

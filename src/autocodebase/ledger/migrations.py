@@ -58,6 +58,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX releases_workspace ON releases(workspace, at);
     """,
+    # 4: what the tests proved of a run's change (verified / partly-verified / unverified)
+    """
+    ALTER TABLE runs ADD COLUMN verification TEXT;
+    ALTER TABLE runs ADD COLUMN verification_detail TEXT;
+    """,
 ]
 
 

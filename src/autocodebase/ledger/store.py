@@ -84,6 +84,11 @@ class LedgerWriter:
                     event["run_id"],
                 ),
             )
+            verification = event.get("verification") or {}
+            self.connection.execute(
+                "UPDATE runs SET verification=?, verification_detail=? WHERE id=?",
+                (verification.get("status"), verification.get("detail"), event["run_id"]),
+            )
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,28 @@ class TestCommand:
         return self.command, "output"
 
 
+def runs_pytest_last(command: str) -> bool:
+    """Whether `command`'s last simple command is pytest, with nothing after it that would take
+    the arguments acb appends (a pipe, a redirection): then a user's own command still reports
+    results test by test through JUnit XML."""
+    import shlex
+
+    last = re.split(r"&&|\|\||;", command)[-1]
+    if any(mark in last for mark in ("|", ">", "<", "`", "$(")):
+        return False
+    try:
+        words = shlex.split(last)
+    except ValueError:
+        return False
+    words = [w for w in words if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w)]
+    if not words:
+        return False
+    program = words[0].rsplit("/", 1)[-1]
+    if program in ("pytest", "py.test"):
+        return True
+    return program.startswith("python") and words[1:3] == ["-m", "pytest"]
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
@@ -61,7 +83,8 @@ def detect_all(root: Path, configured: str | None = None) -> list[TestCommand]:
     """Every way of running the tests that the project's files suggest, best first."""
     found: list[TestCommand] = []
     if configured:
-        found.append(TestCommand("custom", configured, "[test] command in .acb/config.toml"))
+        runner = "pytest" if runs_pytest_last(configured) else "custom"
+        found.append(TestCommand(runner, configured, "[test] command in .acb/config.toml"))
     found += _python(root)
     found += _javascript(root)
     if (root / "go.mod").is_file():

@@ -43,6 +43,8 @@ class TestReport:
     duration_s: float = 0.0
     refused: str | None = None
     """Why the tests did not run at all (the sandbox or the user refused)."""
+    selector: str | None = None
+    """The tests asked for (files, node ids, `-k EXPR`); None: the whole suite."""
 
     @property
     def failures(self) -> list[CaseResult]:

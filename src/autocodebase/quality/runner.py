@@ -63,4 +63,5 @@ def run_tests(
             timed_out=outcome.timed_out,
             duration_s=outcome.duration_s,
             refused=outcome.refused,
+            selector=selector,
         )

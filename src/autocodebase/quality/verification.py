@@ -1,0 +1,41 @@
+"""What a run's tests proved about its change, said honestly in one line.
+
+Three answers: `verified` (the whole suite ran to the end, and nothing that passed before
+fails now), `partly-verified` (tests chosen for the change ran and passed, the whole suite did
+not run: which tests, and why not the rest), `unverified` (why: no test command, the tests
+timed out, the sandbox refused them, they fail, the gate was off). A timeout is never a pass.
+The same words go to the summary, the `--json` events, the ledger and the commit's
+`Acb-Verified:` trailer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["verified", "partly-verified", "unverified"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    status: Status
+    detail: str
+    """One line: what ran and with what result, or why nothing proved the change."""
+    tests: tuple[str, ...] = field(default_factory=tuple)
+    """What ran: `(whole suite)` or the selected test files."""
+
+    def line(self) -> str:
+        """`verified (whole suite: 12 passed)`: for the summary and the commit trailer."""
+        return f"{self.status} ({self.detail})"
+
+    def record(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tests"] = list(self.tests)
+        return data
+
+
+def unverified(why: str) -> Verification:
+    return Verification("unverified", why)
+
+
+GATE_OFF = unverified("the test gate is off ([test] gate = false)")
