@@ -53,15 +53,22 @@ for path in sockets():
         message = {"op": "start", "port": 1, "argv": argv, "cwd": "/", "env": dict(os.environ),
                    "log": "/dev/null", "release": release, "command": " ".join(argv),
                    "token": token}
+        client = socket.socket(socket.AF_UNIX)
+        client.settimeout(10)
         try:
-            client = socket.socket(socket.AF_UNIX)
-            client.settimeout(10)
             client.connect(path)
-            client.sendall((json.dumps(message) + "\n").encode())
-            print(path, "token" if token else "no token", client.recv(65536).decode().strip())
-            client.close()
         except OSError as error:
             print(path, "unreachable:", error)
+            continue
+        try:
+            client.sendall((json.dumps(message) + "\n").encode())
+        except OSError as error:  # refused peers are answered, and hung up on, unread
+            print(path, "send failed:", error)
+        try:
+            print(path, "token" if token else "no token", client.recv(65536).decode().strip())
+        except OSError as error:
+            print(path, "no answer:", error)
+        client.close()
 """
 
 

@@ -180,10 +180,17 @@ SUPERVISION: list[Supervision] = []
 
 
 class ControlHandler(socketserver.StreamRequestHandler):
+    """The peer is checked once, before anything it sends is acted on; then every request
+    must carry the token."""
+
     def handle(self) -> None:
         problem = peer_problem(self.request)
         if problem is not None:
-            self._send({"ok": False, "error": f"refused: {problem}"})
+            # Its first line is read and dropped, so it gets the answer rather than a reset.
+            self.request.settimeout(2)
+            with contextlib.suppress(OSError):
+                self.rfile.readline(65536)
+                self._send({"ok": False, "error": f"refused: {problem}"})
             return
         token = SUPERVISION[0].token
         for raw in self.rfile:
