@@ -36,6 +36,7 @@ from autocodebase.errors import AcbError
 from autocodebase.models.base import Message, Model, ModelError, ToolCall, Usage
 from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries
+from autocodebase.signals import Terminated
 from autocodebase.tools.base import Toolbox, ToolContext
 from autocodebase.vcs.checkpoint import Snapshotter, Tree, changed_paths
 from autocodebase.vcs.git import git
@@ -179,8 +180,13 @@ class Agent:
         except ModelError as exc:
             self.emit(ErrorRaised(message=str(exc), fatal=True))
             result = self._result("failed", str(exc))
-        except KeyboardInterrupt:
-            result = self._result("interrupted", "interrupted by the user")
+        except KeyboardInterrupt as stop:
+            why = (
+                f"terminated by {stop}"
+                if isinstance(stop, Terminated)
+                else "interrupted by the user"
+            )
+            result = self._result("interrupted", why)
             self._close_dangling_calls()
         except Exception as exc:  # a bug of ours: record it with its traceback, end the turn
             detail = "".join(traceback.format_exception(exc))

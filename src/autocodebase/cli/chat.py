@@ -9,7 +9,7 @@ ends it. Approval questions from the sandbox layer are asked here, with their sc
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
 from autocodebase.sandbox.gate import Edited
+from autocodebase.signals import Terminated, terminating_signals
 
 SLASH_HELP = {
     "/help": "this list",
@@ -100,6 +101,8 @@ class TerminalApprover:
         while True:
             try:
                 answer = self.ask("approve? [y/s/c/p/e/n] ").strip().lower()[:1]
+            except Terminated:
+                raise  # the session is ending, not declining
             except (KeyboardInterrupt, EOFError):
                 return "deny"
             if answer == "e":
@@ -129,7 +132,13 @@ class Chat:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def run(self) -> None:
+    def run(self) -> int:
+        """Converse until the person leaves; 128 + N when signal N (SIGTERM, SIGHUP) ended it."""
+        with terminating_signals() as caught:
+            self._converse(lambda: caught.signum)
+        return 128 + caught.signum if caught.signum is not None else 0
+
+    def _converse(self, stopped: Callable[[], int | None]) -> None:
         from autocodebase.agent.loop import RunResult
         from autocodebase.models.base import Usage
 
@@ -145,6 +154,11 @@ class Chat:
             while True:
                 try:
                     text = self.prompt("acb> ")
+                except Terminated as stop:
+                    result = RunResult(
+                        "interrupted", "", 0, Usage(), None, None, f"terminated by {stop}"
+                    )
+                    break
                 except KeyboardInterrupt:
                     interrupts += 1
                     if interrupts >= 2:
@@ -162,6 +176,8 @@ class Chat:
                         break
                     continue
                 result = self.turn(text)
+                if stopped() is not None:
+                    break
         finally:
             self.session.agent.finish(result)
             self.session.close()
@@ -418,12 +434,11 @@ def chat(
         "use_git": False if no_git else None,
         "commit": False,  # in a conversation, /commit decides when
     }
-    open_conversation(workspace, flags, None)
-    return 0
+    return open_conversation(workspace, flags, None)
 
 
-def open_conversation(workspace: Path, flags: dict[str, Any], resume: str | None) -> None:
-    """Start a conversation in `workspace`, continuing run `resume` when given."""
+def open_conversation(workspace: Path, flags: dict[str, Any], resume: str | None) -> int:
+    """Converse in `workspace`, continuing run `resume` when given; the exit code."""
     from rich.console import Console
 
     from autocodebase.agent.runner import RunRequest, RunSession
@@ -445,4 +460,6 @@ def open_conversation(workspace: Path, flags: dict[str, Any], resume: str | None
         approver=TerminalApprover(prompt, before=renderer.pause),
         resumed_from=resume,
     )
-    Chat(RunSession(request, approvals_default="on-request"), prompt, sys.stdout, resume).run()
+    return Chat(
+        RunSession(request, approvals_default="on-request"), prompt, sys.stdout, resume
+    ).run()

@@ -111,6 +111,7 @@ def exec_command(
     from autocodebase.agent.runner import RunRequest, execute
     from autocodebase.cli.render import HumanRenderer
     from autocodebase.models.registry import build_model
+    from autocodebase.signals import terminating_signals
 
     workspace = _workspace(directory)
     text = _read_task(task)
@@ -137,7 +138,10 @@ def exec_command(
     if not as_json:
         sink = HumanRenderer(sys.stderr)
     request = RunRequest(text, workspace, settings, chosen, [sink], branch=branch)
-    _run_id, result = execute(request)
+    with terminating_signals() as caught:
+        _run_id, result = execute(request)
+    if caught.signum is not None:
+        return 128 + caught.signum
     # On a terminal the streamed progress already showed the final message; print it again only
     # when stdout goes elsewhere (a pipe, a file), which is what scripts read.
     on_screen = sys.stdout.isatty() and sys.stderr.isatty()

@@ -111,9 +111,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except AcbError as error:
         click.echo(f"acb: error: {error}", err=True)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        click.echo("acb: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as stop:
+        click.echo(f"acb: interrupted{f' ({stop})' if str(stop) else ''}", err=True)
+        sys.exit(getattr(stop, "exit_code", 130))
     except Exception as error:  # a bug: one line for the user, the traceback only on request
         if os.environ.get("ACB_DEBUG"):
             raise

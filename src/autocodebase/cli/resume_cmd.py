@@ -11,7 +11,7 @@ import click
 @click.argument("run", required=False)
 @click.option("--last", "use_last", is_flag=True, help="The last run in this repository.")
 @click.option("-m", "--model", help="Continue with another model.")
-def resume(run: str | None, use_last: bool, model: str | None) -> None:
+def resume(run: str | None, use_last: bool, model: str | None) -> int:
     """Continue the conversation of RUN (an id or unique prefix), or the last one here."""
     from autocodebase.cli.chat import open_conversation
     from autocodebase.cli.runs_cmd import reader
@@ -31,4 +31,4 @@ def resume(run: str | None, use_last: bool, model: str | None) -> None:
     workspace = Path(ledger.run(run_id)["workspace"])
     if not workspace.is_dir():
         raise UsageError(f"run {run_id} worked in {workspace}, which no longer exists")
-    open_conversation(workspace, {"model": model, "commit": False}, run_id)
+    return open_conversation(workspace, {"model": model, "commit": False}, run_id)

@@ -1,0 +1,117 @@
+"""SIGTERM and SIGHUP (a cancelled CI job, `timeout`, a closed terminal) end a run like Ctrl-C:
+outcome "interrupted" in the ledger with what was done, the sandboxed command killed, temp
+directories gone, exit 128 + the signal number."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from autocodebase.sandbox.bwrap import bwrap_problem
+from tests.fakes.mock_server import Fault, MockModelServer, Reply
+
+
+def run_until(
+    repo: Path, replies: list[Reply | Fault], ready: object, signum: int, tmp: Path
+) -> tuple[int, MockModelServer]:
+    """Start `acb exec`, wait until `ready(server)` holds, send `signum`, return the exit code."""
+    with MockModelServer(replies) as server:
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+            "OPENAI_BASE_URL": server.url + "/v1",
+            "TMPDIR": str(tmp),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while not ready(server) and time.monotonic() < deadline:  # type: ignore[operator]
+                time.sleep(0.05)
+            assert ready(server), "acb never got that far"  # type: ignore[operator]
+            process.send_signal(signum)
+            code = process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return code, server
+
+
+def finished_run(home: Path) -> sqlite3.Row:
+    connection = sqlite3.connect(home / "ledger.db")
+    connection.row_factory = sqlite3.Row
+    return connection.execute("SELECT * FROM runs").fetchone()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_during_a_model_request_leaves_a_complete_record(
+    wordstats_repo: Path, isolated_home: Path, tmp_path: Path, signum: int, code: int
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    exit_code, _ = run_until(
+        wordstats_repo,
+        [Fault(delay_s=60, then=Reply("too late"))],
+        lambda server: len(server.requests) >= 1,
+        signum,
+        scratch,
+    )
+    assert exit_code == code
+    run = finished_run(isolated_home)
+    assert run["outcome"] == "interrupted" and run["finished_at"] is not None
+    assert signal.Signals(signum).name in run["error"]
+    # No temp directory of acb's left behind (tiktoken keeps its own cache there on purpose).
+    assert [p.name for p in scratch.iterdir() if p.name != "data-gym-cache"] == []
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
+def test_a_signal_during_a_command_kills_it_and_records_the_change(
+    wordstats_repo: Path, isolated_home: Path, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    marker = wordstats_repo / "started"
+    command = "echo change >> README.md; touch started; sleep 120; touch finished"
+    exit_code, _ = run_until(
+        wordstats_repo,
+        [Reply("", [("shell", {"command": command})]), Reply("never asked")],
+        lambda _server: marker.exists(),
+        signal.SIGTERM,
+        scratch,
+    )
+    assert exit_code == 143
+    run = finished_run(isolated_home)
+    assert run["outcome"] == "interrupted"
+    assert "README.md" in (run["diff"] or "")  # what was done is on record
+    leftover = subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+    assert not (wordstats_repo / "finished").exists()
+
+
+def test_a_closed_terminal_ends_a_conversation_with_its_record(
+    wordstats_repo: Path, isolated_home: Path
+) -> None:
+    from tests.test_chat import spawn
+
+    with MockModelServer([Reply("unused")]) as server:
+        child = spawn(wordstats_repo, server.url, isolated_home)
+        child.kill(signal.SIGHUP)
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 129, (child.exitstatus, child.signalstatus)
+    run = finished_run(isolated_home)
+    assert run["outcome"] == "interrupted" and "SIGHUP" in run["error"]
