@@ -106,6 +106,17 @@ def test_what_a_project_may_set_it_still_sets(tmp_path: Path) -> None:
     assert settings.review_model_tokens == 2000 and not settings.to_record()["warnings"]
 
 
+def test_a_project_may_not_raise_a_size_you_set(tmp_path: Path) -> None:
+    write_user_config("map_tokens = 512\n[test]\ntimeout_s = 300\n")
+    config = write_file(
+        tmp_path / ".acb" / "config.toml", "map_tokens = 4096\n[test]\ntimeout_s = 1800\n"
+    )
+    settings = load_settings(tmp_path)
+    assert (settings.map_tokens, settings.test_timeout_s) == (512, 300)
+    assert [w.split(":")[0] for w in settings.warnings] == [str(config), str(config)]
+    assert "may not raise what you set (300)" in settings.warnings[1]
+
+
 def test_your_environment_and_flags_still_beat_the_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

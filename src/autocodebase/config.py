@@ -170,38 +170,42 @@ ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_
 SEVERITY_ORDER: Final = ("low", "medium", "high", "never")
 """`review_block_on`, strictest first: blocking on `low` blocks on everything worse too."""
 
-ProjectRule = Callable[[Any, Any], str | None]
-"""Given a project's value and yours (defaults, then your config): why it is refused, or None."""
+ProjectRule = Callable[[Any, Any, bool], str | None]
+"""Given a project's value, yours (the default, or your config's) and whether your config set it:
+why the project's value is refused, or None."""
 
 
-def _describes_project(_value: Any, _yours: Any) -> str | None:
+def _describes_project(_value: Any, _yours: Any, _you_set_it: bool) -> str | None:
     return None
 
 
 def _up_to(ceiling: int) -> ProjectRule:
-    """A size the project knows best, capped so that a repository cannot spend without bound."""
+    """A size the project knows best, capped so that a repository cannot spend without bound,
+    and never above a value you set yourself."""
 
-    def rule(value: Any, _yours: Any) -> str | None:
+    def rule(value: Any, yours: Any, you_set_it: bool) -> str | None:
+        if you_set_it and value > yours:
+            return f"a repository may not raise what you set ({yours!r})"
         return None if value <= ceiling else f"a repository may ask for at most {ceiling}"
 
     return rule
 
 
-def _no_more_than(value: Any, yours: Any) -> str | None:
+def _no_more_than(value: Any, yours: Any, _you_set_it: bool) -> str | None:
     """Lower is stricter (budgets, timeouts, rounds; `commit = false`); None means no limit."""
     if yours is None or value <= yours:
         return None
     return f"a repository may only lower it (yours is {yours!r})"
 
 
-def _no_less_than(value: Any, yours: Any) -> str | None:
+def _no_less_than(value: Any, yours: Any, _you_set_it: bool) -> str | None:
     """Higher is stricter: a gate a project may turn on, never off."""
     if value >= yours:
         return None
     return f"a repository may only turn it on (yours is {yours!r})"
 
 
-def _blocks_at_least_as_much(value: Any, yours: Any) -> str | None:
+def _blocks_at_least_as_much(value: Any, yours: Any, _you_set_it: bool) -> str | None:
     if SEVERITY_ORDER.index(value) <= SEVERITY_ORDER.index(yours):
         return None
     return f"a repository may only make the review stricter (yours is {yours!r})"
@@ -394,7 +398,7 @@ def project_layer(
         except ConfigError as error:
             warnings.append(f"ignored: {error}")
             continue
-        refusal = rule(coerced, yours.get(key, DEFAULTS.get(key)))
+        refusal = rule(coerced, yours.get(key, DEFAULTS.get(key)), key in yours)
         if refusal is None:
             honoured[key] = coerced
         else:
