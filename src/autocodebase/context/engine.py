@@ -15,7 +15,7 @@ from autocodebase.context.repo_map import RepoMap, render_map
 
 DEFAULT_BUDGET = 1024
 """Tokens for the map at the start of a run (Aider's default map size is the same)."""
-MAP_WAIT_S = 8.0
+MAP_WAIT_S = 1.0
 """How long the first request waits for the start-of-run map (a cold index of a very large
 repository takes longer; the run goes on without the map rather than keep the user waiting)."""
 
@@ -86,7 +86,8 @@ class BackgroundMap:
         self.error: str | None = None
         self._child: subprocess.Popen[bytes] | None = None
         if budget > 0:
-            command = [sys.executable, "-m", "autocodebase.context.map_worker", str(root)]
+            # -P: the repository is our cwd, and must not shadow acb's own modules.
+            command = [sys.executable, "-P", "-m", "autocodebase.context.map_worker", str(root)]
             self._child = subprocess.Popen(
                 [*command, str(budget), query],
                 stdin=subprocess.DEVNULL,
@@ -95,22 +96,39 @@ class BackgroundMap:
             )
 
     def wait(self, timeout: float = MAP_WAIT_S) -> BackgroundMap:
+        """Wait up to `timeout` for the map. Not ready by then: `pending` stays True and the
+        builder goes on (`poll` picks its map up later, `detach` lets it finish the index)."""
         if self._child is not None:
             try:
                 out, err = self._child.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
-                # Let it finish the index for the next run; this run starts without a map.
-                self.error = (
-                    f"repo map skipped: the symbol index was still building after {timeout:.0f} s "
-                    "(the next run will have it)"
-                )
-                _DETACHED.append(self._child)
-                self._child = None
                 return self
-            if self._child.returncode == 0:
-                self.text = out.decode("utf-8", "replace")
-            else:
-                last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-                self.error = f"repo map unavailable: {last[0]}"
-            self._child = None
+            self._collect(out, err)
         return self
+
+    @property
+    def pending(self) -> bool:
+        return self._child is not None
+
+    def poll(self) -> str | None:
+        """The map, once, as soon as the builder has finished (None until then, and after)."""
+        if self._child is None or self._child.poll() is None:
+            return None
+        out, err = self._child.communicate()
+        self._collect(out, err)
+        return self.text or None
+
+    def detach(self) -> None:
+        """Stop waiting; the builder finishes the index for the next run undisturbed."""
+        if self._child is not None:
+            _DETACHED.append(self._child)
+            self._child = None
+
+    def _collect(self, out: bytes, err: bytes) -> None:
+        assert self._child is not None
+        if self._child.returncode == 0:
+            self.text = out.decode("utf-8", "replace")
+        else:
+            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            self.error = f"repo map unavailable: {last[0]}"
+        self._child = None

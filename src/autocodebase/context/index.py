@@ -146,7 +146,8 @@ def _parse_in_workers(
     shares = [ordered[i::count] for i in range(count)]
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "autocodebase.context.parse_worker"],
+            # -P: the repository is our cwd, and must not shadow acb's own modules.
+            [sys.executable, "-P", "-m", "autocodebase.context.parse_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

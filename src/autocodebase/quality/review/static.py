@@ -35,6 +35,8 @@ _RUFF_LOW = ("F401", "F841", "F811", "F403", "F405", "B007", "B905")
 
 
 def _run(command: list[str], cwd: Path) -> str:
+    # Python tools run as `python -P -m TOOL` in the repository: without -P, `-m` would import
+    # a `ruff/` or `bandit/` package the repository (or the model) put there, on the host.
     done = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, check=False, timeout=600
     )
@@ -46,7 +48,7 @@ def ruff(root: Path, files: list[str]) -> list[Finding]:
     if not python:
         return []
     out = _run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select",
+        [sys.executable, "-P", "-m", "ruff", "check", "--isolated", "--no-cache", "--select",
          RUFF_RULES, "--output-format", "json", "--exit-zero", *python],
         root,
     )  # fmt: skip
@@ -72,7 +74,7 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     python = [f for f in files if f.endswith(".py")]
     if not python:
         return []
-    out = _run([sys.executable, "-m", "bandit", "-q", "-f", "json", *python], root)
+    out = _run([sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", *python], root)
     findings = []
     for item in json.loads(out or "{}").get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
@@ -93,7 +95,7 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
 def secrets(root: Path, files: list[str]) -> list[Finding]:
     if not files:
         return []
-    out = _run([sys.executable, "-m", "detect_secrets", "scan", *files], root)
+    out = _run([sys.executable, "-P", "-m", "detect_secrets", "scan", *files], root)
     findings = []
     for name, hits in json.loads(out or "{}").get("results", {}).items():
         for hit in hits:
