@@ -193,3 +193,24 @@ def test_read_only_tools_do_not_snapshot_the_tree(wordstats_repo: Path) -> None:
     # baseline, before and after `touch` (a command the classifier knows only reads gets
     # none), the final diff
     assert calls == 4
+
+
+def test_context_that_is_ready_later_reaches_the_model_with_a_tool_result(
+    wordstats_repo: Path,
+) -> None:
+    agent, _, model = make_agent(
+        wordstats_repo,
+        [
+            reply("", ("read_file", {"path": "README.md"})),
+            reply("", ("read_file", {"path": "README.md"})),
+            reply("Done."),
+        ],
+    )
+    ready = iter([None, "[acb: the repository map is ready]\nwordstats/core.py:3: def words"])
+    agent.late_context = lambda: next(ready, "given twice")
+    result = agent.run("system", "look")
+    assert result.outcome == "completed"
+    second, third = model.requests[1], model.requests[2]
+    assert "repository map is ready" not in second[-1].content  # not ready at the first check
+    assert third[-1].role == "tool" and third[-1].content.endswith("def words")
+    assert sum("repository map is ready" in m.content for m in third) == 1

@@ -101,23 +101,30 @@ def test_a_map_that_cannot_be_built_is_reported_and_the_run_goes_on(wordstats_re
     assert "Repository map" not in server.requests[0].body["messages"][0]["content"]
 
 
-def test_a_slow_map_does_not_hold_up_the_run_and_still_fills_the_index(tmp_path: Path) -> None:
+def test_a_slow_map_does_not_hold_up_the_run_and_follows_when_ready(tmp_path: Path) -> None:
     import time
 
     from autocodebase.context.engine import _DETACHED, BackgroundMap
 
     repo = shop(tmp_path / "shop")
     built = BackgroundMap(repo, 500, "invoice").wait(timeout=0.0)
-    assert built.text == ""
-    assert built.error is not None and "still building" in built.error
+    assert built.text == "" and built.pending and built.error is None
+    deadline = time.monotonic() + 60
+    late = built.poll()
+    while late is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        late = built.poll()
+    assert late is not None and late.startswith("shop/billing.py:")
+    assert built.poll() is None, "given once"
+    # A run that ends first lets the builder finish the index for the next run.
+    (repo / ".acb/index/symbols.db").unlink()
+    left = BackgroundMap(repo, 500, "invoice").wait(timeout=0.0)
+    left.detach()
     child = _DETACHED[-1]
-    assert child.wait(timeout=60) == 0, "the builder goes on and leaves the index for next time"
+    assert child.wait(timeout=60) == 0
     for stream in (child.stdout, child.stderr):
         if stream is not None:
             stream.close()
-    deadline = time.monotonic() + 5
-    while not (repo / ".acb/index/symbols.db").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
     assert (repo / ".acb/index/symbols.db").exists()
-    again = BackgroundMap(repo, 500, "invoice").wait()
+    again = BackgroundMap(repo, 500, "invoice").wait(timeout=60)
     assert again.error is None and again.text.startswith("shop/billing.py:")

@@ -8,6 +8,7 @@ emitted in a `finally`, so every run, however it ends, leaves a complete record.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import traceback
@@ -110,6 +111,10 @@ class Agent:
     """Asked when the model says it is done (the test gate): feedback continues the turn."""
     verification: Callable[[], dict[str, Any] | None] | None = None
     """What the tests proved of the change, for `run_finished` (the test gate's answer)."""
+    late_context: Callable[[], str | None] | None = None
+    """Context that became ready after the run started (the repo map of a large repository):
+    asked after each round of tool calls, and appended to the last tool result, which every
+    provider's message order allows."""
 
     def __post_init__(self) -> None:
         self.messages: list[Message] = []
@@ -291,6 +296,16 @@ class Agent:
                 return self._result("completed", None, reply.content)
             for call in reply.tool_calls:
                 self._run_tool(call)
+            self._deliver_late_context()
+
+    def _deliver_late_context(self) -> None:
+        if self.late_context is None or not self.messages or self.messages[-1].role != "tool":
+            return
+        text = self.late_context()
+        if text:
+            last = self.messages[-1]
+            self.messages[-1] = dataclasses.replace(last, content=f"{last.content}\n\n{text}")
+            self.late_context = None
 
     def account(self, usage: Usage) -> float | None:
         """Add a model call's usage (and its cost, when priced) to the run's totals."""

@@ -56,6 +56,7 @@ def system_prompt(
     instructions: Sequence[Instructions],
     is_git: bool,
     repo_map: str = "",
+    map_pending: bool = False,
 ) -> str:
     """Assemble the prompt for a run in `workspace`."""
     parts = [
@@ -74,5 +75,10 @@ def system_prompt(
         parts.append(
             "Repository map (signatures of the definitions most relevant to the task, with line "
             "numbers; call repo_map with a focus for more):\n" + repo_map.rstrip()
+        )
+    elif map_pending:
+        parts.append(
+            "Repository map: still being built (a large repository); it will follow with a "
+            "tool result. Meanwhile use search and read_file."
         )
     return "\n\n".join(parts)

@@ -233,15 +233,32 @@ class RunSession:
         return found
 
     def system_prompt(self) -> str:
+        """The first request waits at most MAP_WAIT_S for the repo map; a map still being built
+        (a cold index of a large repository) reaches the model with a later tool result."""
         built = self._map.wait()
         if built.error:
             self.bus.emit(ErrorRaised(message=built.error, fatal=False))
+        if built.pending:
+            self.agent.late_context = self._late_map
         return system_prompt(
             self.workspace,
             sandbox_instructions(self.policy, self.approvals),
             discover(self.workspace),
             self.root is not None,
             repo_map=built.text,
+            map_pending=built.pending,
+        )
+
+    def _late_map(self) -> str | None:
+        text = self._map.poll()
+        if self._map.error:
+            self.bus.emit(ErrorRaised(message=self._map.error, fatal=False))
+            self._map.error = None
+        if text is None:
+            return None
+        return (
+            "[acb: the repository map is ready — signatures of the definitions most relevant "
+            "to the task, with line numbers]\n" + text.rstrip()
         )
 
     def start(self) -> None:
@@ -256,7 +273,7 @@ class RunSession:
 
     def close(self) -> None:
         self.connection.close()
-        self._map.wait()
+        self._map.detach()
         if self.tool_context.context_engine is not None:
             self.tool_context.context_engine.close()
 
