@@ -11,7 +11,7 @@ from autocodebase.tools.base import ToolContext
 from tests.fakes.mock_server import Reply
 from tests.helpers import EventLog, write_file
 from tests.test_context_engine import FILES
-from tests.test_exec_cli import exec_with_mock, run_acb
+from tests.test_exec_cli import exec_with_mock, run_acb, write_user_config
 
 
 def shop(root: Path) -> Path:
@@ -70,6 +70,7 @@ def test_the_repo_map_tool_sees_edits_made_during_the_run(tmp_path: Path) -> Non
 
 
 def test_a_run_starts_with_a_map_focused_on_its_task(wordstats_repo: Path) -> None:
+    write_user_config("map_wait_s = 60\n")  # the default second is not for a loaded machine
     done, server = exec_with_mock(
         wordstats_repo, [Reply("Nothing to change.")], "count the unique words", "--no-commit"
     )

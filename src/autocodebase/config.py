@@ -74,6 +74,9 @@ class Settings:
     """Budget of the compressed diff the model review sees."""
     map_tokens: int = 1024
     """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
+    map_wait_s: float = 1.0
+    """How long the first request waits for that map; a map not ready by then (a cold index of
+    a large repository) follows with a later tool result."""
     shell_timeout_s: int = 120
     output_limit: int = 16_000
     request_timeout_s: float = 600.0
@@ -112,6 +115,7 @@ SCALAR_KEYS: Final = {
     "compact_at_tokens": int,
     "stream": bool,
     "map_tokens": int,
+    "map_wait_s": float,
     "shell_timeout_s": int,
     "output_limit": int,
     "request_timeout_s": float,
@@ -215,6 +219,7 @@ PROJECT_MAY_SET: Final[Mapping[str, ProjectRule]] = {
     "test_command": _describes_project,  # runs in the sandbox; the repository owns its tests anyway
     "test_timeout_s": _up_to(3600),
     "map_tokens": _up_to(8192),
+    "map_wait_s": _up_to(30),
     "review_model_tokens": _up_to(24_000),
     "max_steps": _no_more_than,
     "max_cost": _no_more_than,

@@ -233,9 +233,9 @@ class RunSession:
         return found
 
     def system_prompt(self) -> str:
-        """The first request waits at most MAP_WAIT_S for the repo map; a map still being built
-        (a cold index of a large repository) reaches the model with a later tool result."""
-        built = self._map.wait()
+        """The first request waits at most `map_wait_s` for the repo map; a map still being
+        built (a cold index of a large repository) reaches the model with a later tool result."""
+        built = self._map.wait(self.request.settings.map_wait_s)
         if built.error:
             self.bus.emit(ErrorRaised(message=built.error, fatal=False))
         if built.pending:
