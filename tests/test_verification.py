@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import commit_all
+from tests.conftest import commit_all, git
 from tests.fakes.mock_server import Reply
 from tests.helpers import json_events as events
 from tests.helpers import write_file
@@ -77,6 +77,8 @@ def test_the_tests_of_the_change_run_first_and_a_partial_check_says_so(
     assert "2 passed" in verification["detail"] and "whole suite" in verification["detail"]
     assert sorted(verification["tests"]) == ["tests/test_m3.py", "tests/test_uses_three.py"]
     assert ledger_verification(isolated_home) == ("partly-verified", verification["detail"])
+    message = git(repo, "log", "-1", "--format=%B")
+    assert "Acb-Verified: partly-verified (2 passed" in message
 
 
 SLOW_TEST = """import time
@@ -112,6 +114,7 @@ def test_a_timeout_is_neither_a_pass_nor_an_old_failure(
     assert verification["status"] == "unverified"
     assert "timed out" in verification["detail"]
     assert ledger_verification(isolated_home)[0] == "unverified"
+    assert "Acb-Verified: unverified (the tests" in git(wordstats_repo, "log", "-1", "--format=%B")
     human, _ = exec_with_mock(wordstats_repo, [Reply("Nothing more to do.")], "look", "--no-commit")
     assert "verified" not in human.stderr  # a run that changed nothing claims nothing
 
@@ -130,6 +133,8 @@ def test_a_verified_run_says_so_in_the_summary(wordstats_repo: Path, isolated_ho
     assert done.returncode == 0, done.stderr
     assert "◆ verified: whole suite:" in done.stderr
     assert ledger_verification(isolated_home)[0] == "verified"
+    message = git(wordstats_repo, "log", "-1", "--format=%B")
+    assert "Acb-Verified: verified (whole suite:" in message
     shown = run_acb("runs", "show", "last", cwd=wordstats_repo)
     assert shown.returncode == 0, shown.stderr
     assert "tests     verified (whole suite:" in shown.stdout

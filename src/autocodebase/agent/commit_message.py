@@ -21,11 +21,22 @@ a subject line of at most 72 characters in Conventional Commits form (type(scope
 imperative mood), a blank line, then a short body (wrapped at 72) that says why the change was
 made and anything a reviewer should know. Do not add trailers or Signed-off-by lines."""
 MAX_DIFF_CHARS = 12_000
-TRAILER = re.compile(r"^(signed-off-by|co-authored-by|assisted-by|acb-run):", re.I)
+TRAILER = re.compile(r"^(signed-off-by|co-authored-by|assisted-by|acb-run|acb-verified):", re.I)
 
 
-def trailers(model: str, run_id: str) -> str:
-    return f"Assisted-by: acb:{model}\nAcb-Run: {run_id}"
+VERIFIED_TRAILER_CHARS = 200
+"""A trailer is one line: the verification's detail is cut to this, the ledger keeps it whole."""
+
+
+def trailers(model: str, run_id: str, verified: str | None = None) -> str:
+    """`Assisted-by`, `Acb-Run` and, when known, `Acb-Verified: verified (whole suite: ...)`."""
+    lines = [f"Assisted-by: acb:{model}", f"Acb-Run: {run_id}"]
+    if verified:
+        one_line = " ".join(verified.split())
+        if len(one_line) > VERIFIED_TRAILER_CHARS:
+            one_line = one_line[: VERIFIED_TRAILER_CHARS - 1].rstrip() + "…"
+        lines.append(f"Acb-Verified: {one_line}")
+    return "\n".join(lines)
 
 
 def tidy(text: str) -> str:

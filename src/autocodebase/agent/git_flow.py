@@ -14,6 +14,7 @@ from autocodebase.config import Settings
 from autocodebase.errors import UsageError
 from autocodebase.models.base import Model, Usage
 from autocodebase.models.retry import RetryPolicy
+from autocodebase.quality.verification import Verification
 from autocodebase.vcs.blame import provenance_record
 from autocodebase.vcs.checkpoint import Snapshotter, Tree, changed_paths, read_tree
 from autocodebase.vcs.commit import attach_note, commit_run
@@ -66,6 +67,8 @@ class RunGit:
     """New repositories already reported (a conversation commits every turn: say it once)."""
     review_findings: Callable[[], list[dict[str, object]]] | None = None
     """What the review gate found on the change: carried in the commit's provenance note."""
+    verification: Callable[[], Verification | None] | None = None
+    """What the tests proved of the change: the commit's `Acb-Verified:` trailer and note."""
 
     def __post_init__(self) -> None:
         self.snapshots = Snapshotter(self.root)
@@ -92,7 +95,9 @@ class RunGit:
                 self.model, self.retry, self.task, diff, paths
             )
             self.account(usage)
-            message = f"{body}\n\n{trailers(self.model.name, self.run_id)}\n"
+            proved = self.verification() if self.verification is not None else None
+            verified = proved.line() if proved is not None else None
+            message = f"{body}\n\n{trailers(self.model.name, self.run_id, verified)}\n"
             parent = head_commit(self.root)
             try:
                 outcome = commit_run(self.root, base, end_tree, message)
@@ -108,6 +113,8 @@ class RunGit:
                 )
                 if self.review_findings is not None:
                     record["review"] = self.review_findings()
+                if proved is not None:
+                    record["verification"] = proved.record()
                 attach_note(self.root, commit, record)
         return GitRecorded(
             checkpoint=self.start_ref,

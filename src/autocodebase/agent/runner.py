@@ -200,6 +200,8 @@ class RunSession:
             return test_gate.verification or unverified("the run ended before its tests ran")
 
         agent.verification = lambda: found.record() if (found := verification()) else None
+        if git_flow is not None:
+            git_flow.verification = verification
         if settings.review_gate:
             review = ReviewGate(
                 workspace=self.workspace,
