@@ -618,3 +618,12 @@ def test_an_editable_install_inside_the_workspace_is_read_only(
     assert "Read-only file system" in outcome.output
     assert (package / "cli.py").read_text() == "print('original')\n"
     assert (ws / "other.txt").read_text() == "ok\n"
+
+
+def test_acb_sandbox_says_what_the_project_config_may_not_loosen(tmp_path: Path) -> None:
+    ws = git_workspace(tmp_path)
+    (ws / ".acb").mkdir()
+    (ws / ".acb" / "config.toml").write_text('sandbox_mode = "full-access"\n')
+    done = run_acb("sandbox", "-C", str(ws), "--", "touch", "/etc/acb-loosened", cwd=ws)
+    assert "acb: warning:" in done.stderr and "sandbox_mode" in done.stderr
+    assert done.returncode != 0 and not Path("/etc/acb-loosened").exists()

@@ -49,7 +49,7 @@ def deploy_command(
     mirrored live traffic and probes (error rate, p95 latency, its /metrics), switch the proxy
     to it, watch it, and switch back if it fails. Configured by .acb/deploy.toml. Exit 1 when
     the release did not go live."""
-    from autocodebase.config import load_settings
+    from autocodebase.cli.exec_cmd import settings_for
     from autocodebase.delivery.local import deploy, history, load_config, read_state, stop
     from autocodebase.vcs.git import GitError, git_root
 
@@ -77,7 +77,7 @@ def deploy_command(
         if not previous:
             raise UsageError("there is no previous release to roll back to")
         rev = previous["sha"]
-    settings = load_settings(root)
+    settings = settings_for(root)
     try:
         result = deploy(root, config, rev, settings.ledger_path, network or settings.network,
                         unsandboxed=settings.sandbox_fallback == "none")  # fmt: skip

@@ -23,7 +23,7 @@ def monitor_command(
     """Summarise the traffic the deploy proxy served (requests, errors, p95 latency, with
     terminal charts), the live release's own /metrics and the release history; anomalies are
     tied to the release that went live before them. Exit 1 when there is an anomaly."""
-    from autocodebase.config import load_settings
+    from autocodebase.cli.exec_cmd import settings_for
     from autocodebase.delivery.local import Supervisor, load_config
     from autocodebase.delivery.monitor import gather, model_diagnosis, parse_window, render
     from autocodebase.models.base import ModelError
@@ -41,7 +41,7 @@ def monitor_command(
     if model:
         from autocodebase.models.registry import build_model
 
-        settings = load_settings(root, {"model": model})
+        settings = settings_for(root, {"model": model})
         try:
             model_diagnosis(build_model(settings.model, settings), report)
         except ModelError as error:

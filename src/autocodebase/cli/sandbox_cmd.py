@@ -46,7 +46,7 @@ def sandbox(
     enforced, what is hidden, what falls back; exit 1 when something fails.
     """
     from autocodebase.agent.runner import sandbox_policy
-    from autocodebase.config import load_settings
+    from autocodebase.cli.exec_cmd import settings_for
     from autocodebase.errors import AcbError, UsageError
     from autocodebase.sandbox.environment import command_environment
     from autocodebase.sandbox.run import run_command
@@ -58,7 +58,7 @@ def sandbox(
         raise UsageError("give a command to run (acb sandbox -- CMD ...) or --check")
     if check and command:
         raise UsageError("--check takes no command")
-    settings = load_settings(workspace, {"sandbox_mode": mode, "network": network})
+    settings = settings_for(workspace, {"sandbox_mode": mode, "network": network})
     policy = sandbox_policy(settings)
     if check:
         return _report(policy, workspace, command_environment(settings.env_allow), as_json)
