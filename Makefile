@@ -65,6 +65,8 @@ clean:
 LITE_PROJECTS := astropy/astropy django/django matplotlib/matplotlib mwaskom/seaborn \
 	pallets/flask psf/requests pydata/xarray pylint-dev/pylint pytest-dev/pytest \
 	scikit-learn/scikit-learn sphinx-doc/sphinx sympy/sympy
+LITE_COMMITS ?= 400
+LITE_HISTORY ?= sympy/sympy sphinx-doc/sphinx pytest-dev/pytest
 .PHONY: bench-lite-patches
 bench-lite-patches: $(STAMP)
 	@repos="$(LITE_REPOS)"; if [ -z "$$repos" ]; then repos=$(BENCH_CACHE)/lite-repos; \
@@ -72,4 +74,5 @@ bench-lite-patches: $(STAMP)
 		dir=$$repos/$$(echo $$repo | sed 's|/|__|'); [ -d $$dir ] || \
 		git clone -q --bare https://github.com/$$repo $$dir || echo "$$repo: not cloned"; \
 		done; fi; \
-	$(BIN)/python bench/edits/lite.py --repos $$repos --before bench/edits/lite_baseline.json --write
+	$(BIN)/python bench/edits/lite.py --repos $$repos --before bench/edits/lite_baseline.json \
+		--commits $(LITE_COMMITS) $(foreach p,$(LITE_HISTORY),--history $(p)) --write

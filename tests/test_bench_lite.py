@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from bench.edits.gitdiff import full_section, parse_unified, to_codex
+from bench.edits.history import history_instances
 from bench.edits.lite import render, run_all
 
 LONG = "def configure(self, name, expression, argument_sequence=None, global_vars=None, extra=0):"
@@ -20,6 +21,10 @@ BEFORE = f"""class Printer:
         fifth = 5
         sixth = 6
         seventh = 7
+        eighth = 8
+        ninth = 9
+        tenth = 10
+        eleventh = 11
         return first
 
 
@@ -84,3 +89,15 @@ def test_gold_patches_apply_exactly_and_missing_repositories_are_counted_apart(
     section = render(outcomes, 1.0)
     assert "| acme/widgets | 1 | 1 | 1 / 0 / 0 / 0 / 0 | 1 / 0 / 0 / 0 / 0 |" in section
     assert "| other/thing | 1 | 1 | 0 / 0 / 0 / 0 / 1 | 0 / 0 / 0 / 0 / 1 |" in section
+
+
+def test_recent_commits_with_several_hunks_become_instances(tmp_path: Path) -> None:
+    instance = make_instance(tmp_path)
+    repo = tmp_path / "acme__widgets"
+    git(repo, "commit", "-qm", "change")
+    (found,) = history_instances(repo, "acme/widgets", 5)  # the base commit has one hunk
+    assert found["base_commit"] == git(repo, "rev-parse", "HEAD").strip() + "^"
+    assert found["patch"].count("\n@@ ") == 3, "new.py's hunk and printer.py's two"
+    outcomes = run_all([found], tmp_path)
+    assert [o.status for o in outcomes] == ["exact", "exact"]
+    assert instance["base_commit"] != found["base_commit"]

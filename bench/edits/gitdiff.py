@@ -70,8 +70,22 @@ def parse_unified(diff: str) -> list[FileDiff]:
         elif hunk is not None and not _complete(hunk) and line[:1] in (" ", "-", "+", ""):
             hunk.lines.append(line or " ")  # a blank context line that lost its space
         else:
-            hunk = None  # extended header lines (index, mode, rename) of the next file
+            hunk = None
+            _extended_header(files[-1], line)
     return files
+
+
+def _extended_header(diff: FileDiff, line: str) -> None:
+    """What the lines between `diff --git` and the hunks say, for files with no `---`/`+++`
+    (an empty file added or deleted, a pure rename)."""
+    if line.startswith("new file mode"):
+        diff.old_path = None
+    elif line.startswith("deleted file mode"):
+        diff.new_path = None
+    elif line.startswith("rename from "):
+        diff.old_path = line[len("rename from ") :]
+    elif line.startswith("rename to "):
+        diff.new_path = line[len("rename to ") :]
 
 
 def _complete(hunk: GitHunk) -> bool:

@@ -32,6 +32,7 @@ from autocodebase.edits.apply import apply_edits
 from autocodebase.edits.model import PatchError
 from autocodebase.edits.parse import parse_edits
 from bench.edits.gitdiff import FileDiff, NotExpressible, parse_unified, to_codex
+from bench.edits.history import history_instances
 from bench.report import write_section
 
 DATA = REPO.parent / "shared" / "data" / "swe-bench-lite-test.json"
@@ -212,7 +213,12 @@ def _row(label: str, outcomes: list[Outcome]) -> str:
     return f"| {label} | {instances} | {repeated} | {' | '.join(cells)} |"
 
 
-def render(outcomes: list[Outcome], elapsed: float, baseline: dict[str, Any] | None = None) -> str:
+def render(
+    outcomes: list[Outcome],
+    elapsed: float,
+    baseline: dict[str, Any] | None = None,
+    history: list[Outcome] | None = None,
+) -> str:
     """The docs/benchmarks.md section: a row per repository and the total, both variants."""
     repos = sorted({o.repo for o in outcomes})
     lines = [
@@ -246,6 +252,8 @@ def render(outcomes: list[Outcome], elapsed: float, baseline: dict[str, Any] | N
         lines += ["", f"Not in `--repos` for this run, so not measured: {names}."]
     if baseline:
         lines += ["", *_comparison(baseline, summarize(outcomes, ""))]
+    if history:
+        lines += ["", *_history_table(history, (baseline or {}).get("history"))]
     lines += ["", *_refusals(outcomes), "", f"Wall time for the whole run: {elapsed:.0f} s.", ""]
     return "\n".join(lines)
 
@@ -255,6 +263,41 @@ def _cpu() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.machine()
+
+
+def _history_table(history: list[Outcome], before: dict[str, Any] | None) -> list[str]:
+    """The same check on recent commits with several hunks in a file (`--commits N`)."""
+    lines = [
+        "The same check on each repository's own recent history (`--commits N --history "
+        "owner/name`, bench/edits/history.py): of the last N non-merge commits, those whose .py "
+        "diff has a file with two hunks or more, headed by git's python diff driver (the "
+        "enclosing `def`/`class`, as models write anchors). Cells as above; an *ambiguous* "
+        "refusal is a hunk whose lines fit more than one place under its anchor (the message "
+        "names them all), which only line numbers could settle.",
+        "",
+        "| repository | commits | repeated anchor | with anchors | without anchors |",
+        "|---|---|---|---|---|",
+    ]
+    repos = sorted({o.repo for o in history})
+    lines += [_row(repo, [o for o in history if o.repo == repo]) for repo in repos]
+    lines.append(_row("**all**", history))
+    refused = Counter((o.variant, o.detail.split(":")[0]) for o in history if o.status == "refused")
+    if refused:
+        why = "; ".join(f"{variant}: {n} {name}" for (variant, name), n in sorted(refused.items()))
+        lines += ["", f"Refusals by class: {why}."]
+    if before:
+        cells = "; ".join(f"{variant} {_cells(before, variant)}" for variant in VARIANTS)
+        lines += ["", f"Before ({before['label']}), all commits: {cells}."]
+    return lines
+
+
+def run_history(repos: Path, projects: list[str], commits: int) -> list[Outcome]:
+    instances = []
+    for project in projects:
+        git_dir = find_repo(repos, project)
+        if git_dir is not None:
+            instances += history_instances(git_dir, project, commits)
+    return run_all(instances, repos)
 
 
 def summarize(outcomes: list[Outcome], label: str) -> dict[str, Any]:
@@ -309,18 +352,26 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="a --save-baseline file to compare with")
     parser.add_argument("--save-baseline", type=Path, help="keep this run's totals here")
     parser.add_argument("--label", default="", help="what the saved baseline measured")
+    parser.add_argument("--commits", type=int, default=0, help="also check N recent commits")
+    parser.add_argument(
+        "--history", action="append", default=[], help="owner/name for --commits (repeatable)"
+    )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     instances = [i for i in json.loads(args.data.read_text()) if args.only in i["instance_id"]]
     started = time.perf_counter()
     outcomes = run_all(instances, args.repos)
+    history = run_history(args.repos, args.history, args.commits) if args.commits else None
     baseline = json.loads(args.before.read_text()) if args.before else None
-    section = render(outcomes, time.perf_counter() - started, baseline)
+    section = render(outcomes, time.perf_counter() - started, baseline, history)
     print(section)
     if args.json:
         args.json.write_text("".join(json.dumps(o.__dict__) + "\n" for o in outcomes))
     if args.save_baseline:
-        args.save_baseline.write_text(json.dumps(summarize(outcomes, args.label), indent=1) + "\n")
+        summary = summarize(outcomes, args.label)
+        if history:
+            summary["history"] = summarize(history, args.label)
+        args.save_baseline.write_text(json.dumps(summary, indent=1) + "\n")
     if args.write:
         write_section("## SWE-bench Lite gold patches through the edit engine", section)
 
