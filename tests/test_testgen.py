@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git
 from tests.fakes.mock_server import MockModelServer, Reply
 from tests.helpers import write_file
@@ -127,6 +129,7 @@ def coverage_py_percent(repo: Path, tmp_path: Path) -> float:
     return float(json.loads(out.stdout)["totals"]["percent_covered"])
 
 
+@pytest.mark.timeout(600)  # a whole `acb tests --mutation` round: dozens of sandboxed pytest runs
 def test_exactly_the_tests_that_earn_their_place_are_kept(tmp_path: Path) -> None:
     repo = project(tmp_path / "calc-project")
     before = coverage_py_percent(repo, tmp_path)
