@@ -301,3 +301,15 @@ def test_a_users_own_pytest_command_reports_test_by_test(
     line, report = configured.invocation("/scratch")
     assert (report == "junit") == pytest_last
     assert line.startswith(command)
+
+
+def test_a_digest_of_many_failures_stays_small_and_says_how_to_see_one() -> None:
+    from autocodebase.quality.results import CaseResult, TestReport, failure_digest
+
+    cases = [
+        CaseResult(f"tests.test_big::test_{n}", "failed", message="assert 1 == 2\n" * 40)
+        for n in range(3000)
+    ]
+    digest = failure_digest(TestReport("pytest", "pytest", 1, cases, source="junit"))
+    assert len(digest) <= 4000
+    assert "3000 failing tests in all; the rest left out: run_tests with a selector" in digest

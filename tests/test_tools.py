@@ -174,3 +174,15 @@ def test_escalation_is_offered_only_when_someone_can_be_asked() -> None:
         "command", "timeout_s", "with_escalated_permissions", "justification"
     }  # fmt: skip
     assert shell_params("never") == shell_params("untrusted") == {"command", "timeout_s"}
+
+
+def test_a_search_with_too_many_hits_says_how_to_see_the_rest(context: ToolContext) -> None:
+    for n in range(5):
+        write_file(context.workspace / f"many{n}.txt", "needle\n" * 100)
+    result = call(context, "search", pattern="needle")
+    assert result.data["matches"] >= 250 and len(result.output) < 2600  # within the budget
+    assert "more matches not shown: narrow the search with path or glob" in result.output
+    if result.data["engine"] == "rg":
+        assert "at most 50 matches per file shown" in result.output
+        one = call(context, "search", pattern="needle", path="many0.txt")
+        assert one.data["matches"] == 100 and "per file" not in one.output

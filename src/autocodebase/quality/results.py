@@ -227,16 +227,20 @@ def failure_digest(report: TestReport, limit: int = 4000) -> str:
     if report.timed_out:
         return report.summary() + "\n" + _trim(report.output_tail)
     parts = [report.summary()]
+    note = ""
     for case in report.failures:
         head = f"- {case.name}" + (f" ({case.location})" if case.location else "")
         body = _trim(case.details or case.message)
         parts.append(head + ("\n" + _indent(body) if body else ""))
         if sum(len(p) for p in parts) > limit:
-            parts.append(f"[{len(report.failures)} failing tests in all; the rest left out]")
+            note = (
+                f"\n[{len(report.failures)} failing tests in all; the rest left out: run_tests "
+                "with a selector (a file or node id) to see one]"
+            )
             break
     if not report.cases and report.exit_code:
         parts.append(_trim(report.output_tail))
-    return "\n".join(parts)[:limit]
+    return "\n".join(parts)[: limit - len(note)] + note
 
 
 def _indent(text: str) -> str:

@@ -11,6 +11,7 @@ import fnmatch
 import os
 import re
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 from autocodebase.programs import distrust, which
@@ -20,6 +21,8 @@ from autocodebase.tools.output import truncate_text
 from autocodebase.tools.workspace import display_path, resolve_inside
 
 MAX_MATCHES = 200
+PER_FILE_MATCHES = 50
+"""ripgrep stops reading a file after this many matches, unless it is the one file searched."""
 SKIPPED_DIRS = frozenset(
     {".git", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".tox", "dist", "build"}
 )
@@ -27,7 +30,9 @@ SKIPPED_DIRS = frozenset(
 
 def _ripgrep(rg: str, context: ToolContext, pattern: str, target: Path, glob: str | None) -> str:
     command = [rg, "--line-number", "--no-heading", "--color=never", "--max-columns=300"]
-    command += ["--max-count=50", "--sort=path"]
+    command += ["--sort=path"]
+    if target.is_dir():
+        command += [f"--max-count={PER_FILE_MATCHES}"]
     if glob:
         command += ["--glob", glob]
     relative = os.path.relpath(target, context.workspace)
@@ -118,9 +123,23 @@ def search(
     if not lines:
         return ToolResult("no matches", data={"matches": 0, "engine": "rg" if rg else "python"})
     shown = lines[:MAX_MATCHES]
-    more = (
-        f"\n[{len(lines) - MAX_MATCHES} more matches not shown]" if len(lines) > MAX_MATCHES else ""
+    per_file = Counter(line.split(":", 1)[0] for line in lines)
+    capped = (
+        sorted(f for f, n in per_file.items() if n >= PER_FILE_MATCHES)
+        if rg and target.is_dir()
+        else []
     )
+    more = (
+        f"\n[{len(lines) - MAX_MATCHES} more matches not shown: narrow the search with path or "
+        "glob, or a more specific pattern]"
+        if len(lines) > MAX_MATCHES
+        else ""
+    )
+    if capped:
+        more += (
+            f"\n[at most {PER_FILE_MATCHES} matches per file shown ({', '.join(capped[:5])}): "
+            "search one file with path to see all of its matches]"
+        )
     return ToolResult(
         truncate_text("\n".join(shown), context.output_limit) + more,
         data={"matches": len(lines), "engine": "rg" if rg else "python"},
