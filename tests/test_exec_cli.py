@@ -68,21 +68,29 @@ def exec_with_mock(
     return done, server
 
 
+def start_exec(
+    repo: Path, server: MockModelServer, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`acb exec "slow task"` in the background, talking to `server`."""
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+        "OPENAI_BASE_URL": server.url + "/v1",
+        **(extra_env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def kill_exec_after(repo: Path, replies: list[Reply | Fault], requests: int) -> MockModelServer:
     """Start `acb exec` against `replies` and SIGKILL it once the server has seen `requests`."""
     with MockModelServer(replies) as server:
-        env = {
-            **os.environ,
-            "OPENAI_API_KEY": "sk-test-0123456789abcdef",
-            "OPENAI_BASE_URL": server.url + "/v1",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
-            cwd=repo,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start_exec(repo, server)
         try:
             deadline = time.monotonic() + 60
             while len(server.requests) < requests and time.monotonic() < deadline:

@@ -4,11 +4,9 @@ directories gone, exit 128 + the signal number."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 
 from autocodebase.sandbox.bwrap import bwrap_problem
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
+from tests.test_exec_cli import start_exec
 
 
 def run_until(
@@ -24,19 +23,7 @@ def run_until(
 ) -> tuple[int, MockModelServer]:
     """Start `acb exec`, wait until `ready(server)` holds, send `signum`, return the exit code."""
     with MockModelServer(replies) as server:
-        env = {
-            **os.environ,
-            "OPENAI_API_KEY": "sk-test-0123456789abcdef",
-            "OPENAI_BASE_URL": server.url + "/v1",
-            "TMPDIR": str(tmp),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
-            cwd=repo,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start_exec(repo, server, {"TMPDIR": str(tmp)})
         try:
             deadline = time.monotonic() + 90
             while not ready(server) and time.monotonic() < deadline:  # type: ignore[operator]

@@ -155,27 +155,31 @@ def shared_cgroup(max_processes: int, memory_mb: int) -> CommandCgroup:
     return _shared[key]
 
 
+WORDING = {
+    # name: (controller, with a cgroup, without one)
+    "processes": (
+        "pids",
+        "{} per command (pids cgroup)",
+        "{} per user (RLIMIT_NPROC; no pids cgroup here, and root is exempt)",
+    ),
+    "memory": (
+        "memory",
+        "{} MB per command, all processes and /tmp (memory cgroup)",
+        "{} MB per process only (RLIMIT_AS; no memory cgroup here: several processes "
+        "together can use more)",
+    ),
+}
+
+
 def enforcement(max_processes: int, memory_mb: int) -> dict[str, str]:
     """How each limit is enforced on this machine, in words (for `acb sandbox --check`)."""
     cgroup = shared_cgroup(max_processes, memory_mb)
+    values = {"processes": max_processes, "memory": memory_mb}
     said = {}
-    if not max_processes:
-        said["processes"] = "off"
-    elif "pids" in cgroup.paths:
-        said["processes"] = f"{max_processes} per command (pids cgroup)"
-    else:
-        said["processes"] = (
-            f"{max_processes} per user (RLIMIT_NPROC; no pids cgroup here, and root is exempt)"
-        )
-    if not memory_mb:
-        said["memory"] = "off"
-    elif "memory" in cgroup.paths:
-        said["memory"] = f"{memory_mb} MB per command, all processes and /tmp (memory cgroup)"
-    else:
-        said["memory"] = (
-            f"{memory_mb} MB per process only (RLIMIT_AS; no memory cgroup here: several "
-            "processes together can use more)"
-        )
+    for name, (controller, held, fallback) in WORDING.items():
+        value = values[name]
+        said[name] = "off" if not value else (held if controller in cgroup.paths else fallback)
+        said[name] = said[name].format(value)
     return said
 
 
