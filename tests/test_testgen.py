@@ -196,3 +196,5 @@ def test_the_demo_cassette_raises_the_example_projects_coverage(wordstats_repo: 
     assert "coverage (lines+branches): 76.9% -> 91.7% (83/108 -> 99/108)" in done.stdout
     assert "candidates: 3; kept 1; rejected: 1 failing, 1 no-gain" in done.stdout
     assert (wordstats_repo / "tests/test_stats_generated.py").is_file()
+    message = git(wordstats_repo, "log", "-1", "--format=%B")
+    assert "Acb-Verified: verified (whole suite:" in message and "three runs" in message

@@ -60,6 +60,7 @@ def tests_command(
     from autocodebase.models.registry import build_model
     from autocodebase.quality.coverage import CoverageUnavailable
     from autocodebase.quality.testgen import TestGenerator, guidance_from
+    from autocodebase.quality.verification import of_whole_suite
     from autocodebase.sandbox.environment import command_environment
 
     workspace = _workspace(directory)
@@ -90,6 +91,12 @@ def tests_command(
             report = generator.run(targets or None, target_coverage, max_rounds, mutation)
             for path in report.written:
                 agent.file_calls.setdefault(path, []).append("acb-tests")
+            proved = of_whole_suite(
+                report.after.report, "; each kept test passed three runs in a row"
+            )
+            agent.verification = lambda: proved.record()
+            if session.git is not None:
+                session.git.verification = lambda: proved
             summary = render_report(report)
             result = RunResult("completed", summary, 0, agent.usage, agent.cost, None)
         except CoverageUnavailable as exc:

@@ -11,7 +11,10 @@ The same words go to the summary, the `--json` events, the ledger and the commit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from autocodebase.quality.results import TestReport
 
 Status = Literal["verified", "partly-verified", "unverified"]
 
@@ -39,3 +42,17 @@ def unverified(why: str) -> Verification:
 
 
 GATE_OFF = unverified("the test gate is off ([test] gate = false)")
+
+
+def of_whole_suite(report: TestReport | None, extra: str = "") -> Verification:
+    """What one run of the whole suite proves (`acb tests` measures coverage with one)."""
+    if report is None or report.refused:
+        why = report.refused if report is not None else "it did not run"
+        return unverified(f"the tests could not run: {why}")
+    if report.timed_out:
+        return unverified(f"the whole suite timed out after {report.duration_s:.0f} s")
+    if report.failures or report.exit_code not in (0, None):
+        failing = ", ".join(c.name for c in report.failures[:5]) or f"exit {report.exit_code}"
+        return unverified(f"tests fail: {failing}")
+    counts = f"{len(report.passed)} passed" if report.cases else "exit status 0"
+    return Verification("verified", f"whole suite: {counts}{extra}", ("(whole suite)",))
