@@ -62,3 +62,26 @@ def test_unreported_usage_is_not_shown_as_zero() -> None:
 
     assert format_tokens({"input_tokens": 0, "output_tokens": 0}) == "tokens not reported"
     assert format_tokens({"input_tokens": 5, "output_tokens": 0}) == "5 in / 0 out tokens"
+
+
+def test_a_ctrl_c_inside_the_spinners_start_does_not_crash_the_conversation() -> None:
+    import io
+
+    from rich.console import Console
+
+    from autocodebase.cli.chat_render import ChatRenderer
+
+    console = Console(file=io.StringIO(), force_terminal=True)
+    renderer = ChatRenderer(console)
+    status = console.status("thinking")
+    # What a KeyboardInterrupt between rich's set_live and push_render_hook leaves behind.
+    live = status._live
+    console.set_live(live)
+    live._started = True
+    renderer.status = status
+    renderer.on_turn_finished(
+        {"outcome": "interrupted", "final_message": "", "steps": 1, "usage": {}, "cost_usd": None}
+    )
+    assert renderer.status is None
+    renderer._wait("again")  # the console is free for the next spinner
+    renderer._stop()

@@ -3,6 +3,8 @@ diffs of every edit, a spinner while something runs, and the running token and c
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -24,6 +26,14 @@ from autocodebase.cli.render import (
 MAX_DIFF_LINES = 80
 
 
+def _halt(stop: Callable[[], None]) -> None:
+    """Stop a spinner or live text even if a Ctrl-C landed inside rich's own start: rich then
+    has the display marked started without its render hook, and its stop fails on the pop of
+    that hook after it has already let go of the console."""
+    with contextlib.suppress(IndexError):
+        stop()
+
+
 class ChatRenderer:
     """An event sink drawing on a rich console."""
 
@@ -39,14 +49,14 @@ class ChatRenderer:
             handler(event)
 
     def _stop(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
+        status, self.status = self.status, None
+        if status is not None:
+            _halt(status.stop)
 
     def _end_text(self) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
+        live, self.live = self.live, None
+        if live is not None:
+            _halt(live.stop)
         self.text = ""
 
     def _wait(self, what: str) -> None:
