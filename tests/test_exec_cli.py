@@ -44,7 +44,13 @@ SCRIPT = [
 ]
 
 
-def run_acb(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None):
+def run_acb(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+):
     environment = {**os.environ, **(env or {})}
     environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
     return subprocess.run(
@@ -54,7 +60,7 @@ def run_acb(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str
         capture_output=True,
         text=True,
         input=stdin,
-        timeout=120,
+        timeout=timeout,
     )
 
 

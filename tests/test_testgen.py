@@ -109,7 +109,9 @@ def project(root: Path) -> Path:
 def acb_tests(repo: Path, replies: list[Reply], *args: str):  # type: ignore[no-untyped-def]
     with MockModelServer(replies) as server:
         env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
-        done = run_acb("tests", *args, "-m", "openai/mock-model", cwd=repo, env=env)
+        # A mutation round runs the suite once per mutant, each in the sandbox: minutes on a
+        # loaded two-core machine.
+        done = run_acb("tests", *args, "-m", "openai/mock-model", cwd=repo, env=env, timeout=540)
     return done, server
 
 
