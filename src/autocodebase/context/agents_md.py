@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from autocodebase.paths import inside
+
 FILENAMES = ("AGENTS.override.md", "AGENTS.md")
 MAX_TOTAL_BYTES = 32 * 1024
 
@@ -38,8 +40,8 @@ def discover(cwd: Path, budget: int = MAX_TOTAL_BYTES) -> list[Instructions]:
     for directory in directories:
         for name in FILENAMES:
             path = directory / name
-            if not path.is_file():
-                continue
+            if not path.is_file() or not inside(root, path):
+                continue  # a symlink out of the repository is not its instructions
             raw = path.read_bytes()
             if budget <= 0:
                 break

@@ -26,6 +26,7 @@ from typing import IO
 from autocodebase.context.languages import spec_for
 from autocodebase.context.lexical import file_terms
 from autocodebase.context.symbols import Definition, extract
+from autocodebase.paths import inside
 from autocodebase.vcs.git import worktree_files
 
 EXTRACTOR_VERSION = "3"
@@ -87,7 +88,7 @@ def source_files(root: Path) -> list[str]:
     listed = worktree_files(root)
     if listed is None:
         listed = list(_walk(root))
-    return [p for p in listed if spec_for(p) is not None]
+    return [p for p in listed if spec_for(p) is not None and inside(root, p)]
 
 
 def _walk(root: Path) -> Iterator[str]:

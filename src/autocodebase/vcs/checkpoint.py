@@ -102,6 +102,7 @@ class Snapshotter:
             self._load_cache()
         paths, gitlinks = self._paths()
         tree: Tree = {}
+        checked: dict[str, bool] = {}
         to_hash: list[tuple[str, StatKey]] = []
         links: dict[str, bytes] = {}
         for path in paths:
@@ -109,6 +110,8 @@ class Snapshotter:
                 tree[path] = gitlinks[path]  # a submodule: recorded by commit, never rewritten
                 continue
             full = self.root / path
+            if "\n" in path or not real_dirs(self.root, path, checked):
+                continue  # behind a symlinked directory (or unspeakable to git): not a file here
             try:
                 info = full.lstat()
             except FileNotFoundError:
@@ -129,7 +132,11 @@ class Snapshotter:
                     "-w",
                     "--no-filters",
                     "--stdin-paths",
-                    input="\n".join(p for p, _ in to_hash).encode("utf-8", "surrogateescape")
+                    # Absolute paths: git C-unquotes a line that starts with '"', so a file
+                    # named '"\\057etc\\057shadow"' would otherwise hash /etc/shadow.
+                    input="\n".join(str(self.root / p) for p, _ in to_hash).encode(
+                        "utf-8", "surrogateescape"
+                    )
                     + b"\n",
                 )
                 .decode()
@@ -229,11 +236,52 @@ def changed_paths(before: Tree, after: Tree) -> list[str]:
     return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
 
+def real_parents(root: Path, path: str) -> bool:
+    """Whether every directory between `root` and `path` is a real directory, not a symlink.
+
+    A command may replace a tracked directory by a symlink (`pkg -> /root`, or to acb's own
+    site-packages): reading `pkg/x` would then read a file the sandbox hides, and writing it
+    (undo) would write outside the workspace."""
+    current = root
+    for part in Path(path).parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            return False
+    return True
+
+
+def real_dirs(root: Path, path: str, checked: dict[str, bool]) -> bool:
+    """`real_parents`, remembering each directory's answer in `checked` (a snapshot of a large
+    tree asks about the same few thousand directories for every file)."""
+    parent = path.rpartition("/")[0]
+    if not parent:
+        return True
+    known = checked.get(parent)
+    if known is None:
+        known = not (root / parent).is_symlink() and real_dirs(root, parent, checked)
+        checked[parent] = known
+    return known
+
+
+def _unlink_symlinked_parents(root: Path, path: str) -> None:
+    """Turn symlinks standing where `path`'s directories were back into nothing, so the
+    directories can be made again inside the workspace (the symlinks are the run's doing)."""
+    current = root
+    for part in Path(path).parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            current.unlink()
+            return
+
+
 def write_entry(root: Path, path: str, entry: Entry | None) -> None:
-    """Make `path` hold exactly `entry`'s bytes and mode (or not exist, for None)."""
+    """Make `path` hold exactly `entry`'s bytes and mode (or not exist, for None), never
+    through a symlinked directory."""
     target = root / path
     if entry is not None and entry.mode == "160000":
         return  # submodules are never rewritten
+    while not real_parents(root, path):
+        _unlink_symlinked_parents(root, path)
     if target.is_symlink() or target.is_file():
         target.unlink()
     elif target.is_dir() and entry is not None:

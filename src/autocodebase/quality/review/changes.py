@@ -4,11 +4,12 @@ changed — so old debt elsewhere in the file is not reported as the change's fa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.errors import UsageError
-from autocodebase.vcs.checkpoint import export_tree
+from autocodebase.vcs.checkpoint import export_tree, real_parents
 from autocodebase.vcs.git import GitError, git_ok, git_text
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -147,4 +148,23 @@ def _uncommitted(root: Path) -> ChangeSet:
         except OSError:
             continue
         lines[path] = set(range(1, count + 1))
-    return ChangeSet("uncommitted changes", root, lines, diff)
+    return ChangeSet("uncommitted changes", root, _real_files(root, lines), diff)
+
+
+def as_arguments(files: Sequence[str]) -> list[str]:
+    """Paths as arguments to a tool: `./` first, so a file named `--plugin=x.py` or `-ohook`
+    (which a command can create in the workspace) is read as a file, never as an option that
+    loads a plugin or writes a report through a symlink."""
+    return [f"./{name}" for name in files]
+
+
+def _real_files(root: Path, lines: dict[str, set[int]]) -> dict[str, set[int]]:
+    """Only regular files of the work tree: a symlink (or a path under a symlinked directory)
+    may lead to a file the sandbox hides, whose text review tools would then print."""
+    kept = {}
+    for path, numbers in lines.items():
+        full = root / path
+        if full.is_symlink() or not real_parents(root, path):
+            continue
+        kept[path] = numbers
+    return kept

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from autocodebase.programs import installed
+from autocodebase.quality.review.changes import as_arguments
 from autocodebase.quality.review.findings import Finding, Severity
 
 RULES = Path(__file__).with_name("rules")
@@ -41,7 +42,7 @@ def semgrep(root: Path, files: list[str]) -> list[Finding]:
     env = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
     done = subprocess.run(
         [program, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check",
-         "--json", "--quiet", "--no-git-ignore", *chosen],
+         "--json", "--quiet", "--no-git-ignore", *as_arguments(chosen)],
         cwd=root, capture_output=True, text=True, check=False, timeout=600, env=env,
     )  # fmt: skip
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from autocodebase.context.paths import is_test_path
 from autocodebase.programs import installed
 from autocodebase.quality.review import semgrep as semgrep_gate
-from autocodebase.quality.review.changes import ChangeSet
+from autocodebase.quality.review.changes import ChangeSet, as_arguments
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
 from autocodebase.quality.review.provenance import licence_findings
 from autocodebase.quality.review.workflows import schema_findings, zizmor_findings
@@ -49,7 +49,7 @@ def ruff(root: Path, files: list[str]) -> list[Finding]:
         return []
     out = _run(
         [sys.executable, "-P", "-m", "ruff", "check", "--isolated", "--no-cache", "--select",
-         RUFF_RULES, "--output-format", "json", "--exit-zero", *python],
+         RUFF_RULES, "--output-format", "json", "--exit-zero", *as_arguments(python)],
         root,
     )  # fmt: skip
     findings = []
@@ -74,7 +74,9 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     python = [f for f in files if f.endswith(".py")]
     if not python:
         return []
-    out = _run([sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", *python], root)
+    out = _run(
+        [sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", *as_arguments(python)], root
+    )
     findings = []
     for item in json.loads(out or "{}").get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
@@ -95,7 +97,7 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
 def secrets(root: Path, files: list[str]) -> list[Finding]:
     if not files:
         return []
-    out = _run([sys.executable, "-P", "-m", "detect_secrets", "scan", *files], root)
+    out = _run([sys.executable, "-P", "-m", "detect_secrets", "scan", *as_arguments(files)], root)
     findings = []
     for name, hits in json.loads(out or "{}").get("results", {}).items():
         for hit in hits:
@@ -112,9 +114,10 @@ _SHELLCHECK_LEVEL: dict[str, Severity] = {"error": "high", "warning": "medium"}
 
 def shellcheck(root: Path, files: list[str]) -> list[Finding]:
     scripts = [f for f in files if f.endswith((".sh", ".bash")) or _has_shell_shebang(root / f)]
-    if not scripts:
+    program = installed("shellcheck")  # never a bare name: that would search an untrusted PATH
+    if not scripts or program is None:
         return []
-    out = _run([installed("shellcheck") or "shellcheck", "-f", "json", *scripts], root)
+    out = _run([program, "-f", "json", *as_arguments(scripts)], root)
     try:
         items = json.loads(out or "[]")
     except json.JSONDecodeError:

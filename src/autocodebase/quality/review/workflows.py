@@ -48,7 +48,9 @@ def schema_findings(root: Path, files: list[str]) -> list[Finding]:
         provider = provider_of(name)
         if provider is None or program is None:
             continue
-        out = _output([program, "--builtin-schema", SCHEMAS[provider], "-o", "json", name], root)
+        out = _output(
+            [program, "--builtin-schema", SCHEMAS[provider], "-o", "json", f"./{name}"], root
+        )
         try:
             report = json.loads(out or "{}")
         except json.JSONDecodeError:
@@ -73,7 +75,17 @@ def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
     program = installed("zizmor")
     if not chosen or program is None:
         return []
-    out = _output([program, "--offline", "--format", "json", "--no-progress", *chosen], root)
+    out = _output(
+        [
+            program,
+            "--offline",
+            "--format",
+            "json",
+            "--no-progress",
+            *(f"./{name}" for name in chosen),
+        ],
+        root,
+    )
     try:
         items = json.loads(out or "[]")
     except json.JSONDecodeError:
