@@ -122,3 +122,35 @@ def test_the_repo_map_and_agents_md_do_not_follow_symlinks_out(
     (repo / "inner.py").symlink_to(repo / "app.py")  # a link that stays inside still counts
     assert "leak.py" not in source_files(repo) and "inner.py" in source_files(repo)
     assert all("HIDDEN-CANARY" not in item.text for item in discover(repo))
+
+
+def test_coverage_data_is_read_without_the_repositorys_coverage_config(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocodebase.quality.coverage import _read
+    from autocodebase.quality.results import TestReport
+
+    repo = tmp_path / "repo"
+    marker = outside / "coverage-plugin-ran"
+    write_file(repo / "calc.py", "def add(a, b):\n    return a + b\n")
+    write_file(
+        repo / "evil_cov_plugin.py",
+        f"open({str(marker)!r}, 'w')\n\ndef coverage_init(reg, options):\n    pass\n",
+    )
+    write_file(repo / ".coveragerc", "[run]\nplugins = evil_cov_plugin\n")
+    import coverage
+
+    data = tmp_path / "cov.data"
+    cov = coverage.Coverage(data_file=str(data), config_file=False, source=[str(repo)])
+    monkeypatch.syspath_prepend(str(repo))  # as if the plugin could be imported on the host
+    cov.start()
+    import importlib
+
+    calc = importlib.import_module("calc")
+    calc.add(1, 2)
+    cov.stop()
+    cov.save()
+    marker.unlink(missing_ok=True)
+    monkeypatch.chdir(repo)
+    _read(data, repo, TestReport("pytest", "pytest", 0))
+    assert not marker.exists()

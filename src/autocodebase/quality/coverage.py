@@ -114,7 +114,9 @@ def measure(
 def _read(data: Path, workspace: Path, report: TestReport) -> Coverage:
     import coverage
 
-    cov = coverage.Coverage(data_file=str(data))
+    # config_file=False: reading runs on the host, and a repository's .coveragerc (or
+    # setup.cfg, pyproject.toml) may name plugins, which coverage imports as it loads.
+    cov = coverage.Coverage(data_file=str(data), config_file=False)
     cov.load()
     json_path = data.with_suffix(".json")
     cov.json_report(outfile=str(json_path), pretty_print=False)
