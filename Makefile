@@ -76,3 +76,17 @@ bench-lite-patches: $(STAMP)
 		done; fi; \
 	$(BIN)/python bench/edits/lite.py --repos $$repos --before bench/edits/lite_baseline.json \
 		--commits $(LITE_COMMITS) $(foreach p,$(LITE_HISTORY),--history $(p)) --write
+
+# acb on real SWE-bench Lite bugs with default settings, end to end (issue 16). REAL_REPOS=DIR
+# uses clones or bare mirrors already there (owner__name or owner+name); without it, bare clones
+# go to the same cache as bench-lite-patches. Project venvs are built once in the bench cache.
+REAL_PROJECTS := sympy/sympy pallets/flask pytest-dev/pytest psf/requests pylint-dev/pylint
+.PHONY: bench-real
+bench-real: system-deps $(STAMP)
+	@repos="$(REAL_REPOS)"; if [ -z "$$repos" ]; then repos=$(BENCH_CACHE)/lite-repos; \
+		mkdir -p $$repos; for repo in $(REAL_PROJECTS); do \
+		dir=$$repos/$$(echo $$repo | sed 's|/|__|'); [ -d $$dir ] || \
+		git clone -q --bare https://github.com/$$repo $$dir || echo "$$repo: not cloned"; \
+		done; fi; \
+	$(BIN)/python bench/real/run.py --repos $$repos --envs $(BENCH_CACHE)/real-envs \
+		--json $(BENCH_CACHE)/bench-real.json --write

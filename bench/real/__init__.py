@@ -1,0 +1,1 @@
+"""acb end to end on real SWE-bench Lite bugs, default settings (`make bench-real`)."""
