@@ -8,6 +8,7 @@ written to the "Sandbox overhead" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -70,11 +71,13 @@ def main() -> None:
             "## Sandbox overhead",
             "",
             f"Measured {time.strftime('%Y-%m-%d')} with `python bench/sandbox.py -n {args.runs}` "
-            "(medians; workspace-write, network off). *bubblewrap* runs the argv acb builds; "
-            "*acb run_command* is the whole path a model's command takes (limits, pids cgroup, "
-            "output capture, bubblewrap). The last column sets `sandbox.max_processes = 0`: the "
-            "pids cgroup that bounds fork bombs (needed when acb runs as root, which the kernel "
-            "exempts from RLIMIT_NPROC) is what costs most of the difference on this machine.",
+            "(medians; workspace-write, network off; load average "
+            f"{os.getloadavg()[0]:.1f} when it ran). *bubblewrap* runs the argv acb builds (its "
+            "own user namespace with no nested ones, homes and host data hidden behind tmpfs, "
+            "toolchains lent back, kernel tunables read-only, bounded /tmp and /dev/shm); *acb "
+            "run_command* is the whole path a model's command takes (the pids and memory "
+            "cgroups, output capture, bubblewrap). The last column sets "
+            "`sandbox.max_processes = 0` (the memory cgroup stays).",
             "",
             "| command | bare bash | bubblewrap | acb run_command | without process limit |",
             "|---|---|---|---|---|",
