@@ -139,3 +139,51 @@ def test_a_verified_run_says_so_in_the_summary(wordstats_repo: Path, isolated_ho
     assert shown.returncode == 0, shown.stderr
     assert "tests     verified (whole suite:" in shown.stdout
     assert "[tests] tests pass" in shown.stdout and "[review]" in shown.stdout
+
+
+def test_a_suite_that_cannot_run_before_or_after_proves_nothing(
+    wordstats_repo: Path, isolated_home: Path
+) -> None:
+    # A collection error (here: a module the tests need is missing) fails the suite as a
+    # whole, the same before and after the change: not the run's fault, and no proof either.
+    write_file(wordstats_repo / "tests/conftest.py", "import a_module_this_machine_lacks\n")
+    commit_all(wordstats_repo, "tests that cannot run here")
+    patch = (
+        "*** Begin Patch\n*** Update File: wordstats/core.py\n@@\n"
+        '-"""Counting words in plain text."""\n+"""Counting the words in plain text."""\n'
+        "*** End Patch"
+    )
+    script = [
+        Reply("", [("apply_patch", {"patch": patch})]),
+        Reply("Done."),
+        Reply("docs(core): say what is counted"),
+    ]
+    done, _ = exec_with_mock(wordstats_repo, script, "touch core", "--json")
+    verification = events(done.stdout)[-1]["verification"]
+    assert verification["status"] == "unverified", verification
+    assert "no test passed" in verification["detail"]
+    message = git(wordstats_repo, "log", "-1", "--format=%B")
+    assert "Acb-Verified: unverified (no test passed" in message
+
+
+def test_selection_takes_projects_own_test_names_and_the_models_choice() -> None:
+    from autocodebase.quality.selection import select_tests
+
+    files = [
+        "pylint/reporters/text.py",
+        "tests/reporters/unittest_reporting.py",
+        "tests/test_self.py",
+        "app/views.py",
+        "app/tests.py",
+    ]
+    texts = {
+        "tests/reporters/unittest_reporting.py": "from pylint.reporters import text\n",
+        "tests/test_self.py": "import os\n",
+        "app/tests.py": "from app import views\n",
+    }
+    chosen = select_tests(files, ["pylint/reporters/text.py"], lambda p: texts.get(p, ""))
+    assert chosen.files == ("tests/reporters/unittest_reporting.py",)
+    asked = select_tests(
+        files, ["app/views.py"], lambda p: texts.get(p, ""), asked=["app/tests.py"]
+    )
+    assert asked.files[0] == "app/tests.py" and asked.reasons["app/tests.py"] == "run by the model"

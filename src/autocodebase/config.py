@@ -57,6 +57,9 @@ class Settings:
     test_command: str | None = None
     """`[test] command`: how to run the tests, when detection from the project's files is wrong."""
     test_timeout_s: int = 900
+    test_budget_s: int = 240
+    """Seconds the test gate may spend on one check: the tests chosen for the change first,
+    the whole suite only when it is known (or estimated) to fit what is left."""
     test_gate: bool = True
     """Run the tests before the model may finish; new failures go back to it."""
     test_rounds: int = 2
@@ -132,6 +135,7 @@ SCALAR_KEYS: Final = {
     "memory_mb": int,
     "test_command": str,
     "test_timeout_s": int,
+    "test_budget_s": int,
     "test_gate": bool,
     "test_rounds": int,
     "review_gate": bool,
@@ -158,6 +162,7 @@ SANDBOX_TABLE: Final = {
 TEST_TABLE: Final = {
     "command": "test_command",
     "timeout_s": "test_timeout_s",
+    "budget_s": "test_budget_s",
     "gate": "test_gate",
     "rounds": "test_rounds",
 }
@@ -218,6 +223,7 @@ def _blocks_at_least_as_much(value: Any, yours: Any, _you_set_it: bool) -> str |
 PROJECT_MAY_SET: Final[Mapping[str, ProjectRule]] = {
     "test_command": _describes_project,  # runs in the sandbox; the repository owns its tests anyway
     "test_timeout_s": _up_to(3600),
+    "test_budget_s": _up_to(3600),
     "map_tokens": _up_to(8192),
     "map_wait_s": _up_to(30),
     "review_model_tokens": _up_to(24_000),

@@ -189,6 +189,7 @@ class RunSession:
                 baseline_tree=start,
                 rounds=settings.test_rounds,
                 changed_paths=lambda: self._workspace_paths(agent.file_calls),
+                budget_s=min(settings.test_budget_s, settings.test_timeout_s),
             )
             checks.append(test_gate)
 

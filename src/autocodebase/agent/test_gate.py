@@ -141,9 +141,8 @@ class TestGate:
     def _whole_suite_first(
         self, command: TestCommand, selection: Selection, total: int, budget: int
     ) -> bool:
-        """Run the whole suite straight away when it is small, known to fit, or mostly chosen
-        anyway."""
-        if total <= SMALL_SUITE_FILES or len(selection.files) * 2 >= total:
+        """Run the whole suite straight away when it is small or known to fit."""
+        if total <= SMALL_SUITE_FILES:
             return True
         learned = suite_times.known(self.context.workspace, command.command)
         return bool(learned and learned.fits(budget))
@@ -218,6 +217,15 @@ class TestGate:
             )
             before = set()
         new = [name for name in failing if name not in before]
+        if not new and not report.passed:
+            # Failing as a whole before and after (a collection error, a broken environment):
+            # nothing ran, so nothing is proved, and nothing is the run's to fix either.
+            self.verification = unverified(
+                f"no test passed ({scope}: {_counts(report)}, the same before the run): the "
+                "tests do not run here"
+            )
+            self._record(report, failing, "preexisting", selection)
+            return Verdict()
         if not new:
             kept = [n for n in failing if n in before]
             if selection:
@@ -265,7 +273,10 @@ class TestGate:
             if selection and not present:
                 return self._before.setdefault(key, set())  # the selected tests are all new
             report = self._run(
-                command, Path(scratch) / relative, present, self.context.test_timeout_s
+                command,
+                Path(scratch) / relative,
+                present,
+                self.budget_s or self.context.test_timeout_s,
             )
         if report.timed_out:
             return None

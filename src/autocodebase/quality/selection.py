@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-MAX_SELECTED_FILES = 40
+MAX_SELECTED_FILES = 20
 """A selection larger than this is no longer a quick check: the rest waits for the widening."""
 
 _IMPORT = re.compile(
@@ -49,8 +49,11 @@ class Selection:
 
 
 def is_test_file(path: str) -> bool:
+    """pytest's and unittest's usual names, and pylint's `unittest_*.py`."""
     name = PurePosixPath(path).name
-    return path.endswith(".py") and (name.startswith("test") or name.endswith("_test.py"))
+    return path.endswith(".py") and (
+        name.startswith(("test", "unittest_")) or name.endswith(("_test.py", "_tests.py"))
+    )
 
 
 def module_name(path: str) -> str:
@@ -120,8 +123,12 @@ def select_tests(
     test_set = set(tests)
     chosen: dict[str, str] = {}
 
-    def take(path: str, why: str) -> None:
-        if path in test_set and path not in chosen:
+    known = set(files)
+
+    def take(path: str, why: str, any_name: bool = False) -> None:
+        # The model's own choice counts whatever the file is called: projects name tests
+        # their own way (pylint's `unittest_*.py`, Django's `tests.py`).
+        if path not in chosen and (path in test_set or (any_name and path in known)):
             chosen[path] = why
 
     python = [c for c in changed if c.endswith(".py")]
@@ -129,7 +136,11 @@ def select_tests(
         if is_test_file(path):
             take(path, "changed by the run")
     for selector in [*asked, *failed_before]:
-        take(selector.split("::")[0], "run by the model" if selector in asked else "failed earlier")
+        take(
+            selector.split("::")[0],
+            "run by the model" if selector in asked else "failed earlier",
+            any_name=True,
+        )
     sources = [c for c in python if not is_test_file(c)]
     for source in sources:
         for test in _named_after(source, tests):
