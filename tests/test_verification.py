@@ -6,6 +6,7 @@ the summary and the ledger."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from tests.conftest import commit_all, git
@@ -81,6 +82,22 @@ def test_the_tests_of_the_change_run_first_and_a_partial_check_says_so(
     assert "Acb-Verified: partly-verified (2 passed" in message
 
 
+def touch_core(repo: Path) -> subprocess.CompletedProcess[str]:
+    """A run whose change is one docstring line of wordstats/core.py."""
+    patch = (
+        "*** Begin Patch\n*** Update File: wordstats/core.py\n@@\n"
+        '-"""Counting words in plain text."""\n+"""Counting the words in plain text."""\n'
+        "*** End Patch"
+    )
+    script = [
+        Reply("", [("apply_patch", {"patch": patch})]),
+        Reply("Done."),
+        Reply("docs(core): say what is counted"),
+    ]
+    done, _ = exec_with_mock(repo, script, "touch core", "--json")
+    return done
+
+
 SLOW_TEST = """import time
 
 
@@ -95,17 +112,7 @@ def test_a_timeout_is_neither_a_pass_nor_an_old_failure(
     write_file(wordstats_repo / "tests/test_slow.py", SLOW_TEST)
     write_file(wordstats_repo / ".acb/config.toml", "[test]\ntimeout_s = 4\n")
     commit_all(wordstats_repo, "a slow test")
-    patch = (
-        "*** Begin Patch\n*** Update File: wordstats/core.py\n@@\n"
-        '-"""Counting words in plain text."""\n+"""Counting the words in plain text."""\n'
-        "*** End Patch"
-    )
-    script = [
-        Reply("", [("apply_patch", {"patch": patch})]),
-        Reply("Done."),
-        Reply("docs(core): say what is counted"),
-    ]
-    done, _ = exec_with_mock(wordstats_repo, script, "touch core", "--json")
+    done = touch_core(wordstats_repo)
     stream = events(done.stdout)
     checked = [e for e in stream if e["type"] == "tests_checked"]
     assert [c["verdict"] for c in checked] == ["timed-out"], checked
@@ -148,17 +155,7 @@ def test_a_suite_that_cannot_run_before_or_after_proves_nothing(
     # whole, the same before and after the change: not the run's fault, and no proof either.
     write_file(wordstats_repo / "tests/conftest.py", "import a_module_this_machine_lacks\n")
     commit_all(wordstats_repo, "tests that cannot run here")
-    patch = (
-        "*** Begin Patch\n*** Update File: wordstats/core.py\n@@\n"
-        '-"""Counting words in plain text."""\n+"""Counting the words in plain text."""\n'
-        "*** End Patch"
-    )
-    script = [
-        Reply("", [("apply_patch", {"patch": patch})]),
-        Reply("Done."),
-        Reply("docs(core): say what is counted"),
-    ]
-    done, _ = exec_with_mock(wordstats_repo, script, "touch core", "--json")
+    done = touch_core(wordstats_repo)
     verification = events(done.stdout)[-1]["verification"]
     assert verification["status"] == "unverified", verification
     assert "no test passed" in verification["detail"]
