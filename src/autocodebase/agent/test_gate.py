@@ -93,19 +93,16 @@ class TestGate:
             if verdict is not None:
                 return verdict
             left = budget - (time.monotonic() - started)
-            partly = _partly(report, selection, total, budget)
             if not self._widen(command, report, selection, total, left):
-                self.verification = partly
+                why_not = f"was not run: it is not known to fit in {budget} s"
+                self.verification = _partly(report, selection, total, why_not)
                 return Verdict()
             whole = self._run(command, self.context.workspace, Selection(), int(left))
             verdict = self._judge(command, whole, Selection())
             if whole.timed_out:
                 # The chosen tests passed; the whole suite could not finish: still partly.
-                self.verification = replace(
-                    partly,
-                    detail=f"{partly.detail.split('; the whole suite')[0]}; the whole suite "
-                    f"did not finish in {whole.duration_s:.0f} s",
-                )
+                why_not = f"did not finish in {whole.duration_s:.0f} s"
+                self.verification = _partly(report, selection, total, why_not)
             return verdict or Verdict()
         report = self._run(command, self.context.workspace, Selection(), budget)
         return self._judge(command, report, Selection()) or Verdict()
@@ -302,10 +299,11 @@ class TestGate:
         )
 
 
-def _partly(report: TestReport, selection: Selection, total: int, budget: int) -> Verification:
+def _partly(report: TestReport, selection: Selection, total: int, why_not: str) -> Verification:
+    """The chosen tests passed; the whole suite `why_not` (was not run ..., did not finish)."""
     reasons = sorted(set(selection.reasons.values()))[:3]
     why = f"; chosen as {', '.join(reasons)}" if reasons else ""
-    rest = f"the whole suite ({total} test files) was not run: it is not known to fit in {budget} s"
+    rest = f"the whole suite ({total} test files) {why_not}"
     return Verification(
         "partly-verified",
         f"{_counts(report)} in {selection.describe()}{why}; {rest}",

@@ -14,6 +14,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+from autocodebase.paths import inside
 from autocodebase.programs import distrust, which
 from autocodebase.sandbox.visibility import hidden_from_sandbox
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
@@ -86,13 +87,9 @@ def _inside(root: Path, file: Path, context: ToolContext | None = None) -> bool:
     """Whether `file`, symlinks followed, is a file of the workspace. ripgrep does not follow
     symlinks; neither may the fallback, or a link planted in the workspace would show the
     model `~/.aws/credentials` (which the sandbox hides from its commands)."""
-    try:
-        real = file.resolve(strict=True)
-    except (OSError, RuntimeError):
+    if not (inside(root, file) and file.is_file()):
         return False
-    if not (root in real.parents and real.is_file()):
-        return False
-    return context is None or not _hidden(context, real)
+    return context is None or not _hidden(context, file.resolve())
 
 
 @read_only_tool

@@ -242,12 +242,7 @@ def real_parents(root: Path, path: str) -> bool:
     A command may replace a tracked directory by a symlink (`pkg -> /root`, or to acb's own
     site-packages): reading `pkg/x` would then read a file the sandbox hides, and writing it
     (undo) would write outside the workspace."""
-    current = root
-    for part in Path(path).parts[:-1]:
-        current = current / part
-        if current.is_symlink():
-            return False
-    return True
+    return real_dirs(root, path, {})
 
 
 def real_dirs(root: Path, path: str, checked: dict[str, bool]) -> bool:
