@@ -27,13 +27,26 @@ from autocodebase.sandbox.run import run_command
 from bench.report import write_section
 
 
-def median_ms(action: object, runs: int) -> float:
-    samples = []
+def interleaved_medians(actions: dict[str, object], runs: int) -> dict[str, float]:
+    """Median milliseconds of each action, run round-robin so that a slow spell of this noisy
+    machine falls on every column alike rather than on one."""
+    samples: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(runs):
-        started = time.perf_counter()
-        action()  # type: ignore[operator]
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+        for name, action in actions.items():
+            started = time.perf_counter()
+            action()  # type: ignore[operator]
+            samples[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
+
+
+def workspace_like_a_project(root: Path) -> Path:
+    """A git repository acb has worked in before (`.git` and `.acb` exist), which is where
+    commands run; a bare directory costs two placeholder mounts more (its own row)."""
+    project = root / "project"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / ".acb").mkdir()
+    return project
 
 
 def main() -> None:
@@ -46,25 +59,37 @@ def main() -> None:
         sys.exit(f"cannot measure: {problem}")
     env = command_environment()
     policy = SandboxPolicy()
-    no_cgroup = SandboxPolicy(limits=Limits(max_processes=0))
+    no_cgroup = SandboxPolicy(limits=Limits(max_processes=0, memory_mb=0))
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        workspace = Path(scratch)
-        for label, command in (
-            ("`true`", "true"),
-            ("`python -c pass`", f"{sys.executable} -c pass"),
+        project = workspace_like_a_project(Path(scratch))
+        bare_dir = Path(scratch) / "bare"
+        bare_dir.mkdir()
+        for label, command, workspace in (
+            ("`true`", "true", project),
+            ("`python -c pass`", f"{sys.executable} -c pass", project),
+            ("`true` in a directory without `.git`/`.acb`", "true", bare_dir),
         ):
             argv = ["bash", "-c", command]
             wrapped = bwrap_command(policy, workspace, workspace, argv, env)
-            bare = median_ms(
-                lambda a=argv: subprocess.run(a, cwd=workspace, env=env, check=True), args.runs
+            ms = interleaved_medians(
+                {
+                    "bare": lambda a=argv, w=workspace: subprocess.run(
+                        a, cwd=w, env=env, check=True
+                    ),
+                    "boxed": lambda a=wrapped: subprocess.run(a, env=env, check=True),
+                    "full": lambda c=command, w=workspace: run_command(policy, c, w, env),
+                    "lean": lambda c=command, w=workspace: run_command(no_cgroup, c, w, env),
+                },
+                args.runs,
             )
-            boxed = median_ms(lambda a=wrapped: subprocess.run(a, env=env, check=True), args.runs)
-            full = median_ms(lambda c=command: run_command(policy, c, workspace, env), args.runs)
-            lean = median_ms(lambda c=command: run_command(no_cgroup, c, workspace, env), args.runs)
+            bare = ms["bare"]
             rows.append(
-                f"| {label} | {bare:.1f} ms | {boxed:.1f} ms (+{boxed - bare:.1f}) | "
-                f"{full:.1f} ms (+{full - bare:.1f}) | {lean:.1f} ms (+{lean - bare:.1f}) |"
+                f"| {label} | {bare:.1f} ms | "
+                + " | ".join(
+                    f"{ms[k]:.1f} ms (+{ms[k] - bare:.1f})" for k in ("boxed", "full", "lean")
+                )
+                + " |"
             )
     section = "\n".join(
         [
@@ -75,11 +100,13 @@ def main() -> None:
             f"{os.getloadavg()[0]:.1f} when it ran). *bubblewrap* runs the argv acb builds (its "
             "own user namespace with no nested ones, homes and host data hidden behind tmpfs, "
             "toolchains lent back, kernel tunables read-only, bounded /tmp and /dev/shm); *acb "
-            "run_command* is the whole path a model's command takes (the pids and memory "
-            "cgroups, output capture, bubblewrap). The last column sets "
-            "`sandbox.max_processes = 0` (the memory cgroup stays).",
+            "run_command* is the whole path a model's command takes (argv built, started by "
+            "acb's launcher inside the pids and memory cgroups, output captured, bubblewrap). "
+            "The last column turns "
+            "both limits off (no cgroup to join). Columns are sampled round-robin; the "
+            "workspace is a git repository with `.git` and `.acb`, as after acb's first run.",
             "",
-            "| command | bare bash | bubblewrap | acb run_command | without process limit |",
+            "| command | bare bash | bubblewrap | acb run_command | run_command without limits |",
             "|---|---|---|---|---|",
             *rows,
             "",

@@ -94,6 +94,11 @@ KERNEL_STATE = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/
 from inside bubblewrap, and `kernel.core_pattern` names a program the host kernel runs as root."""
 
 
+@functools.cache
+def _kernel_state() -> tuple[str, ...]:
+    return tuple(state for state in KERNEL_STATE if Path(state).exists())
+
+
 def missing_protected(policy: SandboxPolicy, workspace: Path) -> list[Path]:
     """Protected paths of the workspace that do not exist yet. They are protected all the same
     (a command must not create `.acb/config.toml` for the next run): bubblewrap mounts a
@@ -121,11 +126,18 @@ def _interpreters_inside(roots: tuple[Path, ...]) -> list[Path]:
     project virtualenv with acb installed in it, an editable install): acb runs them on the
     host, so a command must not plant a `.pth` file or a changed module there. The root itself
     is never among them (`python -m` puts the working directory on the path)."""
-    candidates = {Path(sys.prefix), Path(sys.base_prefix)}
-    candidates.update(Path(entry) for entry in sys.path if entry and Path(entry).is_dir())
+    return _inside(roots, (sys.prefix, sys.base_prefix, *sys.path))
+
+
+@functools.lru_cache(maxsize=16)
+def _inside(roots: tuple[Path, ...], entries: tuple[str, ...]) -> list[Path]:
+    # Cached per (roots, import path): resolving every sys.path entry costs ~1 ms, and a
+    # model runs hundreds of commands with the same ones.
     found = set()
-    for candidate in candidates:
-        real = candidate.resolve()
+    for entry in entries:
+        if not entry or not Path(entry).is_dir():
+            continue
+        real = Path(entry).resolve()
         if any(root in real.parents for root in roots):
             found.add(real)
     return sorted(p for p in found if not any(q in p.parents for q in found))
@@ -166,9 +178,8 @@ def bwrap_command(
     if not policy.network:
         args.append("--unshare-net")
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for state in KERNEL_STATE:
-        if Path(state).exists():
-            args += ["--ro-bind", state, state]
+    for state in _kernel_state():
+        args += ["--ro-bind", state, state]
     tmp_size = str(limits.tmp_mb * 1024 * 1024)
     args += ["--size", tmp_size, "--tmpfs", "/dev/shm"]  # noqa: S108 - private, bounded
     args += ["--remount-ro", "/dev"]  # the /dev tmpfs itself is unbounded: nothing goes there

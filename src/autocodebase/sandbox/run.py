@@ -13,9 +13,10 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from autocodebase.programs import distrust
 from autocodebase.sandbox.bwrap import (
@@ -26,8 +27,9 @@ from autocodebase.sandbox.bwrap import (
     protected_problem,
     remove_placeholders,
 )
-from autocodebase.sandbox.limits import limited
-from autocodebase.sandbox.policy import SandboxPolicy
+from autocodebase.sandbox.launcher import give_back, launch, launcher_pids
+from autocodebase.sandbox.limits import shared_cgroup
+from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.tools.output import HeadTailBuffer
 
 
@@ -45,25 +47,79 @@ class CommandOutcome:
     killed_for_output: bool = False
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
 
 
 class _OutputWatch(HeadTailBuffer):
     """Keeps head and tail, and kills the command when it floods."""
 
-    def __init__(self, limit: int, kill_after: int, process: subprocess.Popen[bytes]):
+    def __init__(self, limit: int, kill_after: int, pid: int):
         super().__init__(limit)
         self.kill_after = kill_after
-        self.process = process
+        self.pid = pid
         self.flooded = False
 
     def write(self, chunk: bytes) -> None:
         super().write(chunk)
         if self.total > self.kill_after and not self.flooded:
             self.flooded = True
-            _kill_group(self.process)
+            _kill_group(self.pid)
+
+
+class _Started:
+    """A started command: its pid (the leader of its process group), its output, its end."""
+
+    def __init__(self, pid: int, output: IO[bytes], wait: Callable[[], int | None]):
+        self.pid = pid
+        self.output = output
+        self.wait = wait
+        self.release: Callable[[], None] = lambda: None
+
+    def close(self) -> None:
+        self.output.close()
+        self.release()
+
+
+_running: dict[tuple[int, int], int] = {}
+_running_lock = threading.Lock()
+
+
+def _counted(limits: Limits, change: int) -> int:
+    """Count the unsandboxed commands running in the cgroup of `limits`; the new count."""
+    key = (limits.max_processes, limits.memory_mb)
+    with _running_lock:
+        _running[key] = _running.get(key, 0) + change
+        return _running[key]
+
+
+def _start(argv: list[str], env: Mapping[str, str], cwd: Path, limits: Limits) -> _Started:
+    """Start `argv` in a new session, through a launcher in the limits' cgroup when a limit is
+    on (born there: joining costs ~10 ms a process), else directly."""
+    if not (limits.max_processes or limits.memory_mb):
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        return _Started(process.pid, process.stdout, process.wait)
+    read_end, write_end = os.pipe()
+    try:
+        launcher, pid = launch(argv, env, cwd, write_end, limits.max_processes, limits.memory_mb)
+    except OSError:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    started = _Started(pid, os.fdopen(read_end, "rb"), launcher.wait)
+    started.release = lambda: give_back(launcher, limits.max_processes, limits.memory_mb)
+    return started
 
 
 def sandbox_unavailable(policy: SandboxPolicy) -> str | None:
@@ -108,25 +164,18 @@ def run_command(
                 None, f"sandbox unavailable: {problem}", sandbox="refused", refused=problem
             )
     started = time.monotonic()
-    wrapped, cgroup = limited(argv, limits.max_processes, limits.memory_mb)
     try:
-        process = subprocess.Popen(
-            wrapped,
-            cwd=cwd or workspace,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        command_run = _start(argv, env, cwd or workspace, limits)
     except OSError as exc:
         remove_placeholders(placeholders)
         return CommandOutcome(
             None, f"could not start the command: {exc}", sandbox=how, refused=str(exc)
         )
-    assert process.stdout is not None
-    buffer = _OutputWatch(limits.output_bytes, limits.kill_after_output_bytes, process)
-    reader = threading.Thread(target=buffer.drain, args=(process.stdout,), daemon=True)
+    unsandboxed = how != "bubblewrap"
+    if unsandboxed:
+        _counted(limits, +1)
+    buffer = _OutputWatch(limits.output_bytes, limits.kill_after_output_bytes, command_run.pid)
+    reader = threading.Thread(target=buffer.drain, args=(command_run.output,), daemon=True)
     reader.start()
     # A watchdog thread kills on timeout while we block in waitpid: Popen.wait(timeout) polls
     # with growing sleeps and would notice a 20 ms command's exit up to 30 ms late.
@@ -134,24 +183,25 @@ def run_command(
 
     def expire() -> None:
         expired.set()
-        _kill_group(process)
+        _kill_group(command_run.pid)
 
     watchdog = threading.Timer(timeout, expire)
     watchdog.start()
     try:
-        process.wait()
+        returncode = command_run.wait()
     finally:
         watchdog.cancel()
         timed_out = expired.is_set()
-        _kill_group(process)  # background children do not outlive the command
-        if how != "bubblewrap":
-            cgroup.kill_all()  # without a pid namespace, the cgroup finds the stragglers
-        process.wait()
+        _kill_group(command_run.pid)  # background children do not outlive the command
+        if unsandboxed and _counted(limits, -1) == 0:
+            # Without a pid namespace, the cgroup finds the stragglers: once no other command
+            # is running in it, and never the launchers.
+            shared_cgroup(limits.max_processes, limits.memory_mb).kill_all(launcher_pids())
         reader.join(timeout=5)
-        process.stdout.close()
+        command_run.close()
         remove_placeholders(placeholders)
     return CommandOutcome(
-        None if timed_out or buffer.flooded else process.returncode,
+        None if timed_out or buffer.flooded else returncode,
         buffer.render(),
         timed_out=timed_out,
         output_bytes=buffer.total,
