@@ -31,8 +31,10 @@ def run_tests(
     env: Mapping[str, str],
     timeout_s: int,
     selector: str | None = None,
+    content: Path | None = None,
 ) -> TestReport:
-    """Run the tests (or the `selector`ed ones) and return per-test results."""
+    """Run the tests (or the `selector`ed ones) and return per-test results; with `content`,
+    on that directory's files shown at the workspace's path (`run_command` says why)."""
     with tempfile.TemporaryDirectory(prefix="acb-tests-") as scratch:
         report_dir = Path(scratch)
         writable = gate.policy.mode != "read-only"
@@ -41,14 +43,20 @@ def run_tests(
             line = f"{command.command} {selector}" if selector else command.command
             report = "output"
         outcome = gate.run(
-            line, workspace, env, timeout_s, extra_writable=(report_dir,) if writable else ()
+            line,
+            workspace,
+            env,
+            timeout_s,
+            extra_writable=(report_dir,) if writable else (),
+            content=content,
         )
         cases: list[CaseResult] = []
         source = "exit-status"
         if report == "junit":
             cases, source = parse_junit(sorted(report_dir.glob("*.xml"))), "junit"
         elif report.startswith("junit:"):
-            cases, source = parse_junit(sorted((workspace / report[6:]).glob("*.xml"))), "junit"
+            results = (content or workspace) / report[6:]
+            cases, source = parse_junit(sorted(results.glob("*.xml"))), "junit"
         elif report == "go-json":
             cases, source = parse_go_json(outcome.output), "go-json"
         if not cases:

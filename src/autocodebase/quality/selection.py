@@ -42,6 +42,17 @@ class Selection:
     def __bool__(self) -> bool:
         return bool(self.files)
 
+    def split(self) -> tuple[Selection, Selection]:
+        """(the tests nearest the change: changed, run by the model, failed earlier, named
+        after a changed file; the rest: tests that only import it). The gate runs the nearest
+        first, so that a slow importer cannot eat the time the direct evidence needs."""
+        near = tuple(f for f in self.files if not self.reasons.get(f, "").startswith("imports"))
+        rest = tuple(f for f in self.files if f not in near)
+        return (
+            Selection(near, {f: self.reasons[f] for f in near if f in self.reasons}),
+            Selection(rest, {f: self.reasons[f] for f in rest if f in self.reasons}),
+        )
+
     def describe(self, limit: int = 5) -> str:
         shown = ", ".join(self.files[:limit])
         more = f" and {len(self.files) - limit} more" if len(self.files) > limit else ""

@@ -165,10 +165,12 @@ def bwrap_command(
     command: list[str],
     env: Mapping[str, str],
     home: Path | None = None,
+    content: Path | None = None,
 ) -> list[str]:
     """The argv that runs `command` under `policy`. The environment is not on it (values on an
     argv are visible to every user in `ps`): the caller starts bwrap with `env`, which bwrap
-    hands to the command unchanged."""
+    hands to the command unchanged. `content` is shown at the workspace's path instead of the
+    workspace (`run_command` says why)."""
     binary = which("bwrap") or "bwrap"
     limits = policy.limits
     args = [binary, "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
@@ -187,15 +189,15 @@ def bwrap_command(
     seen = visibility(env, home)
     args += seen.before_workspace(home_bytes=int(tmp_size))
     writable = (workspace, *policy.writable_roots) if policy.mode == "workspace-write" else ()
-    distrust(*writable)
+    distrust(*writable, *((content,) if content else ()))
     for root in writable:
-        args += ["--bind", str(root), str(root)]
+        args += ["--bind", str(content if root == workspace and content else root), str(root)]
     if policy.mode == "workspace-write":
         args += _protected(policy, workspace)
     else:
         # Bound again after the hidden trees and the fresh /tmp, so a workspace there stays
         # visible (read-only).
-        args += ["--ro-bind", str(workspace), str(workspace)]
+        args += ["--ro-bind", str(content or workspace), str(workspace)]
     args += seen.after_workspace(writable or (workspace,))
     args += ["--chdir", str(cwd), "--", *command]
     return args

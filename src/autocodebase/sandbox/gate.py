@@ -90,9 +90,11 @@ class CommandGate:
         escalate: bool = False,
         justification: str | None = None,
         extra_writable: tuple[Path, ...] = (),
+        content: Path | None = None,
     ) -> CommandOutcome:
         """Run `command` if the policy allows (asking when it says to). `extra_writable` lends
-        the sandbox a directory acb made for this one command (e.g. for a test report)."""
+        the sandbox a directory acb made for this one command (e.g. for a test report);
+        `content` is shown at the workspace's path (`run_command`)."""
         if extra_writable:
             gate = replace(
                 self,
@@ -100,7 +102,9 @@ class CommandGate:
                     self.policy, writable_roots=(*self.policy.writable_roots, *extra_writable)
                 ),
             )
-            return gate.run(command, workspace, env, timeout_s, escalate, justification)
+            return gate.run(
+                command, workspace, env, timeout_s, escalate, justification, content=content
+            )
         if escalate and self.approvals == "never":
             escalate = False  # nobody to ask; it runs sandboxed and the model sees what happens
         needs_question, reason = self._needs_question(command, escalate)
@@ -111,10 +115,10 @@ class CommandGate:
             if refusal is not None:
                 return CommandOutcome(None, refusal, sandbox="refused", refused=refusal)
         if edited is not None:
-            outcome = self._contained(edited, escalate, workspace, env, timeout_s)
+            outcome = self._contained(edited, escalate, workspace, env, timeout_s, content)
             note = f"(the user changed the command to: {edited})\n"
             return replace(outcome, output=note + outcome.output)
-        return self._contained(command, escalate, workspace, env, timeout_s)
+        return self._contained(command, escalate, workspace, env, timeout_s, content)
 
     def _contained(
         self,
@@ -123,6 +127,7 @@ class CommandGate:
         workspace: Path,
         env: Mapping[str, str],
         timeout_s: int | None,
+        content: Path | None = None,
     ) -> CommandOutcome:
         policy = replace(self.policy, mode="full-access") if escalate else self.policy
         if sandbox_unavailable(policy) and policy.fallback == "read-only-guard":
@@ -135,7 +140,7 @@ class CommandGate:
                 return CommandOutcome(None, message, sandbox="refused", refused=message)
             policy = replace(policy, mode="full-access")
             env = host_environment(env)
-        return run_command(policy, command, workspace, env, timeout_s)
+        return run_command(policy, command, workspace, env, timeout_s, content=content)
 
     def _needs_question(self, command: str, escalate: bool) -> tuple[bool, str]:
         if self.store.find(command, escalate) is not None:

@@ -137,24 +137,35 @@ def run_command(
     env: Mapping[str, str],
     timeout_s: int | None = None,
     cwd: Path | None = None,
+    content: Path | None = None,
 ) -> CommandOutcome:
-    """Run `command` with bash under `policy`; never raises for the command's own failures."""
+    """Run `command` with bash under `policy`; never raises for the command's own failures.
+
+    `content`, if given, is a directory shown in the workspace's place, at the workspace's
+    path: the test gate runs the tree as the run found it from an exported copy, and a project
+    installed editable imports from its real path, which must then hold that copy. Without
+    bubblewrap nothing can be shown elsewhere, and the command runs in `content` itself."""
     limits = policy.limits
     timeout = timeout_s or limits.timeout_s
     # Before any program is looked up (bwrap itself): what the command may write is never a
     # place acb takes programs from.
-    distrust(workspace, *(policy.writable_roots if policy.mode == "workspace-write" else ()))
+    writable = policy.writable_roots if policy.mode == "workspace-write" else ()
+    distrust(workspace, *writable, *((content,) if content else ()))
     argv = ["bash", "-c", command]
     how = "none (full-access)"
     placeholders: list[Path] = []
     if policy.mode != "full-access":
         problem = sandbox_unavailable(policy)
-        hostile = protected_problem(policy, workspace) if problem is None else None
+        hostile = None
+        if problem is None:
+            hostile = protected_problem(policy, workspace) or (
+                protected_problem(policy, content) if content else None
+            )
         if hostile is not None:
             return CommandOutcome(None, f"not run: {hostile}", sandbox="refused", refused=hostile)
         if problem is None:
             placeholders = missing_protected(policy, workspace)
-            argv = bwrap_command(policy, workspace, cwd or workspace, argv, env)
+            argv = bwrap_command(policy, workspace, cwd or workspace, argv, env, content=content)
             how = "bubblewrap"
         elif policy.fallback == "none":
             how = "none (fallback: bubblewrap unavailable)"
@@ -163,6 +174,8 @@ def run_command(
             return CommandOutcome(
                 None, f"sandbox unavailable: {problem}", sandbox="refused", refused=problem
             )
+    if content is not None and how != "bubblewrap":
+        workspace = cwd = content
     started = time.monotonic()
     try:
         command_run = _start(argv, env, cwd or workspace, limits)
