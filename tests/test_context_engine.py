@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autocodebase.context import engine as engine_module
 from autocodebase.context import index as index_module
 from autocodebase.context.engine import ContextEngine
 from autocodebase.context.index import SymbolIndex
@@ -262,3 +263,47 @@ def test_tuning_demotes_tests_and_lifts_named_files(repo: Path) -> None:
         boosted = [p for p, _ in engine.rank(named_query, tuning=Tuning(mention_boost=5)).files]
     assert boosted[0] == "shop/report.py"
     assert boosted.index("shop/report.py") <= unboosted.index("shop/report.py")
+
+
+def _fresh_map(repo: Path, query: str = "") -> str:
+    """The map as a new run sees it: a new engine (and process state) on the same index."""
+    with ContextEngine(repo) as engine:
+        engine.refresh()
+        return engine.repo_map(budget=2000, query=query).text
+
+
+def test_a_warm_map_is_recalled_without_ranking(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _fresh_map(repo, "invoice totals")
+    monkeypatch.setattr(engine_module, "Ranker", None)  # ranking now would fail
+    assert _fresh_map(repo, "invoice totals") == first
+
+
+def test_a_remembered_map_follows_every_change_to_the_files(repo: Path) -> None:
+    """The memo is only as fresh as the index: a change, an addition and a deletion each
+    move the index to a new generation, and the map with it. (What the index relies on:
+    a file whose size and mtime are both unchanged has not changed, as git does.)"""
+    assert "def slugify(text):" in _fresh_map(repo)
+    assert "def slugify(text):" in _fresh_map(repo), "recalled"
+    write_file(repo / "shop/utils.py", "def slugify(text, sep):\n    return text\n")
+    changed = _fresh_map(repo)
+    assert "def slugify(text, sep):" in changed and "def slugify(text):" not in changed
+    write_file(repo / "shop/coupons.py", "from shop.utils import slugify\n\n\ndef coupon():\n")
+    assert "shop/coupons.py:" in _fresh_map(repo)
+    (repo / "shop/coupons.py").unlink()
+    assert "shop/coupons.py:" not in _fresh_map(repo)
+
+
+def test_a_memo_from_an_older_generation_is_never_recalled(repo: Path) -> None:
+    with SymbolIndex(repo) as index:
+        index.refresh()
+        before = index.generation()
+        index.remember("k", before, "old")
+        assert index.recall("k", before) == "old"
+        write_file(repo / "shop/utils.py", "def slugify(text, sep):\n    return text\n")
+        index.refresh()
+        assert index.generation() != before
+        assert index.recall("k", index.generation()) is None
+        index.remember("k", before, "computed before the change")
+        assert index.recall("k", index.generation()) is None, "a stale value is not stored"

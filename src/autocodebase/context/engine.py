@@ -4,11 +4,16 @@ map given to the model at the start of a run."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterable
+from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 
+from autocodebase.context import lexical, paths, ranking, tokens
+from autocodebase.context import repo_map as rendering
 from autocodebase.context.index import RefreshStats, SymbolIndex
 from autocodebase.context.ranking import DEFAULT_TUNING, Method, Ranker, Ranking, Tuning
 from autocodebase.context.repo_map import RepoMap, render_map
@@ -25,6 +30,7 @@ class ContextEngine:
         self.root = root
         self.index = SymbolIndex(root, index_path)
         self._ranker: Ranker | None = None
+        self._ranker_generation = -1
         self.last_refresh: RefreshStats | None = None
 
     def close(self) -> None:
@@ -38,7 +44,7 @@ class ContextEngine:
 
     def refresh(self) -> RefreshStats:
         """Re-read what changed on disk; the ranking is rebuilt only if something did."""
-        stats = self.index.refresh()
+        stats = self.index.refresh(while_parsing=_load_map_dependencies)
         if stats.parsed or stats.removed:
             self._ranker = None
         self.last_refresh = stats
@@ -48,6 +54,7 @@ class ContextEngine:
         if self._ranker is None:
             if self.last_refresh is None:
                 self.refresh()
+            self._ranker_generation = self.index.generation()
             self._ranker = Ranker(self.index)
         return self._ranker
 
@@ -67,8 +74,42 @@ class ContextEngine:
         focus: Iterable[str] = (),
         exclude: Iterable[str] = (),
     ) -> RepoMap:
-        ranking = self.rank(query, focus)
-        return render_map(ranking, self.index.definitions_of, budget, exclude)
+        """The map for this task. A map already rendered for the same arguments and the same
+        indexed content (and the same ranking code) is served from the index's memo: a warm
+        start with nothing changed then costs a stat of each file and one lookup."""
+        if self.last_refresh is None:
+            self.refresh()
+        focus, exclude = list(focus), list(exclude)
+        key = json.dumps([_code_stamp(), budget, query, focus, exclude])
+        remembered = self.index.recall(key, self.index.generation())
+        if remembered is not None:
+            text, files, definitions = json.loads(remembered)
+            return RepoMap(text=text, files=files, definitions=definitions)
+        ranker = self.ranker()
+        built = render_map(ranker.rank(query, focus), self.index.definitions_of, budget, exclude)
+        value = json.dumps([built.text, built.files, built.definitions])
+        self.index.remember(key, self._ranker_generation, value)
+        return built
+
+
+@cache
+def _code_stamp() -> list[object]:
+    """What, besides the index's content, decides a map: the code that ranks and renders it
+    (each module's file size and mtime, so an edited or upgraded acb never reuses an old map)
+    and whether the real tokenizer is installed."""
+    stamp: list[object] = [find_spec("tiktoken") is not None]
+    for module in (lexical, paths, ranking, rendering, tokens):
+        status = Path(module.__file__ or "").stat()
+        stamp.append([module.__name__, status.st_size, status.st_mtime_ns])
+    return stamp
+
+
+def _load_map_dependencies() -> None:
+    """Import numpy and load the tokenizer while workers parse, rather than after them: they
+    are a few tenths of a second of every cold build's critical path."""
+    import numpy  # noqa: F401
+
+    tokens.count_tokens("")
 
 
 _DETACHED: list[subprocess.Popen[bytes]] = []

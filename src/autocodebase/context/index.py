@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -26,7 +26,6 @@ from typing import IO
 from autocodebase.context.languages import spec_for
 from autocodebase.context.lexical import file_terms
 from autocodebase.context.symbols import Definition, extract
-from autocodebase.paths import inside
 from autocodebase.vcs.git import worktree_files
 
 EXTRACTOR_VERSION = "3"
@@ -51,6 +50,8 @@ CREATE TABLE IF NOT EXISTS refs(
     file_id INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, lines TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS defs_by_file ON defs(file_id);
 CREATE INDEX IF NOT EXISTS refs_by_file ON refs(file_id);
+CREATE TABLE IF NOT EXISTS memo(
+    key TEXT PRIMARY KEY, generation INTEGER NOT NULL, value TEXT NOT NULL);
 """
 
 
@@ -88,7 +89,28 @@ def source_files(root: Path) -> list[str]:
     listed = worktree_files(root)
     if listed is None:
         listed = list(_walk(root))
-    return [p for p in listed if spec_for(p) is not None and inside(root, p)]
+    return _inside_all(root, [p for p in listed if spec_for(p) is not None])
+
+
+def _inside_all(root: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` that are in `root`, symlinks followed: `paths.inside` for each, with
+    each directory resolved once instead of once per file (two `realpath`s per file were a
+    tenth of a warm build). realpath(dir/name) is realpath(dir)/name unless name is a link."""
+    real_root = os.path.realpath(root)
+    prefix = real_root.rstrip("/") + "/"
+    real_dirs: dict[str, str] = {}
+    kept: list[str] = []
+    for path in paths:
+        directory, _, name = path.rpartition("/")
+        real_dir = real_dirs.get(directory)
+        if real_dir is None:
+            real_dir = real_dirs[directory] = os.path.realpath(root / directory).rstrip("/")
+        real = f"{real_dir}/{name}"
+        if os.path.islink(real):  # noqa: PTH114 - a Path per file costs more than the check
+            real = os.path.realpath(real)
+        if real == real_root or real.startswith(prefix):
+            kept.append(path)
+    return kept
 
 
 def _walk(root: Path) -> Iterator[str]:
@@ -223,7 +245,7 @@ class SymbolIndex:
         row = self.db.execute("SELECT value FROM meta WHERE key='extractor'").fetchone()
         if row is None or row[0] != EXTRACTOR_VERSION:
             with self.db:
-                for table in ("files", "defs", "refs"):
+                for table in ("files", "defs", "refs", "memo"):
                     self.db.execute(f"DROP TABLE IF EXISTS {table}")
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES('extractor', ?)",
@@ -231,10 +253,46 @@ class SymbolIndex:
                 )
         self.db.executescript(_SCHEMA)
 
+    def generation(self) -> int:
+        """A number that changes whenever the indexed content does (see `memo`)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _next_generation(self) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES('generation', ?)",
+            (str(self.generation() + 1),),
+        )
+        self.db.execute("DELETE FROM memo")
+
+    def recall(self, key: str, generation: int) -> str | None:
+        """What `remember` stored under `key` for this `generation` of the content, if anything."""
+        row = self.db.execute(
+            "SELECT value FROM memo WHERE key=? AND generation=?", (key, generation)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def remember(self, key: str, generation: int, value: str) -> None:
+        """Keep `value`, a pure function of the content at `generation` (a rendered map), so
+        that a warm run with nothing changed answers without ranking again. Stored only if
+        the content is still at that generation: another process may have refreshed since."""
+        with self.db:
+            if self.generation() == generation:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO memo(key, generation, value) VALUES(?,?,?)",
+                    (key, generation, value),
+                )
+
     def refresh(
-        self, files: Iterable[str] | None = None, workers: int | None = None
+        self,
+        files: Iterable[str] | None = None,
+        workers: int | None = None,
+        while_parsing: Callable[[], None] | None = None,
     ) -> RefreshStats:
-        """Bring the index up to date with the working tree; cheap when nothing changed."""
+        """Bring the index up to date with the working tree; cheap when nothing changed.
+
+        `while_parsing` runs in a thread while worker processes parse (this process is idle
+        then), e.g. to load what the map will need next."""
         started = time.perf_counter()
         listed = source_files(self.root) if files is None else list(files)
         known = {
@@ -257,6 +315,10 @@ class SymbolIndex:
             jobs.append((path, stat.st_mtime_ns, stat.st_size, entry[3] if entry else ""))
         gone = [known[p][0] for p in known.keys() - present]
         results, used = self._parse(jobs, workers)
+        helper = None
+        if used > 1 and while_parsing is not None:
+            helper = threading.Thread(target=while_parsing, daemon=True)
+            helper.start()
         parsed = rehashed = 0
         with self.db:
             self._forget(gone)
@@ -272,6 +334,10 @@ class SymbolIndex:
                 else:
                     parsed += 1
                     self._store(result, known.get(result.path, (None,))[0])
+            if parsed or gone:
+                self._next_generation()
+        if helper is not None:
+            helper.join()
         return RefreshStats(
             files=len(present),
             parsed=parsed,

@@ -83,17 +83,32 @@ def extract(path: str, data: bytes) -> FileSymbols | None:
     defined_at = {n.start_byte for n in names}
     lines = data.split(b"\n")
     symbols.definitions = _definitions(captures, names, lines)
-    # Captures of different patterns do not come in source order: collect, then sort.
-    rows_of: dict[str, set[int]] = {}
-    for node in captures.get("ref", []):
-        start, end = node.start_byte, node.end_byte
-        if start in defined_at or end - start < 2:
-            continue
-        name = data[start:end].decode("utf-8", "replace")
-        rows_of.setdefault(name, set()).add(node.start_point.row + 1)
-    symbols.references = {name: sorted(rows) for name, rows in rows_of.items()}
+    symbols.references = _references(captures.get("ref", []), defined_at, data)
     symbols.doc = _docs(captures.get("doc", []))
     return symbols
+
+
+def _references(nodes: list[Node], defined_at: set[int], data: bytes) -> dict[str, list[int]]:
+    """Referenced name → sorted 1-based lines. The hot loop of a cold build (one pass per
+    identifier in the repository): names are grouped by their bytes and decoded once each."""
+    # Captures of different patterns do not come in source order: collect, then sort.
+    rows_of: dict[bytes, set[int]] = {}
+    for node in nodes:
+        start, end = node.byte_range
+        if end - start < 2 or start in defined_at:
+            continue
+        key = data[start:end]
+        rows = rows_of.get(key)
+        if rows is None:
+            rows = rows_of[key] = set()
+        rows.add(node.start_point.row + 1)
+    references: dict[str, list[int]] = {}
+    for key, rows in rows_of.items():
+        name = key.decode("utf-8", "replace")
+        if name in references:  # two invalid byte strings that both decode to U+FFFD
+            rows = rows.union(references[name])
+        references[name] = sorted(rows)
+    return references
 
 
 def _definitions(
