@@ -228,6 +228,16 @@ def test_run_tests_tool_runs_pytest_in_the_sandbox_and_leaves_no_files(tmp_path:
     assert narrowed.output.startswith("tests passed: 1 passed")
 
 
+def test_a_test_file_that_cannot_be_imported_does_not_stop_the_others(tmp_path: Path) -> None:
+    # requests at SWE-bench's commits: one test file needs a plugin the environment lacks, and
+    # pytest stops the whole session at collection; the suite's other 180 tests never ran.
+    repo = python_project(tmp_path / "p")
+    write_file(repo / "tests/test_broken.py", "import not_installed_anywhere\n")
+    result, _ = call(repo)
+    assert (result.data["passed"], result.data["failed"]) == (1, 2), result.output
+    assert "tests/test_broken.py" in result.output or "test_broken" in result.output
+
+
 def test_run_tests_tool_without_a_test_suite_says_what_to_do(tmp_path: Path) -> None:
     result, _ = call(tmp_path)
     assert result.is_error and "[test] command" in result.output

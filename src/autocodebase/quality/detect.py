@@ -36,7 +36,10 @@ class TestCommand:
         chosen = f" {selector}" if selector else ""
         if self.runner == "pytest":
             junit = f"--junitxml={report_dir}/junit.xml -o junit_family=xunit1"
-            return f"{self.command} -p no:cacheprovider {junit}{chosen}", "junit"
+            # One test file that cannot be imported (an optional dependency missing, a
+            # plugin too new) must not stop the rest: it is reported as an error of its own.
+            go_on = "--continue-on-collection-errors"
+            return f"{self.command} -p no:cacheprovider {go_on} {junit}{chosen}", "junit"
         if self.runner == "go":
             target = f" -run {_quote(selector)} ./..." if selector else " ./..."
             return f"{self.command.removesuffix(' ./...')} -json{target}", "go-json"
