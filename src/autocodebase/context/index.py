@@ -9,7 +9,6 @@ instead of mixing old and new symbols.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import queue
@@ -24,8 +23,8 @@ from pathlib import Path
 from typing import IO
 
 from autocodebase.context.languages import spec_for
-from autocodebase.context.lexical import file_terms
-from autocodebase.context.symbols import Definition, extract
+from autocodebase.context.parsing import _parse_one, _Parsed
+from autocodebase.context.symbols import Definition
 from autocodebase.vcs.git import worktree_files
 
 EXTRACTOR_VERSION = "3"
@@ -67,22 +66,6 @@ class RefreshStats:
     workers: int
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    """A worker's answer for one file, in plain tuples so that pickling stays cheap."""
-
-    path: str
-    mtime_ns: int
-    size: int
-    sha1: str
-    language: str
-    doc: str
-    terms: str
-    definitions: list[tuple[str, str, int, int, str]]
-    references: list[tuple[str, int, str]]
-    unchanged: bool = False
-
-
 def source_files(root: Path) -> list[str]:
     """Files of the repository that we can parse: git's view when it is a repository (tracked
     and untracked-not-ignored), else a walk that skips the usual vendored and build folders."""
@@ -119,40 +102,6 @@ def _walk(root: Path) -> Iterator[str]:
         base = os.path.relpath(directory, root)
         for name in files:
             yield name if base == "." else f"{base}/{name}"
-
-
-def _parse_one(root: str, path: str, mtime_ns: int, size: int, known_sha1: str) -> _Parsed | None:
-    try:
-        data = Path(root, path).read_bytes()
-    except OSError:
-        return None
-    sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-    if sha1 == known_sha1:
-        return _Parsed(path, mtime_ns, size, sha1, "", "", "", [], [], unchanged=True)
-    symbols = extract(path, data)
-    if symbols is None:
-        return None
-    return _Parsed(
-        path=path,
-        mtime_ns=mtime_ns,
-        size=size,
-        sha1=sha1,
-        language=symbols.language,
-        doc=symbols.doc,
-        terms=file_terms(
-            path, (d.name for d in symbols.definitions), symbols.references, symbols.doc
-        ),
-        definitions=[
-            (d.name, d.kind, d.line, d.end_line, d.signature) for d in symbols.definitions
-        ],
-        references=[
-            (name, len(rows), ",".join(map(str, rows))) for name, rows in symbols.references.items()
-        ],
-    )
-
-
-def _parse_chunk(root: str, jobs: list[tuple[str, int, int, str]]) -> list[_Parsed | None]:
-    return [_parse_one(root, *job) for job in jobs]
 
 
 def _parse_in_workers(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pickle
 import sys
 
-from autocodebase.context.index import _parse_chunk
+from autocodebase.context.parsing import _parse_chunk
 
 BATCH = 32
 
