@@ -36,10 +36,12 @@ import json, os, resource, signal, socket, struct, subprocess, sys, threading
 channel = socket.socket(fileno=0)
 lifeline = int(sys.argv[2])
 running = []
+starting = threading.Lock()
 
 def watch_lifeline():
     while os.read(lifeline, 1):
         pass
+    starting.acquire()  # a command being started is in `running` before we look
     for pid in running:
         try:
             os.killpg(pid, signal.SIGKILL)
@@ -50,11 +52,6 @@ def watch_lifeline():
 threading.Thread(target=watch_lifeline, daemon=True).start()
 for name, value in json.loads(sys.argv[1]).items():
     resource.setrlimit(getattr(resource, name), (value, value))
-try:
-    with open("/proc/self/oom_score_adj", "w") as adjust:
-        adjust.write("-1000")
-except OSError:
-    pass
 
 def exactly(size, start=b""):
     data = start
@@ -76,17 +73,18 @@ while True:
     size = struct.unpack("!I", exactly(4, head))[0]
     request = json.loads(exactly(size))
     try:
-        process = subprocess.Popen(
-            request["argv"], cwd=request["cwd"], env=request["env"],
-            stdin=subprocess.DEVNULL, stdout=fds[0], stderr=fds[0], start_new_session=True,
-        )
+        with starting:
+            process = subprocess.Popen(
+                request["argv"], cwd=request["cwd"], env=request["env"],
+                stdin=subprocess.DEVNULL, stdout=fds[0], stderr=fds[0], start_new_session=True,
+            )
+            running[:] = [process.pid]
     except OSError as exc:
         answer({"error": str(exc)})
         continue
     finally:
         for fd in fds:
             os.close(fd)
-    running[:] = [process.pid]
     answer({"pid": process.pid})
     answer({"returncode": process.wait()})
     running.clear()
@@ -167,7 +165,10 @@ class Launcher:
     def _exactly(self, size: int) -> bytes:
         data = b""
         while len(data) < size:
-            more = self.channel.recv(size - len(data))
+            try:
+                more = self.channel.recv(size - len(data))
+            except OSError as exc:  # reset: it died with our request unread
+                raise LauncherGone(f"the command launcher is gone ({exc})") from exc
             if not more:
                 raise LauncherGone("the command launcher exited")
             data += more
@@ -240,7 +241,20 @@ def launch(
         except OSError:
             give_back(launcher, max_processes, memory_mb)
             raise
+        except BaseException:
+            # Interrupted (Ctrl-C) mid-conversation with the launcher: its answers are out of
+            # step with us now. Closing it kills whatever it had started.
+            with _lock:
+                _discard(launcher)
+            raise
     raise AssertionError("unreachable")
+
+
+def discard(launcher: Launcher) -> None:
+    """Close a launcher whose conversation with us was cut (an interrupt while waiting): it
+    kills the command it runs and exits."""
+    with _lock:
+        _discard(launcher)
 
 
 def give_back(launcher: Launcher, max_processes: int, memory_mb: int) -> None:

@@ -27,7 +27,7 @@ from autocodebase.sandbox.bwrap import (
     protected_problem,
     remove_placeholders,
 )
-from autocodebase.sandbox.launcher import give_back, launch, launcher_pids
+from autocodebase.sandbox.launcher import discard, give_back, launch, launcher_pids
 from autocodebase.sandbox.limits import shared_cgroup
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.tools.output import HeadTailBuffer
@@ -75,11 +75,13 @@ class _Started:
         self.pid = pid
         self.output = output
         self.wait = wait
-        self.release: Callable[[], None] = lambda: None
+        self.release: Callable[[bool], object] = lambda _finished: None
+        """Called once the command is over; `finished`: its end was waited for (an interrupt
+        may cut the wait short, and the launcher that started it is then out of step)."""
 
-    def close(self) -> None:
+    def close(self, finished: bool) -> None:
         self.output.close()
-        self.release()
+        self.release(finished)
 
 
 _running: dict[tuple[int, int], int] = {}
@@ -108,7 +110,9 @@ def _start(argv: list[str], env: Mapping[str, str], cwd: Path, limits: Limits) -
             start_new_session=True,
         )
         assert process.stdout is not None
-        return _Started(process.pid, process.stdout, process.wait)
+        started = _Started(process.pid, process.stdout, process.wait)
+        started.release = lambda finished: finished or process.wait()  # reaped, killed or not
+        return started
     read_end, write_end = os.pipe()
     try:
         launcher, pid = launch(argv, env, cwd, write_end, limits.max_processes, limits.memory_mb)
@@ -118,7 +122,11 @@ def _start(argv: list[str], env: Mapping[str, str], cwd: Path, limits: Limits) -
     finally:
         os.close(write_end)
     started = _Started(pid, os.fdopen(read_end, "rb"), launcher.wait)
-    started.release = lambda: give_back(launcher, limits.max_processes, limits.memory_mb)
+    started.release = lambda finished: (
+        give_back(launcher, limits.max_processes, limits.memory_mb)
+        if finished
+        else discard(launcher)
+    )
     return started
 
 
@@ -189,7 +197,6 @@ def run_command(
         _counted(limits, +1)
     buffer = _OutputWatch(limits.output_bytes, limits.kill_after_output_bytes, command_run.pid)
     reader = threading.Thread(target=buffer.drain, args=(command_run.output,), daemon=True)
-    reader.start()
     # A watchdog thread kills on timeout while we block in waitpid: Popen.wait(timeout) polls
     # with growing sleeps and would notice a 20 ms command's exit up to 30 ms late.
     expired = threading.Event()
@@ -199,10 +206,14 @@ def run_command(
         _kill_group(command_run.pid)
 
     watchdog = threading.Timer(timeout, expire)
-    watchdog.start()
+    finished = False
     try:
+        reader.start()
+        watchdog.start()
         returncode = command_run.wait()
+        finished = True
     finally:
+        # Also when interrupted (Ctrl-C): the command never outlives this call.
         watchdog.cancel()
         timed_out = expired.is_set()
         _kill_group(command_run.pid)  # background children do not outlive the command
@@ -210,8 +221,9 @@ def run_command(
             # Without a pid namespace, the cgroup finds the stragglers: once no other command
             # is running in it, and never the launchers.
             shared_cgroup(limits.max_processes, limits.memory_mb).kill_all(launcher_pids())
-        reader.join(timeout=5)
-        command_run.close()
+        if reader.is_alive():
+            reader.join(timeout=5)
+        command_run.close(finished)
         remove_placeholders(placeholders)
     return CommandOutcome(
         None if timed_out or buffer.flooded else returncode,
