@@ -157,6 +157,18 @@ class GitRecorded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelSwitched(Event):
+    """A person switched the model mid-conversation (`/model`): costs and commit messages
+    from here on are the new model's."""
+
+    type: str = "model_switched"
+    model: str
+    previous: str
+    priced: bool
+    """Whether the new model has a known price (if not, the run's cost is unknown from here)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Compacted(Event):
     type: str = "compacted"
     tokens_before: int

@@ -13,9 +13,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autocodebase import __version__
-from autocodebase.agent.events import ApprovalDecided, ErrorRaised, EventBus, RunStarted, Sink
+from autocodebase.agent.events import (
+    ApprovalDecided,
+    ErrorRaised,
+    EventBus,
+    ModelSwitched,
+    RunStarted,
+    Sink,
+)
 from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
@@ -25,14 +33,14 @@ from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.engine import BackgroundMap
 from autocodebase.ledger.store import LedgerWriter, connect
-from autocodebase.models.base import Model
+from autocodebase.models.base import Message, Model
 from autocodebase.models.pricing import price_for
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.verification import GATE_OFF, Verification, unverified
 from autocodebase.redact import Redactor
 from autocodebase.sandbox.approvals import ApprovalStore
 from autocodebase.sandbox.environment import command_environment
-from autocodebase.sandbox.gate import ApprovalRequest, Approver, CommandGate
+from autocodebase.sandbox.gate import ApprovalPolicy, ApprovalRequest, Approver, CommandGate
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import sandbox_unavailable
 from autocodebase.tools import default_toolbox, hidden_for
@@ -106,6 +114,7 @@ class RunSession:
         self.bus = EventBus(self.run_id, Redactor.from_environment(), sinks)
         self.policy = sandbox_policy(settings)
         self.git: RunGit | None = None
+        self._review: ReviewGate | None = None
         self.agent = self._build()
 
     def _build(self) -> Agent:
@@ -151,7 +160,7 @@ class RunSession:
             test_command=settings.test_command,
             test_timeout_s=settings.test_timeout_s,
         )
-        retry = RetryPolicy.from_settings(settings)
+        self._retry = retry = RetryPolicy.from_settings(settings)
         agent = Agent(
             model=request.model,
             toolbox=default_toolbox(hidden_for(self.approvals)),
@@ -217,11 +226,65 @@ class RunSession:
                     request.model, settings.review_model_tokens, retry, agent.account, bus.emit
                 )
             checks.append(review)
+            self._review = review
             if git_flow is not None:
                 git_flow.review_findings = lambda: [f.record() for f in review.findings]
         if checks:
             agent.check_done = chain(*checks)
         return agent
+
+    # -- what a front end may change; it never reaches into the loop -----------------------
+
+    def switch_model(self, spec: str) -> str:
+        """Use the model `spec` (`provider/name`) from the next request on, everywhere the run
+        uses one: its requests, its price (cost and --max-cost), its commit messages and
+        advisory review. Raises AcbError for a model that cannot be built."""
+        from autocodebase.models.registry import build_model
+
+        settings = self.request.settings
+        model = build_model(spec, settings)
+        previous = self.agent.model.name
+        self.agent.model = model
+        self.agent.price = price_for(model.name, settings.prices)
+        if self.agent.price is None:
+            self.agent.cost = None  # what the new model's calls cost is not known
+        if self.git is not None:
+            self.git.model = model
+        if self._review is not None and settings.review_model:
+            self._review.model_review = advisory_model_review(
+                model, settings.review_model_tokens, self._retry, self.agent.account, self.bus.emit
+            )
+        self.bus.emit(
+            ModelSwitched(model=model.name, previous=previous, priced=self.agent.price is not None)
+        )
+        return model.name
+
+    def set_approvals(self, policy: ApprovalPolicy) -> None:
+        """Ask before commands as `policy` says from now on (and offer the model the tools
+        that policy allows)."""
+        self.approvals = self.gate.approvals = policy
+        self.agent.toolbox.hidden = hidden_for(policy)
+
+    def resume(self, events: Sequence[dict[str, Any]]) -> tuple[int, int]:
+        """Continue the conversation those events recorded: its messages, its first task, its
+        plan, its session approvals. (user turns, plan steps) restored."""
+        from autocodebase.agent.history import rebuild
+
+        history = rebuild(events)
+        agent = self.agent
+        agent.messages = [agent.messages[0], *history.messages]
+        agent.task = history.task
+        agent.context.plan = history.plan
+        self.gate.store.session += history.session_approvals
+        return sum(1 for m in history.messages if m.role == "user"), len(history.plan)
+
+    def tell(self, note: str) -> None:
+        """Tell the model something that happened outside the conversation (an undo)."""
+        self.agent.messages.append(Message("user", f"[acb: {note}]"))
+
+    def refresh_instructions(self) -> None:
+        """Rebuild the system prompt (after AGENTS.md changed)."""
+        self.agent.messages[0] = Message("system", self.system_prompt())
 
     def _workspace_paths(self, calls: dict[str, list[str]]) -> list[str]:
         """`file_calls` keys are repository paths; the review reads workspace-relative ones."""

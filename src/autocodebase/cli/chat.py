@@ -18,7 +18,7 @@ import click
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
-from autocodebase.sandbox.gate import Edited
+from autocodebase.sandbox.gate import APPROVAL_POLICIES, Edited
 from autocodebase.signals import Terminated, terminating_signals
 
 SLASH_HELP = {
@@ -187,19 +187,10 @@ class Chat:
 
     def restore(self, run_id: str) -> None:
         """Continue run `run_id`: its messages, its first task, its plan, its session approvals."""
-        from autocodebase.agent.history import rebuild
         from autocodebase.cli.runs_cmd import reader
 
-        history = rebuild(reader().events(run_id))
-        agent = self.session.agent
-        agent.messages = [agent.messages[0], *history.messages]
-        agent.task = history.task
-        agent.context.plan = history.plan
-        self.session.gate.store.session += history.session_approvals
-        turns = sum(1 for m in history.messages if m.role == "user")
-        self.say(
-            f"resumed {run_id}: {turns} earlier message(s), plan of {len(history.plan)} step(s)"
-        )
+        turns, steps = self.session.resume(reader().events(run_id))
+        self.say(f"resumed {run_id}: {turns} earlier message(s), plan of {steps} step(s)")
 
     def turn(self, text: str) -> Any:
         git = self.session.git
@@ -259,9 +250,7 @@ class Chat:
         restored = restore_to(self.session.git.root, self.last_turn_ref)
         self.say("\n".join(f"restored {p}" for p in restored) or "the last turn changed no files")
         self.last_turn_ref = None
-        self.session.agent.messages.append(
-            _note("The user undid your last turn: the files it changed are back as they were.")
-        )
+        self.session.tell("the user undid your last turn: the files it changed are as they were")
 
     def commit(self, _: str) -> None:
         from autocodebase.vcs.checkpoint import read_tree
@@ -288,29 +277,24 @@ class Chat:
         self.say(f"{format_tokens(vars(agent.usage))} · {format_cost(agent.cost)}")
 
     def approvals(self, argument: str) -> None:
-        gate = self.session.gate
         if argument:
-            if argument not in ("untrusted", "on-request", "never"):
-                self.say("approval policies: untrusted, on-request, never")
+            policy = next((p for p in APPROVAL_POLICIES if p == argument), None)
+            if policy is None:
+                self.say(f"approval policies: {', '.join(APPROVAL_POLICIES)}")
                 return
-            from autocodebase.tools import hidden_for
-
-            gate.approvals = argument
-            self.session.agent.toolbox.hidden = hidden_for(argument)
-        self.say(f"approvals: {gate.approvals}; sandbox: {self.session.policy.describe()}")
+            self.session.set_approvals(policy)
+        self.say(f"approvals: {self.session.approvals}; sandbox: {self.session.policy.describe()}")
 
     def model(self, argument: str) -> None:
         from autocodebase.errors import AcbError
-        from autocodebase.models.registry import build_model
 
-        agent = self.session.agent
         if argument:
             try:
-                agent.model = build_model(argument, self.session.request.settings)
+                self.session.switch_model(argument)
             except AcbError as exc:
                 self.say(f"cannot switch: {exc}")
                 return
-        self.say(f"model: {agent.model.name}")
+        self.say(f"model: {self.session.agent.model.name}")
 
     def add(self, argument: str) -> None:
         workspace = self.session.workspace.resolve()
@@ -340,7 +324,7 @@ class Chat:
             return
         target.write_text(starter_agents_md(gather(self.session.workspace)))
         self.say(f"wrote {target.name}: read it and correct it; acb reads it from the next turn on")
-        self.session.agent.messages[0] = _system(self.session.system_prompt())
+        self.session.refresh_instructions()
 
     def compact(self, _: str) -> None:
         if self.session.agent.compact(forced=True):
@@ -351,18 +335,6 @@ class Chat:
     def clear(self, _: str) -> None:
         self.session.agent.clear()
         self.say("conversation cleared (the files are as they are)")
-
-
-def _system(text: str) -> Any:
-    from autocodebase.models.base import Message
-
-    return Message("system", text)
-
-
-def _note(text: str) -> Any:
-    from autocodebase.models.base import Message
-
-    return Message("user", f"[acb] {text}")
 
 
 def make_prompt(workspace: Path, history: Path) -> Any:
