@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autocodebase.delivery.control import control_dir, new_token, request
+from autocodebase.delivery.metrics import p95_ms, request_counts
 from autocodebase.delivery.release import build_release, no_symlinks, open_log, releases_dir
 from autocodebase.errors import UsageError
 from autocodebase.vcs.git import git_text
@@ -216,9 +217,7 @@ def judge(sup: Supervisor, config: DeployConfig, port: int, seconds: float) -> V
     failures = sum(1 for status, _ in probes if status == 0 or status >= 500)
     total = len(probes) + stats["requests"]
     errors = failures + stats["errors"]
-    latencies = sorted([t for _, t in probes])
-    probe_p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000 if latencies else 0.0
-    p95 = max(stats["p95_ms"], probe_p95)
+    p95 = max(stats["p95_ms"], p95_ms([took for _, took in probes]))
     measured = {"requests": total, "errors": errors, "p95_ms": round(p95, 1),
                 "mirrored": stats["requests"], **app_metrics(port)}  # fmt: skip
     rate = errors / total if total else 0.0
@@ -234,19 +233,13 @@ def judge(sup: Supervisor, config: DeployConfig, port: int, seconds: float) -> V
     return Verdict(True, "", measured)
 
 
-_COUNTER = re.compile(r"^http_requests_total\{([^}]*)\}\s+([0-9.e+]+)", re.M)
-
-
 def app_metrics(port: int) -> dict[str, Any]:
     """The 5xx share of the app's own request counter, when it exposes Prometheus metrics."""
     status, body, _ = get(port, "/metrics")
-    if status != 200:
+    counts = request_counts(body.decode(errors="replace")) if status == 200 else None
+    if counts is None:
         return {}
-    total = errors = 0.0
-    for labels, value in _COUNTER.findall(body.decode(errors="replace")):
-        total += float(value)
-        if re.search(r'status="5\d\d"', labels):
-            errors += float(value)
+    total, errors = counts
     return {"app_requests": int(total), "app_error_rate": errors / total if total else 0.0}
 
 

@@ -42,6 +42,7 @@ from autocodebase.delivery.control import (
     read_token,
     token_matches,
 )
+from autocodebase.delivery.metrics import p95_ms
 from autocodebase.errors import UsageError
 
 HOP_BY_HOP = frozenset(
@@ -57,9 +58,7 @@ class BackendStats:
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
 
     def record(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-        p95 = ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
-        return {"requests": self.requests, "errors": self.errors, "p95_ms": round(p95 * 1000, 2)}
+        return {"requests": self.requests, "errors": self.errors, "p95_ms": p95_ms(self.latencies)}
 
 
 SERIES_SECONDS = 6 * 3600
@@ -73,8 +72,7 @@ class Second:
     latencies: list[float] = field(default_factory=list)
 
     def p95_ms(self) -> float:
-        ordered = sorted(self.latencies)
-        return round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 2) if ordered else 0.0
+        return p95_ms(self.latencies)
 
 
 class State:
