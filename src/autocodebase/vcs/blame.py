@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autocodebase.vcs.commit import read_note
+from autocodebase.vcs.diff import parse_diff, unquote_path
 from autocodebase.vcs.git import git
 
 
@@ -56,7 +57,7 @@ def blame(root: Path, path: str) -> list[BlameLine]:
         elif raw.startswith("author "):
             authors[commit] = raw[len("author ") :]
         elif raw.startswith("filename "):
-            filenames[commit] = raw[len("filename ") :]
+            filenames[commit] = unquote_path(raw[len("filename ") :])
     return lines
 
 
@@ -84,22 +85,16 @@ def provenance_record(
     """The note for `commit`: for each file, the lines the run added (numbered as in `commit`),
     their content hashes, and the tool calls that changed the file."""
     diff_args = [parent, commit] if parent else ["--root", commit]
+    # No renames: a file the run moved was written, every line of it, by this commit.
     diff = git(root, "diff", "-U0", "--no-color", "--no-renames", *diff_args).decode(
         "utf-8", "surrogateescape"
     )
     files: dict[str, dict[str, object]] = {}
-    current: str | None = None
-    added: dict[str, list[int]] = {}
-    for raw in diff.split("\n"):
-        if raw.startswith("+++ "):
-            current = None if raw == "+++ /dev/null" else raw[6:]
-            if current:
-                added.setdefault(current, [])
-        elif raw.startswith("@@") and current:
-            new = raw.split(" ")[2]  # +start,count
-            start, _, count = new[1:].partition(",")
-            first, size = int(start), int(count) if count else 1
-            added[current] += range(first, first + size)
+    added = {
+        file.path: sorted(file.added_lines)
+        for file in parse_diff(diff)
+        if file.hunks and file.new_path is not None
+    }
     for path, numbers in added.items():
         content = (
             git(root, "show", f"{commit}:{path}", check=False)

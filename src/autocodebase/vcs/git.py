@@ -14,6 +14,9 @@ git processes git starts, for submodules say, inherit it) and with flags on the 
 subcommands that run diff drivers. The user's global and system config are not skipped
 (`GIT_CONFIG_NOSYSTEM` is not set): the threat is the repository's, and what is pinned here is
 pinned whatever file set it.
+The user's taste in diffs is pinned the same way (`DIFF_FORMAT_CONFIG`, `DIFF_FORMAT`): acb
+parses, applies and stores the diffs it asks for, and `diff.noprefix` or `diff.mnemonicPrefix`
+would otherwise turn `a.py` into `py` or `w/a.py` there.
 What this costs, deliberately: acb's own git calls run no hooks (they are plumbing, which ran
 almost none anyway), sign nothing, and apply no clean/smudge filter (see `filtered_paths`).
 """
@@ -27,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from autocodebase.errors import AcbError
+from autocodebase.vcs.diff import NEW_PREFIX, OLD_PREFIX
 
 PLAIN = ("-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.quotepath=off")
 
@@ -58,16 +62,43 @@ NEUTRAL_CONFIG: tuple[tuple[str, str], ...] = (
 """Settings that name or enable a program git would run, each pinned to a harmless value."""
 # fmt: on
 
+# fmt: off
+DIFF_FORMAT_CONFIG: tuple[tuple[str, str], ...] = (
+    ("diff.noprefix", "false"),             # `a.py`, read back as `py`
+    ("diff.mnemonicPrefix", "false"),       # `c/a.py w/a.py`, reviewed as `w/a.py`
+    ("diff.srcPrefix", "a/"),               # git 2.45+
+    ("diff.dstPrefix", "b/"),
+    ("diff.relative", "false"),             # paths relative to the cwd, not the root
+    ("diff.renames", "true"),               # git's default; a call that cares says so
+    ("diff.context", "3"),
+    ("diff.interHunkContext", "0"),
+    ("diff.suppressBlankEmpty", "false"),
+    ("diff.submodule", "short"),            # not a log of the submodule's commits
+    ("color.ui", "false"),
+    ("color.diff", "false"),
+)
+"""Settings that change what a diff looks like, pinned to git's defaults: acb parses the diffs
+it asks for (`vcs.diff`), applies them (`git apply`, which expects `a/` and `b/`), and stores
+them in the ledger, so a user's taste in diffs must not reach them."""
+# fmt: on
+
+DIFF_FORMAT = ("--no-color", f"--src-prefix={OLD_PREFIX}", f"--dst-prefix={NEW_PREFIX}")
+"""The same prefixes as flags, which outrank any config key a later git may add for them."""
+
 NO_DRIVERS: dict[str, tuple[str, ...]] = {
-    "diff": ("--no-ext-diff", "--no-textconv", "--ignore-submodules=dirty"),
-    "log": ("--no-ext-diff", "--no-textconv"),
-    "show": ("--no-ext-diff", "--no-textconv"),
+    "diff": ("--no-ext-diff", "--no-textconv", "--ignore-submodules=dirty", *DIFF_FORMAT),
+    "log": ("--no-ext-diff", "--no-textconv", *DIFF_FORMAT),
+    "show": ("--no-ext-diff", "--no-textconv", *DIFF_FORMAT),
+    "format-patch": ("--no-ext-diff", "--no-textconv", *DIFF_FORMAT),
     "blame": ("--no-textconv",),
 }
 """Flags after the subcommand that stop diff drivers (`diff.<name>.command`, `textconv`: named
 by `.gitattributes`, so they cannot be pinned by name ahead of time) and, for a diff against the
 working tree, the `git status` git would otherwise start inside each submodule, under that
-submodule's own configuration."""
+submodule's own configuration; and, for every command that prints a diff, its format."""
+
+DROPPED_ENV = ("GIT_DIFF_OPTS", "GIT_EXTERNAL_DIFF")
+"""`GIT_DIFF_OPTS=--unified=N` outranks `-U` on the command line (provenance asks for -U0)."""
 
 FILTER_KEYS = r"^filter\..+\.(clean|smudge|process|required)$"
 
@@ -133,6 +164,8 @@ def git_invocation(
     """The argv and environment to run `git ARGS` in `root` without running anything the
     repository names. Every git process acb starts on a user's repository is built here."""
     base = {**os.environ, **(env or {}), **SAFE_ENV}
+    for name in DROPPED_ENV:
+        base.pop(name, None)
     pinned = _config_env(base, list(NEUTRAL_CONFIG))
     drivers = _filter_drivers(root, {**base, **pinned}) if _may_filter(args) else []
     blanks = [
@@ -140,7 +173,7 @@ def git_invocation(
         for name in drivers
         for key in ("clean", "smudge", "process", "required")
     ]
-    full_env = {**base, **_config_env(base, [*NEUTRAL_CONFIG, *blanks])}
+    full_env = {**base, **_config_env(base, [*NEUTRAL_CONFIG, *DIFF_FORMAT_CONFIG, *blanks])}
     command = [*args[:1], *NO_DRIVERS.get(args[0], ()), *args[1:]] if args else []
     return ["git", "--no-pager", *PLAIN, *command], full_env
 

@@ -3,16 +3,18 @@ changed — so old debt elsewhere in the file is not reported as the change's fa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.errors import UsageError
 from autocodebase.vcs.checkpoint import export_tree, real_parents
+from autocodebase.vcs.diff import parse_diff
 from autocodebase.vcs.git import GitError, git_ok, git_text
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+REVIEW_DIFF = ("-U3", "--find-renames", "--no-color", "--no-ext-diff")
+"""A moved file is reviewed on the lines that changed, not all of them, whatever `diff.renames`
+says (prefixes, colour and the rest are pinned for every diff in `vcs.git`)."""
 
 
 @dataclass
@@ -32,6 +34,8 @@ class ChangeSet:
 
 @dataclass
 class Hunk:
+    """A hunk as review shows it; `scope` is filled in later (`compress`)."""
+
     new_start: int
     lines: list[tuple[str, int | None, str]] = field(default_factory=list)
     """(kind ' '/'+'/'-', new line number or None for removed lines, text)."""
@@ -54,41 +58,21 @@ class FilePatch:
 
 
 def parse_patches(diff: str) -> list[FilePatch]:
-    """Files and hunks of a unified diff (any context width). Hunk bodies are read by their
-    header's line counts, so a removed line that reads "-- x" is not taken for a file header."""
-    patches: list[FilePatch] = []
-    current: FilePatch | None = None
-    old_path = ""
-    new_number = old_left = new_left = 0
-    for line in diff.splitlines():
-        kind, text = line[:1], line[1:]
-        if kind == "\\":
-            continue  # "\ No newline at end of file"
-        if kind not in ("-", "+", " ", "") or line.startswith("diff --git"):
-            old_left = new_left = 0  # a malformed or truncated hunk ends here
-        if current is not None and (old_left > 0 or new_left > 0):
-            if kind == "-":
-                current.hunks[-1].lines.append(("-", None, text))
-                old_left -= 1
-            elif kind in ("+", " ", ""):
-                current.hunks[-1].lines.append(("+" if kind == "+" else " ", new_number, text))
-                new_number += 1
-                new_left -= 1
-                old_left -= kind != "+"
-            continue
-        if line.startswith("--- "):
-            old_path = line[4:].strip().removeprefix("a/")
-        elif line.startswith("+++ "):
-            target = line[4:].strip()
-            deleted = target == "/dev/null"
-            current = FilePatch(old_path if deleted else target.removeprefix("b/"), deleted=deleted)
-            patches.append(current)
-        elif current is not None and (match := _HUNK.match(line)):
-            old_left = int(match.group(2) or 1)
-            new_left = int(match.group(4) or 1)
-            new_number = int(match.group(3))
-            current.hunks.append(Hunk(new_number))
-    return patches
+    """Files and hunks of a unified diff (any context width), as review shows them: text
+    files with hunks only (`vcs.diff` reads the diff; binary and content-less changes have no
+    lines to review)."""
+    return [
+        FilePatch(
+            file.path,
+            [
+                Hunk(h.new_start, [(line.kind, line.new, line.text) for line in h.lines])
+                for h in file.hunks
+            ],
+            deleted=file.new_path is None,
+        )
+        for file in parse_diff(diff)
+        if file.hunks
+    ]
 
 
 def whole_file_patch(path: str, text: str) -> FilePatch:
@@ -100,9 +84,9 @@ def whole_file_patch(path: str, text: str) -> FilePatch:
 def parse_added_lines(diff: str) -> dict[str, set[int]]:
     """File → lines of the new version that the diff adds or changes."""
     return {
-        p.path: {n for h in p.hunks for kind, n, _ in h.lines if kind == "+" and n}
-        for p in parse_patches(diff)
-        if not p.deleted
+        file.path: file.added_lines
+        for file in parse_diff(diff)
+        if file.hunks and file.new_path is not None
     }
 
 
@@ -125,7 +109,7 @@ def resolve(root: Path, spec: str | None, uncommitted: bool, scratch: Path) -> C
         for rev in (base, head):
             if not _exists(root, rev):
                 raise UsageError(f"no such revision: {rev}")
-        diff = git_text(root, "diff", "-U3", "--no-color", "--no-ext-diff", base, head)
+        diff = git_text(root, "diff", *REVIEW_DIFF, base, head)
         changes = ChangeSet(f"{base}..{head}", scratch, parse_added_lines(diff), diff)
         if changes.files:
             export_tree(root, head, scratch, changes.files)
@@ -139,7 +123,7 @@ def _exists(root: Path, rev: str) -> bool:
 
 
 def _uncommitted(root: Path) -> ChangeSet:
-    diff = git_text(root, "diff", "-U3", "--no-color", "--no-ext-diff", "HEAD")
+    diff = git_text(root, "diff", *REVIEW_DIFF, "HEAD")
     lines = parse_added_lines(diff)
     untracked = git_text(root, "ls-files", "--others", "--exclude-standard").splitlines()
     for path in untracked:
