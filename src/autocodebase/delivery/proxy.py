@@ -1,7 +1,9 @@
 """The local deployment's front door and supervisor, one long-lived process per project:
 
 - a reverse proxy on a loopback port that sends each request to the active release, so a
-  switch between releases is one assignment and no request is dropped;
+  switch between releases is one assignment and no request is dropped; HTTP/1.1 to clients
+  (kept-alive connections, sized and chunked bodies, streamed answers; request framing in
+  `delivery.framing`), one connection per request to the release;
 - a shadow: while a new release is being verified, GET/HEAD requests are also replayed to it
   (its answers are measured, never returned), so a release whose error rate jumps is caught on
   real traffic before any client sees it;
@@ -31,8 +33,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import IOBase
 from pathlib import Path
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
 from autocodebase.delivery.control import (
@@ -42,13 +47,16 @@ from autocodebase.delivery.control import (
     read_token,
     token_matches,
 )
+from autocodebase.delivery.framing import (
+    PIECE,
+    Body,
+    RequestError,
+    end_to_end,
+    forwarded_headers,
+    request_body,
+)
 from autocodebase.delivery.metrics import p95_ms
 from autocodebase.errors import UsageError
-
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-     "transfer-encoding", "upgrade"}
-)  # fmt: skip
 
 
 @dataclass
@@ -107,59 +115,136 @@ class State:
 STATE = State()
 
 
-def forward(port: int, method: str, path: str, headers: dict[str, str], body: bytes | None,
-            timeout: float = 30.0) -> tuple[int, list[tuple[str, str]], bytes]:  # fmt: skip
-    """One request to a backend; a connection failure is a 502, and counts as an error."""
-    started = time.monotonic()
+BACKEND_TIMEOUT = 30.0
+"""How long a release may take to accept a request or send the next part of its answer."""
+
+
+def mirror(port: int, method: str, path: str, headers: dict[str, str], body: bytes | None) -> None:
+    """Replay one request to the release being verified; its answer is measured, never
+    returned. Runs in its own thread."""
+    started, status = time.monotonic(), 0
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=BACKEND_TIMEOUT)
     try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
-        payload = response.read()
-        status, reply_headers = response.status, response.getheaders()
+        response.read()
+        status = response.status
+    except (OSError, http.client.HTTPException):
+        status = 502
+    finally:
         connection.close()
-    except OSError as error:
-        STATE.note(port, time.monotonic() - started, True)
-        return 502, [("Content-Type", "text/plain")], f"backend unreachable: {error}\n".encode()
-    STATE.note(port, time.monotonic() - started, status >= 500)
-    return status, reply_headers, payload
+        STATE.note(port, time.monotonic() - started, status >= 500)
 
 
 class ProxyHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 to the client (kept-alive connections, chunked or sized bodies both ways),
+    one connection per request to the release. Errors the proxy answers itself close the
+    connection, since part of the client's body may be unread."""
+
     protocol_version = "HTTP/1.1"
+    timeout = 120  # an idle or stalled client gives its thread back
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        with STATE.lock:
-            active, shadow = STATE.active, STATE.shadow
-        if active is None:
-            self._reply(503, [("Content-Type", "text/plain")], b"no release is active\n")
-            return
-        if shadow is not None and self.command in ("GET", "HEAD"):
-            threading.Thread(
-                target=forward, args=(shadow, self.command, self.path, headers, body), daemon=True
-            ).start()
-        started = time.monotonic()
-        status, reply_headers, payload = forward(active, self.command, self.path, headers, body)
-        STATE.served(status, time.monotonic() - started)
-        self._reply(status, reply_headers, payload)
+        body: Body = None
+        try:
+            with STATE.lock:
+                active, shadow = STATE.active, STATE.shadow
+            if active is None:
+                raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, "no release is active")
+            length, body = request_body(self.headers, self.rfile)
+            headers = forwarded_headers(self.headers, length)
+            if shadow is not None and self.command in ("GET", "HEAD"):
+                whole = _whole(body)  # both get it; GET/HEAD bodies are rare and small
+                args = (shadow, self.command, self.path, headers, whole)
+                threading.Thread(target=mirror, args=args, daemon=True).start()
+                self._forward(active, headers, whole)
+            else:
+                self._forward(active, headers, body)
+        except RequestError as error:
+            self._refuse(error.status, error.reason)
+        except OSError:  # the client went away mid-request or mid-answer: nothing to tell it
+            self.close_connection = True
+        finally:
+            if isinstance(body, IOBase | SpooledTemporaryFile):
+                body.close()  # a spooled chunked body
 
-    def _reply(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers:
-            if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
+    def _forward(self, port: int, headers: dict[str, str], body: Body | bytes) -> None:
+        """Send the request to the release and relay its answer; a release that cannot be
+        reached or answers nothing is a 502, one that takes too long a 504."""
+        started, status = time.monotonic(), 0  # stays 0 when the client's body fails
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=BACKEND_TIMEOUT)
+        try:
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            status = response.status
+        except TimeoutError:
+            status = HTTPStatus.GATEWAY_TIMEOUT
+            raise RequestError(status, "the release did not answer in time") from None
+        except (OSError, http.client.HTTPException) as error:
+            status = HTTPStatus.BAD_GATEWAY
+            raise RequestError(status, f"release unreachable: {error}") from None
+        else:
+            self._relay(response)
+        finally:
+            connection.close()
+            if status:
+                seconds = time.monotonic() - started
+                STATE.note(port, seconds, status >= 500)
+                STATE.served(status, seconds)
+
+    def _relay(self, response: http.client.HTTPResponse) -> None:
+        """The release's answer, streamed: sized as the release sized it, else chunked (or,
+        to an HTTP/1.0 client, ended by closing the connection)."""
+        bodiless = self.command == "HEAD" or response.status in (204, 304) or response.status < 200
+        sized = bodiless or (response.length is not None and not response.chunked)
+        self.send_response_only(response.status, response.reason)
+        for key, value in end_to_end(response.getheaders()):
+            if sized or key.lower() != "content-length":
                 self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
+        chunked = not sized and self.request_version == "HTTP/1.1"
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        elif not sized:
+            self.send_header("Connection", "close")  # its end is where the connection ends
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        if not bodiless:
+            self._copy(response, chunked)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+    def _copy(self, response: http.client.HTTPResponse, chunked: bool) -> None:
+        """A release that breaks off mid-answer leaves the client a cut answer and a closed
+        connection: the status line is already sent."""
+        try:
+            while piece := response.read1(PIECE):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        except (OSError, http.client.HTTPException):
+            self.close_connection = True
+            return
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _refuse(self, status: HTTPStatus, reason: str) -> None:
+        """The proxy's own answer; the connection closes after it (the client may be gone)."""
+        payload = f"{reason}\n".encode()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
     def log_message(self, format: str, *args: Any) -> None:  # the stdlib names it `format`
         """Counted in the stats instead of logged."""
+
+
+def _whole(body: Body) -> bytes | None:
+    if body is None:
+        return None
+    return body.read() if isinstance(body, IOBase | SpooledTemporaryFile) else b"".join(body)
 
 
 @dataclass(frozen=True)
