@@ -31,6 +31,10 @@ class Release(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding"):
             self._send(411, b"sized bodies only\n")
             return
+        if self.path == "/slow":
+            Release.go_on.wait(5)
+            self._send(200, b"late\n")
+            return
         if self.path == "/fixed":
             self._send(200, b"hello, world\n")
             return
@@ -46,7 +50,10 @@ class Release(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         seen = {"method": self.command, "path": self.path, "length": len(body),
                 "sha256": hashlib.sha256(body).hexdigest(),
-                "content_length": self.headers.get("Content-Length")}  # fmt: skip
+                "content_length": self.headers.get("Content-Length"),
+                "x_tag": self.headers.get_all("X-Tag"),
+                "keep_me": self.headers.get("Keep-Me"),
+                "hop": self.headers.get("X-Hop")}  # fmt: skip
         self._send(200, json.dumps(seen).encode())
 
     def _send(self, status: int, body: bytes) -> None:
@@ -289,3 +296,18 @@ def test_mirrored_requests_reach_the_shadow_with_their_body(
         assert time.monotonic() < deadline, "the shadow never got the request"
         time.sleep(0.01)
     assert proxy.STATE.stats[release].errors == 0
+
+
+def test_a_release_too_slow_to_answer_is_a_504(
+    front: int, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(proxy, "BACKEND_TIMEOUT", 0.3)
+    assert ask(connect(front), "GET", "/slow")[0] == 504
+
+
+def test_end_to_end_headers_reach_the_release_and_hop_by_hop_ones_do_not(front: int) -> None:
+    """Repeated fields all arrive; fields the client's Connection names stay with it."""
+    answer = raw(front, b"GET /h HTTP/1.1\r\nHost: x\r\nX-Tag: a\r\nx-tag: b\r\nKeep-Me: 1\r\n"
+                        b"X-Hop: secret\r\nConnection: X-Hop, close\r\n\r\n")  # fmt: skip
+    seen = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert (", ".join(seen["x_tag"]), seen["keep_me"], seen["hop"]) == ("a, b", "1", None)

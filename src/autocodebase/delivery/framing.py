@@ -62,13 +62,18 @@ def request_body(headers: Message, rfile: BufferedIOBase) -> tuple[int | None, B
 
 def forwarded_headers(headers: Message, length: int | None) -> dict[str, str]:
     """The client's end-to-end headers, with the framing the release gets. `Expect` is
-    dropped: the proxy already answered 100-continue itself."""
+    dropped: the proxy already answered 100-continue itself. http.client takes a mapping, so
+    a repeated field is sent as one line, its values joined by commas (RFC 9110 §5.3)."""
     named = {t.strip().lower() for v in headers.get_all("Connection", []) for t in v.split(",")}
     dropped = HOP_BY_HOP | named | {"content-length", "expect"}
-    kept = {k: v for k, v in headers.items() if k.lower() not in dropped}
+    kept: dict[str, tuple[str, str]] = {}
+    for key, value in headers.items():
+        if key.lower() not in dropped:
+            name, before = kept.get(key.lower(), (key, ""))
+            kept[key.lower()] = (name, f"{before}, {value}" if before else value)
     if length is not None:
-        kept["Content-Length"] = str(length)
-    return kept
+        kept["content-length"] = ("Content-Length", str(length))
+    return dict(kept.values())
 
 
 def end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
