@@ -27,7 +27,7 @@ from autocodebase.quality import suite_times
 from autocodebase.quality.detect import TestCommand, detect
 from autocodebase.quality.results import CaseResult, TestReport, failure_digest
 from autocodebase.quality.runner import run_tests
-from autocodebase.quality.selection import Selection, is_test_file, select_tests
+from autocodebase.quality.selection import Selection, file_of, is_test_file, select_tests
 from autocodebase.quality.verification import Verification, unverified
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.tools.base import ToolContext
@@ -37,8 +37,9 @@ from autocodebase.vcs.git import worktree_files
 
 WHOLE_SUITE = "(whole suite)"
 """Stands for the suite when the runner gives no per-test results, only an exit status."""
-SELECTING_RUNNERS = ("pytest", "unittest")
-"""Runners whose tests can be chosen by file (`run_tests(..., selector=files)`)."""
+SELECTING_RUNNERS = ("pytest", "unittest", "django")
+"""Runners whose tests can be chosen by file (`run_tests(..., selector=files)`; Django's runner
+gets them as labels, see `TestCommand.invocation`)."""
 SMALL_SUITE_FILES = 30
 """A suite of no more test files than this runs whole straight away: choosing would save
 little, and the whole suite says more."""
@@ -145,7 +146,8 @@ class TestGate:
             if not part.startswith("-")
         ]
         failed = [name for name in self._sent_names if name != WHOLE_SUITE]
-        earlier = [_file_of(name, files) for name in failed]
+        known = set(files)
+        earlier = [file_of(name, known) for name in failed]
         selection = select_tests(
             files, self.changed_paths(), read, asked, [e for e in earlier if e]
         )
@@ -352,16 +354,6 @@ def _counts(report: TestReport) -> str:
     if report.cases:
         return f"{len(report.passed)} passed, {len(report.failures)} failed"
     return f"exit status {report.exit_code}, no per-test results"
-
-
-def _file_of(name: str, files: list[str]) -> str | None:
-    """The test file a case name (`tests.test_core::test_x` or `tests/test_core.py::test_x`)
-    lives in, if it is one of the project's files."""
-    head = name.split("::")[0]
-    for candidate in (head, head.replace(".", "/") + ".py"):
-        if candidate in files:
-            return candidate
-    return None
 
 
 def _names(report: TestReport) -> list[str]:

@@ -14,7 +14,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 Report = str
 """How results come back: "junit" (a JUnit XML file), "go-json" (`go test -json`), "output"."""
@@ -25,7 +25,8 @@ class TestCommand:
     __test__ = False  # not a pytest test class, despite the name
 
     runner: str
-    """pytest, unittest, tox, nox, npm, pnpm, yarn, go, cargo, maven, gradle, make or custom."""
+    """pytest, unittest, django, tox, nox, npm, pnpm, yarn, go, cargo, maven, gradle, make or
+    custom."""
     command: str
     reason: str
     """Which file said so, for the human reading `acb tests --detect` or a run's record."""
@@ -53,6 +54,9 @@ class TestCommand:
             return f"{self.command}{select}", "junit:build/test-results/test"
         if self.runner == "unittest":
             return f"{self.command}{chosen}", "output"
+        if self.runner == "django":
+            labels = django_labels(selector) if selector else ""
+            return f"{self.command}{' ' + labels if labels else ''}", "output"
         return self.command, "output"
 
 
@@ -76,6 +80,41 @@ def runs_pytest_last(command: str) -> bool:
     if program in ("pytest", "py.test"):
         return True
     return program.startswith("python") and words[1:3] == ["-m", "pytest"]
+
+
+DJANGO_COMMAND = "python tests/runtests.py --verbosity 2 --parallel 1"
+"""Django's own runner: one line per test (`--verbosity 2`) to read results from, in one
+process (`--parallel 1`: workers would interleave their lines and hide tracebacks)."""
+
+
+def django_labels(selector: str) -> str:
+    """A selector as Django's runner takes it: files, node ids and directories become dotted
+    labels relative to `tests/` (`tests/utils_tests/test_text.py::TestUtilsText::test_x` ->
+    `utils_tests.test_text.TestUtilsText.test_x`); labels and options stay as they are. The
+    gate selects by file and models write pytest node ids, but runtests.py knows only labels."""
+    words = selector.split()
+    out: list[str] = []
+    for index, word in enumerate(words):
+        if word.startswith("-") or (index and words[index - 1] in ("-k", "--tag")):
+            out.append(word)
+            continue
+        label = _django_label(word)
+        if label:
+            out.append(label)
+    return " ".join(out)
+
+
+def _django_label(word: str) -> str:
+    path, _, members = word.partition("::")
+    if "/" in path or path.endswith(".py"):
+        parts = list(PurePosixPath(path.removesuffix(".py")).parts)
+        parts = parts[1:] if parts[:1] == ["tests"] else parts
+        parts = parts[:-1] if parts[-1:] == ["__init__"] else parts
+        label = ".".join(parts)
+    else:
+        label = path.removeprefix("tests.") if path != "tests" else ""
+    named = [re.sub(r"\[.*\]$", "", m) for m in members.split("::") if m]
+    return ".".join([label, *named]) if label else ""
 
 
 def _quote(text: str) -> str:
@@ -120,6 +159,8 @@ def _read(path: Path) -> str:
 
 def _python(root: Path) -> list[TestCommand]:
     found: list[TestCommand] = []
+    if _is_django(root):
+        found.append(TestCommand("django", DJANGO_COMMAND, "tests/runtests.py (Django's runner)"))
     reason = _pytest_reason(root)
     if reason:
         found.append(TestCommand("pytest", "python -m pytest -q", reason))
@@ -130,6 +171,14 @@ def _python(root: Path) -> list[TestCommand]:
     if not reason and _uses_unittest(root):
         found.append(TestCommand("unittest", "python -m unittest -v", "test files import unittest"))
     return found
+
+
+def _is_django(root: Path) -> bool:
+    """Django itself: its suite runs only through `tests/runtests.py` (pytest cannot import
+    its test apps), which takes `--parallel` and labels. A project's own runtests.py that
+    does not is left to the other runners."""
+    text = _read(root / "tests" / "runtests.py")
+    return "django" in text and "--parallel" in text
 
 
 def _pytest_reason(root: Path) -> str | None:

@@ -2,7 +2,8 @@
 failure's message, location and the traceback frames that matter.
 
 From JUnit XML when the runner wrote it (pytest, Maven, Gradle, ...), from `go test -json`,
-else from the runner's console output (pytest, unittest, cargo/libtest, TAP).
+else from the runner's console output (pytest, unittest and Django's runner, cargo/libtest,
+TAP).
 """
 
 from __future__ import annotations
@@ -160,12 +161,31 @@ def parse_go_json(output: str) -> list[CaseResult]:
 
 _GO_OUTCOMES: dict[str, Outcome] = {"pass": "passed", "fail": "failed", "skip": "skipped"}
 _LIBTEST_OUTCOMES: dict[str, Outcome] = {"ok": "passed", "FAILED": "failed", "ignored": "skipped"}
-_UNITTEST_OUTCOMES: dict[str, Outcome] = {"ok": "passed", "FAIL": "failed", "ERROR": "error"}
+_UNITTEST_OUTCOMES: dict[str, Outcome] = {
+    "ok": "passed",
+    "FAIL": "failed",
+    "ERROR": "error",
+    "expected failure": "passed",  # as SWE-bench and pytest's xfail count it
+    "unexpected success": "failed",  # unittest's own verdict: the run is not successful
+}
 _PYTEST_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
 _PYTEST_COUNTS = re.compile(r"=+ .*?(\d+) (?:passed|failed).* in [\d.]+s", re.M)
-_UNITTEST = re.compile(r"^(\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|FAIL|ERROR|skipped.*)$", re.M)
+_NOT_ELLIPSIS = r"(?:(?! \.\.\. )[^\n])"
+_UNITTEST = re.compile(
+    # `test_x (pkg.Class)`, a subtest's ` (i=1)` (Python 3.11+), a docstring's first line,
+    # then ` ... ` and the status, after anything the test printed (`... noiseok`). A test
+    # whose subtests failed gets no status before 3.11, so the next test starts on its line.
+    rf"(?:^|(?<=\.\.\. ))[ \t]*([\w.]+) \(([\w.]+)\){_NOT_ELLIPSIS}*?"
+    rf"(?:\n{_NOT_ELLIPSIS}*?)?? \.\.\. {_NOT_ELLIPSIS}*?"
+    r"(ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$",
+    re.M,
+)
 _UNITTEST_BLOCK = re.compile(
-    r"^(FAIL|ERROR): (\w+) \(([\w.]+)\)\n-+\n(.*?)(?=^=+$|^-+\nRan )", re.M | re.S
+    # `FAIL: test_x (pkg.Class)`, maybe a subtest's `(i=1)` and a docstring line, a rule,
+    # the traceback up to the next block or the closing `Ran N tests`.
+    r"^(FAIL|ERROR): ([\w.]+) \(([\w.]+)\)[^\n]*\n(?:(?!-{10})[^\n]*\n)?-{10,}\n"
+    r"(.*?)(?=^=+$|^-+\nRan )",
+    re.M | re.S,
 )
 _LIBTEST = re.compile(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", re.M)
 _LIBTEST_BLOCK = re.compile(r"^---- (\S+) stdout ----\n(.*?)(?=^---- |^failures:|\Z)", re.M | re.S)
@@ -174,20 +194,8 @@ _TAP = re.compile(r"^(not ok|ok) \d+ (?:- )?(.*)$", re.M)
 
 def parse_output(output: str) -> list[CaseResult]:
     """Per-test results from console output, for runners that wrote nothing structured."""
-    if _UNITTEST.search(output):
-        blocks = {
-            _unittest_name(m.group(2), m.group(3)): m.group(4)
-            for m in _UNITTEST_BLOCK.finditer(output)
-        }
-        cases = []
-        for match in _UNITTEST.finditer(output):
-            name = _unittest_name(match.group(1), match.group(2))
-            status = match.group(3)
-            outcome: Outcome = _UNITTEST_OUTCOMES.get(status, "skipped")
-            block = blocks.get(name, "")
-            message = block.strip().splitlines()[-1] if block.strip() else ""
-            cases.append(CaseResult(name, outcome, message, _location(block), _trim(block)))
-        return cases
+    if _UNITTEST.search(output) or _UNITTEST_BLOCK.search(output):
+        return _parse_unittest(output)
     if _LIBTEST.search(output):
         blocks = {m.group(1): m.group(2) for m in _LIBTEST_BLOCK.finditer(output)}
         results = []
@@ -215,9 +223,57 @@ def parse_output(output: str) -> list[CaseResult]:
     ]
 
 
+def _parse_unittest(output: str) -> list[CaseResult]:
+    """unittest's verbose lines (and Django's runner, which prints the same), one case per
+    test: a test's subtests count as the test (its worst outcome wins), and a failure block
+    with no status line of its own (`setUpClass`, an import error) is a case too, so that a
+    class that could not even be set up is not read as "nothing failed"."""
+    blocks: dict[str, tuple[Outcome, str]] = {}
+    for match in _UNITTEST_BLOCK.finditer(output):
+        name = _unittest_name(match.group(2), match.group(3))
+        kind: Outcome = "failed" if match.group(1) == "FAIL" else "error"
+        blocks.setdefault(name, (kind, match.group(4)))
+    outcomes: dict[str, Outcome] = {}
+    said: dict[str, str] = {}
+    for match in _UNITTEST.finditer(output):
+        name, status = _unittest_name(match.group(1), match.group(2)), match.group(3)
+        outcome = _UNITTEST_OUTCOMES.get(status, "skipped")
+        if name not in outcomes or _RANK[outcome] >= _RANK[outcomes[name]]:
+            outcomes[name] = outcome
+            said[name] = "" if status in ("ok", "FAIL", "ERROR") else status
+    for name, (kind, _) in blocks.items():
+        if outcomes.get(name) not in ("failed", "error"):
+            outcomes[name] = kind
+    cases = []
+    for name, outcome in outcomes.items():
+        block = blocks.get(name, ("", ""))[1] if outcome in ("failed", "error") else ""
+        message = _exception_line(block) or said.get(name, "")
+        cases.append(CaseResult(name, outcome, message, _location(block), _trim(block)))
+    return cases
+
+
+_RANK: dict[Outcome, int] = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
+
+
+def _exception_line(block: str) -> str:
+    """The exception a traceback ended in (`AssertionError: 'a-b' != 'a_b'`), not the diff
+    lines unittest prints after it."""
+    lines = block.strip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    after = lines[starts[-1] + 1 :] if starts else lines
+    found = next((ln for ln in after if ln.strip() and not ln[:1].isspace()), "")
+    return (found or (lines[-1] if lines else "")).strip()[:500]
+
+
 def _unittest_name(method: str, where: str) -> str:
-    """`test_x (pkg.Class)` before Python 3.11, `test_x (pkg.Class.test_x)` since."""
+    """`test_x (pkg.Class)` before Python 3.11, `test_x (pkg.Class.test_x)` since; a module
+    that could not be imported is named by its label (`unittest.loader._FailedTest`)."""
+    if where == _FAILED_IMPORT or where.startswith(_FAILED_IMPORT + "."):
+        return method
     return where if where.endswith(f".{method}") else f"{where}.{method}"
+
+
+_FAILED_IMPORT = "unittest.loader._FailedTest"
 
 
 def failure_digest(report: TestReport, limit: int = 4000) -> str:

@@ -10,14 +10,16 @@ the test gate first runs the tests most likely to exercise the change, in this o
 4. test files that import a changed module (`import a.b.foo`, `from a.b import foo`,
    `from a.b.foo import x`, relative imports resolved), nearest first.
 
-Only Python projects run by pytest or unittest select by file for now; other runners return no
-selection, and the gate runs their whole suite under its time budget.
+Only Python projects run by pytest, unittest or Django's `tests/runtests.py` select by file for
+now (Django's runner is handed the files as labels); other runners return no selection, and the
+gate runs their whole suite under its time budget. Tests are named as the runner names them:
+`file_of` finds the file of a node id, a dotted name or a Django label.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -75,6 +77,25 @@ def module_name(path: str) -> str:
     if parts and parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
+
+
+def file_of(selector: str, known: Collection[str]) -> str | None:
+    """The project file a test selector or result name lives in: a path or node id
+    (`tests/test_core.py::test_x`), a dotted name (`tests.test_core::test_x`,
+    `tests.test_core.T.test_x`), or a Django label relative to `tests/`
+    (`utils_tests.test_text.TestUtilsText.test_slugify` -> `tests/utils_tests/test_text.py`)."""
+    head = re.sub(r"\[.*\]$", "", selector.split("::")[0])
+    if head in known:
+        return head
+    if "/" in head or head.endswith(".py"):
+        return None
+    parts = head.split(".")
+    for end in range(len(parts), 0, -1):
+        stem = "/".join(parts[:end])
+        for candidate in (f"{stem}.py", f"tests/{stem}.py"):
+            if candidate in known:
+                return candidate
+    return None
 
 
 def _imported_modules(text: str, own_module: str) -> set[str]:
@@ -147,11 +168,10 @@ def select_tests(
         if is_test_file(path):
             take(path, "changed by the run")
     for selector in [*asked, *failed_before]:
-        take(
-            selector.split("::")[0],
-            "run by the model" if selector in asked else "failed earlier",
-            any_name=True,
-        )
+        found = file_of(selector, known)
+        if found:
+            why = "run by the model" if selector in asked else "failed earlier"
+            take(found, why, any_name=True)
     sources = [c for c in python if not is_test_file(c)]
     for source in sources:
         for test in _named_after(source, tests):

@@ -1,0 +1,257 @@
+"""Django's own test runner (`tests/runtests.py`): detected on a Django checkout, handed labels
+instead of files, its verbose output read test by test (from real runs of Django 3.2 and 4.2 on
+Python 3.8, 3.9 and 3.11, kept in tests/data/django/), and the test gate choosing, running and
+judging a Django-style suite end to end against the mock model.
+
+The real outputs come from `tests/data/django/probe_tests.py.txt` run with
+`python tests/runtests.py --verbosity 2 --parallel 1 acb_probe acb_probe.test_broken
+utils_tests.test_text`: a pass, a failure with a diff, an error, a skip, an expected failure,
+an unexpected success, a docstring, a failing subtest, output printed by a test, a
+`setUpClass` error and a module that cannot be imported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autocodebase.quality.detect import DJANGO_COMMAND, TestCommand, detect, django_labels
+from autocodebase.quality.results import parse_output
+from autocodebase.quality.selection import file_of, select_tests
+from tests.conftest import git
+from tests.fakes.mock_server import Fault, Reply
+from tests.helpers import json_events as events
+from tests.helpers import write_file
+from tests.test_exec_cli import exec_with_mock
+
+DATA = Path(__file__).parent / "data" / "django"
+RUNTESTS = "parser.add_argument('--parallel')  # django's runner\n"
+
+
+def test_a_django_checkout_is_run_by_its_own_runner(tmp_path: Path) -> None:
+    write_file(tmp_path / "tests/runtests.py", "import django\n" + RUNTESTS)
+    write_file(tmp_path / "tests/utils_tests/test_text.py", "from django.test import TestCase\n")
+    write_file(tmp_path / "tox.ini", "[tox]\n")
+    found = detect(tmp_path)
+    assert found is not None and found.runner == "django" and found.command == DJANGO_COMMAND
+    assert "--verbosity 2" in found.command, "one line per test is what results are read from"
+
+
+def test_another_projects_runtests_is_not_taken_for_djangos(tmp_path: Path) -> None:
+    write_file(tmp_path / "tests/runtests.py", "import sys\nimport unittest\n")
+    write_file(tmp_path / "tests/test_m.py", "import unittest\n")
+    found = detect(tmp_path)
+    assert found is not None and found.runner == "unittest"
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels"),
+    [
+        ("tests/utils_tests/test_text.py", "utils_tests.test_text"),
+        ("tests/expressions/tests.py tests/auth_tests/", "expressions.tests auth_tests"),
+        (
+            "tests/utils_tests/test_text.py::TestUtilsText::test_slugify",
+            "utils_tests.test_text.TestUtilsText.test_slugify",
+        ),
+        ("utils_tests.test_text.TestUtilsText", "utils_tests.test_text.TestUtilsText"),
+        ("tests.utils_tests.test_text", "utils_tests.test_text"),
+        ("tests/backends/base/__init__.py", "backends.base"),
+        ("-k slugify utils_tests", "-k slugify utils_tests"),
+        ("tests/", ""),
+    ],
+)
+def test_files_and_node_ids_become_labels(selector: str, labels: str) -> None:
+    assert django_labels(selector) == labels
+    command = TestCommand("django", DJANGO_COMMAND, "tests/runtests.py")
+    line, report = command.invocation("/tmp/r", selector)
+    assert report == "output" and line == f"{DJANGO_COMMAND} {labels}".strip()
+    assert command.invocation("/tmp/r")[0] == DJANGO_COMMAND, "no selector: the whole suite"
+
+
+PROBE = "acb_probe.tests.Probe"
+EXPECTED = {
+    f"{PROBE}.test_ok": ("passed", ""),
+    f"{PROBE}.test_fail": ("failed", "AssertionError: 'a-b' != 'a_b'"),
+    f"{PROBE}.test_error": ("error", "KeyError: 'boom'"),
+    f"{PROBE}.test_skip": ("skipped", "skipped 'not today'"),
+    f"{PROBE}.test_xfail": ("passed", "expected failure"),
+    f"{PROBE}.test_xpass": ("failed", "unexpected success"),
+    f"{PROBE}.test_documented": ("failed", "AssertionError: False is not true : documented failed"),
+    f"{PROBE}.test_subtests": ("failed", "AssertionError: 2 == 2"),
+    f"{PROBE}.test_after_subtests": ("passed", ""),
+    "acb_probe.tests.DbProbe.setUpClass": ("error", "RuntimeError: no data"),
+    "acb_probe.test_broken": ("error", "ModuleNotFoundError: No module named 'missing_module_xyz'"),
+}
+
+
+@pytest.mark.parametrize("python", ["py38", "py39", "py311"])
+def test_real_django_output_is_read_test_by_test(python: str) -> None:
+    cases = {c.name: c for c in parse_output((DATA / f"runtests-{python}.txt").read_text())}
+    probe = {name: (c.outcome, c.message) for name, c in cases.items() if name in EXPECTED}
+    assert probe == EXPECTED
+    text = [c for name, c in cases.items() if name.startswith("utils_tests.test_text.")]
+    # Django 4.0 dropped the deprecated unescape_entities and its test.
+    assert len(text) == (16 if python == "py38" else 15)
+    assert {c.outcome for c in text} == {"passed"}
+    failed = cases[f"{PROBE}.test_fail"]
+    assert failed.location == "/w/django/tests/acb_probe/tests.py:11"
+    assert "self.assertEqual" in failed.details
+    assert cases[f"{PROBE}.test_subtests"].location.endswith("tests.py:37")
+    assert cases["acb_probe.tests.DbProbe.setUpClass"].location.endswith("tests.py:46")
+    assert "test_never" not in str(cases), "a class that could not be set up ran no test"
+
+
+def test_labels_and_result_names_lead_back_to_their_files() -> None:
+    known = {"tests/utils_tests/test_text.py", "tests/expressions/tests.py", "tests/test_core.py"}
+    assert file_of("utils_tests.test_text", known) == "tests/utils_tests/test_text.py"
+    assert (
+        file_of("utils_tests.test_text.TestUtilsText.test_slugify", known)
+        == "tests/utils_tests/test_text.py"
+    )
+    assert file_of("expressions.tests.BasicExpressionsTests", known) == "tests/expressions/tests.py"
+    assert file_of("tests/expressions/tests.py::T::test_x", known) == "tests/expressions/tests.py"
+    assert file_of("tests.test_core::test_x[1]", known) == "tests/test_core.py"
+    assert file_of("tests.test_core.T.test_x", known) == "tests/test_core.py"
+    assert file_of("missing.module", known) is None
+
+
+def test_selection_on_a_django_tree_finds_run_named_and_importing_tests() -> None:
+    texts = {
+        "tests/utils_tests/test_text.py": "from django.utils.text import slugify\n",
+        "tests/template_tests/filter_tests/test_truncate.py": "from django.utils import text\n",
+        "tests/expressions/tests.py": "from django.db.models import F\n",
+        "tests/auth_tests/test_validators.py": "from django.contrib.auth import validators\n",
+    }
+    files = ["django/utils/text.py", "tests/runtests.py", *texts]
+    chosen = select_tests(
+        files,
+        ["django/utils/text.py"],
+        lambda path: texts.get(path, ""),
+        asked=["expressions.tests.BasicExpressionsTests.test_x"],
+        failed_before=["auth_tests.test_validators.UsernameValidatorsTests.test_ascii"],
+    )
+    assert chosen.files == (
+        "tests/expressions/tests.py",
+        "tests/auth_tests/test_validators.py",
+        "tests/utils_tests/test_text.py",
+        "tests/template_tests/filter_tests/test_truncate.py",
+    )
+    assert chosen.reasons["tests/expressions/tests.py"] == "run by the model"
+    assert chosen.reasons["tests/auth_tests/test_validators.py"] == "failed earlier"
+    assert chosen.reasons["tests/utils_tests/test_text.py"] == "named after django/utils/text.py"
+    assert chosen.reasons["tests/template_tests/filter_tests/test_truncate.py"].startswith(
+        "imports"
+    )
+
+
+# -- the gate, end to end, on a Django-shaped project -----------------------------------------
+
+FAKE_RUNTESTS = '''"""A stand-in for django's tests/runtests.py: labels relative to tests/, --verbosity,
+--parallel, and unittest's verbose output, which is what Django's runner prints."""
+import argparse
+import os
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+parser = argparse.ArgumentParser()
+parser.add_argument("labels", nargs="*")
+parser.add_argument("--verbosity", type=int, default=1)
+parser.add_argument("--parallel", type=int, default=0)
+args = parser.parse_args()
+loader = unittest.TestLoader()
+if args.labels:
+    suite = loader.loadTestsFromNames(args.labels)
+else:
+    suite = loader.discover(HERE, pattern="test*.py", top_level_dir=HERE)
+result = unittest.TextTestRunner(verbosity=args.verbosity).run(suite)
+sys.exit(not result.wasSuccessful())
+'''
+
+TEXT = '''def slugify(value):
+    """Lower case, words joined by hyphens."""
+    return "-".join(value.lower().split())
+'''
+
+TEXT_TESTS = '''from django.test import SimpleTestCase
+from django.utils.text import slugify
+
+
+class TestUtilsText(SimpleTestCase):
+    def test_slugify(self):
+        """Words are joined by hyphens."""
+        self.assertEqual(slugify("Hello World"), "hello-world")
+
+    def test_slugify_one_word(self):
+        self.assertEqual(slugify("Hello"), "hello")
+'''
+
+BREAK = """*** Begin Patch
+*** Update File: django/utils/text.py
+@@ def slugify(value):
+     \"\"\"Lower case, words joined by hyphens.\"\"\"
+-    return "-".join(value.lower().split())
++    return "_".join(value.lower().split())
+*** End Patch"""
+
+REPAIR = """*** Begin Patch
+*** Update File: django/utils/text.py
+@@ def slugify(value):
+     \"\"\"Lower case, words joined by hyphens.\"\"\"
+-    return "_".join(value.lower().split())
++    return "-".join(value.lower().split())
+*** End Patch"""
+
+
+def django_shaped(repo: Path) -> Path:
+    """A `django` package with one module, its tests in `tests/utils_tests/test_text.py`, and
+    35 other test apps: more than the gate runs whole without choosing."""
+    write_file(repo / "tests/runtests.py", FAKE_RUNTESTS)
+    write_file(repo / "django/__init__.py", "")
+    write_file(repo / "django/utils/__init__.py", "")
+    write_file(repo / "django/utils/text.py", TEXT)
+    write_file(repo / "django/test.py", "from unittest import TestCase as SimpleTestCase\n")
+    write_file(repo / "tests/utils_tests/__init__.py", "")
+    write_file(repo / "tests/utils_tests/test_text.py", TEXT_TESTS)
+    for n in range(35):
+        write_file(repo / f"tests/app_{n}/__init__.py", "")
+        write_file(
+            repo / f"tests/app_{n}/tests.py",
+            "from django.test import SimpleTestCase\n\n\nclass T(SimpleTestCase):\n"
+            "    def test_nothing(self):\n        pass\n",
+        )
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "initial")
+    return repo
+
+
+def test_the_gate_runs_djangos_runner_on_labels_and_sends_failures_back(tmp_path: Path) -> None:
+    repo = django_shaped(tmp_path / "dj")
+    script: list[Reply | Fault] = [
+        Reply("", [("apply_patch", {"patch": BREAK})]),
+        Reply("", [("run_tests", {"selector": "utils_tests.test_text"})]),
+        Reply("Done."),
+        Reply("", [("apply_patch", {"patch": REPAIR})]),
+        Reply("Done: hyphens again."),
+        Reply("fix(text): join slugs with hyphens"),
+    ]
+    done, server = exec_with_mock(repo, script, "tweak slugify", "--json")
+    assert done.returncode == 0, done.stderr
+    stream = events(done.stdout)
+    checked = [e for e in stream if e["type"] == "tests_checked"]
+    assert checked[0]["verdict"] == "sent-back"
+    assert checked[0]["selected"] == ["tests/utils_tests/test_text.py"]
+    assert checked[0]["command"].endswith(f"{DJANGO_COMMAND} utils_tests.test_text")
+    slug = "utils_tests.test_text.TestUtilsText.test_slugify"
+    assert checked[0]["failed"] == [slug] and checked[0]["passed"] == 1
+    ran = server.requests[2].body["messages"][-1]["content"]
+    assert "1 passed, 1 failed" in ran, "the model's own run_tests label was run and read"
+    feedback = server.requests[3].body["messages"][-1]["content"]
+    assert slug in feedback and "AssertionError: 'hello_world' != 'hello-world'" in feedback
+    assert checked[-1]["verdict"] == "passed" and not checked[-1]["failed"]
+    finished = stream[-1]
+    assert finished["outcome"] == "completed"
+    assert finished["verification"]["status"] in ("verified", "partly-verified")
+    assert "tests/utils_tests/test_text.py" in checked[1]["selected"] or not checked[1]["selected"]
