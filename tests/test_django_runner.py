@@ -255,3 +255,22 @@ def test_the_gate_runs_djangos_runner_on_labels_and_sends_failures_back(tmp_path
     assert finished["outcome"] == "completed"
     assert finished["verification"]["status"] in ("verified", "partly-verified")
     assert "tests/utils_tests/test_text.py" in checked[1]["selected"] or not checked[1]["selected"]
+
+
+def test_the_benchmark_grades_django_by_swe_bench_names() -> None:
+    """bench/real grades a Django instance by the names SWE-bench's FAIL_TO_PASS uses: the
+    test and its class, or its docstring's first line."""
+    from bench.real.harness import django_statuses
+
+    for python, suffix in (("py38", ""), ("py311", ".{}")):
+        found = django_statuses((DATA / f"runtests-{python}.txt").read_text())
+
+        def name(test: str, python: str = python, suffix: str = suffix) -> str:
+            return f"{test} ({PROBE}{suffix.format(test)})"
+
+        assert found[name("test_ok")] == found[name("test_xfail")] == "passed", python
+        assert found[name("test_after_subtests")] == "passed", "printed output before `ok`"
+        assert found["A docstring names this test in the output."] != "passed"
+        for test in ("test_fail", "test_error", "test_subtests", "test_documented"):
+            assert found[name(test)] == "failed", (python, test)
+        assert found[name("test_xpass")] == "unexpected success"

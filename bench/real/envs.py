@@ -87,6 +87,19 @@ PYLINT_215 = ProjectEnv(
      "setuptools", "wheel"),
 )  # fmt: skip
 
+# Django runs its own suite (`tests/runtests.py`), on SQLite; these are the packages setup.py
+# asks for at those versions, no optional ones (their tests skip).
+DJANGO_3 = ProjectEnv(
+    "django-3-py3.8",
+    "3.8.18",
+    ("asgiref==3.3.4", "sqlparse==0.4.4", "pytz==2023.3", "setuptools", "wheel"),
+)
+DJANGO_4 = ProjectEnv(
+    "django-4-py3.9",
+    "3.9.18",
+    ("asgiref==3.6.0", "sqlparse==0.4.4", "setuptools", "wheel"),
+)
+
 ENVS: dict[tuple[str, str], ProjectEnv] = {
     **{("sympy/sympy", v): SYMPY for v in ("1.9", "1.10", "1.11", "1.12", "1.13")},
     ("pytest-dev/pytest", "5.4"): PYTEST_5,
@@ -94,6 +107,8 @@ ENVS: dict[tuple[str, str], ProjectEnv] = {
     ("pallets/flask", "2.3"): FLASK_23,
     ("psf/requests", "2.10"): REQUESTS_2,
     ("pylint-dev/pylint", "2.15"): PYLINT_215,
+    **{("django/django", v): DJANGO_3 for v in ("3.0", "3.1", "3.2")},
+    **{("django/django", v): DJANGO_4 for v in ("4.0", "4.1", "4.2")},
 }
 """The project versions the benchmark knows how to install; other instances are left out."""
 BY_INSTANCE: dict[str, ProjectEnv] = {"pallets__flask-5063": FLASK_23_LATE}

@@ -316,6 +316,8 @@ def grade(
     outside acb, and reads JUnit XML; sympy's bare test names are matched by name in those
     files."""
     wanted = _field(instance, "FAIL_TO_PASS") + _field(instance, "PASS_TO_PASS")
+    if instance["repo"] == "django/django":
+        return grade_django(instance, workspace, env_bin, wanted, timeout_s)
     files = sorted(
         {n.split("::")[0] for n in wanted if "::" in n} or set(instance_test_files(instance))
     )
@@ -348,6 +350,56 @@ def grade(
         if not status <= {"passed", "xfail"}:
             failing.append(f"{node} ({'/'.join(sorted(status))})")
     return Grade(not failing, failing, round(duration, 1))
+
+
+_DJANGO_STATUS = re.compile(r"(ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$")
+_DJANGO_TEST = re.compile(r"^\w+ \([\w.]+\)$")
+_DJANGO_BLOCK = re.compile(r"^(?:FAIL|ERROR): (\w+ \([\w.]+\))", re.M)
+
+
+def django_statuses(output: str) -> dict[str, str]:
+    """Each test's status from `runtests.py --verbosity 2`, under both names SWE-bench uses:
+    `test_x (module.Class)` and, for a test with a docstring, the docstring's first line (the
+    line between the name and ` ... status`). A test whose subtests failed has no status of
+    its own (the next test's line follows on the same line): its `FAIL:` block says."""
+    found: dict[str, str] = {}
+    pending = ""
+    for line in output.splitlines():
+        parts = line.split(" ... ")
+        status = _DJANGO_STATUS.search(parts[-1]) if len(parts) > 1 else None
+        if status:
+            passed = status[1] in ("ok", "expected failure")
+            for name in filter(None, (pending if len(parts) == 2 else "", parts[-2])):
+                found[name] = "passed" if passed else status[1]
+            pending = ""
+        else:
+            pending = line if _DJANGO_TEST.match(line) else ""
+    for name in _DJANGO_BLOCK.findall(output):
+        found[name] = "failed"
+    return found
+
+
+def grade_django(
+    instance: Mapping[str, Any], workspace: Path, env_bin: Path, wanted: list[str], timeout_s: int
+) -> Grade:
+    """SWE-bench's rule for Django: its own runner on the test patch's modules, read by name."""
+    from autocodebase.quality.detect import DJANGO_COMMAND, django_labels
+
+    labels = django_labels(" ".join(instance_test_files(instance))).split()
+    started = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = f"{env_bin}{os.pathsep}{env['PATH']}"
+    done = subprocess.run(
+        [str(env_bin / "python"), *DJANGO_COMMAND.split()[1:], *labels],
+        cwd=workspace, env=env, capture_output=True, text=True, timeout=timeout_s,
+    )  # fmt: skip
+    statuses = django_statuses(done.stdout + done.stderr)
+    failing = [
+        f"{name} ({statuses.get(name, 'missing')})"
+        for name in wanted
+        if statuses.get(name) != "passed"
+    ]
+    return Grade(not failing, failing, round(time.monotonic() - started, 1))
 
 
 # -- one instance ------------------------------------------------------------------------------
