@@ -58,6 +58,8 @@ def test_another_projects_runtests_is_not_taken_for_djangos(tmp_path: Path) -> N
         ("tests/backends/base/__init__.py", "backends.base"),
         ("-k slugify utils_tests", "-k slugify utils_tests"),
         ("tests/", ""),
+        ("tests/gis_tests/test_geoforms.py tests/humanize_tests/tests.py", "humanize_tests.tests"),
+        ("tests/gis_tests/test_geoforms.py", "gis_tests.test_geoforms"),
     ],
 )
 def test_files_and_node_ids_become_labels(selector: str, labels: str) -> None:
@@ -121,6 +123,7 @@ def test_selection_on_a_django_tree_finds_run_named_and_importing_tests() -> Non
         "tests/template_tests/filter_tests/test_truncate.py": "from django.utils import text\n",
         "tests/expressions/tests.py": "from django.db.models import F\n",
         "tests/auth_tests/test_validators.py": "from django.contrib.auth import validators\n",
+        "tests/db_functions/text/test_lower.py": "from django.db.models import F\n",
     }
     files = ["django/utils/text.py", "tests/runtests.py", *texts]
     chosen = select_tests(
@@ -142,6 +145,13 @@ def test_selection_on_a_django_tree_finds_run_named_and_importing_tests() -> Non
     assert chosen.reasons["tests/template_tests/filter_tests/test_truncate.py"].startswith(
         "imports"
     )
+    assert "tests/db_functions/text/test_lower.py" not in chosen.files, "another `text`"
+    cache = select_tests(
+        ["django/core/cache/__init__.py", "tests/cache/tests.py", "tests/sitemaps_tests/tests.py"],
+        ["django/core/cache/__init__.py", "django/contrib/sitemaps/__init__.py"],
+        lambda path: "",
+    )
+    assert cache.files == ("tests/cache/tests.py", "tests/sitemaps_tests/tests.py")
 
 
 # -- the gate, end to end, on a Django-shaped project -----------------------------------------
@@ -160,6 +170,8 @@ parser.add_argument("labels", nargs="*")
 parser.add_argument("--verbosity", type=int, default=1)
 parser.add_argument("--parallel", type=int, default=0)
 args = parser.parse_args()
+if any(label.startswith("abort_") for label in args.labels):
+    sys.exit("Aborting: this app needs a database backend it does not have.")
 loader = unittest.TestLoader()
 if args.labels:
     suite = loader.loadTestsFromNames(args.labels)
@@ -214,6 +226,10 @@ def django_shaped(repo: Path) -> Path:
     write_file(repo / "django/test.py", "from unittest import TestCase as SimpleTestCase\n")
     write_file(repo / "tests/utils_tests/__init__.py", "")
     write_file(repo / "tests/utils_tests/test_text.py", TEXT_TESTS)
+    # An app that imports the change but makes the runner abort whenever it is named (as
+    # `gis_tests` does without a GIS database).
+    write_file(repo / "tests/abort_app/__init__.py", "")
+    write_file(repo / "tests/abort_app/tests.py", "from django.utils import text\n")
     for n in range(35):
         write_file(repo / f"tests/app_{n}/__init__.py", "")
         write_file(
@@ -250,11 +266,18 @@ def test_the_gate_runs_djangos_runner_on_labels_and_sends_failures_back(tmp_path
     assert "1 passed, 1 failed" in ran, "the model's own run_tests label was run and read"
     feedback = server.requests[3].body["messages"][-1]["content"]
     assert slug in feedback and "AssertionError: 'hello_world' != 'hello-world'" in feedback
-    assert checked[-1]["verdict"] == "passed" and not checked[-1]["failed"]
+    assert checked[-2]["verdict"] == "passed" and checked[-2]["passed"] == 2
     finished = stream[-1]
     assert finished["outcome"] == "completed"
-    assert finished["verification"]["status"] in ("verified", "partly-verified")
-    assert "tests/utils_tests/test_text.py" in checked[1]["selected"] or not checked[1]["selected"]
+    assert checked[-1]["selected"] == ["tests/abort_app/tests.py"]
+    assert checked[-1]["verdict"] == "preexisting" and checked[-1]["passed"] == 0
+    verification = finished["verification"]
+    assert verification["status"] == "partly-verified", "the nearest tests' pass still stands"
+    assert (
+        "2 passed, 0 failed in 1 test files (tests/utils_tests/test_text.py)"
+        in (verification["detail"])
+    )
+    assert "could not run here" in verification["detail"]
 
 
 def test_the_benchmark_grades_django_by_swe_bench_names() -> None:

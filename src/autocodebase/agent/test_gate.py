@@ -99,10 +99,17 @@ class TestGate:
                 left = budget - (time.monotonic() - started)
                 more = self._run(command, self.context.workspace, rest, max(int(left), 1))
                 verdict = self._judge(command, more, rest)
-                if more.timed_out or more.refused:
+                if more.timed_out or more.refused or _ran_nothing(verdict, more):
+                    # What the nearest tests proved still stands (Django's runner aborts the
+                    # whole run on one label it cannot set up).
+                    how = (
+                        f"did not finish in {more.duration_s:.0f} s"
+                        if more.timed_out or more.refused
+                        else "could not run here, before the run either"
+                    )
                     why_not = (
                         f"was not run (the {len(rest.files)} chosen files that import the "
-                        f"change did not finish in {more.duration_s:.0f} s)"
+                        f"change {how})"
                     )
                     self.verification = _partly(report, near, total, why_not)
                     return Verdict()
@@ -336,6 +343,13 @@ def _partly(report: TestReport, selection: Selection, total: int, why_not: str) 
         f"{_counts(report)} in {selection.describe()}{why}; {rest}",
         selection.files,
     )
+
+
+def _ran_nothing(verdict: Verdict | None, report: TestReport) -> bool:
+    """A run the gate is done with (nothing to send back) in which no test passed: it failed
+    as a whole, the same as before the run, so it proves nothing either way."""
+    done = verdict is not None and verdict.feedback is None and verdict.failure is None
+    return done and not report.passed and not report.timed_out
 
 
 def _combined(first: TestReport, second: TestReport) -> TestReport:

@@ -101,7 +101,10 @@ def django_labels(selector: str) -> str:
         label = _django_label(word)
         if label:
             out.append(label)
-    return " ".join(out)
+    # runtests.py aborts the whole run on a `gis_tests` label without a GIS database, which
+    # its default SQLite settings never have: asked for alone, the abort says why.
+    kept = [w for w in out if w.split(".")[0] != "gis_tests"]
+    return " ".join(kept if any(not w.startswith("-") for w in kept) else out)
 
 
 def _django_label(word: str) -> str:

@@ -6,7 +6,7 @@ the test gate first runs the tests most likely to exercise the change, in this o
 1. test files the run itself changed, and the tests the model ran (`run_tests` selectors);
 2. tests that failed earlier in this run (the ones sent back to the model must pass now);
 3. test files named after a changed module (`foo.py` -> `test_foo.py`, `foo_test.py`,
-   `tests/foo/...`), nearest to the module first;
+   `tests/foo/...`, `tests/foo_tests/...`), nearest to the module first;
 4. test files that import a changed module (`import a.b.foo`, `from a.b import foo`,
    `from a.b.foo import x`, relative imports resolved), nearest first.
 
@@ -138,8 +138,23 @@ def _named_after(source: str, tests: Sequence[str]) -> list[str]:
         stem = PurePosixPath(source).parent.name
     wanted = {f"test_{stem}.py", f"{stem}_test.py", f"tests_{stem}.py"}
     found = [t for t in tests if PurePosixPath(t).name in wanted]
-    found += [t for t in tests if stem in PurePosixPath(t).parts[:-1] and t not in found]
+    found += [t for t in tests if _in_test_dir_of(stem, t) and t not in found]
     return sorted(found, key=lambda t: (_distance(source, t), t))
+
+
+_TEST_ROOTS = ("tests", "test", "testing")
+
+
+def _in_test_dir_of(stem: str, test: str) -> bool:
+    """Whether `test` sits in a directory named after `stem` right under a tests root:
+    `tests/foo/...` or Django's `tests/foo_tests/...` (`django/core/cache/` ->
+    `tests/cache/tests.py`), not any folder of that name (`tests/db_functions/text/` is not
+    about `django/utils/text.py`)."""
+    parts = PurePosixPath(test).parts[:-1]
+    return any(
+        part in (stem, f"{stem}_tests") and index and parts[index - 1] in _TEST_ROOTS
+        for index, part in enumerate(parts)
+    )
 
 
 def select_tests(
