@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-edits bench-context bench-review bench-peers system-deps clean
+.PHONY: demo test test-slow lint bench bench-edits bench-context bench-review bench-peers system-deps clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -24,9 +24,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
+# The quick suite (what to run while working) and the end-to-end one; CI runs both.
 test: system-deps lint
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
+
+test-slow: system-deps $(STAMP)
+	$(BIN)/python -m pytest -q -n auto -m slow
 
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/startup.py --write

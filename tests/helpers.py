@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from autocodebase.agent.events import Event, event_payload
+from autocodebase.events import Event, event_payload
 from autocodebase.models.base import Message, Response, ToolCall, Usage
 
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from autocodebase.context.project_facts import gather, starter_agents_md
+from autocodebase.quality.project_facts import gather, starter_agents_md
 from tests.helpers import write_file
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from autocodebase.models.base import ToolCall
+from autocodebase.output import HeadTailBuffer
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext, ToolResult
-from autocodebase.tools.output import HeadTailBuffer
 from tests.helpers import EventLog, write_file
 
 

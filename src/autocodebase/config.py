@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from autocodebase.errors import ConfigError
-from autocodebase.models.pricing import Price
 
 
 class _Unset:
@@ -33,6 +32,16 @@ UNSET: Final = _Unset()
 
 WIRE_APIS = ("chat", "responses", "anthropic")
 ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens (declared here, where `[prices]` is read; models/pricing.py
+    holds the built-in table and the arithmetic)."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from autocodebase.models.base import Message, Model, ModelError, Usage
 from autocodebase.models.retry import RetryPolicy, call_with_retries
-from autocodebase.tools.output import truncate_text
+from autocodebase.output import truncate_text
 
 SYSTEM = """\
 You write git commit messages. Reply with the message only, no code fences:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from autocodebase.models.base import Message, Model, ModelError, Usage
 from autocodebase.models.retry import RetryPolicy, call_with_retries
-from autocodebase.tools.output import truncate_text
+from autocodebase.output import truncate_text
 
 CHARS_PER_TOKEN = 4
 """An estimate, labelled as such: no tokenizer is bundled for every provider."""

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.agent.commit_message import trailers, write_commit_message
-from autocodebase.agent.events import CheckpointTaken, ErrorRaised, Event, GitRecorded
 from autocodebase.agent.loop import RunResult
 from autocodebase.config import Settings
 from autocodebase.errors import UsageError
+from autocodebase.events import CheckpointTaken, ErrorRaised, Event, GitRecorded
 from autocodebase.models.base import Model, Usage
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.verification import Verification

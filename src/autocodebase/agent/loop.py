@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from autocodebase.agent.compaction import Kept, compact, estimate_tokens, last_test_run
-from autocodebase.agent.events import (
+from autocodebase.errors import AcbError
+from autocodebase.events import (
     EXIT_CODES,
     AssistantDelta,
     Compacted,
@@ -33,7 +34,6 @@ from autocodebase.agent.events import (
     ToolFinished,
     TurnFinished,
 )
-from autocodebase.errors import AcbError
 from autocodebase.models.base import Message, Model, ModelError, ToolCall, Usage
 from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.agent.events import ErrorRaised, Event, ReviewChecked
 from autocodebase.agent.test_gate import Verdict
+from autocodebase.events import ErrorRaised, Event, ReviewChecked
 from autocodebase.models.base import Model, ModelError, Usage
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.review.changes import ChangeSet, parse_added_lines

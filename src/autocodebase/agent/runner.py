@@ -16,14 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from autocodebase import __version__
-from autocodebase.agent.events import (
-    ApprovalDecided,
-    ErrorRaised,
-    EventBus,
-    ModelSwitched,
-    RunStarted,
-    Sink,
-)
 from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
@@ -32,6 +24,14 @@ from autocodebase.agent.test_gate import TestGate, Verdict
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.engine import BackgroundMap
+from autocodebase.events import (
+    ApprovalDecided,
+    ErrorRaised,
+    EventBus,
+    ModelSwitched,
+    RunStarted,
+    Sink,
+)
 from autocodebase.ledger.store import LedgerWriter, connect
 from autocodebase.models.base import Message, Model
 from autocodebase.models.pricing import price_for

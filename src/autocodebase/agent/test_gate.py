@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from autocodebase.agent.events import Event, TestsChecked
 from autocodebase.errors import AcbError
+from autocodebase.events import Event, TestsChecked
 from autocodebase.quality import suite_times
 from autocodebase.quality.detect import TestCommand, detect
 from autocodebase.quality.results import CaseResult, TestReport, failure_digest

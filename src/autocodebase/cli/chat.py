@@ -316,7 +316,7 @@ class Chat:
         self.say("in context: " + (", ".join(self.pinned) or "nothing"))
 
     def init(self, _: str) -> None:
-        from autocodebase.context.project_facts import gather, starter_agents_md
+        from autocodebase.quality.project_facts import gather, starter_agents_md
 
         target = self.session.workspace / "AGENTS.md"
         if target.exists():

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autocodebase.context.project_facts import lint_commands
 from autocodebase.quality.detect import detect_all
+from autocodebase.quality.project_facts import lint_commands
 
 SERVICE_HINTS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg", "psycopg2", "asyncpg", "pg", "postgres", "lib/pq", "pgx", "sqlx"),

@@ -8,19 +8,11 @@ never a guessed one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from autocodebase.config import Price
 from autocodebase.models.base import Usage
 
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million tokens."""
-
-    input: float
-    output: float
-    cached_input: float | None = None
-
+__all__ = ["BUILTIN_PRICES", "Price", "cost_of", "price_for"]
 
 BUILTIN_PRICES: dict[str, Price] = {
     "openai/gpt-5.1": Price(1.25, 10.0, 0.125),

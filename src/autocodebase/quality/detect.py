@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 Report = str
-"""How results come back: "junit" (a JUnit XML file), "go-json" (`go test -json`), "output"."""
+"""How results come back: "junit" (a JUnit XML file), "go-json" (`go test -json`), "output",
+"output-file" (the console output, whole, in `OUTPUT_FILE` of the report directory)."""
+OUTPUT_FILE = "output.txt"
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,17 @@ class TestCommand:
         if self.runner == "unittest":
             return f"{self.command}{chosen}", "output"
         if self.runner == "django":
-            labels = django_labels(selector) if selector else ""
-            return f"{self.command}{' ' + labels if labels else ''}", "output"
+            # The whole output to a file: a command's output is cut to its beginning and end,
+            # and the per-test lines of a large selection are in the middle.
+            return f"{self.plain(selector)} >{report_dir}/{OUTPUT_FILE} 2>&1", "output-file"
         return self.command, "output"
+
+    def plain(self, selector: str | None = None) -> str:
+        """The command line with no report file (a read-only sandbox cannot write one)."""
+        if self.runner == "django":
+            labels = django_labels(selector) if selector else ""
+            return f"{self.command}{' ' + labels if labels else ''}"
+        return f"{self.command} {selector}" if selector else self.command
 
 
 def runs_pytest_last(command: str) -> bool:

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from autocodebase.quality.detect import TestCommand
+from autocodebase.quality.detect import OUTPUT_FILE, TestCommand
 from autocodebase.quality.results import (
     CaseResult,
     TestReport,
@@ -39,9 +39,8 @@ def run_tests(
         report_dir = Path(scratch)
         writable = gate.policy.mode != "read-only"
         line, report = command.invocation(str(report_dir), selector)
-        if not writable and report == "junit":
-            line = f"{command.command} {selector}" if selector else command.command
-            report = "output"
+        if not writable and report in ("junit", "output-file"):
+            line, report = command.plain(selector), "output"
         outcome = gate.run(
             line,
             workspace,
@@ -52,6 +51,9 @@ def run_tests(
         )
         cases: list[CaseResult] = []
         source = "exit-status"
+        output = outcome.output
+        if report == "output-file":
+            output = _read(report_dir / OUTPUT_FILE) or output
         if report == "junit":
             cases, source = parse_junit(sorted(report_dir.glob("*.xml"))), "junit"
         elif report.startswith("junit:"):
@@ -60,16 +62,23 @@ def run_tests(
         elif report == "go-json":
             cases, source = parse_go_json(outcome.output), "go-json"
         if not cases:
-            cases, source = parse_output(outcome.output), "output"
+            cases, source = parse_output(output), "output"
         return TestReport(
             runner=command.runner,
             command=line,
             exit_code=outcome.exit_code,
             cases=cases,
             source=source if cases else "exit-status",
-            output_tail=outcome.output[-OUTPUT_TAIL_CHARS:],
+            output_tail=output[-OUTPUT_TAIL_CHARS:],
             timed_out=outcome.timed_out,
             duration_s=outcome.duration_s,
             refused=outcome.refused,
             selector=selector,
         )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.agent.events import Event, TestCandidateJudged
+from autocodebase.events import Event, TestCandidateJudged
 from autocodebase.models.base import Message, Model
 from autocodebase.quality.coverage import Coverage, measure
 from autocodebase.quality.detect import TestCommand

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from autocodebase.output import HeadTailBuffer
 from autocodebase.programs import distrust
 from autocodebase.sandbox.bwrap import (
     INSTALL_HINT,
@@ -30,7 +31,6 @@ from autocodebase.sandbox.bwrap import (
 from autocodebase.sandbox.launcher import discard, give_back, launch, launcher_pids
 from autocodebase.sandbox.limits import shared_cgroup
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
-from autocodebase.tools.output import HeadTailBuffer
 
 
 @dataclass(frozen=True)

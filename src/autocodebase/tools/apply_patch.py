@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from autocodebase.agent.events import FileChanged
 from autocodebase.edits.apply import apply_edits
 from autocodebase.edits.model import PatchError
 from autocodebase.edits.parse import parse_edits
+from autocodebase.events import FileChanged
+from autocodebase.output import truncate_text
 from autocodebase.tools.base import ToolContext, ToolResult, tool
-from autocodebase.tools.output import truncate_text
 
 PRECISE_GRADES = frozenset({"exact", "insert"})
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autocodebase.agent.events import Event
+from autocodebase.events import Event
 from autocodebase.models.base import ToolCall, ToolSpec
 
 

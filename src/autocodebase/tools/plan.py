@@ -6,7 +6,7 @@ from typing import Literal
 
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
-from autocodebase.agent.events import PlanUpdated
+from autocodebase.events import PlanUpdated
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 
 

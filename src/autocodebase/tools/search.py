@@ -14,11 +14,11 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+from autocodebase.output import truncate_text
 from autocodebase.paths import inside
 from autocodebase.programs import distrust, which
 from autocodebase.sandbox.visibility import hidden_from_sandbox
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
-from autocodebase.tools.output import truncate_text
 from autocodebase.tools.workspace import display_path, resolve_inside
 
 MAX_MATCHES = 200
