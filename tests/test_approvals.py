@@ -188,6 +188,7 @@ def test_escalated_approval_needed_for_escalation(repo: Path) -> None:
     assert store.find("make deploy --force", escalated=False) is None
 
 
+@pytest.mark.slow
 def test_a_run_says_that_a_planted_approvals_file_is_ignored(wordstats_repo: Path) -> None:
     from tests.conftest import CASSETTE
     from tests.test_exec_cli import run_acb

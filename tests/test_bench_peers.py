@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from bench.peers.run import one_run, render
+
+pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
 
 
 def test_the_harness_runs_acb_through_the_trajectory() -> None:

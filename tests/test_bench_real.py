@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from bench.real.harness import (
     AcbRun,
     Grade,
@@ -95,6 +96,7 @@ def make_instance(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return instance, repo
 
 
+@pytest.mark.slow
 def test_one_instance_goes_through_acb_and_is_graded(tmp_path: Path) -> None:
     instance, upstream = make_instance(tmp_path)
     workspace = tmp_path / "work"

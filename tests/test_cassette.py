@@ -15,6 +15,7 @@ from tests.conftest import git
 from tests.test_exec_cli import SCRIPT, exec_with_mock, run_acb
 
 
+@pytest.mark.slow
 def test_record_then_replay(wordstats_repo: Path, tmp_path: Path) -> None:
     pristine = tmp_path / "pristine"
     shutil.copytree(wordstats_repo, pristine)

@@ -14,6 +14,8 @@ import pytest
 from autocodebase.sandbox.bwrap import bwrap_problem
 from tests.fakes.mock_server import MockModelServer, Reply
 
+pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
+
 ADD_CONST = "*** Begin Patch\n*** Add File: wordstats/const.py\n+ANSWER = 42\n*** End Patch"
 
 

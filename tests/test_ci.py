@@ -18,6 +18,8 @@ from tests.fakes.mock_server import Fault, MockModelServer, Reply
 from tests.helpers import write_file
 from tests.test_exec_cli import run_acb
 
+pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wordstats"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from autocodebase.agent.loop import Agent, LoopLimits
 from autocodebase.models.base import Message
 from autocodebase.models.cassette import ScriptedModel
@@ -23,6 +25,7 @@ PLAN = {
 PATCH = '*** Begin Patch\n*** Update File: wordstats/core.py\n@@\n-WORD = re.compile(r"[a-z0-9\']+")\n+WORD = re.compile(r"[a-z\']+")\n*** End Patch'
 
 
+@pytest.mark.slow
 def test_compaction_keeps_task_plan_files_and_tests(wordstats_repo: Path) -> None:
     log = EventLog()
     model = ScriptedModel(

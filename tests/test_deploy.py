@@ -21,6 +21,8 @@ from tests.conftest import commit_all, git
 from tests.fakes.mock_server import MockModelServer, Reply
 from tests.test_exec_cli import run_acb
 
+pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wordstats"
 
 

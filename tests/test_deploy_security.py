@@ -27,7 +27,10 @@ from tests.conftest import commit_all, git
 from tests.test_deploy import EXAMPLE, free_port
 from tests.test_exec_cli import run_acb
 
-pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason="needs bubblewrap")
+pytestmark = [
+    pytest.mark.skipif(bwrap_problem() is not None, reason="needs bubblewrap"),
+    pytest.mark.slow,  # end-to-end: `make test-slow`, not `make test`
+]
 
 ATTACK = r"""
 import json, os, socket, stat, sys

@@ -139,7 +139,11 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize(
+    "case",
+    # One provider path stays in the quick suite; the others run with the slow ones.
+    [c if c == "openai-chat-stream" else pytest.param(c, marks=pytest.mark.slow) for c in CASES],
+)
 def test_exec_against_loopback_servers(
     case: str, wordstats_repo: Path, isolated_home: Path
 ) -> None:
@@ -157,6 +161,7 @@ def test_exec_against_loopback_servers(
     assert_feature_landed(wordstats_repo, done, isolated_home)
 
 
+@pytest.mark.slow
 def test_exec_with_a_configured_responses_provider(
     wordstats_repo: Path, isolated_home: Path
 ) -> None:
@@ -177,6 +182,7 @@ def test_exec_with_a_configured_responses_provider(
     assert_feature_landed(wordstats_repo, done, isolated_home)
 
 
+@pytest.mark.slow
 def test_faults_are_retried_and_recorded(wordstats_repo: Path, isolated_home: Path) -> None:
     write_user_config("retry_base_delay_s = 0.01\n")
     script = [
@@ -222,6 +228,7 @@ def test_persistent_failure_exits_nonzero_with_one_line(
     assert ledger(isolated_home).execute("SELECT outcome FROM runs").fetchone()[0] == "failed"
 
 
+@pytest.mark.slow
 def test_json_stream_schema(wordstats_repo: Path) -> None:
     done = run_acb(
         "exec", "add top_words", "--json", "--model", f"replay:{CASSETTE}", cwd=wordstats_repo
@@ -236,6 +243,7 @@ def test_json_stream_schema(wordstats_repo: Path) -> None:
     assert done.stderr == ""
 
 
+@pytest.mark.slow
 def test_demo_cassette_runs_the_real_tests(wordstats_repo: Path, isolated_home: Path) -> None:
     done = run_acb("exec", "add top_words", "--model", f"replay:{CASSETTE}", cwd=wordstats_repo)
     assert done.returncode == 0, done.stderr
@@ -255,6 +263,7 @@ def test_replay_divergence_is_reported(wordstats_repo: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_task_from_stdin(wordstats_repo: Path) -> None:
     done = run_acb(
         "exec", "-", "--model", f"replay:{CASSETTE}", cwd=wordstats_repo, stdin="add top_words\n"
@@ -283,6 +292,7 @@ def test_bad_input_gets_one_line_and_exit_2(args: list[str], message: str, tmp_p
     assert len(lines) == 1 and lines[0].startswith("acb: error:") and message in lines[0]
 
 
+@pytest.mark.slow
 def test_hostile_project_config_cannot_redirect_keys(wordstats_repo: Path) -> None:
     config = wordstats_repo / ".acb" / "config.toml"
     config.parent.mkdir()

@@ -68,6 +68,7 @@ def editable_project(base: Path) -> Path:
     return repo
 
 
+@pytest.mark.slow
 def test_a_regression_is_not_excused_by_a_baseline_that_imported_it(outside: Path) -> None:
     repo = editable_project(outside)
     script: list[Reply | Fault] = [

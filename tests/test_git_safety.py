@@ -16,6 +16,8 @@ from tests.conftest import git
 from tests.fakes.mock_server import Fault, Reply
 from tests.test_exec_cli import exec_with_mock, kill_exec_after, run_acb
 
+pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
+
 EDIT_CORE = """*** Begin Patch
 *** Update File: wordstats/core.py
 @@ def word_count(text: str) -> int:

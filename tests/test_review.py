@@ -86,6 +86,7 @@ def test_only_the_changed_lines_are_reviewed(repo: Path) -> None:
     assert report["reviewed"] == "uncommitted changes"
 
 
+@pytest.mark.slow
 def test_fail_on_decides_the_exit_code_and_formats_render(repo: Path) -> None:
     assert run_acb("review", cwd=repo).returncode == 1, "high findings fail by default"
     assert run_acb("review", "--fail-on", "never", cwd=repo).returncode == 0
@@ -103,6 +104,7 @@ def test_fail_on_decides_the_exit_code_and_formats_render(repo: Path) -> None:
     assert "| high | `app.py:11` | bandit `B324` |" in markdown
 
 
+@pytest.mark.slow
 def test_commits_and_ranges_are_reviewed_from_history(repo: Path) -> None:
     git(repo, "commit", "-qam", "new code")
     write_file(repo / "clean.py", "def add(a, b):\n    return a + b\n")

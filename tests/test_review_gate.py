@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git
 from tests.fakes.mock_server import Reply
 from tests.helpers import json_events as events
 from tests.helpers import write_file
 from tests.test_exec_cli import exec_with_mock
+
+pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
 
 WEAK = """*** Begin Patch
 *** Add File: wordstats/digest.py

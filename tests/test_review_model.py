@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from autocodebase.quality.review.changes import parse_patches, whole_file_patch
 from autocodebase.quality.review.compress import compress
 from tests.conftest import commit_all, git
@@ -97,6 +99,7 @@ SCORES = {"scores": [{"id": 1, "score": 9, "why": "crashes on unknown names"},
 ENV = {"OPENAI_API_KEY": "sk-test-0123456789abcdef"}
 
 
+@pytest.mark.slow
 def test_two_passes_keep_the_strong_finding_and_drop_the_rest(tmp_path: Path) -> None:
     root = repo_with_change(tmp_path)
     script = [Reply(f"```json\n{json.dumps(FIND)}\n```"), Reply(json.dumps(SCORES))]

@@ -70,6 +70,7 @@ def whole_file(root: Path, *names: str) -> ChangeSet:
     return ChangeSet("test", root, lines)
 
 
+@pytest.mark.slow
 @needs_semgrep
 def test_semgrep_rules_find_flows_from_requests_and_spare_the_clean_twins(tmp_path: Path) -> None:
     write_file(tmp_path / "app.py", FLASK_APP)
@@ -162,6 +163,7 @@ def test_copied_copyleft_text_is_high_and_foreign_notices_are_medium(tmp_path: P
     }
 
 
+@pytest.mark.slow
 def test_licence_check_runs_in_acb_review_on_changed_lines_only(tmp_path: Path) -> None:
     root = licensed_project(tmp_path / "proj")
     write_file(root / "old.py", "# Copyright (C) 2010 Somebody Else\nA = 1\n")

@@ -131,6 +131,7 @@ def coverage_py_percent(repo: Path, tmp_path: Path) -> float:
     return float(json.loads(out.stdout)["totals"]["percent_covered"])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)  # a whole `acb tests --mutation` round: dozens of sandboxed pytest runs
 def test_exactly_the_tests_that_earn_their_place_are_kept(tmp_path: Path) -> None:
     repo = project(tmp_path / "calc-project")
@@ -188,6 +189,7 @@ def test_without_coverage_data_it_says_why_in_one_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "nope.py is not a Python file" in bad.stderr
 
 
+@pytest.mark.slow
 def test_the_demo_cassette_raises_the_example_projects_coverage(wordstats_repo: Path) -> None:
     cassette = Path(__file__).resolve().parents[1] / "examples/cassettes/wordstats-tests.jsonl"
     done = run_acb(
