@@ -66,8 +66,10 @@ def test_files_and_node_ids_become_labels(selector: str, labels: str) -> None:
     assert django_labels(selector) == labels
     command = TestCommand("django", DJANGO_COMMAND, "tests/runtests.py")
     line, report = command.invocation("/tmp/r", selector)
-    assert report == "output" and line == f"{DJANGO_COMMAND} {labels}".strip()
-    assert command.invocation("/tmp/r")[0] == DJANGO_COMMAND, "no selector: the whole suite"
+    # The output goes whole to a file: the sandbox keeps only a command's first and last 8 KB.
+    assert report == "output-file"
+    assert line == f"{DJANGO_COMMAND} {labels}".strip() + " >/tmp/r/output.txt 2>&1"
+    assert command.plain() == DJANGO_COMMAND, "no selector: the whole suite"
 
 
 PROBE = "acb_probe.tests.Probe"
@@ -259,7 +261,7 @@ def test_the_gate_runs_djangos_runner_on_labels_and_sends_failures_back(tmp_path
     checked = [e for e in stream if e["type"] == "tests_checked"]
     assert checked[0]["verdict"] == "sent-back"
     assert checked[0]["selected"] == ["tests/utils_tests/test_text.py"]
-    assert checked[0]["command"].endswith(f"{DJANGO_COMMAND} utils_tests.test_text")
+    assert f"{DJANGO_COMMAND} utils_tests.test_text >" in checked[0]["command"]
     slug = "utils_tests.test_text.TestUtilsText.test_slugify"
     assert checked[0]["failed"] == [slug] and checked[0]["passed"] == 1
     ran = server.requests[2].body["messages"][-1]["content"]
@@ -297,3 +299,25 @@ def test_the_benchmark_grades_django_by_swe_bench_names() -> None:
         for test in ("test_fail", "test_error", "test_subtests", "test_documented"):
             assert found[name(test)] == "failed", (python, test)
         assert found[name("test_xpass")] == "unexpected success"
+
+
+def test_a_large_selection_is_read_whole_not_from_the_cut_output(tmp_path: Path) -> None:
+    """The sandbox keeps a command's first and last 8 KB; 600 tests print ~40 KB of lines."""
+    from tests.test_quality_tests import call
+
+    repo = tmp_path / "dj"
+    many = "".join(f"    def test_{n}(self):\n        pass\n\n" for n in range(600))
+    write_file(repo / "tests/runtests.py", FAKE_RUNTESTS)
+    write_file(repo / "django/__init__.py", "")
+    write_file(repo / "django/test.py", "from unittest import TestCase as SimpleTestCase\n")
+    write_file(repo / "tests/big/__init__.py", "")
+    write_file(
+        repo / "tests/big/tests.py",
+        "from django.test import SimpleTestCase\n\n\nclass Big(SimpleTestCase):\n"
+        + many
+        + "    def test_zz_broken(self):\n        self.assertEqual(1, 2)\n",
+    )
+    result, _ = call(repo, selector="tests/big/tests.py")
+    assert (result.data["passed"], result.data["failed"]) == (600, 1)
+    assert "big.tests.Big.test_zz_broken" in result.output and "1 != 2" in result.output
+    assert not (repo / "output.txt").exists(), "the output file went outside the workspace"
