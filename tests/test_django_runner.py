@@ -105,6 +105,17 @@ def test_real_django_output_is_read_test_by_test(python: str) -> None:
     assert "test_never" not in str(cases), "a class that could not be set up ran no test"
 
 
+def test_the_gate_leaves_out_what_djangos_runner_would_abort_on() -> None:
+    from autocodebase.agent.test_gate import _runnable_by_django
+    from autocodebase.quality.selection import Selection
+
+    files = ("tests/utils_tests/test_html.py", "tests/gis_tests/test_geoforms.py")
+    chosen = _runnable_by_django(Selection(files, dict.fromkeys(files, "imports x")))
+    assert chosen.files == ("tests/utils_tests/test_html.py",)
+    alone = Selection(files[1:], {})
+    assert _runnable_by_django(alone) == alone, "asked alone, the abort tells why"
+
+
 def test_labels_and_result_names_lead_back_to_their_files() -> None:
     known = {"tests/utils_tests/test_text.py", "tests/expressions/tests.py", "tests/test_core.py"}
     assert file_of("utils_tests.test_text", known) == "tests/utils_tests/test_text.py"

@@ -24,7 +24,7 @@ from pathlib import Path
 from autocodebase.errors import AcbError
 from autocodebase.events import Event, TestsChecked
 from autocodebase.quality import suite_times
-from autocodebase.quality.detect import TestCommand, detect
+from autocodebase.quality.detect import TestCommand, detect, django_aborts
 from autocodebase.quality.results import CaseResult, TestReport, failure_digest
 from autocodebase.quality.runner import run_tests
 from autocodebase.quality.selection import Selection, file_of, is_test_file, select_tests
@@ -158,6 +158,8 @@ class TestGate:
         selection = select_tests(
             files, self.changed_paths(), read, asked, [e for e in earlier if e]
         )
+        if command.runner == "django":
+            selection = _runnable_by_django(selection)
         return selection, sum(1 for f in files if is_test_file(f))
 
     def _whole_suite_first(
@@ -343,6 +345,15 @@ def _partly(report: TestReport, selection: Selection, total: int, why_not: str) 
         f"{_counts(report)} in {selection.describe()}{why}; {rest}",
         selection.files,
     )
+
+
+def _runnable_by_django(selection: Selection) -> Selection:
+    """The selection less the files Django's runner would leave out (`django_aborts`), so that
+    what is said to have run is what ran."""
+    kept = tuple(f for f in selection.files if not django_aborts(f))
+    if not kept or len(kept) == len(selection.files):
+        return selection
+    return Selection(kept, {f: selection.reasons[f] for f in kept if f in selection.reasons})
 
 
 def _ran_nothing(verdict: Verdict | None, report: TestReport) -> bool:
