@@ -332,3 +332,14 @@ def test_a_large_selection_is_read_whole_not_from_the_cut_output(tmp_path: Path)
     assert (result.data["passed"], result.data["failed"]) == (600, 1)
     assert "big.tests.Big.test_zz_broken" in result.output and "1 != 2" in result.output
     assert not (repo / "output.txt").exists(), "the output file went outside the workspace"
+
+
+def test_a_run_that_fails_with_only_passing_lines_is_not_a_pass() -> None:
+    """runtests.py that stops after some tests (an abort, a crash) exits 1 with only `ok`
+    lines: the run failed as a whole, and the gate must not read it as green."""
+    from autocodebase.agent.test_gate import WHOLE_SUITE, _names
+    from autocodebase.quality.results import CaseResult, TestReport
+
+    died = TestReport("django", DJANGO_COMMAND, 1, [CaseResult("a.tests.T.test_x", "passed")])
+    assert _names(died) == [WHOLE_SUITE]
+    assert _names(TestReport("django", DJANGO_COMMAND, 0, list(died.cases))) == []

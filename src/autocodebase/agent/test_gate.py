@@ -382,9 +382,11 @@ def _counts(report: TestReport) -> str:
 
 
 def _names(report: TestReport) -> list[str]:
+    """What failed: the failing tests, or the run as a whole when it failed with none to name
+    (no per-test results, or a runner that died after its passing tests: Django's aborts)."""
     if report.failures:
         return [case.name for case in report.failures]
-    if report.exit_code not in (0, None) and not report.cases:
+    if report.exit_code not in (0, None):
         return [WHOLE_SUITE]
     return []
 
