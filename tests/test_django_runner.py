@@ -256,6 +256,7 @@ def django_shaped(repo: Path) -> Path:
     return repo
 
 
+@pytest.mark.slow  # a whole acb run / a real sandboxed run: `make test-slow`
 def test_the_gate_runs_djangos_runner_on_labels_and_sends_failures_back(tmp_path: Path) -> None:
     repo = django_shaped(tmp_path / "dj")
     script: list[Reply | Fault] = [
@@ -312,6 +313,7 @@ def test_the_benchmark_grades_django_by_swe_bench_names() -> None:
         assert found[name("test_xpass")] == "unexpected success"
 
 
+@pytest.mark.slow  # a whole acb run / a real sandboxed run: `make test-slow`
 def test_a_large_selection_is_read_whole_not_from_the_cut_output(tmp_path: Path) -> None:
     """The sandbox keeps a command's first and last 8 KB; 600 tests print ~40 KB of lines."""
     from tests.test_quality_tests import call
