@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autocodebase.events import Event, event_payload
 from autocodebase.models.base import Message, Response, ToolCall, Usage
+from autocodebase.tools import default_toolbox
+from autocodebase.tools.base import ToolContext
+from tests.fakes.mock_server import Fault, MockModelServer, Reply
+
+if TYPE_CHECKING:
+    import pexpect
 
 
 def reply(text: str = "", *calls: tuple[str, dict[str, Any] | str], tokens: int = 0) -> Response:
@@ -47,3 +59,201 @@ def write_file(path: Path, text: str) -> Path:
 def json_events(stdout: str) -> list[dict[str, Any]]:
     """The events of an `acb ... --json` run, from its stdout."""
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+# -- acb run as a user runs it: a real process against the loopback mock server ----------
+
+PATCH = """*** Begin Patch
+*** Update File: wordstats/core.py
+@@ def unique_words(text: str) -> set[str]:
+     return set(words(text))
++
++
++def longest_word(text: str) -> str:
++    \"\"\"The longest word of `text` (the first one on ties), or "" when there is none.\"\"\"
++    return max(words(text), key=len, default="")
+*** Add File: tests/test_longest.py
++from wordstats.core import longest_word
++
++
++def test_longest_word():
++    assert longest_word("a bbb cc ddd") == "bbb"
++    assert longest_word("") == ""
+*** End Patch"""
+
+SCRIPT = [
+    Reply("Adding longest_word.", [("apply_patch", {"patch": PATCH})]),
+    Reply("", [("shell", {"command": "python -m pytest -q"})]),
+    Reply("Added longest_word with a test; 4 tests pass."),
+    COMMIT_MESSAGE := Reply(
+        "feat(core): add longest_word\n\nCallers needed the longest word of a text; ties keep the first."
+    ),
+]
+
+
+def run_acb(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m autocodebase ARGS` in `cwd`, as a user runs it (acb's venv first on PATH)."""
+    environment = {**os.environ, **(env or {})}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    return subprocess.run(
+        [sys.executable, "-m", "autocodebase", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=timeout,
+    )
+
+
+def exec_with_mock(
+    repo: Path, replies: list[Reply | Fault], task: str, *args: str
+) -> tuple[subprocess.CompletedProcess[str], MockModelServer]:
+    """`acb exec TASK -m openai/mock-model ARGS` against a loopback server playing `replies`."""
+    with MockModelServer(replies) as server:
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb("exec", task, "-m", "openai/mock-model", *args, cwd=repo, env=env)
+    return done, server
+
+
+def start_exec(
+    repo: Path, server: MockModelServer, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`acb exec "slow task"` in the background, talking to `server`."""
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+        "OPENAI_BASE_URL": server.url + "/v1",
+        **(extra_env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill_exec_after(repo: Path, replies: list[Reply | Fault], requests: int) -> MockModelServer:
+    """Start `acb exec` against `replies` and SIGKILL it once the server has seen `requests`."""
+    with MockModelServer(replies) as server:
+        process = start_exec(repo, server)
+        try:
+            deadline = time.monotonic() + 60
+            while len(server.requests) < requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(server.requests) >= requests, "acb never got that far"
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+    return server
+
+
+def write_user_config(text: str) -> None:
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "acb" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- a conversation in a terminal -------------------------------------------------------
+
+
+def child_env(url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+        "OPENAI_BASE_URL": url + "/v1",
+        "TERM": "xterm",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
+def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
+    """`acb` (a conversation) in a pseudo-terminal against the mock server at `url`."""
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "autocodebase", "-m", "openai/mock-model"],
+        cwd=str(repo),
+        env=child_env(url),
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 160),
+    )
+    child.expect("acb>")
+    return child
+
+
+# -- tools called as the model calls them ------------------------------------------------
+
+
+def call_run_tests(workspace: Path, **arguments: object):  # type: ignore[no-untyped-def]
+    """The `run_tests` tool called as the model calls it: (its result, the context)."""
+    context = ToolContext(workspace=workspace, emit=EventLog(), shell_timeout_s=120)
+    result, _ = default_toolbox().call(context, ToolCall("c1", "run_tests", dict(arguments), ""))
+    return result, context
+
+
+# -- a small project with known symbols (the context engine's and the map's tests) ------
+
+SHOP_FILES = {
+    "shop/models.py": '''"""Database models of the shop."""
+
+
+class User:
+    def __init__(self, name):
+        self.name = name
+
+
+def save_user(user):
+    if not user.name:
+        raise ValueError("a user needs a name")
+    return user
+''',
+    "shop/views.py": """from shop.models import User, save_user
+from shop.utils import slugify
+
+
+def signup(request):
+    return save_user(User(slugify(request.name)))
+""",
+    "shop/billing.py": '''"""Invoices: totals, tax and discounts."""
+from shop.utils import slugify
+
+
+class Invoice:
+    """An invoice with its lines; tax is computed on the total."""
+
+    def total(self):
+        return sum(line.amount for line in self.lines)
+
+
+def invoice_number(invoice):
+    return slugify(str(invoice))
+''',
+    "shop/utils.py": """def slugify(text):
+    return text.lower().replace(" ", "-")
+""",
+    "shop/report.py": """from shop.utils import slugify
+
+
+def title(text):
+    return slugify(text)
+""",
+    "docs/notes.md": "not code",
+}

@@ -13,7 +13,7 @@ from autocodebase.sandbox.classify import classify
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.gate import ApprovalRequest, CommandGate, Decision
 from autocodebase.sandbox.policy import SandboxPolicy
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb
 
 needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
 
@@ -191,7 +191,7 @@ def test_escalated_approval_needed_for_escalation(repo: Path) -> None:
 @pytest.mark.slow
 def test_a_run_says_that_a_planted_approvals_file_is_ignored(wordstats_repo: Path) -> None:
     from tests.conftest import CASSETTE
-    from tests.test_exec_cli import run_acb
+    from tests.helpers import run_acb
 
     planted = wordstats_repo / ".acb" / "approvals.toml"
     planted.parent.mkdir(exist_ok=True)

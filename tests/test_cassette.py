@@ -12,7 +12,7 @@ from autocodebase.errors import UsageError
 from autocodebase.models.base import Message, ReplayDivergedError
 from autocodebase.models.cassette import ReplayModel, load_cassette
 from tests.conftest import git
-from tests.test_exec_cli import SCRIPT, exec_with_mock, run_acb
+from tests.helpers import SCRIPT, exec_with_mock, run_acb
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -13,21 +12,11 @@ import pytest
 
 from autocodebase.sandbox.bwrap import bwrap_problem
 from tests.fakes.mock_server import MockModelServer, Reply
+from tests.helpers import child_env, spawn
 
 pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
 
 ADD_CONST = "*** Begin Patch\n*** Add File: wordstats/const.py\n+ANSWER = 42\n*** End Patch"
-
-
-def child_env(url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
-        "OPENAI_BASE_URL": url + "/v1",
-        "TERM": "xterm",
-        "PROMPT_TOOLKIT_NO_CPR": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
 
 
 def leave(child: pexpect.spawn) -> None:
@@ -35,20 +24,6 @@ def leave(child: pexpect.spawn) -> None:
     child.sendline("/exit")
     child.expect(pexpect.EOF)
     child.close()
-
-
-def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "autocodebase", "-m", "openai/mock-model"],
-        cwd=str(repo),
-        env=child_env(url),
-        encoding="utf-8",
-        timeout=30,
-        dimensions=(40, 160),
-    )
-    child.expect("acb>")
-    return child
 
 
 @pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
@@ -131,7 +106,7 @@ def test_second_ctrl_c_leaves(wordstats_repo: Path, isolated_home: Path) -> None
 
 
 def test_without_a_terminal_it_behaves_like_exec(wordstats_repo: Path) -> None:
-    from tests.test_exec_cli import run_acb
+    from tests.helpers import run_acb
 
     cassette = wordstats_repo.parent / "c.jsonl"
     cassette.write_text(json.dumps({"response": {"content": "Nothing to change."}}) + "\n")

@@ -15,8 +15,7 @@ from autocodebase.delivery.ci_templates import github_workflow, gitlab_pipeline
 from autocodebase.delivery.plan import detect_plan
 from tests.conftest import commit_all
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
-from tests.helpers import write_file
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb, write_file
 
 pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
 

@@ -18,54 +18,8 @@ from autocodebase.context.index import SymbolIndex
 from autocodebase.context.paths import is_test_path
 from autocodebase.context.ranking import Tuning, _pagerank
 from autocodebase.context.tokens import count_tokens
+from tests.helpers import SHOP_FILES as FILES
 from tests.helpers import write_file
-
-FILES = {
-    "shop/models.py": '''"""Database models of the shop."""
-
-
-class User:
-    def __init__(self, name):
-        self.name = name
-
-
-def save_user(user):
-    if not user.name:
-        raise ValueError("a user needs a name")
-    return user
-''',
-    "shop/views.py": """from shop.models import User, save_user
-from shop.utils import slugify
-
-
-def signup(request):
-    return save_user(User(slugify(request.name)))
-""",
-    "shop/billing.py": '''"""Invoices: totals, tax and discounts."""
-from shop.utils import slugify
-
-
-class Invoice:
-    """An invoice with its lines; tax is computed on the total."""
-
-    def total(self):
-        return sum(line.amount for line in self.lines)
-
-
-def invoice_number(invoice):
-    return slugify(str(invoice))
-''',
-    "shop/utils.py": """def slugify(text):
-    return text.lower().replace(" ", "-")
-""",
-    "shop/report.py": """from shop.utils import slugify
-
-
-def title(text):
-    return slugify(text)
-""",
-    "docs/notes.md": "not code",
-}
 
 
 @pytest.fixture

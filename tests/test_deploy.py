@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,17 +18,11 @@ import pytest
 from autocodebase.ledger.store import connect, releases
 from tests.conftest import commit_all, git
 from tests.fakes.mock_server import MockModelServer, Reply
-from tests.test_exec_cli import run_acb
+from tests.helpers import free_port, run_acb
 
 pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wordstats"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

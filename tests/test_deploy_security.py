@@ -23,9 +23,8 @@ from autocodebase.sandbox.bwrap import bwrap_problem
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import SandboxPolicy
 from autocodebase.sandbox.run import run_command
-from tests.conftest import commit_all, git
-from tests.test_deploy import EXAMPLE, free_port
-from tests.test_exec_cli import run_acb
+from tests.conftest import EXAMPLE, commit_all, git
+from tests.helpers import free_port, run_acb
 
 pytestmark = [
     pytest.mark.skipif(bwrap_problem() is not None, reason="needs bubblewrap"),

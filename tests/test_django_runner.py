@@ -20,9 +20,8 @@ from autocodebase.quality.results import parse_output
 from autocodebase.quality.selection import file_of, select_tests
 from tests.conftest import git
 from tests.fakes.mock_server import Fault, Reply
+from tests.helpers import exec_with_mock, write_file
 from tests.helpers import json_events as events
-from tests.helpers import write_file
-from tests.test_exec_cli import exec_with_mock
 
 DATA = Path(__file__).parent / "data" / "django"
 RUNTESTS = "parser.add_argument('--parallel')  # django's runner\n"
@@ -316,7 +315,7 @@ def test_the_benchmark_grades_django_by_swe_bench_names() -> None:
 @pytest.mark.slow  # a whole acb run / a real sandboxed run: `make test-slow`
 def test_a_large_selection_is_read_whole_not_from_the_cut_output(tmp_path: Path) -> None:
     """The sandbox keeps a command's first and last 8 KB; 600 tests print ~40 KB of lines."""
-    from tests.test_quality_tests import call
+    from tests.helpers import call_run_tests as call
 
     repo = tmp_path / "dj"
     many = "".join(f"    def test_{n}(self):\n        pass\n\n" for n in range(600))

@@ -3,115 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CASSETTE
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
-
-PATCH = """*** Begin Patch
-*** Update File: wordstats/core.py
-@@ def unique_words(text: str) -> set[str]:
-     return set(words(text))
-+
-+
-+def longest_word(text: str) -> str:
-+    \"\"\"The longest word of `text` (the first one on ties), or "" when there is none.\"\"\"
-+    return max(words(text), key=len, default="")
-*** Add File: tests/test_longest.py
-+from wordstats.core import longest_word
-+
-+
-+def test_longest_word():
-+    assert longest_word("a bbb cc ddd") == "bbb"
-+    assert longest_word("") == ""
-*** End Patch"""
-
-SCRIPT = [
-    Reply("Adding longest_word.", [("apply_patch", {"patch": PATCH})]),
-    Reply("", [("shell", {"command": "python -m pytest -q"})]),
-    Reply("Added longest_word with a test; 4 tests pass."),
-    COMMIT_MESSAGE := Reply(
-        "feat(core): add longest_word\n\nCallers needed the longest word of a text; ties keep the first."
-    ),
-]
-
-
-def run_acb(
-    *args: str,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-    stdin: str | None = None,
-    timeout: float = 120,
-):
-    environment = {**os.environ, **(env or {})}
-    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
-    return subprocess.run(
-        [sys.executable, "-m", "autocodebase", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=timeout,
-    )
-
-
-def exec_with_mock(
-    repo: Path, replies: list[Reply | Fault], task: str, *args: str
-) -> tuple[subprocess.CompletedProcess[str], MockModelServer]:
-    """`acb exec TASK -m openai/mock-model ARGS` against a loopback server playing `replies`."""
-    with MockModelServer(replies) as server:
-        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
-        done = run_acb("exec", task, "-m", "openai/mock-model", *args, cwd=repo, env=env)
-    return done, server
-
-
-def start_exec(
-    repo: Path, server: MockModelServer, extra_env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """`acb exec "slow task"` in the background, talking to `server`."""
-    env = {
-        **os.environ,
-        "OPENAI_API_KEY": "sk-test-0123456789abcdef",
-        "OPENAI_BASE_URL": server.url + "/v1",
-        **(extra_env or {}),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "autocodebase", "exec", "slow task", "-m", "openai/x"],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def kill_exec_after(repo: Path, replies: list[Reply | Fault], requests: int) -> MockModelServer:
-    """Start `acb exec` against `replies` and SIGKILL it once the server has seen `requests`."""
-    with MockModelServer(replies) as server:
-        process = start_exec(repo, server)
-        try:
-            deadline = time.monotonic() + 60
-            while len(server.requests) < requests and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert len(server.requests) >= requests, "acb never got that far"
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-    return server
-
-
-def write_user_config(text: str) -> None:
-    path = Path(os.environ["XDG_CONFIG_HOME"]) / "acb" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+from tests.helpers import (
+    COMMIT_MESSAGE,
+    SCRIPT,
+    exec_with_mock,
+    run_acb,
+    write_user_config,
+)
 
 
 def ledger(home: Path) -> sqlite3.Connection:

@@ -22,9 +22,8 @@ from autocodebase.sandbox.policy import SandboxPolicy
 from autocodebase.sandbox.run import run_command
 from tests.conftest import git
 from tests.fakes.mock_server import Fault, Reply
+from tests.helpers import exec_with_mock, write_file
 from tests.helpers import json_events as events
-from tests.helpers import write_file
-from tests.test_exec_cli import exec_with_mock
 
 BREAK = """*** Begin Patch
 *** Update File: src/calc/core.py

@@ -19,8 +19,7 @@ from autocodebase.vcs.commit import attach_note, commit_run
 from autocodebase.vcs.git import git as acb_git
 from autocodebase.vcs.git import head_commit
 from tests.conftest import commit_all, git
-from tests.helpers import write_file
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb, write_file
 
 USER_CONFIGS: dict[str, list[tuple[str, str]]] = {
     "none": [],

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import git
 from tests.fakes.mock_server import Fault, Reply
-from tests.test_exec_cli import exec_with_mock, kill_exec_after, run_acb
+from tests.helpers import exec_with_mock, kill_exec_after, run_acb
 
 pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
 

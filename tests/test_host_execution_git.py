@@ -31,8 +31,7 @@ from autocodebase.vcs.git import head_commit
 from autocodebase.vcs.undo import undo_run
 from tests.conftest import commit_all, git
 from tests.fakes.mock_server import Reply
-from tests.helpers import EventLog
-from tests.test_exec_cli import exec_with_mock, run_acb
+from tests.helpers import EventLog, exec_with_mock, run_acb
 
 APP = 'def greet(name: str) -> str:\n    return f"hello {name}"\n'
 

@@ -13,8 +13,7 @@ from autocodebase.cli.main import main
 from autocodebase.config import load_settings
 from autocodebase.models.cassette import ScriptedModel
 from tests.fakes.mock_server import Fault, Reply
-from tests.helpers import reply
-from tests.test_exec_cli import kill_exec_after, run_acb
+from tests.helpers import kill_exec_after, reply, run_acb
 
 SECRET = "sk-proj-SECRETSECRETSECRET0123456789"
 

@@ -9,9 +9,8 @@ from autocodebase.models.base import ToolCall
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
 from tests.fakes.mock_server import Reply
-from tests.helpers import EventLog, write_file
-from tests.test_context_engine import FILES
-from tests.test_exec_cli import exec_with_mock, run_acb, write_user_config
+from tests.helpers import SHOP_FILES as FILES
+from tests.helpers import EventLog, exec_with_mock, run_acb, write_file, write_user_config
 
 
 def shop(root: Path) -> Path:

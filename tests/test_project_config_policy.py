@@ -14,8 +14,7 @@ import pytest
 from autocodebase.config import load_settings
 from autocodebase.errors import ConfigError
 from tests.fakes.mock_server import MockModelServer, Reply
-from tests.helpers import json_events, write_file
-from tests.test_exec_cli import exec_with_mock, run_acb, write_user_config
+from tests.helpers import exec_with_mock, json_events, run_acb, write_file, write_user_config
 
 YOURS = 'max_cost = 1.0\ncommit = false\napprovals = "untrusted"\n'
 """Your own config: values a hostile project would like to loosen."""

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from autocodebase.models.base import ToolCall
 from autocodebase.quality.detect import detect, detect_all
 from autocodebase.quality.results import (
     TestReport,
@@ -18,9 +17,8 @@ from autocodebase.quality.results import (
     parse_junit,
     parse_output,
 )
-from autocodebase.tools import default_toolbox
-from autocodebase.tools.base import ToolContext
-from tests.helpers import EventLog, write_file
+from tests.helpers import call_run_tests as call
+from tests.helpers import write_file
 
 PROJECTS: dict[str, tuple[dict[str, str], str, str]] = {
     "pytest-ini": ({"pytest.ini": "[pytest]\n", "t/test_a.py": "def test_a(): pass\n"}, "pytest", "python -m pytest -q"),
@@ -190,12 +188,6 @@ def test_the_digest_is_short_and_names_what_failed() -> None:
     assert digest.startswith("1 failed (python -m pytest)")
     assert "- t.py::a (t.py:3)" in digest and "frame 499" in digest and "frame 100" not in digest
     assert len(digest) < 600
-
-
-def call(workspace: Path, **arguments: object):  # type: ignore[no-untyped-def]
-    context = ToolContext(workspace=workspace, emit=EventLog(), shell_timeout_s=120)
-    result, _ = default_toolbox().call(context, ToolCall("c1", "run_tests", dict(arguments), ""))
-    return result, context
 
 
 def python_project(root: Path) -> Path:

@@ -11,8 +11,7 @@ import pytest
 from autocodebase.quality.review.changes import parse_added_lines
 from autocodebase.quality.review.findings import Finding, deduplicate
 from tests.conftest import commit_all, git
-from tests.helpers import write_file
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb, write_file
 
 OLD = """import subprocess
 

@@ -13,8 +13,7 @@ from autocodebase.quality.review.changes import parse_patches, whole_file_patch
 from autocodebase.quality.review.compress import compress
 from tests.conftest import commit_all, git
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
-from tests.helpers import write_file
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb, write_file
 
 BEFORE = '''"""Users."""
 

@@ -13,8 +13,7 @@ from autocodebase.quality.review.provenance import licence_findings, project_lic
 from autocodebase.quality.review.static import static_review, unavailable_gates
 from autocodebase.quality.review.workflows import validate, zizmor_findings
 from tests.conftest import commit_all
-from tests.helpers import write_file
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb, write_file
 
 needs_semgrep = pytest.mark.skipif(
     semgrep_gate.executable() is None, reason="semgrep extra not installed (make test installs it)"

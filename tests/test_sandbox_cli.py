@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from autocodebase.sandbox.bwrap import bwrap_problem
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
 

@@ -29,8 +29,7 @@ from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import CommandOutcome, run_command
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
-from tests.helpers import EventLog
-from tests.test_exec_cli import run_acb
+from tests.helpers import EventLog, run_acb
 
 pytestmark = pytest.mark.skipif(
     bwrap_module.bwrap_problem() is not None,

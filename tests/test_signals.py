@@ -15,7 +15,7 @@ import pytest
 
 from autocodebase.sandbox.bwrap import bwrap_problem
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
-from tests.test_exec_cli import start_exec
+from tests.helpers import start_exec
 
 
 def run_until(
@@ -92,7 +92,7 @@ def test_a_signal_during_a_command_kills_it_and_records_the_change(
 def test_a_closed_terminal_ends_a_conversation_with_its_record(
     wordstats_repo: Path, isolated_home: Path
 ) -> None:
-    from tests.test_chat import spawn
+    from tests.helpers import spawn
 
     with MockModelServer([Reply("unused")]) as server:
         child = spawn(wordstats_repo, server.url, isolated_home)

@@ -14,8 +14,7 @@ import pytest
 
 from tests.conftest import git
 from tests.fakes.mock_server import MockModelServer, Reply
-from tests.helpers import write_file
-from tests.test_exec_cli import run_acb
+from tests.helpers import run_acb, write_file
 
 OPS = '''"""Small arithmetic helpers."""
 

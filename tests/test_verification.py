@@ -13,9 +13,8 @@ import pytest
 
 from tests.conftest import commit_all, git
 from tests.fakes.mock_server import Reply
+from tests.helpers import exec_with_mock, run_acb, write_file
 from tests.helpers import json_events as events
-from tests.helpers import write_file
-from tests.test_exec_cli import exec_with_mock, run_acb
 
 pytestmark = pytest.mark.slow  # end-to-end: `make test-slow`, not `make test`
 
