@@ -147,6 +147,31 @@ def test_a_run_that_commits_nothing_is_not_resolved_and_says_why() -> None:
     assert "| acme__tiny-1 | no |" in render([result], [])
 
 
+def test_a_miss_the_upstream_fix_shares_is_the_environments() -> None:
+    """The control (the upstream fix alone, outside acb) fails the same tests: the miss is
+    reported as this machine's, and the headline says so; a miss the control does not share
+    stays acb's."""
+    started = 1000.0
+    events = [
+        {"type": "run_started", "ts": started + 0.5},
+        {"type": "git", "ts": started + 5.0, "commit": "abc123", "left_uncommitted": []},
+        {"type": "run_finished", "ts": started + 5.1, "outcome": "completed", "steps": 4,
+         "verification": {"status": "verified", "detail": "whole suite"}},
+        {"type": "tests_checked", "ts": started + 4.0, "duration_s": 1.0, "verdict": "passed",
+         "selected": [], "passed": 3, "failed": []},
+    ]  # fmt: skip
+    run = AcbRun(events, 6.0, started, 0, "", 4)
+    offline = Grade(False, ["tests/t.py::test_net (failed)"])
+    shared = judge(run, offline, "acme__tiny-2", "acme/tiny", Grade(False, offline.failing))
+    assert not shared.resolved and shared.environment_limited
+    assert "the upstream fix alone fails tests/t.py::test_net" in shared.reason
+    own = judge(run, offline, "acme__tiny-3", "acme/tiny", Grade(True))
+    assert not own.environment_limited
+    assert "the upstream fix alone passes them" in own.reason
+    rendered = render([shared, own], [])
+    assert "**0 of 2 resolved; 0 of 2 meet the bar.** 1 of the misses (acme__tiny-2)" in rendered
+
+
 def test_truncated_and_bracketed_node_ids_are_graded(tmp_path: Path) -> None:
     """SWE-bench cuts ids at spaces, and a parameter may hold "::"; both still find cases."""
     cases = tmp_path / "cases.xml"

@@ -70,9 +70,10 @@ def instance_test_files(instance: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def prepare(git_dir: Path, instance: Mapping[str, Any], workspace: Path) -> None:
+def prepare(git_dir: Path, instance: Mapping[str, Any], workspace: Path) -> str:
     """A fresh checkout at `base_commit` with the test patch committed, as SWE-bench sets the
-    stage: the FAIL_TO_PASS tests exist and fail, and the working tree is clean."""
+    stage: the FAIL_TO_PASS tests exist and fail, and the working tree is clean. Returns that
+    commit (the control starts from it)."""
     subprocess.run(
         ["git", "clone", "-q", "--no-checkout", "--shared", str(git_dir), str(workspace)],
         check=True, capture_output=True,
@@ -81,6 +82,18 @@ def prepare(git_dir: Path, instance: Mapping[str, Any], workspace: Path) -> None
     _git(workspace, "apply", "--whitespace=nowarn", "-", stdin=instance["test_patch"])
     _git(workspace, "add", "-A")
     _git(workspace, "commit", "-q", "--no-verify", "-m", f"test patch of {instance['instance_id']}")
+    return _git(workspace, "rev-parse", "HEAD").strip()
+
+
+def control(instance: Mapping[str, Any], workspace: Path, env_bin: Path, prepared: str) -> Grade:
+    """The upstream fix applied by git on the prepared commit, no acb, graded the same way:
+    what this machine allows. A test that fails here fails whoever writes the fix (it needs a
+    network this machine has not, or reads a CPU count of 1 from its cgroup), so a miss on it
+    is the environment's, and is reported as such rather than as acb's."""
+    _git(workspace, "checkout", "-q", "-f", "--detach", prepared)
+    _git(workspace, "clean", "-fdq")
+    _git(workspace, "apply", "--whitespace=nowarn", "-", stdin=instance["patch"])
+    return grade(instance, workspace, env_bin)
 
 
 # -- the scripted model ------------------------------------------------------------------------
@@ -425,9 +438,26 @@ class Result:
     steps: int
     reason: str = ""
     """Why the instance does not meet issue 16's bar, from the events; empty when it does."""
+    control_failing: list[str] | None = None
+    """Tests that fail with the upstream fix alone, outside acb (`control`); None when the
+    control was not needed (acb's change resolved the instance)."""
+
+    @property
+    def environment_limited(self) -> bool:
+        """Missed only on tests this machine cannot pass with the upstream fix either."""
+        if self.resolved or not self.failing or self.control_failing is None:
+            return False
+        return {_test_name(f) for f in self.failing} <= {
+            _test_name(f) for f in self.control_failing
+        }
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _test_name(failing: str) -> str:
+    """`tests/x.py::test_y (failed)` -> `tests/x.py::test_y`."""
+    return failing.rsplit(" (", 1)[0]
 
 
 def empty_claim(status: str, gate: list[dict[str, Any]], verification: dict[str, Any]) -> str:
@@ -440,8 +470,11 @@ def empty_claim(status: str, gate: list[dict[str, Any]], verification: dict[str,
     return ""
 
 
-def judge(run: AcbRun, graded: Grade, instance: str, repo: str) -> Result:
-    """Put a run and its grade together, with the reason it falls short if it does."""
+def judge(
+    run: AcbRun, graded: Grade, instance: str, repo: str, controlled: Grade | None = None
+) -> Result:
+    """Put a run and its grade together, with the reason it falls short if it does (and, when
+    it was not resolved, what the upstream fix alone does here)."""
     by_type: dict[str, list[dict[str, Any]]] = {}
     for event in run.events:
         by_type.setdefault(event["type"], []).append(event)
@@ -474,6 +507,13 @@ def judge(run: AcbRun, graded: Grade, instance: str, repo: str) -> Result:
         reasons.append(f"left uncommitted: {', '.join(left[:3])}")
     if not graded.resolved:
         reasons.append(f"not resolved: {', '.join(graded.failing[:3])}")
+        if controlled is not None:
+            alone = (
+                f"the upstream fix alone fails {', '.join(controlled.failing[:3])}"
+                if controlled.failing
+                else "the upstream fix alone passes them"
+            )
+            reasons.append(f"{alone} (control, outside acb)")
     if run.wall_s > TIME_LIMIT_S:
         reasons.append(f"took {run.wall_s:.0f} s (> {TIME_LIMIT_S} s)")
     if status not in ("verified", "partly-verified"):
@@ -497,4 +537,5 @@ def judge(run: AcbRun, graded: Grade, instance: str, repo: str) -> Result:
         grade_s=graded.duration_s,
         steps=finished.get("steps", 0),
         reason="; ".join(reasons),
+        control_failing=controlled.failing if controlled is not None else None,
     )

@@ -33,6 +33,7 @@ from bench.real.envs import ensure_venv, env_for, install_checkout
 from bench.real.harness import (
     TIME_LIMIT_S,
     Result,
+    control,
     empty_claim,
     grade,
     judge,
@@ -67,7 +68,7 @@ def run_one(
     assert spec is not None
     env_bin = ensure_venv(spec, envs / spec.name)
     workspace = scratch / "work"
-    prepare(git_dir, instance, workspace)
+    prepared = prepare(git_dir, instance, workspace)
     install_checkout(spec, env_bin, workspace)
     replies = script(instance, workspace)
     # Killed at twice the bar so an over-long run is still measured and reported, not lost.
@@ -77,7 +78,8 @@ def run_one(
         lines = [json.dumps(e) for e in run.events]
         (events / f"{instance['instance_id']}.jsonl").write_text("\n".join(lines) + "\n")
     graded = grade(instance, workspace, env_bin)
-    return judge(run, graded, instance["instance_id"], instance["repo"])
+    controlled = None if graded.resolved else control(instance, workspace, env_bin, prepared)
+    return judge(run, graded, instance["instance_id"], instance["repo"], controlled)
 
 
 def _cpu() -> str:
@@ -110,6 +112,7 @@ def _overhead(result: Result) -> float:
 def render(results: list[Result], skipped: list[str]) -> str:
     resolved = sum(r.resolved for r in results)
     bar = sum(not r.reason for r in results)
+    limited = [r.instance for r in results if r.environment_limited]
     lines = [
         "## Real repositories (SWE-bench Lite, default settings)",
         "",
@@ -127,7 +130,17 @@ def render(results: list[Result], skipped: list[str]) -> str:
         "PASS_TO_PASS test passes on the committed tree. The bar (issue 16): resolved, within "
         f"{TIME_LIMIT_S // 60} minutes, verification `verified` or `partly-verified`.",
         "",
-        f"**{resolved} of {len(results)} resolved; {bar} of {len(results)} meet the bar.**",
+        f"**{resolved} of {len(results)} resolved; {bar} of {len(results)} meet the bar.**"
+        + (
+            f" {len(limited)} of the misses ({', '.join(limited)}) fail only tests that the "
+            "upstream fix alone, applied by git outside acb, fails here too: this machine "
+            "cannot pass them."
+            if limited
+            else ""
+        ),
+        "",
+        "An instance that is not resolved is graded a second time as a control: the upstream "
+        "fix applied by git on the prepared commit, no acb.",
         "",
         "| instance | resolved | wall s | acb own s | startup | checkpoint | to 1st request "
         "| tools (no tests) | gate: tests | gate: other | review | commit | tests the gate ran "
