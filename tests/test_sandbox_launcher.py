@@ -177,3 +177,20 @@ def test_acb_leaves_no_launcher_or_cgroup_behind(tmp_path: Path) -> None:
         assert wait_until_gone(int(pid))
     for directory in directories.split():
         assert not Path(directory).exists()
+
+
+def test_the_launcher_holds_none_of_acbs_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside bubblewrap a command can read its parent's environment, and its parent is the
+    # launcher: it must not carry acb's API keys.
+    launcher_module.close_all()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-launcher-must-not-hold-this-0123456789")
+    outcome = run_command(
+        policy(),
+        "tr '\\0' '\\n' < /proc/$PPID/environ; echo end",
+        tmp_path,
+        {"PATH": "/usr/bin:/bin"},
+    )
+    assert outcome.output.strip().endswith("end"), outcome.output
+    assert "sk-launcher-must-not-hold-this" not in outcome.output

@@ -126,6 +126,9 @@ class Launcher:
                 stdin=theirs.fileno(),
                 stdout=subprocess.DEVNULL,
                 pass_fds=(watched,),
+                # Nothing of acb's environment (API keys): a command outside bubblewrap can
+                # read its parent's /proc/PID/environ, and its parent is the launcher.
+                env={},
                 start_new_session=True,  # a Ctrl-C at the terminal is acb's to handle
             )
         finally:
