@@ -179,6 +179,12 @@ class Chat:
                 if stopped() is not None:
                     break
         finally:
+            signum = stopped()
+            if signum is not None and result.outcome != "interrupted":
+                # However the signal reached us (mid-prompt, between turns, inside the terminal
+                # library's event loop), the record says the session was ended by it.
+                why = f"terminated by {Terminated(signum)}"
+                result = RunResult("interrupted", "", 0, Usage(), None, None, why)
             self.session.agent.finish(result)
             self.session.close()
             self.say(
