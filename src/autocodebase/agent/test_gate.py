@@ -102,11 +102,12 @@ class TestGate:
                 if more.timed_out or more.refused or _ran_nothing(verdict, more):
                     # What the nearest tests proved still stands (Django's runner aborts the
                     # whole run on one label it cannot set up).
-                    how = (
-                        f"did not finish in {more.duration_s:.0f} s"
-                        if more.timed_out or more.refused
-                        else "could not run here, before the run either"
-                    )
+                    if more.timed_out:
+                        how = f"did not finish in {more.duration_s:.0f} s"
+                    elif more.refused:
+                        how = f"could not run: {more.refused}"
+                    else:
+                        how = "could not run here, before the run either"
                     why_not = (
                         f"was not run (the {len(rest.files)} chosen files that import the "
                         f"change {how})"
