@@ -118,6 +118,20 @@ class RunSession:
         self.agent = self._build()
 
     def _build(self) -> Agent:
+        """The run's parts, in the order each needs the last: the record of how it starts,
+        the command gate, the tools' context, the loop, the git flow, the checks."""
+        self._announce()
+        self.gate = self._command_gate()
+        self.tool_context = self._tool_context()
+        self._retry = RetryPolicy.from_settings(self.request.settings)
+        agent = self._agent()
+        if self.root is not None:
+            self.git = self._git_flow(agent, self.root)
+        self._checks(agent)
+        return agent
+
+    def _announce(self) -> None:
+        """`run_started`, and what the run should know of its sandbox and approvals file."""
         request, settings, bus = self.request, self.request.settings, self.bus
         bus.emit(
             RunStarted(
@@ -134,6 +148,10 @@ class RunSession:
         if problem:
             message = f"sandbox: {problem} (fallback: {self.policy.fallback})"
             bus.emit(ErrorRaised(message=message, fatal=False))
+
+    def _command_gate(self) -> CommandGate:
+        """Every command the run makes goes through it; each decision is recorded."""
+        bus = self.bus
         store = ApprovalStore(self.workspace)
         if store.warning:
             bus.emit(ErrorRaised(message=store.warning, fatal=False))
@@ -149,10 +167,19 @@ class RunSession:
                 )
             )
 
-        self.gate = CommandGate(self.policy, self.approvals, store, request.approver, on_decision)  # type: ignore[arg-type]
-        self.tool_context = context = ToolContext(
+        return CommandGate(
+            self.policy,
+            self.approvals,  # type: ignore[arg-type]
+            store,
+            self.request.approver,
+            on_decision,
+        )
+
+    def _tool_context(self) -> ToolContext:
+        settings = self.request.settings
+        return ToolContext(
             workspace=self.workspace,
-            emit=bus.emit,
+            emit=self.bus.emit,
             shell_timeout_s=settings.shell_timeout_s,
             output_limit=settings.output_limit,
             env=command_environment(settings.env_allow),
@@ -160,39 +187,49 @@ class RunSession:
             test_command=settings.test_command,
             test_timeout_s=settings.test_timeout_s,
         )
-        self._retry = retry = RetryPolicy.from_settings(settings)
-        agent = Agent(
+
+    def _agent(self) -> Agent:
+        request, settings = self.request, self.request.settings
+        return Agent(
             model=request.model,
             toolbox=default_toolbox(hidden_for(self.approvals)),
-            context=context,
-            emit=bus.emit,
+            context=self.tool_context,
+            emit=self.bus.emit,
             limits=LoopLimits(settings.max_steps, settings.max_cost, settings.compact_at_tokens),
-            retry=retry,
+            retry=self._retry,
             price=price_for(request.model.name, settings.prices),
         )
-        if self.root is not None:
-            self.git = RunGit(
-                root=self.root,
-                run_id=self.run_id,
-                task=request.task,
-                model=request.model,
-                retry=retry,
-                settings=settings,
-                emit=bus.emit,
-                account=agent.account,
-                file_calls=lambda: agent.file_calls,
-                branch=request.branch,
-            )
-            self.git.start()
-            agent.snapshots = self.git.snapshots
-            agent.before_finish = self.git.finish
-        git_flow = self.git
+
+    def _git_flow(self, agent: Agent, root: Path) -> RunGit:
+        """Checkpoints from the start, and the commit (with its provenance) at the end."""
+        request = self.request
+        git = RunGit(
+            root=root,
+            run_id=self.run_id,
+            task=request.task,
+            model=request.model,
+            retry=self._retry,
+            settings=request.settings,
+            emit=self.bus.emit,
+            account=agent.account,
+            file_calls=lambda: agent.file_calls,
+            branch=request.branch,
+        )
+        git.start()
+        agent.snapshots = git.snapshots
+        agent.before_finish = git.finish
+        return git
+
+    def _checks(self, agent: Agent) -> None:
+        """The test and review gates a run passes before it may finish, and what its record
+        says was verified."""
+        settings, bus, git_flow = self.request.settings, self.bus, self.git
         start = (lambda: (git_flow.root, git_flow.start_ref)) if git_flow else (lambda: None)
         checks: list[Callable[[], Verdict]] = []
         test_gate: TestGate | None = None
         if settings.test_gate:
             test_gate = TestGate(
-                context=context,
+                context=self.tool_context,
                 emit=bus.emit,
                 changed=lambda: bool(agent.file_calls),
                 baseline_tree=start,
@@ -223,7 +260,11 @@ class RunSession:
             )
             if settings.review_model:
                 review.model_review = advisory_model_review(
-                    request.model, settings.review_model_tokens, retry, agent.account, bus.emit
+                    self.request.model,
+                    settings.review_model_tokens,
+                    self._retry,
+                    agent.account,
+                    bus.emit,
                 )
             checks.append(review)
             self._review = review
@@ -231,7 +272,6 @@ class RunSession:
                 git_flow.review_findings = lambda: [f.record() for f in review.findings]
         if checks:
             agent.check_done = chain(*checks)
-        return agent
 
     # -- what a front end may change; it never reaches into the loop -----------------------
 
