@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,18 @@ EDIT_M3 = """*** Begin Patch
 *** End Patch"""
 
 
+def compute_m3(repo: Path) -> list[dict[str, Any]]:
+    """A run whose change is pkg/m3.py (EDIT_M3), committed; its --json events."""
+    script = [
+        Reply("", [("apply_patch", {"patch": EDIT_M3})]),
+        Reply("Done: m3 computes its value."),
+        Reply("refactor(m3): compute the value"),
+    ]
+    done, _ = exec_with_mock(repo, script, "compute m3", "--json")
+    assert done.returncode == 0, done.stderr
+    return events(done.stdout)
+
+
 def ledger_verification(home: Path) -> tuple[str, str]:
     connection = sqlite3.connect(home / "ledger.db")
     row = connection.execute(
@@ -62,14 +75,7 @@ def test_the_tests_of_the_change_run_first_and_a_partial_check_says_so(
     tmp_path: Path, isolated_home: Path
 ) -> None:
     repo = big_project(tmp_path / "big", timeout_s=20)
-    script = [
-        Reply("", [("apply_patch", {"patch": EDIT_M3})]),
-        Reply("Done: m3 computes its value."),
-        Reply("refactor(m3): compute the value"),
-    ]
-    done, _ = exec_with_mock(repo, script, "compute m3", "--json")
-    assert done.returncode == 0, done.stderr
-    stream = events(done.stdout)
+    stream = compute_m3(repo)
     checked = [e for e in stream if e["type"] == "tests_checked"]
     # The test named after the change first, then the one that only imports it.
     assert [c["verdict"] for c in checked] == ["passed", "passed"], checked
@@ -95,14 +101,7 @@ def test_slow_importers_cannot_take_the_time_the_nearest_tests_need(
         "import time\n\nfrom pkg import m3\n\n\ndef test_slowly():\n    time.sleep(60)\n",
     )
     commit_all(repo, "a slow test that imports m3")
-    script = [
-        Reply("", [("apply_patch", {"patch": EDIT_M3})]),
-        Reply("Done: m3 computes its value."),
-        Reply("refactor(m3): compute the value"),
-    ]
-    done, _ = exec_with_mock(repo, script, "compute m3", "--json")
-    assert done.returncode == 0, done.stderr
-    stream = events(done.stdout)
+    stream = compute_m3(repo)
     checked = [e for e in stream if e["type"] == "tests_checked"]
     assert [c["verdict"] for c in checked] == ["passed", "timed-out"], checked
     assert checked[0]["selected"] == ["tests/test_m3.py"]

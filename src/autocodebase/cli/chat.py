@@ -154,11 +154,8 @@ class Chat:
             while True:
                 try:
                     text = self.prompt("acb> ")
-                except Terminated as stop:
-                    result = RunResult(
-                        "interrupted", "", 0, Usage(), None, None, f"terminated by {stop}"
-                    )
-                    break
+                except Terminated:
+                    break  # recorded below, as every way a signal ends the session is
                 except KeyboardInterrupt:
                     interrupts += 1
                     if interrupts >= 2:
@@ -181,8 +178,8 @@ class Chat:
         finally:
             signum = stopped()
             if signum is not None and result.outcome != "interrupted":
-                # However the signal reached us (mid-prompt, between turns, inside the terminal
-                # library's event loop), the record says the session was ended by it.
+                # However the signal reached us (at the prompt, during a turn, wherever else),
+                # the record says the session was ended by it.
                 why = f"terminated by {Terminated(signum)}"
                 result = RunResult("interrupted", "", 0, Usage(), None, None, why)
             self.session.agent.finish(result)
