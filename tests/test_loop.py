@@ -179,16 +179,16 @@ def test_read_only_tools_do_not_snapshot_the_tree(wordstats_repo: Path) -> None:
             reply("done"),
         ],
     )
-    assert agent.snapshots is not None
+    assert agent.changes.snapshots is not None
     calls = 0
-    entries = agent.snapshots.entries
+    entries = agent.changes.snapshots.entries
 
     def counting() -> object:
         nonlocal calls
         calls += 1
         return entries()
 
-    agent.snapshots.entries = counting  # type: ignore[method-assign]
+    agent.changes.snapshots.entries = counting  # type: ignore[method-assign]
     agent.run("system", "look")
     # baseline, before and after `touch` (a command the classifier knows only reads gets
     # none), the final diff

@@ -107,11 +107,14 @@ class ToolFinished(Event):
     duration_s: float
 
 
+ChangeKind = Literal["added", "modified", "deleted", "moved"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class FileChanged(Event):
     type: str = "file_changed"
     path: str
-    change: Literal["added", "modified", "deleted", "moved"]
+    change: ChangeKind
     by: str
     """The tool whose call made the change (`apply_patch`, `shell`, ...)."""
     moved_to: str | None = None

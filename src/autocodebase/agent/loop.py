@@ -9,12 +9,11 @@ emitted in a `finally`, so every run, however it ends, leaves a complete record.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import InitVar, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from autocodebase.agent.compaction import Kept, compact, estimate_tokens, last_test_run
 from autocodebase.errors import AcbError
@@ -39,13 +38,11 @@ from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries
 from autocodebase.signals import Terminated
 from autocodebase.tools.base import Toolbox, ToolContext
-from autocodebase.vcs.checkpoint import Snapshotter, Tree, changed_paths
-from autocodebase.vcs.git import git
+from autocodebase.vcs.changes import ChangeTracker
+from autocodebase.vcs.checkpoint import Snapshotter, Tree
 
 if TYPE_CHECKING:
     from autocodebase.agent.test_gate import Verdict
-
-ChangeKind = Literal["added", "modified", "deleted", "moved"]
 
 
 @dataclass
@@ -104,7 +101,8 @@ class Agent:
     limits: LoopLimits = field(default_factory=LoopLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     price: Price | None = None
-    snapshots: Snapshotter | None = None
+    snapshots: InitVar[Snapshotter | None] = None
+    """How the tree is snapshotted (None: nothing is tracked); `changes` owns it from here."""
     before_finish: Callable[[RunResult], None] | None = None
     """Called with the result before `run_finished` is emitted (the runner commits there)."""
     check_done: Callable[[], Verdict] | None = None
@@ -116,7 +114,13 @@ class Agent:
     asked after each round of tool calls, and appended to the last tool result, which every
     provider's message order allows."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, snapshots: Snapshotter | None) -> None:
+        self.changes = ChangeTracker(
+            self.context.workspace,
+            snapshots,
+            warn=lambda message: self.emit(ErrorRaised(message=message, fatal=False)),
+        )
+        """What the run changed, and which call changed it."""
         self.messages: list[Message] = []
         self.usage = Usage()
         self.cost: float | None = 0.0 if self.price is not None else None
@@ -124,17 +128,23 @@ class Agent:
         self._sent = 0
         self.task: str | None = None
         """The first user message: kept verbatim through compaction."""
-        self._baseline: Tree | None = None
         self._started = time.monotonic()
         self._warned_cost = False
-        self.file_calls: dict[str, list[str]] = {}
+
+    @property
+    def file_calls(self) -> dict[str, list[str]]:
         """Repository path -> ids of the tool calls that changed it, for provenance."""
+        return self.changes.file_calls
+
+    def diff_since(self, baseline: Tree | None = None) -> str | None:
+        """The working tree's diff against `baseline` (default: the run's start)."""
+        return self.changes.diff_since(baseline)
 
     def start(self, system: str) -> None:
         """Begin a run: the system prompt, and the baseline its final diff is taken against."""
         self._started = time.monotonic()
         self.messages = [Message("system", system)]
-        self._baseline = self._snapshot()
+        self.changes.start()
         self._warned_cost = False
 
     def compact(self, forced: bool = False) -> bool:
@@ -210,7 +220,7 @@ class Agent:
 
     def finish(self, result: RunResult) -> RunResult:
         """End the run: final diff, the runner's hook (git), and `run_finished`."""
-        diff = self.diff_since(self._baseline)
+        diff = self.changes.diff_since()
         result.diff = diff
         try:
             if self.before_finish is not None:
@@ -374,8 +384,8 @@ class Agent:
             )
         )
         chosen = self.toolbox.by_name.get(call.name)
-        changes_files = chosen is not None and not chosen.read_only and not _only_reads(call)
-        before = self._snapshot() if changes_files else None
+        changes_files = chosen is not None and chosen.may_change_files(call.arguments)
+        before = self.changes.snapshot() if changes_files else None
         result, elapsed = self.toolbox.call(self.context, call)
         self.messages.append(
             Message(
@@ -386,14 +396,8 @@ class Agent:
                 is_error=result.is_error,
             )
         )
-        reported = {
-            self._repo_path(path)
-            for item in result.data.get("files", [])
-            for path in (item["path"], item.get("moved_to"))
-            if path and self.snapshots is not None
-        }
         if changes_files:
-            self._record_changes(call, before, reported)
+            self._report_unannounced_changes(call, before, result.data.get("files", []))
         self.emit(
             ToolFinished(
                 step=self.steps,
@@ -406,58 +410,20 @@ class Agent:
             )
         )
 
-    def _snapshot(self) -> Tree | None:
-        if self.snapshots is None:
-            return None
-        try:
-            return self.snapshots.entries()
-        except AcbError as exc:
-            self.emit(ErrorRaised(message=f"workspace snapshot failed: {exc}", fatal=False))
-            return None
-
-    def _repo_path(self, workspace_path: str) -> str:
-        assert self.snapshots is not None
-        return os.path.relpath(self.context.workspace / workspace_path, self.snapshots.root)
-
-    def _record_changes(self, call: ToolCall, before: Tree | None, reported: set[str]) -> None:
-        """Remember which call changed which file; report changes no edit tool announced."""
-        after = self._snapshot()
-        if self.snapshots is None or before is None or after is None:
+    def _report_unannounced_changes(
+        self, call: ToolCall, before: Tree | None, announced: list[dict[str, Any]]
+    ) -> None:
+        """Attribute what `call` changed; emit `file_changed` for what the tool did not
+        itself report (an edit tool lists its files; a shell command lists none)."""
+        changes = self.changes.attribute(call.id, before)
+        if not changes:
             return
-        for path in changed_paths(before, after):
-            self.file_calls.setdefault(path, []).append(call.id)
-            shown = os.path.relpath(self.snapshots.root / path, self.context.workspace)
-            if path not in reported:
-                kind: ChangeKind = "modified"
-                if path not in before:
-                    kind = "added"
-                elif path not in after:
-                    kind = "deleted"
-                self.emit(FileChanged(path=shown, change=kind, by=call.name))
-
-    def diff_since(self, baseline: Tree | None = None) -> str | None:
-        """The working tree's diff against `baseline` (default: the run's start)."""
-        baseline = baseline if baseline is not None else self._baseline
-        after = self._snapshot()
-        if self.snapshots is None or baseline is None or after is None:
-            return None
-        if baseline == after:
-            return ""
-        ids = [self.snapshots.write_tree(baseline), self.snapshots.write_tree(after)]
-        return git(self.snapshots.root, "diff", "--binary", "--no-color", *ids).decode(
-            "utf-8", "replace"
-        )
-
-
-def _only_reads(call: ToolCall) -> bool:
-    """A shell command the classifier knows only reads (cat, ls, grep, git status, ...): no
-    workspace snapshots around it, which saves two tree scans per step. Should the classifier
-    be wrong, the run's final diff against its start checkpoint still holds every change."""
-    if call.name != "shell" or not isinstance(call.arguments, dict):
-        return False
-    command = call.arguments.get("command")
-    if not isinstance(command, str) or call.arguments.get("with_escalated_permissions"):
-        return False
-    from autocodebase.sandbox.classify import classify
-
-    return classify(command).safe
+        reported = {
+            self.changes.repo_path(path)
+            for item in announced
+            for path in (item["path"], item.get("moved_to"))
+            if path
+        }
+        for change in changes:
+            if change.path not in reported:
+                self.emit(FileChanged(path=change.shown, change=change.kind, by=call.name))

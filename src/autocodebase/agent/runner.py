@@ -216,7 +216,7 @@ class RunSession:
             branch=request.branch,
         )
         git.start()
-        agent.snapshots = git.snapshots
+        agent.changes.snapshots = git.snapshots
         agent.before_finish = git.finish
         return git
 

@@ -101,12 +101,18 @@ def _drop_titles_and_nulls(schema: Any) -> Any:
 class Tool:
     """A callable tool with its derived spec."""
 
-    def __init__(self, function: ToolFunction, read_only: bool = False):
+    def __init__(
+        self,
+        function: ToolFunction,
+        read_only: bool = False,
+        changes_files: Callable[[Mapping[str, Any]], bool] | None = None,
+    ):
         import pydantic
 
         self.function = function
         self.read_only = read_only
         """Never changes files, so the loop need not snapshot the tree around its calls."""
+        self._changes_files = changes_files
         self.name = function.__name__.rstrip("_")
         description, arg_docs = _docstring_parts(function.__doc__ or "")
         hints = typing.get_type_hints(function, include_extras=True)
@@ -126,6 +132,16 @@ class Tool:
         schema = _drop_titles_and_nulls(self.arguments_model.model_json_schema())
         schema.pop("additionalProperties", None)
         self.spec = ToolSpec(self.name, description, schema)
+
+    def may_change_files(self, arguments: Any) -> bool:
+        """Whether a call with these arguments may change the working tree. The loop snapshots
+        the tree (two scans of it) only around such calls, so a tool that cannot tell says yes;
+        a wrong "no" costs attribution, never the change, which the run's final diff holds."""
+        if self.read_only:
+            return False
+        if self._changes_files is None or not isinstance(arguments, Mapping):
+            return True
+        return self._changes_files(arguments)
 
     def run(self, context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         import pydantic
@@ -148,6 +164,14 @@ class Tool:
 def tool(function: ToolFunction) -> Tool:
     """Decorator: make `function(context, **arguments) -> ToolResult` a tool."""
     return Tool(function)
+
+
+def tool_changing_files_when(
+    predicate: Callable[[Mapping[str, Any]], bool],
+) -> Callable[[ToolFunction], Tool]:
+    """Decorator for a tool that changes files only for some arguments, which `predicate`
+    recognises (a shell command the classifier knows only reads does not)."""
+    return lambda function: Tool(function, changes_files=predicate)
 
 
 def read_only_tool(function: ToolFunction) -> Tool:

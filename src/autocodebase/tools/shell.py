@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from autocodebase.sandbox.approvals import ApprovalStore
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.gate import CommandGate
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
-from autocodebase.tools.base import ToolContext, ToolResult, tool
+from autocodebase.tools.base import ToolContext, ToolResult, tool_changing_files_when
 
 MAX_TIMEOUT_S = 3600
 
@@ -17,7 +20,18 @@ def default_gate(context: ToolContext) -> CommandGate:
     return CommandGate(SandboxPolicy(limits=limits), "never", ApprovalStore(context.workspace))
 
 
-@tool
+def may_change_files(arguments: Mapping[str, Any]) -> bool:
+    """False for a command the classifier knows only reads (cat, ls, grep, git status, ...),
+    which saves two tree scans per step; one asking to leave the sandbox always counts."""
+    command = arguments.get("command")
+    if not isinstance(command, str) or arguments.get("with_escalated_permissions"):
+        return True
+    from autocodebase.sandbox.classify import classify
+
+    return not classify(command).safe
+
+
+@tool_changing_files_when(may_change_files)
 def shell(
     context: ToolContext,
     command: str,

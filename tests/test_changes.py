@@ -1,0 +1,132 @@
+"""The change tracker (vcs/changes.py) and the tools' own word on whether a call may change
+files: the loop snapshots only around such calls and attributes what changed to the call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from autocodebase.agent.loop import Agent
+from autocodebase.models.cassette import ScriptedModel
+from autocodebase.models.retry import RetryPolicy
+from autocodebase.tools import default_toolbox
+from autocodebase.tools.base import (
+    Toolbox,
+    ToolContext,
+    ToolResult,
+    tool_changing_files_when,
+)
+from autocodebase.tools.shell import shell
+from autocodebase.vcs.changes import Change, ChangeTracker
+from autocodebase.vcs.checkpoint import Snapshotter
+from tests.helpers import EventLog, reply
+
+
+def test_tracker_attributes_each_change_to_the_call_with_its_kind(wordstats_repo: Path) -> None:
+    tracker = ChangeTracker(wordstats_repo, Snapshotter(wordstats_repo))
+    tracker.start()
+    before = tracker.snapshot()
+    (wordstats_repo / "new.txt").write_text("new\n")
+    (wordstats_repo / "README.md").write_text("changed\n")
+    (wordstats_repo / "wordstats" / "stats.py").unlink()
+    changes = tracker.attribute("call-1", before)
+    assert changes == [
+        Change("README.md", "README.md", "modified"),
+        Change("new.txt", "new.txt", "added"),
+        Change("wordstats/stats.py", "wordstats/stats.py", "deleted"),
+    ]
+    second = tracker.snapshot()
+    (wordstats_repo / "new.txt").write_text("again\n")
+    assert tracker.attribute("call-2", second) == [Change("new.txt", "new.txt", "modified")]
+    assert tracker.file_calls["new.txt"] == ["call-1", "call-2"]
+    diff = tracker.diff_since()
+    assert diff is not None and "+again" in diff and "deleted file mode" in diff
+
+
+def test_paths_are_shown_relative_to_a_workspace_below_the_repository_root(
+    wordstats_repo: Path,
+) -> None:
+    workspace = wordstats_repo / "wordstats"
+    tracker = ChangeTracker(workspace, Snapshotter(wordstats_repo))
+    before = tracker.snapshot()
+    (workspace / "extra.py").write_text("X = 1\n")
+    assert tracker.attribute("c", before) == [Change("wordstats/extra.py", "extra.py", "added")]
+    assert tracker.repo_path("extra.py") == "wordstats/extra.py"
+
+
+def test_without_git_nothing_is_tracked_and_nothing_fails(tmp_path: Path) -> None:
+    tracker = ChangeTracker(tmp_path)
+    tracker.start()
+    (tmp_path / "a.txt").write_text("a")
+    assert tracker.attribute("c", tracker.snapshot()) == []
+    assert tracker.diff_since() is None and tracker.file_calls == {}
+
+
+def test_a_failed_snapshot_is_reported_not_raised(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    tracker = ChangeTracker(tmp_path, Snapshotter(tmp_path), warn=warnings.append)  # no repo
+    assert tracker.snapshot() is None
+    assert len(warnings) == 1 and warnings[0].startswith("workspace snapshot failed")
+
+
+def test_shell_says_which_commands_may_change_files() -> None:
+    assert not shell.may_change_files({"command": "cat README.md | grep x"})
+    assert shell.may_change_files({"command": "touch made.txt"})
+    assert shell.may_change_files({"command": "sed -i s/a/b/ f.py"})
+    # Leaving the sandbox, or arguments the tool cannot read, always count as changing.
+    assert shell.may_change_files({"command": "cat f", "with_escalated_permissions": True})
+    assert shell.may_change_files({"command": 42})
+    assert shell.may_change_files(None)
+    read_only = default_toolbox().by_name
+    assert not read_only["read_file"].may_change_files({"path": "x"})
+    assert read_only["apply_patch"].may_change_files({"patch": ""})
+
+
+def test_the_loop_follows_a_tools_declaration(wordstats_repo: Path) -> None:
+    """A tool that writes only in `write` mode: the loop snapshots around those calls only,
+    and attributes the file to the call that wrote it."""
+
+    @tool_changing_files_when(lambda arguments: arguments.get("mode") == "write")
+    def note(context: ToolContext, mode: str) -> ToolResult:
+        """Write or read notes.txt.
+
+        Args:
+            mode: "write" or "read".
+        """
+        target = context.workspace / "notes.txt"
+        if mode == "write":
+            target.write_text(target.read_text() + "x" if target.exists() else "x")
+        return ToolResult("ok")
+
+    log = EventLog()
+    agent = Agent(
+        model=ScriptedModel(
+            [
+                reply("", ("note", {"mode": "read"}), ("note", {"mode": "write"})),
+                reply("", ("note", {"mode": "read"})),
+                reply("done"),
+            ]
+        ),
+        toolbox=Toolbox([note]),
+        context=ToolContext(workspace=wordstats_repo, emit=log),
+        emit=log,
+        snapshots=Snapshotter(wordstats_repo),
+        retry=RetryPolicy(sleep=lambda s: None),
+    )
+    assert agent.changes.snapshots is not None
+    calls = 0
+    entries = agent.changes.snapshots.entries
+
+    def counting() -> Any:
+        nonlocal calls
+        calls += 1
+        return entries()
+
+    agent.changes.snapshots.entries = counting  # type: ignore[method-assign]
+    result = agent.run("system", "take notes")
+    assert result.outcome == "completed"
+    assert calls == 4  # the baseline, before and after the one write, the final diff
+    written = log.of("file_changed")
+    assert [(e["path"], e["change"], e["by"]) for e in written] == [("notes.txt", "added", "note")]
+    write_call = log.of("tool_call")[1]
+    assert agent.file_calls == {"notes.txt": [write_call["call_id"]]}
