@@ -42,7 +42,7 @@ from autocodebase.vcs.changes import ChangeTracker
 from autocodebase.vcs.checkpoint import Snapshotter, Tree
 
 if TYPE_CHECKING:
-    from autocodebase.agent.test_gate import Verdict
+    from autocodebase.agent.test_gate import GateVerdict
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Agent:
     """How the tree is snapshotted (None: nothing is tracked); `changes` owns it from here."""
     before_finish: Callable[[RunResult], None] | None = None
     """Called with the result before `run_finished` is emitted (the runner commits there)."""
-    check_done: Callable[[], Verdict] | None = None
+    check_done: Callable[[], GateVerdict] | None = None
     """Asked when the model says it is done (the test gate): feedback continues the turn."""
     verification: Callable[[], dict[str, Any] | None] | None = None
     """What the tests proved of the change, for `run_finished` (the test gate's answer)."""

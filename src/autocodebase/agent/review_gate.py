@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.agent.test_gate import Verdict
+from autocodebase.agent.test_gate import GateVerdict
 from autocodebase.events import ErrorRaised, Event, ReviewChecked
 from autocodebase.models.base import Model, ModelError, Usage
 from autocodebase.models.retry import RetryPolicy
@@ -44,21 +44,21 @@ class ReviewGate:
     _model_seen: tuple[tuple[str, tuple[int, ...]], ...] | None = None
     _model_findings: list[Finding] = field(default_factory=list)
 
-    def __call__(self) -> Verdict:
+    def __call__(self) -> GateVerdict:
         paths = self.changed()
         if not paths:
-            return Verdict()
+            return GateVerdict()
         changes = self._changes(paths)
         self.findings = static_review(changes)
         blocking = at_least(self.findings, self.block_on) if self.block_on != "never" else []
         if not blocking:
             self.findings = deduplicate(self.findings + self._ask_model(changes))
             self._record("passed" if not self.findings else "passed-with-findings", blocking)
-            return Verdict()
+            return GateVerdict()
         if self.sent_back >= self.rounds:
             self._record("gave-up", blocking)
             shown = "; ".join(f"{f.file}:{f.line} {f.tool} {f.rule}" for f in blocking[:5])
-            return Verdict(
+            return GateVerdict(
                 failure=f"review found {self.block_on}-severity issues left unfixed: {shown}"
             )
         self.sent_back += 1
@@ -68,7 +68,7 @@ class ReviewGate:
             + (f" (fix: {f.fix_hint})" if f.fix_hint else "")
             for f in blocking
         )
-        return Verdict(
+        return GateVerdict(
             feedback="Before you finish: reviewing your change found problems that block the "
             f"commit:\n{listed}\nFix them, then finish. If one is a false positive, change the "
             "code so the intent is explicit (e.g. usedforsecurity=False for a non-security hash)."
@@ -144,14 +144,14 @@ def advisory_model_review(
     return review
 
 
-def chain(*checks: Callable[[], Verdict]) -> Callable[[], Verdict]:
+def chain(*checks: Callable[[], GateVerdict]) -> Callable[[], GateVerdict]:
     """Run the checks in order; the first that objects decides."""
 
-    def check() -> Verdict:
+    def check() -> GateVerdict:
         for one in checks:
             verdict = one()
             if verdict.feedback or verdict.failure:
                 return verdict
-        return Verdict()
+        return GateVerdict()
 
     return check

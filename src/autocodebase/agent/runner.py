@@ -20,7 +20,7 @@ from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
 from autocodebase.agent.review_gate import ReviewGate, advisory_model_review, chain
-from autocodebase.agent.test_gate import TestGate, Verdict
+from autocodebase.agent.test_gate import GateVerdict, TestGate
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.engine import BackgroundMap
@@ -225,7 +225,7 @@ class RunSession:
         says was verified."""
         settings, bus, git_flow = self.request.settings, self.bus, self.git
         start = (lambda: (git_flow.root, git_flow.start_ref)) if git_flow else (lambda: None)
-        checks: list[Callable[[], Verdict]] = []
+        checks: list[Callable[[], GateVerdict]] = []
         test_gate: TestGate | None = None
         if settings.test_gate:
             test_gate = TestGate(

@@ -46,7 +46,7 @@ little, and the whole suite says more."""
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GateVerdict:
     feedback: str | None = None
     """Send this back to the model and let it continue."""
     failure: str | None = None
@@ -77,14 +77,14 @@ class TestGate:
         self.verification: Verification | None = None
         """What the last check proved; None before any check (or when nothing changed)."""
 
-    def __call__(self) -> Verdict:
+    def __call__(self) -> GateVerdict:
         if not self.changed():
-            return Verdict()
+            return GateVerdict()
         command = detect(self.context.workspace, self.context.test_command)
         if command is None:
             self.verification = unverified("no test command found")
             self._record(None, [], "skipped: no test command found")
-            return Verdict()
+            return GateVerdict()
         started = time.monotonic()
         budget = self.budget_s or self.context.test_timeout_s
         selection, total = self._selection(command)
@@ -113,7 +113,7 @@ class TestGate:
                         f"change {how})"
                     )
                     self.verification = _partly(report, near, total, why_not)
-                    return Verdict()
+                    return GateVerdict()
                 if verdict is not None:
                     return verdict
                 report = _combined(report, more)
@@ -121,16 +121,16 @@ class TestGate:
             if not self._widen(command, report, selection, total, left):
                 why_not = f"was not run: it is not known to fit in {budget} s"
                 self.verification = _partly(report, selection, total, why_not)
-                return Verdict()
+                return GateVerdict()
             whole = self._run(command, self.context.workspace, Selection(), int(left))
             verdict = self._judge(command, whole, Selection())
             if whole.timed_out:
                 # The chosen tests passed; the whole suite could not finish: still partly.
                 why_not = f"did not finish in {whole.duration_s:.0f} s"
                 self.verification = _partly(report, selection, total, why_not)
-            return verdict or Verdict()
+            return verdict or GateVerdict()
         report = self._run(command, self.context.workspace, Selection(), budget)
-        return self._judge(command, report, Selection()) or Verdict()
+        return self._judge(command, report, Selection()) or GateVerdict()
 
     # -- choosing what to run ---------------------------------------------------------------
 
@@ -215,7 +215,7 @@ class TestGate:
 
     def _judge(
         self, command: TestCommand, report: TestReport, selection: Selection
-    ) -> Verdict | None:
+    ) -> GateVerdict | None:
         """The verdict when the model must hear of it or the gate is done; None when the tests
         passed and the gate may go on (widen, or say what was verified)."""
         self.context.test_reports.append(report)
@@ -223,13 +223,13 @@ class TestGate:
         if report.refused:
             self.verification = unverified(f"the tests could not run: {report.refused}")
             self._record(report, [], f"skipped: {report.refused}", selection)
-            return Verdict()
+            return GateVerdict()
         if report.timed_out:
             self.verification = unverified(
                 f"the tests ({scope}) timed out after {report.duration_s:.0f} s"
             )
             self._record(report, [], "timed-out", selection)
-            return Verdict()
+            return GateVerdict()
         failing = _names(report)
         if not failing:
             if not selection:
@@ -237,7 +237,7 @@ class TestGate:
                     "verified", f"whole suite: {_counts(report)}", (WHOLE_SUITE,)
                 )
                 self._record(report, [], "passed", selection)
-                return Verdict()
+                return GateVerdict()
             self._record(report, [], "passed", selection)
             return None
         before = self._failing_before(command, selection)
@@ -256,7 +256,7 @@ class TestGate:
                 "tests do not run here"
             )
             self._record(report, failing, "preexisting", selection)
-            return Verdict()
+            return GateVerdict()
         if not new:
             kept = [n for n in failing if n in before]
             if selection:
@@ -268,16 +268,16 @@ class TestGate:
                 (WHOLE_SUITE,),
             )
             self._record(report, kept, "preexisting", selection)
-            return Verdict()
+            return GateVerdict()
         self.verification = unverified(f"tests fail: {', '.join(new[:5])}")
         if self.sent_back >= self.rounds:
             self._record(report, [n for n in failing if n in before], "gave-up", selection)
             shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
-            return Verdict(failure=f"tests that passed before the run now fail: {shown}")
+            return GateVerdict(failure=f"tests that passed before the run now fail: {shown}")
         self.sent_back += 1
         self._sent_names = new
         self._record(report, [n for n in failing if n in before], "sent-back", selection)
-        return Verdict(feedback=_feedback(report, new, before))
+        return GateVerdict(feedback=_feedback(report, new, before))
 
     def _failing_before(self, command: TestCommand, selection: Selection) -> set[str] | None:
         """Names failing on the tree as the run found it (once per selection); None when that
@@ -357,7 +357,7 @@ def _runnable_by_django(selection: Selection) -> Selection:
     return Selection(kept, {f: selection.reasons[f] for f in kept if f in selection.reasons})
 
 
-def _ran_nothing(verdict: Verdict | None, report: TestReport) -> bool:
+def _ran_nothing(verdict: GateVerdict | None, report: TestReport) -> bool:
     """A run the gate is done with (nothing to send back) in which no test passed: it failed
     as a whole, the same as before the run, so it proves nothing either way."""
     done = verdict is not None and verdict.feedback is None and verdict.failure is None

@@ -92,7 +92,7 @@ def state_dir(root: Path, config: DeployConfig) -> Path:
 
 
 @dataclass
-class Verdict:
+class ReleaseHealth:
     healthy: bool
     reason: str = ""
     measured: dict[str, Any] = field(default_factory=dict)
@@ -190,20 +190,20 @@ def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes, float]:
     return response.status, body, time.monotonic() - started
 
 
-def wait_healthy(sup: Supervisor, config: DeployConfig, port: int) -> Verdict:
+def wait_healthy(sup: Supervisor, config: DeployConfig, port: int) -> ReleaseHealth:
     deadline = time.monotonic() + config.health_timeout_s
     while time.monotonic() < deadline:
         status, _, _ = get(port, config.health)
         if status == 200:
-            return Verdict(True)
+            return ReleaseHealth(True)
         if port not in sup.call("status")["running"]:
-            return Verdict(False, "the release exited before it was healthy")
+            return ReleaseHealth(False, "the release exited before it was healthy")
         time.sleep(0.1)
     waited = f"{config.health_timeout_s:g} s"
-    return Verdict(False, f"{config.health} did not answer 200 within {waited}")
+    return ReleaseHealth(False, f"{config.health} did not answer 200 within {waited}")
 
 
-def judge(sup: Supervisor, config: DeployConfig, port: int, seconds: float) -> Verdict:
+def judge(sup: Supervisor, config: DeployConfig, port: int, seconds: float) -> ReleaseHealth:
     """Probe for `seconds` while the proxy measures whatever traffic the release gets, then
     decide on health, error rate and p95 latency (proxy and probes, and the app's /metrics)."""
     probes: list[tuple[int, float]] = []
@@ -223,14 +223,18 @@ def judge(sup: Supervisor, config: DeployConfig, port: int, seconds: float) -> V
     rate = errors / total if total else 0.0
     app_rate = measured.get("app_error_rate", 0.0)
     if rate > config.max_error_rate:
-        return Verdict(False, f"error rate {rate:.1%} over {total} requests "
-                              f"(limit {config.max_error_rate:.1%})", measured)  # fmt: skip
+        limit = f"limit {config.max_error_rate:.1%}"
+        return ReleaseHealth(
+            False, f"error rate {rate:.1%} over {total} requests ({limit})", measured
+        )
     if app_rate > config.max_error_rate:
-        return Verdict(False, f"the app's /metrics report {app_rate:.1%} 5xx answers", measured)
+        return ReleaseHealth(
+            False, f"the app's /metrics report {app_rate:.1%} 5xx answers", measured
+        )
     if p95 > config.max_p95_ms:
         limit = f"limit {config.max_p95_ms:g} ms"
-        return Verdict(False, f"p95 latency {p95:.0f} ms ({limit})", measured)
-    return Verdict(True, "", measured)
+        return ReleaseHealth(False, f"p95 latency {p95:.0f} ms ({limit})", measured)
+    return ReleaseHealth(True, "", measured)
 
 
 def app_metrics(port: int) -> dict[str, Any]:
@@ -298,7 +302,7 @@ def _deploy(
                                "previous": previous or state.get("previous")})  # fmt: skip
             result.outcome = "live"
             return _recorded(root, config, result)
-        verdict = Verdict(False, f"after the switch: {watched.reason}", watched.measured)
+        verdict = ReleaseHealth(False, f"after the switch: {watched.reason}", watched.measured)
         if previous:
             sup.call("switch", port=previous["port"])
     else:

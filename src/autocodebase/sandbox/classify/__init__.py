@@ -18,37 +18,37 @@ from autocodebase.sandbox.classify import git
 from autocodebase.sandbox.classify.programs import READ_ONLY, simple_problem
 from autocodebase.sandbox.classify.shell import Parsed, SimpleCommand, parse
 
-__all__ = ["Verdict", "classify", "destructive", "host_verdict", "parse", "simple_problem"]
+__all__ = ["Classification", "classify", "destructive", "host_verdict", "parse", "simple_problem"]
 
 CHANGES_DIRECTORY = frozenset({"cd", "pushd", "popd"})
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Classification:
     safe: bool
     reason: str
 
 
-def _judge(command: str, host: bool) -> Verdict:
+def _judge(command: str, host: bool) -> Classification:
     parsed = parse(command)
     if parsed.problems:
-        return Verdict(False, parsed.problems[0])
+        return Classification(False, parsed.problems[0])
     for simple in parsed.commands:
         problem = simple_problem(simple, host)
         if problem:
-            return Verdict(False, problem)
+            return Classification(False, problem)
     names = {os.path.basename(c.program) for c in parsed.commands}
     if names & CHANGES_DIRECTORY and "git" in names:
-        return Verdict(False, "git after cd may use another repository's config and hooks")
-    return Verdict(True, "read-only")
+        return Classification(False, "git after cd may use another repository's config and hooks")
+    return Classification(True, "read-only")
 
 
-def classify(command: str) -> Verdict:
+def classify(command: str) -> Classification:
     """Whether `command` is known to only read (inside the sandbox)."""
     return _judge(command, host=False)
 
 
-def host_verdict(command: str) -> Verdict:
+def host_verdict(command: str) -> Classification:
     """Whether `command` is harmless even run on the host with the user's full access: a
     short list of programs with their arguments checked, and nothing else (not git)."""
     return _judge(command, host=True)
