@@ -21,6 +21,13 @@ from autocodebase.vcs.changes import Change, ChangeTracker
 from autocodebase.vcs.checkpoint import Snapshotter
 from tests.helpers import EventLog, reply
 
+HYPHEN_PATCH = """*** Begin Patch
+*** Update File: wordstats/core.py
+@@
+-WORD = re.compile(r"[a-z0-9']+")
++WORD = re.compile(r"[a-z0-9'-]+")
+*** End Patch"""
+
 
 def test_tracker_attributes_each_change_to_the_call_with_its_kind(wordstats_repo: Path) -> None:
     tracker = ChangeTracker(wordstats_repo, Snapshotter(wordstats_repo))
@@ -130,3 +137,33 @@ def test_the_loop_follows_a_tools_declaration(wordstats_repo: Path) -> None:
     assert [(e["path"], e["change"], e["by"]) for e in written] == [("notes.txt", "added", "note")]
     write_call = log.of("tool_call")[1]
     assert agent.file_calls == {"notes.txt": [write_call["call_id"]]}
+
+
+def test_every_default_tool_runs_through_the_loop(wordstats_repo: Path) -> None:
+    """Each tool called as a model would, through the loop (a tool's data once crashed the
+    loop: repo_map reports `files` as a count, the loop read it as a list of changed files)."""
+    log = EventLog()
+    calls = [
+        ("read_file", {"path": "wordstats/core.py"}),
+        ("search", {"pattern": "def "}),
+        ("repo_map", {"focus": "word counts"}),
+        ("update_plan", {"steps": [{"step": "fix", "status": "in_progress"}]}),
+        ("shell", {"command": "ls"}),
+        ("apply_patch", {"patch": HYPHEN_PATCH}),
+        ("run_tests", {"selector": "tests"}),
+    ]
+    agent = Agent(
+        model=ScriptedModel([*(reply("", call) for call in calls), reply("done")]),
+        toolbox=default_toolbox(),
+        context=ToolContext(workspace=wordstats_repo, emit=log),
+        emit=log,
+        snapshots=Snapshotter(wordstats_repo),
+        retry=RetryPolicy(sleep=lambda s: None),
+    )
+    result = agent.run("system", "use every tool")
+    assert result.outcome == "completed", result.error
+    assert log.of("error") == []
+    finished = log.of("tool_result")
+    assert [e["name"] for e in finished] == [name for name, _ in calls]
+    assert [e["name"] for e in finished if e["is_error"]] == []
+    assert list(agent.file_calls) == ["wordstats/core.py"]

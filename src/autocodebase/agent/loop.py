@@ -397,7 +397,10 @@ class Agent:
             )
         )
         if changes_files:
-            self._report_unannounced_changes(call, before, result.data.get("files", []))
+            announced = result.data.get("files")
+            self._report_unannounced_changes(
+                call, before, announced if isinstance(announced, list) else []
+            )
         self.emit(
             ToolFinished(
                 step=self.steps,
@@ -421,8 +424,9 @@ class Agent:
         reported = {
             self.changes.repo_path(path)
             for item in announced
-            for path in (item["path"], item.get("moved_to"))
-            if path
+            if isinstance(item, dict)
+            for path in (item.get("path"), item.get("moved_to"))
+            if isinstance(path, str) and path
         }
         for change in changes:
             if change.path not in reported:
