@@ -143,7 +143,7 @@ def test_every_default_tool_runs_through_the_loop(wordstats_repo: Path) -> None:
     """Each tool called as a model would, through the loop (a tool's data once crashed the
     loop: repo_map reports `files` as a count, the loop read it as a list of changed files)."""
     log = EventLog()
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("read_file", {"path": "wordstats/core.py"}),
         ("search", {"pattern": "def "}),
         ("repo_map", {"focus": "word counts"}),
