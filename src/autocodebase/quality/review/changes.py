@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autocodebase.errors import UsageError
 from autocodebase.vcs.checkpoint import export_tree, real_parents
-from autocodebase.vcs.diff import parse_diff
+from autocodebase.vcs.diff import DiffHunk, DiffLine, parse_diff
 from autocodebase.vcs.git import GitError, git_ok, git_text
 
 REVIEW_DIFF = ("-U3", "--find-renames", "--no-color", "--no-ext-diff")
@@ -33,23 +33,22 @@ class ChangeSet:
 
 
 @dataclass
-class Hunk:
-    """A hunk as review shows it; `scope` is filled in later (`compress`)."""
+class ReviewHunk:
+    """A hunk as review shows it: `vcs.diff`'s hunk, and the definition it sits in (`scope`,
+    filled in later by `compress`)."""
 
-    new_start: int
-    lines: list[tuple[str, int | None, str]] = field(default_factory=list)
-    """(kind ' '/'+'/'-', new line number or None for removed lines, text)."""
+    diff: DiffHunk
     scope: str = ""
 
     @property
     def added(self) -> int:
-        return sum(kind == "+" for kind, _, _ in self.lines)
+        return len(self.diff.added)
 
 
 @dataclass
 class FilePatch:
     path: str
-    hunks: list[Hunk] = field(default_factory=list)
+    hunks: list[ReviewHunk] = field(default_factory=list)
     deleted: bool = False
 
     @property
@@ -64,10 +63,7 @@ def parse_patches(diff: str) -> list[FilePatch]:
     return [
         FilePatch(
             file.path,
-            [
-                Hunk(h.new_start, [(line.kind, line.new, line.text) for line in h.lines])
-                for h in file.hunks
-            ],
+            [ReviewHunk(h) for h in file.hunks],
             deleted=file.new_path is None,
         )
         for file in parse_diff(diff)
@@ -77,8 +73,11 @@ def parse_patches(diff: str) -> list[FilePatch]:
 
 def whole_file_patch(path: str, text: str) -> FilePatch:
     """A new (e.g. untracked) file as one all-added hunk."""
-    hunk = Hunk(1, [("+", n, line) for n, line in enumerate(text.splitlines(), start=1)])
-    return FilePatch(path, [hunk])
+    lines = [
+        DiffLine("+", line, old=None, new=n) for n, line in enumerate(text.splitlines(), start=1)
+    ]
+    hunk = DiffHunk(old_start=0, old_count=0, new_start=1, new_count=len(lines), lines=lines)
+    return FilePatch(path, [ReviewHunk(hunk)])
 
 
 def parse_added_lines(diff: str) -> dict[str, set[int]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from autocodebase.context.symbols import extract
 from autocodebase.context.tokens import count_tokens
-from autocodebase.quality.review.changes import FilePatch, Hunk
+from autocodebase.quality.review.changes import FilePatch, ReviewHunk
 
 
 @dataclass
@@ -49,7 +49,7 @@ def compress(
         if cost <= room:
             rendered[patch.path], room = full, room - cost
             shown.append(patch.path)
-            new_lines[patch.path] = {n for h in patch.hunks for _, n, _ in h.lines if n}
+            new_lines[patch.path] = {x.new for h in patch.hunks for x in h.diff.lines if x.new}
     for patch in live:  # then where the others changed, while there is room
         if patch.path in rendered:
             continue
@@ -72,28 +72,28 @@ def render_file(patch: FilePatch) -> str:
     out = [f"## File: {patch.path}"]
     for hunk in patch.hunks:
         out.append(_header(hunk))
-        new = [(k, n, t) for k, n, t in hunk.lines if k != "-"]
-        old = [t for k, _, t in hunk.lines if k == "-"]
+        new = [line for line in hunk.diff.lines if line.kind != "-"]
+        old = [line.text for line in hunk.diff.lines if line.kind == "-"]
         if new:
             out.append("__new hunk__")
-            out += [f"{n} {'+' if k == '+' else ' '}{t}" for k, n, t in new]
+            out += [f"{x.new} {'+' if x.kind == '+' else ' '}{x.text}" for x in new]
         if old:
             out.append("__old hunk__")
-            out += [f"-{t}" for t in old]
+            out += [f"-{text}" for text in old]
     return "\n".join(out) + "\n"
 
 
 def render_summary(patch: FilePatch) -> str:
     """A file too big to show: where it changed and how much."""
-    removed = sum(k == "-" for h in patch.hunks for k, _, _ in h.lines)
+    removed = sum(x.kind == "-" for h in patch.hunks for x in h.diff.lines)
     out = [f"## File: {patch.path} (summarised: +{patch.added} -{removed} lines)"]
     out += [_header(h) + f" +{h.added}" for h in patch.hunks]
     return "\n".join(out) + "\n"
 
 
-def _header(hunk: Hunk) -> str:
-    numbers = [n for _, n, _ in hunk.lines if n]
-    span = f"lines {numbers[0]}-{numbers[-1]}" if numbers else f"at line {hunk.new_start}"
+def _header(hunk: ReviewHunk) -> str:
+    numbers = [x.new for x in hunk.diff.lines if x.new]
+    span = f"lines {numbers[0]}-{numbers[-1]}" if numbers else f"at line {hunk.diff.new_start}"
     return f"@@ {span}" + (f" in {hunk.scope}" if hunk.scope else "") + " @@"
 
 
@@ -108,11 +108,12 @@ def _label_scopes(patch: FilePatch, root: Path) -> None:
     if symbols is None:
         return
     for hunk in patch.hunks:
-        changed = [n for k, n, _ in hunk.lines if k == "+" and n] or [hunk.new_start]
+        added = [x.new for x in hunk.diff.lines if x.kind == "+" and x.new]
+        first = added[0] if added else hunk.diff.new_start
         around = [
             d
             for d in symbols.definitions
-            if d.line <= changed[0] <= d.end_line and d.kind not in ("constant", "variable")
+            if d.line <= first <= d.end_line and d.kind not in ("constant", "variable")
         ]
         if around:
             best = min(around, key=lambda d: d.end_line - d.line)
