@@ -26,7 +26,7 @@ from autocodebase.events import Event, TestsChecked
 from autocodebase.quality import suite_times
 from autocodebase.quality.detect import TestCommand, detect, django_aborts
 from autocodebase.quality.results import CaseResult, TestReport, failure_digest
-from autocodebase.quality.runner import run_tests
+from autocodebase.quality.runner import run_test_command
 from autocodebase.quality.selection import Selection, file_of, is_test_file, select_tests
 from autocodebase.quality.verification import Verification, unverified
 from autocodebase.sandbox.environment import command_environment
@@ -38,8 +38,8 @@ from autocodebase.vcs.git import worktree_files
 WHOLE_SUITE = "(whole suite)"
 """Stands for the suite when the runner gives no per-test results, only an exit status."""
 SELECTING_RUNNERS = ("pytest", "unittest", "django")
-"""Runners whose tests can be chosen by file (`run_tests(..., selector=files)`; Django's runner
-gets them as labels, see `TestCommand.invocation`)."""
+"""Runners whose tests can be chosen by file (`run_test_command(..., selector=files)`; Django's
+runner gets them as labels, see `TestCommand.invocation`)."""
 SMALL_SUITE_FILES = 30
 """A suite of no more test files than this runs whole straight away: choosing would save
 little, and the whole suite says more."""
@@ -200,13 +200,13 @@ class TestGate:
         timeout_s: int,
         content: Path | None = None,
     ) -> TestReport:
-        report = run_tests(
+        report = run_test_command(
             command,
             workspace,
-            self.context.commands or default_gate(self.context),
-            self.context.env or command_environment(),
-            max(int(timeout_s), 1),
-            " ".join(selection.files) or None,
+            gate=self.context.commands or default_gate(self.context),
+            env=self.context.env or command_environment(),
+            timeout_s=max(int(timeout_s), 1),
+            selector=" ".join(selection.files) or None,
             content=content,
         )
         if not selection and content is None and not report.refused:

@@ -24,9 +24,10 @@ from autocodebase.sandbox.gate import CommandGate
 OUTPUT_TAIL_CHARS = 6000
 
 
-def run_tests(
+def run_test_command(
     command: TestCommand,
     workspace: Path,
+    *,
     gate: CommandGate,
     env: Mapping[str, str],
     timeout_s: int,

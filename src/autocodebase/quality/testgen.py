@@ -22,7 +22,7 @@ from autocodebase.quality.coverage import Coverage, measure
 from autocodebase.quality.detect import TestCommand
 from autocodebase.quality.mutation import Mutant, MutationResult, mutants, run_mutants, score
 from autocodebase.quality.results import TestReport
-from autocodebase.quality.runner import run_tests
+from autocodebase.quality.runner import run_test_command
 from autocodebase.sandbox.gate import CommandGate
 
 REPEATS = 3
@@ -192,8 +192,13 @@ class TestGenerator:
 
     def _pytest(self, selection: list[str]) -> TestReport:
         command = TestCommand("pytest", "python -m pytest -q", "acb tests")
-        return run_tests(
-            command, self.workspace, self.gate, self.env, self.timeout_s, " ".join(selection)
+        return run_test_command(
+            command,
+            self.workspace,
+            gate=self.gate,
+            env=self.env,
+            timeout_s=self.timeout_s,
+            selector=" ".join(selection),
         )
 
     def _measure(self, extra: list[str]) -> Coverage:

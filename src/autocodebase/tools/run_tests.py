@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from autocodebase.quality.detect import detect
 from autocodebase.quality.results import failure_digest
-from autocodebase.quality.runner import run_tests as run_project_tests
+from autocodebase.quality.runner import run_test_command
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
 from autocodebase.tools.shell import MAX_TIMEOUT_S, default_gate
@@ -32,13 +32,13 @@ def run_tests(
             "no test command found for this project; run the tests with shell, or ask the "
             "user to set [test] command in .acb/config.toml"
         )
-    report = run_project_tests(
+    report = run_test_command(
         command,
         context.workspace,
-        context.commands or default_gate(context),
-        context.env or command_environment(),
-        min(timeout_s or context.test_timeout_s, MAX_TIMEOUT_S),
-        selector,
+        gate=context.commands or default_gate(context),
+        env=context.env or command_environment(),
+        timeout_s=min(timeout_s or context.test_timeout_s, MAX_TIMEOUT_S),
+        selector=selector,
     )
     context.test_reports.append(report)
     data = {
