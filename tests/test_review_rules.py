@@ -1,5 +1,5 @@
 """The gates beyond ruff and bandit: acb's own semgrep rules (offline), zizmor on workflows, and
-the licence/provenance check — each on flawed code and on its clean counterpart."""
+the licence check — each on flawed code and on its clean counterpart."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet
-from autocodebase.quality.review.provenance import licence_findings, project_licence
+from autocodebase.quality.review.licences import licence_findings, project_licence
 from autocodebase.quality.review.static import static_review, unavailable_gates
 from autocodebase.quality.review.workflows import validate, zizmor_findings
 from tests.conftest import commit_all

@@ -20,7 +20,7 @@ from autocodebase.programs import installed
 from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet, as_arguments
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
-from autocodebase.quality.review.provenance import licence_findings
+from autocodebase.quality.review.licences import licence_findings
 from autocodebase.quality.review.workflows import schema_findings, zizmor_findings
 
 RUFF_RULES = "F,E9,E711,E712,B"

@@ -1,7 +1,7 @@
-"""Licence and provenance: notice when a change brings in text that was copied from somewhere
-else under terms the project may not meet — a licence header or licence text that is not the
-project's own, somebody else's copyright notice, an "all rights reserved" notice, or a link to a
-Stack Overflow answer (CC BY-SA: attribution and share-alike).
+"""Licences: notice when a change brings in text that was copied from somewhere else under
+terms the project may not meet — a licence header or licence text that is not the project's
+own, somebody else's copyright notice, an "all rights reserved" notice, or a link to a Stack
+Overflow answer (CC BY-SA: attribution and share-alike).
 
 A lighter equivalent of scancode-toolkit's licence detection: phrase fingerprints of the common
 licences plus SPDX identifiers, checked on the changed lines only. Copyleft or proprietary text
@@ -72,26 +72,45 @@ def _line_findings(
             continue
         severity: Severity = "high" if licence.startswith(COPYLEFT) else "medium"
         found.append(
-            Finding("licence", "foreign-licence", severity, name, number,
-                    f"{licence} licence text in a project under {own or 'no declared licence'}: "
-                    "was this copied from elsewhere?",
-                    "write it anew, or keep its notice and check the licences are compatible")
-        )  # fmt: skip
+            Finding(
+                tool="licence",
+                rule="foreign-licence",
+                severity=severity,
+                file=name,
+                line=number,
+                message=f"{licence} licence text in a project under "
+                f"{own or 'no declared licence'}: was this copied from elsewhere?",
+                fix_hint="write it anew, or keep its notice and check the licences are compatible",
+            )
+        )
     holder = _COPYRIGHT.search(line)
     if holder and not named:
         who = holder.group(1).strip(" .,;:")
         if who and not _owned_by(who, owners):
             found.append(
-                Finding("licence", "foreign-copyright", "medium", name, number,
-                        f"copyright notice of {who!r}, not of this project's authors",
-                        "if the code was copied, check its licence and keep its notice")
-            )  # fmt: skip
+                Finding(
+                    tool="licence",
+                    rule="foreign-copyright",
+                    severity="medium",
+                    file=name,
+                    line=number,
+                    message=f"copyright notice of {who!r}, not of this project's authors",
+                    fix_hint="if the code was copied, check its licence and keep its notice",
+                )
+            )
     if _STACK_OVERFLOW.search(line):
         found.append(
-            Finding("licence", "stack-overflow", "medium", name, number,
-                    "code from Stack Overflow is CC BY-SA: it needs attribution and share-alike",
-                    "write it anew, or attribute it and confirm the licence fits")
-        )  # fmt: skip
+            Finding(
+                tool="licence",
+                rule="stack-overflow",
+                severity="medium",
+                file=name,
+                line=number,
+                message="code from Stack Overflow is CC BY-SA: it needs attribution and "
+                "share-alike",
+                fix_hint="write it anew, or attribute it and confirm the licence fits",
+            )
+        )
     return found
 
 
