@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autocodebase.models.base import Message, ToolCall
-from autocodebase.models.faults import parse_tool_arguments
+from autocodebase.models.base import Message, ToolCall, parse_tool_arguments
 from autocodebase.sandbox.approvals import Approval, Match, program_of
 
 

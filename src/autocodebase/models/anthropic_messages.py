@@ -15,8 +15,10 @@ from autocodebase.models.base import (
     ToolCall,
     ToolSpec,
     Usage,
+    parse_tool_arguments,
 )
-from autocodebase.models.faults import parse_tool_arguments, provider_faults
+from autocodebase.models.clients import anthropic_client
+from autocodebase.models.faults import provider_faults
 
 
 def messages_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
@@ -96,14 +98,7 @@ class AnthropicModel:
 
     def _sdk(self) -> Any:
         if self._client is None:
-            import anthropic  # lazy: ~0.9 s of import
-
-            # The SDK appends /v1/messages itself; accept the OpenAI-style ".../v1" users often
-            # paste instead of failing every request with a 404.
-            base_url = self.base_url.rstrip("/").removesuffix("/v1") if self.base_url else None
-            self._client = anthropic.Anthropic(
-                api_key=self.api_key, base_url=base_url, timeout=self.timeout, max_retries=0
-            )
+            self._client = anthropic_client(self.api_key, self.base_url, self.timeout)
         return self._client
 
     def complete(

@@ -6,6 +6,7 @@ an SDK type, which is what lets cassettes, scripted models and real servers be s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -26,6 +27,17 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] | None
     raw_arguments: str
+
+
+def parse_tool_arguments(raw: str) -> dict[str, Any] | None:
+    """Arguments as a dict, or None when the model sent something that is not a JSON object."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 @dataclass(frozen=True)

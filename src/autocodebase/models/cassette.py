@@ -25,8 +25,8 @@ from autocodebase.models.base import (
     ToolCall,
     ToolSpec,
     Usage,
+    parse_tool_arguments,
 )
-from autocodebase.models.faults import parse_tool_arguments
 
 CASSETTE_VERSION = 1
 

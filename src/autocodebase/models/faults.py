@@ -86,21 +86,3 @@ def provider_faults(provider: str) -> Iterator[None]:
         if is_transport_error(exc):
             raise to_model_error(exc, provider) from exc
         raise
-
-
-def openai_client(api_key: str, base_url: str | None, timeout: float) -> Any:
-    """An OpenAI SDK client with its own retries off (ours are visible and configurable)."""
-    import openai  # lazy: 0.4 s of import we only pay when a request is made
-
-    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
-
-
-def parse_tool_arguments(raw: str) -> dict[str, Any] | None:
-    """Arguments as a dict, or None when the model sent something that is not a JSON object."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None

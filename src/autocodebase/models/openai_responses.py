@@ -18,8 +18,10 @@ from autocodebase.models.base import (
     ToolCall,
     ToolSpec,
     Usage,
+    parse_tool_arguments,
 )
-from autocodebase.models.faults import openai_client, parse_tool_arguments, provider_faults
+from autocodebase.models.clients import openai_client
+from autocodebase.models.faults import provider_faults
 
 
 def input_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
