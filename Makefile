@@ -12,6 +12,9 @@ system-deps:
 	@scripts/system-deps.sh
 
 $(STAMP): pyproject.toml
+	@echo "creating $(VENV) and installing acb with its dependencies: model clients (openai, anthropic),"
+	@echo "tree-sitter grammars, the review analysers (ruff, bandit, semgrep, ...), deploy validators"
+	@echo "and the test tools (pytest, mypy, ...): about 1 GB, a minute or two the first time"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,semgrep]'

@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "acb demo: the model's side of every step below is a scripted session written by us (no"
+echo "model is called); the loop, sandbox, edits, tests, review, git and ledger run for real."
+echo
+
 work=.demo/wordstats
 rm -rf "$work"
 mkdir -p .demo
@@ -21,6 +25,8 @@ case-insensitive, punctuation ignored, ties broken alphabetically. Add tests; ke
 
 echo "== acb exec on $work (model: replay of examples/cassettes/wordstats-top-words.jsonl)"
 acb exec "$task" -C "$work" --model replay:examples/cassettes/wordstats-top-words.jsonl
+# The exec run's id, for its story at the end (later commands record runs of their own).
+exec_run=$(acb runs list -n 1 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
 
 echo
 echo "== what acb committed (git log in $work)"
@@ -55,6 +61,13 @@ acb deploy -C "$work" --stop
 echo
 echo "== undo is one command away: acb undo (not run here)"
 echo
-echo "== the run as the ledger recorded it: acb runs show last"
-acb runs show last | sed -n '1,40p'
-echo "   ... (acb runs show last --full prints everything)"
+echo "== the acb exec run as the ledger recorded it: acb runs show $exec_run"
+acb runs show "$exec_run" | sed -n '1,40p'
+echo "   ... (acb runs show $exec_run --full prints everything; acb runs list shows every run)"
+echo
+echo "== what next"
+echo "   - your own repository: acb exec \"your task\" -C PATH --model PROVIDER/MODEL"
+echo "     (any OpenAI-compatible or Anthropic endpoint: README, 'Using a live model'), or acb for"
+echo "     a conversation"
+echo "   - the demo project is in $work: acb undo -C $work takes back acb's last run there"
+echo "   - make test runs the test suite"
