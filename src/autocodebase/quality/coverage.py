@@ -17,9 +17,15 @@ from autocodebase.quality.results import TestReport, parse_junit, parse_output
 from autocodebase.sandbox.gate import CommandGate
 
 TEST_PATTERNS = (
-    "tests/*", "test/*", "*/tests/*", "test_*.py", "*/test_*.py", "*_test.py", "conftest.py",
+    "tests/*",
+    "test/*",
+    "*/tests/*",
+    "test_*.py",
+    "*/test_*.py",
+    "*_test.py",
+    "conftest.py",
     "*/conftest.py",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,16 @@ def measure(
             )
         cases = parse_junit([junit]) or parse_output(outcome.output)
         report = TestReport(
-            "pytest", command, outcome.exit_code, cases, "junit", outcome.output[-4000:],
-            outcome.timed_out, outcome.duration_s, outcome.refused,
-        )  # fmt: skip
+            runner="pytest",
+            command=command,
+            exit_code=outcome.exit_code,
+            cases=cases,
+            source="junit",
+            output_tail=outcome.output[-4000:],
+            timed_out=outcome.timed_out,
+            duration_s=outcome.duration_s,
+            refused=outcome.refused,
+        )
         if not data.exists():
             raise CoverageUnavailable(f"no coverage data: {report.summary()}")
         return _read(data, workspace, report)

@@ -13,10 +13,23 @@ from autocodebase.quality.detect import detect_all
 from autocodebase.vcs.git import worktree_files
 
 LANGUAGES = {
-    ".py": "Python", ".js": "JavaScript", ".ts": "TypeScript", ".tsx": "TypeScript", ".go": "Go",
-    ".rs": "Rust", ".java": "Java", ".kt": "Kotlin", ".rb": "Ruby", ".c": "C", ".cc": "C++",
-    ".cpp": "C++", ".cs": "C#", ".php": "PHP", ".swift": "Swift", ".sh": "Shell",
-}  # fmt: skip
+    ".py": "Python",
+    ".js": "JavaScript",
+    ".ts": "TypeScript",
+    ".tsx": "TypeScript",
+    ".go": "Go",
+    ".rs": "Rust",
+    ".java": "Java",
+    ".kt": "Kotlin",
+    ".rb": "Ruby",
+    ".c": "C",
+    ".cc": "C++",
+    ".cpp": "C++",
+    ".cs": "C#",
+    ".php": "PHP",
+    ".swift": "Swift",
+    ".sh": "Shell",
+}
 
 
 @dataclass

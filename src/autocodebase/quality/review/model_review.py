@@ -106,11 +106,16 @@ def review_with_model(
             continue
         severity = str(item.get("severity", "medium")).lower()
         result.findings.append(
-            Finding("model", str(item.get("category", "bug")),
-                    severity if severity in RANK else "medium",  # type: ignore[arg-type]
-                    str(item["file"]), int(item["line"]),
-                    f"{item.get('message', '')} (scored {score:g}/10)", str(item.get("fix", "")))
-        )  # fmt: skip
+            Finding(
+                tool="model",
+                rule=str(item.get("category", "bug")),
+                severity=severity if severity in RANK else "medium",  # type: ignore[arg-type]
+                file=str(item["file"]),
+                line=int(item["line"]),
+                message=f"{item.get('message', '')} (scored {score:g}/10)",
+                fix_hint=str(item.get("fix", "")),
+            )
+        )
     return result
 
 

@@ -40,11 +40,17 @@ def semgrep(root: Path, files: list[str]) -> list[Finding]:
     if not chosen or program is None:
         return []
     env = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
+    scan = [program, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check"]
+    options = ["--json", "--quiet", "--no-git-ignore"]
     done = subprocess.run(
-        [program, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check",
-         "--json", "--quiet", "--no-git-ignore", *as_arguments(chosen)],
-        cwd=root, capture_output=True, text=True, check=False, timeout=600, env=env,
-    )  # fmt: skip
+        [*scan, *options, *as_arguments(chosen)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env=env,
+    )
     try:
         report = json.loads(done.stdout or "{}")
     except json.JSONDecodeError:
@@ -54,11 +60,15 @@ def semgrep(root: Path, files: list[str]) -> list[Finding]:
         extra = item.get("extra", {})
         rule = str(item["check_id"])
         findings.append(
-            Finding("semgrep", rule[rule.find("acb.") :] if "acb." in rule else rule,
-                    _LEVEL.get(str(extra.get("severity")), "low"),
-                    str(item["path"]).removeprefix("./"), int(item["start"]["line"]),
-                    str(extra.get("message", "")),
-                    str((extra.get("metadata") or {}).get("fix", "")),
-                    int(item.get("end", item["start"])["line"]))
-        )  # fmt: skip
+            Finding(
+                tool="semgrep",
+                rule=rule[rule.find("acb.") :] if "acb." in rule else rule,
+                severity=_LEVEL.get(str(extra.get("severity")), "low"),
+                file=str(item["path"]).removeprefix("./"),
+                line=int(item["start"]["line"]),
+                message=str(extra.get("message", "")),
+                fix_hint=str((extra.get("metadata") or {}).get("fix", "")),
+                end_line=int(item.get("end", item["start"])["line"]),
+            )
+        )
     return findings

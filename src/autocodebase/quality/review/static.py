@@ -26,9 +26,27 @@ from autocodebase.quality.review.workflows import schema_findings, zizmor_findin
 RUFF_RULES = "F,E9,E711,E712,B"
 _RUFF_HIGH = ("E9", "F821", "F822", "F823", "F706", "F704", "B012", "B018")
 BANDIT_HIGH = frozenset(
-    {"B102", "B201", "B202", "B301", "B302", "B307", "B324", "B501", "B502", "B503", "B504",
-     "B506", "B602", "B604", "B605", "B608", "B609", "B701"}
-)  # fmt: skip
+    {
+        "B102",
+        "B201",
+        "B202",
+        "B301",
+        "B302",
+        "B307",
+        "B324",
+        "B501",
+        "B502",
+        "B503",
+        "B504",
+        "B506",
+        "B602",
+        "B604",
+        "B605",
+        "B608",
+        "B609",
+        "B701",
+    }
+)
 """Rules whose finding, in a change, is an exploitable class of flaw (code, command or SQL
 injection, unsafe deserialisation, weak password hashing, TLS off, template autoescape off):
 high whatever bandit's own per-rule severity says, so they block a commit by default."""
@@ -48,11 +66,9 @@ def ruff(root: Path, files: list[str]) -> list[Finding]:
     python = [f for f in files if f.endswith((".py", ".pyi"))]
     if not python:
         return []
-    out = _run(
-        [sys.executable, "-P", "-m", "ruff", "check", "--isolated", "--no-cache", "--select",
-         RUFF_RULES, "--output-format", "json", "--exit-zero", *as_arguments(python)],
-        root,
-    )  # fmt: skip
+    check = [sys.executable, "-P", "-m", "ruff", "check", "--isolated", "--no-cache"]
+    options = ["--select", RUFF_RULES, "--output-format", "json", "--exit-zero"]
+    out = _run([*check, *options, *as_arguments(python)], root)
     findings = []
     for item in json.loads(out or "[]"):
         code = str(item.get("code") or "E999")
@@ -65,9 +81,16 @@ def ruff(root: Path, files: list[str]) -> list[Finding]:
         )
         fix = (item.get("fix") or {}).get("message") or ""
         findings.append(
-            Finding("ruff", code, severity, _relative(root, item["filename"]),
-                    int(item["location"]["row"]), str(item["message"]), fix)
-        )  # fmt: skip
+            Finding(
+                tool="ruff",
+                rule=code,
+                severity=severity,
+                file=_relative(root, item["filename"]),
+                line=int(item["location"]["row"]),
+                message=str(item["message"]),
+                fix_hint=fix,
+            )
+        )
     return findings
 
 
@@ -88,10 +111,16 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
         if str(item.get("issue_confidence", "")).upper() == "LOW":
             severity = {"high": "medium", "medium": "low"}.get(severity, "low")
         findings.append(
-            Finding("bandit", str(item["test_id"]), severity,  # type: ignore[arg-type]
-                    _relative(root, item["filename"]), int(item["line_number"]),
-                    str(item["issue_text"]), str(item.get("more_info", "")))
-        )  # fmt: skip
+            Finding(
+                tool="bandit",
+                rule=str(item["test_id"]),
+                severity=severity,  # type: ignore[arg-type]
+                file=_relative(root, item["filename"]),
+                line=int(item["line_number"]),
+                message=str(item["issue_text"]),
+                fix_hint=str(item.get("more_info", "")),
+            )
+        )
     return findings
 
 
@@ -103,10 +132,16 @@ def secrets(root: Path, files: list[str]) -> list[Finding]:
     for name, hits in json.loads(out or "{}").get("results", {}).items():
         for hit in hits:
             findings.append(
-                Finding("detect-secrets", str(hit["type"]), "high", _relative(root, name),
-                        int(hit["line_number"]), f"possible secret: {hit['type']}",
-                        "move it to an environment variable or a secret store, and rotate it")
-            )  # fmt: skip
+                Finding(
+                    tool="detect-secrets",
+                    rule=str(hit["type"]),
+                    severity="high",
+                    file=_relative(root, name),
+                    line=int(hit["line_number"]),
+                    message=f"possible secret: {hit['type']}",
+                    fix_hint="move it to an environment variable or a secret store, and rotate it",
+                )
+            )
     return findings
 
 
@@ -124,11 +159,17 @@ def shellcheck(root: Path, files: list[str]) -> list[Finding]:
     except json.JSONDecodeError:
         return []
     return [
-        Finding("shellcheck", f"SC{item['code']}", _SHELLCHECK_LEVEL.get(item["level"], "low"),
-                _relative(root, item["file"]), int(item["line"]), str(item["message"]),
-                f"https://www.shellcheck.net/wiki/SC{item['code']}")
+        Finding(
+            tool="shellcheck",
+            rule=f"SC{item['code']}",
+            severity=_SHELLCHECK_LEVEL.get(item["level"], "low"),
+            file=_relative(root, item["file"]),
+            line=int(item["line"]),
+            message=str(item["message"]),
+            fix_hint=f"https://www.shellcheck.net/wiki/SC{item['code']}",
+        )
         for item in items
-    ]  # fmt: skip
+    ]
 
 
 def _has_shell_shebang(path: Path) -> bool:

@@ -60,11 +60,16 @@ def schema_findings(root: Path, files: list[str]) -> list[Finding]:
             best = error.get("best_deep_match") or error.get("best_match") or error
             message = str(best.get("message", error.get("message", "")))
             findings.append(
-                Finding("check-jsonschema", f"{provider}-workflow", "high", name,
-                        _line_of(text, str(best.get("path", "")), message),
-                        f"{best.get('path', '$')}: {message}",
-                        "see the workflow syntax reference of the CI provider")
-            )  # fmt: skip
+                Finding(
+                    tool="check-jsonschema",
+                    rule=f"{provider}-workflow",
+                    severity="high",
+                    file=name,
+                    line=_line_of(text, str(best.get("path", "")), message),
+                    message=f"{best.get('path', '$')}: {message}",
+                    fix_hint="see the workflow syntax reference of the CI provider",
+                )
+            )
     return findings
 
 
@@ -100,12 +105,18 @@ def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
         for location in item.get("locations", [])[:1]:
             key = location["symbolic"]["key"].get("Local", {})
             row = location["concrete"]["location"]["start_point"]["row"]
+            annotation = location["symbolic"].get("annotation", "")
             findings.append(
-                Finding("zizmor", str(item["ident"]), severity,
-                        str(key.get("verbatim_path", chosen[0])).removeprefix("./"), int(row) + 1,
-                        f"{item.get('desc', '')}: {location['symbolic'].get('annotation', '')}",
-                        "; ".join(fixes) or str(item.get("url", "")))
-            )  # fmt: skip
+                Finding(
+                    tool="zizmor",
+                    rule=str(item["ident"]),
+                    severity=severity,
+                    file=str(key.get("verbatim_path", chosen[0])).removeprefix("./"),
+                    line=int(row) + 1,
+                    message=f"{item.get('desc', '')}: {annotation}",
+                    fix_hint="; ".join(fixes) or str(item.get("url", "")),
+                )
+            )
     return findings
 
 
