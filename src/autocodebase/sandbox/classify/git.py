@@ -11,18 +11,52 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 VALUE_OPTIONS = frozenset(
-    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env",
-     "--exec-path", "--list-cmds", "--attr-source"}
-)  # fmt: skip
+    {
+        "-C",
+        "-c",
+        "--git-dir",
+        "--work-tree",
+        "--namespace",
+        "--super-prefix",
+        "--config-env",
+        "--exec-path",
+        "--list-cmds",
+        "--attr-source",
+    }
+)
 """Global options whose value may be the next word."""
 HARMLESS_GLOBALS = frozenset(
-    {"--no-pager", "--no-optional-locks", "--literal-pathspecs", "--glob-pathspecs",
-     "--noglob-pathspecs", "--icase-pathspecs", "--no-replace-objects", "--no-advice"}
-)  # fmt: skip
+    {
+        "--no-pager",
+        "--no-optional-locks",
+        "--literal-pathspecs",
+        "--glob-pathspecs",
+        "--noglob-pathspecs",
+        "--icase-pathspecs",
+        "--no-replace-objects",
+        "--no-advice",
+    }
+)
 READ_ONLY = frozenset(
-    {"status", "diff", "log", "show", "blame", "ls-files", "ls-tree", "rev-parse", "describe",
-     "grep", "shortlog", "cat-file", "rev-list", "merge-base", "whatchanged", "annotate"}
-)  # fmt: skip
+    {
+        "status",
+        "diff",
+        "log",
+        "show",
+        "blame",
+        "ls-files",
+        "ls-tree",
+        "rev-parse",
+        "describe",
+        "grep",
+        "shortlog",
+        "cat-file",
+        "rev-list",
+        "merge-base",
+        "whatchanged",
+        "annotate",
+    }
+)
 LISTING = {
     "branch": {"--list", "-a", "-r", "-v", "-vv", "--show-current", "--all", "--remotes"},
     "tag": {"--list", "-l"},

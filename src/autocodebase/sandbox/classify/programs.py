@@ -17,18 +17,75 @@ from autocodebase.sandbox.classify.shell import Redirect, SimpleCommand
 
 HOST_SAFE = frozenset(
     {
-        "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "rg", "pwd", "echo",
-        "printf", "stat", "du", "df", "tree", "sort", "uniq", "cut", "tr", "diff", "cmp",
-        "basename", "dirname", "realpath", "readlink", "date", "true", "false", "test", "[",
-        "nl", "column", "comm", "md5sum", "sha1sum", "sha256sum", "whoami", "uname", "id",
-        "hostname", "type", "which", "seq", "expr", "cd", "file", "find", "sed", "jq",
+        "ls",
+        "cat",
+        "head",
+        "tail",
+        "wc",
+        "grep",
+        "egrep",
+        "fgrep",
+        "rg",
+        "pwd",
+        "echo",
+        "printf",
+        "stat",
+        "du",
+        "df",
+        "tree",
+        "sort",
+        "uniq",
+        "cut",
+        "tr",
+        "diff",
+        "cmp",
+        "basename",
+        "dirname",
+        "realpath",
+        "readlink",
+        "date",
+        "true",
+        "false",
+        "test",
+        "[",
+        "nl",
+        "column",
+        "comm",
+        "md5sum",
+        "sha1sum",
+        "sha256sum",
+        "whoami",
+        "uname",
+        "id",
+        "hostname",
+        "type",
+        "which",
+        "seq",
+        "expr",
+        "cd",
+        "file",
+        "find",
+        "sed",
+        "jq",
     }
-)  # fmt: skip
+)
 READ_ONLY = HOST_SAFE | {"git", "pytest", "py.test", "printenv"}
 SANDBOX_WRAPPERS = frozenset(
-    {"command", "builtin", "exec", "nice", "nohup", "timeout", "stdbuf", "env", "eval", "bash",
-     "sh", "dash"}
-)  # fmt: skip
+    {
+        "command",
+        "builtin",
+        "exec",
+        "nice",
+        "nohup",
+        "timeout",
+        "stdbuf",
+        "env",
+        "eval",
+        "bash",
+        "sh",
+        "dash",
+    }
+)
 """Wrappers whose inner commands, judged in turn, say all they do (not xargs: it appends
 arguments nobody has seen)."""
 HARMLESS_VARIABLE = re.compile(
@@ -121,9 +178,25 @@ def _date(args: tuple[str, ...]) -> str | None:
 
 
 HOSTNAME_READS = frozenset(
-    {"-s", "-f", "-d", "-i", "-I", "-a", "-A", "-y", "--short", "--fqdn", "--long", "--domain",
-     "--ip-address", "--all-ip-addresses", "--alias", "--all-fqdns"}
-)  # fmt: skip
+    {
+        "-s",
+        "-f",
+        "-d",
+        "-i",
+        "-I",
+        "-a",
+        "-A",
+        "-y",
+        "--short",
+        "--fqdn",
+        "--long",
+        "--domain",
+        "--ip-address",
+        "--all-ip-addresses",
+        "--alias",
+        "--all-fqdns",
+    }
+)
 
 
 def _hostname(args: tuple[str, ...]) -> str | None:
@@ -147,11 +220,22 @@ def _pytest(args: tuple[str, ...]) -> str | None:
 
 
 ARGUMENT_CHECKS: dict[str, Callable[[tuple[str, ...]], str | None]] = {
-    "sort": _sort, "uniq": _uniq, "rg": _rg, "find": _find, "file": _file, "tree": _tree,
-    "date": _date, "hostname": _hostname, "sed": sed_problem, "printf": _no_v("printf"),
-    "test": _no_v("test"), "[": _no_v("["), "pytest": _pytest, "py.test": _pytest,
+    "sort": _sort,
+    "uniq": _uniq,
+    "rg": _rg,
+    "find": _find,
+    "file": _file,
+    "tree": _tree,
+    "date": _date,
+    "hostname": _hostname,
+    "sed": sed_problem,
+    "printf": _no_v("printf"),
+    "test": _no_v("test"),
+    "[": _no_v("["),
+    "pytest": _pytest,
+    "py.test": _pytest,
     "git": lambda args: git.read_problem(git.split(args)),
-}  # fmt: skip
+}
 """Programs that run code or write with some arguments: a glob or `$x` among their arguments
 could expand to such an argument, so those are not known-safe either."""
 

@@ -8,10 +8,25 @@ not known to only print.
 from __future__ import annotations
 
 LONG_OPTIONS = (
-    "--quiet", "--silent", "--regexp-extended", "--posix", "--unbuffered", "--null-data",
-    "--separate", "--debug", "--sandbox", "--expression", "--line-length", "--in-place",
-    "--file", "--follow-symlinks", "--binary", "--zero-terminated", "--help", "--version",
-)  # fmt: skip
+    "--quiet",
+    "--silent",
+    "--regexp-extended",
+    "--posix",
+    "--unbuffered",
+    "--null-data",
+    "--separate",
+    "--debug",
+    "--sandbox",
+    "--expression",
+    "--line-length",
+    "--in-place",
+    "--file",
+    "--follow-symlinks",
+    "--binary",
+    "--zero-terminated",
+    "--help",
+    "--version",
+)
 FLAG_LETTERS = frozenset("nErsuzb")
 SIMPLE_COMMANDS = frozenset("pPdDnNgGhHxzF=lqQ{}")
 
