@@ -38,12 +38,36 @@ SECRET_NAME_PARTS = frozenset({"PASS", "PWD", "SK", "DSN"})
 `STRIPE_SK`, `SENTRY_DSN`), since as substrings they are everywhere (`COMPASS`, `TASK`)."""
 HARMLESS_NAMES = frozenset(
     {
-        "PATH", "HOME", "PWD", "OLDPWD", "SHELL", "USER", "LOGNAME", "TERM", "COLORTERM",
-        "LANG", "LANGUAGE", "LS_COLORS", "LSCOLORS", "VIRTUAL_ENV", "CONDA_PREFIX", "HOSTNAME",
-        "TMPDIR", "TZ", "DISPLAY", "EDITOR", "VISUAL", "PAGER", "MANPATH", "INFOPATH",
-        "PYTHONPATH", "LD_LIBRARY_PATH", "SHLVL", "_",
+        "PATH",
+        "HOME",
+        "PWD",
+        "OLDPWD",
+        "SHELL",
+        "USER",
+        "LOGNAME",
+        "TERM",
+        "COLORTERM",
+        "LANG",
+        "LANGUAGE",
+        "LS_COLORS",
+        "LSCOLORS",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "HOSTNAME",
+        "TMPDIR",
+        "TZ",
+        "DISPLAY",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "MANPATH",
+        "INFOPATH",
+        "PYTHONPATH",
+        "LD_LIBRARY_PATH",
+        "SHLVL",
+        "_",
     }
-)  # fmt: skip
+)
 """Variables whose values are never judged by their shape (a long `LS_COLORS` or `PATH` is not a
 key); with `HARMLESS_PREFIXES`. Their names match no secret word either."""
 HARMLESS_PREFIXES = ("LC_", "XDG_")

@@ -76,11 +76,8 @@ CMD {json.dumps(container_command(config))}
 
 def compose(plan: ProjectPlan, config: DeployConfig) -> str:
     url = f"http://127.0.0.1:{CONTAINER_PORT}{config.health}"
-    probe = [
-        "CMD", "python", "-c",
-        f"import sys, urllib.request; sys.exit(urllib.request.urlopen('{url}', timeout=2)"
-        ".status != 200)",
-    ]  # fmt: skip
+    opened = f"urllib.request.urlopen('{url}', timeout=2)"
+    probe = ["CMD", "python", "-c", f"import sys, urllib.request; sys.exit({opened}.status != 200)"]
     lines = [
         "# Written by `acb deploy --target compose`; validated against the Compose specification.",
         "services:",
@@ -101,8 +98,8 @@ def compose(plan: ProjectPlan, config: DeployConfig) -> str:
     needed = [s for s in plan.services if s in SERVICES]
     env: dict[str, str] = {}
     for name in needed:
-        env.update({k: v.replace("localhost", name).replace("127.0.0.1", name)
-                    for k, v in SERVICES[name][4].items()})  # fmt: skip
+        for key, value in SERVICES[name].exported.items():
+            env[key] = value.replace("localhost", name).replace("127.0.0.1", name)
     if env:
         lines.append("    environment:")
         lines += [f"      {k}: {json.dumps(v)}" for k, v in env.items()]
@@ -116,8 +113,12 @@ def compose(plan: ProjectPlan, config: DeployConfig) -> str:
         if variables:
             lines.append("    environment:")
             lines += [f"      {k}: {json.dumps(v)}" for k, v in variables.items()]
-        lines += ["    healthcheck:", f"      test: {json.dumps(['CMD-SHELL', health])}",
-                  "      interval: 5s", "      retries: 10"]  # fmt: skip
+        lines += [
+            "    healthcheck:",
+            f"      test: {json.dumps(['CMD-SHELL', health])}",
+            "      interval: 5s",
+            "      retries: 10",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -231,8 +232,7 @@ def _hadolint(root: Path, name: str) -> str:
 
 def _compose_schema(root: Path, name: str) -> str:
     """the Compose specification schema (check-jsonschema)"""
-    code, out = _run(["check-jsonschema", "--builtin-schema", "vendor.compose-spec",
-                      name], root)  # fmt: skip
+    code, out = _run(["check-jsonschema", "--builtin-schema", "vendor.compose-spec", name], root)
     if code != 0:
         return out
     if shutil.which("docker") and _run(["docker", "compose", "version"], root)[0] == 0:
@@ -243,8 +243,7 @@ def _compose_schema(root: Path, name: str) -> str:
 
 def _kubernetes(root: Path, name: str) -> str:
     """kubernetes-validate --strict"""
-    code, out = _run(["kubernetes-validate", "--strict", "-k", KUBERNETES_VERSION,
-                      name], root)  # fmt: skip
+    code, out = _run(["kubernetes-validate", "--strict", "-k", KUBERNETES_VERSION, name], root)
     return "" if code == 0 else out
 
 

@@ -7,34 +7,86 @@ inside `run:` scripts, a timeout on every job.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from autocodebase.delivery.plan import LanguagePlan, ProjectPlan
 
 # Full commit SHAs of the release tags named beside them (read from the actions' repositories).
 CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1  # v7.0.1"
-SETUP = {
-    "python": ("actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97  # v7.0.0",
-               "python-version"),
-    "node": ("actions/setup-node@820762786026740c76f36085b0efc47a31fe5020  # v7.0.0",
-             "node-version"),
+SETUP = {  # action, and the `with:` key that takes the version
+    "python": (
+        "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97  # v7.0.0",
+        "python-version",
+    ),
+    "node": (
+        "actions/setup-node@820762786026740c76f36085b0efc47a31fe5020  # v7.0.0",
+        "node-version",
+    ),
     "go": ("actions/setup-go@b7ad1dad31e06c5925ef5d2fc7ad053ef454303e  # v7.0.0", "go-version"),
-    "java": ("actions/setup-java@b6effb05e454b25005698d916606bdc6ffcbf961  # v5.7.0",
-             "java-version"),
-}  # fmt: skip
-IMAGES = {"python": "python:{v}-slim", "node": "node:{v}", "go": "golang:{v}",
-          "rust": "rust:{v}", "java": "maven:3-eclipse-temurin-{v}"}  # fmt: skip
+    "java": (
+        "actions/setup-java@b6effb05e454b25005698d916606bdc6ffcbf961  # v5.7.0",
+        "java-version",
+    ),
+}
+IMAGES = {
+    "python": "python:{v}-slim",
+    "node": "node:{v}",
+    "go": "golang:{v}",
+    "rust": "rust:{v}",
+    "java": "maven:3-eclipse-temurin-{v}",
+}
+
+
+class Service(NamedTuple):
+    """A backing service the tests need, run beside them in CI (and in compose)."""
+
+    image: str
+    env: dict[str, str]
+    """The service's own configuration."""
+    port: int
+    health: str
+    """A command that succeeds once the service is ready."""
+    exported: dict[str, str]
+    """What the app is told, to reach it."""
+
+
 SERVICES = {
-    "postgres": ("postgres:16", {"POSTGRES_PASSWORD": "postgres", "POSTGRES_DB": "app"}, 5432,
-                 "pg_isready -U postgres",
-                 {"DATABASE_URL": "postgresql://postgres:postgres@localhost:5432/app"}),
-    "mysql": ("mysql:8.4", {"MYSQL_ROOT_PASSWORD": "root", "MYSQL_DATABASE": "app"}, 3306,
-              "mysqladmin ping -proot", {"DATABASE_URL": "mysql://root:root@127.0.0.1:3306/app"}),
-    "redis": ("redis:7", {}, 6379, "redis-cli ping", {"REDIS_URL": "redis://localhost:6379/0"}),
-    "mongodb": ("mongo:7", {}, 27017, "mongosh --eval 'db.runCommand({ping:1})'",
-                {"MONGODB_URL": "mongodb://localhost:27017/app"}),
-    "rabbitmq": ("rabbitmq:3", {}, 5672, "rabbitmq-diagnostics -q ping",
-                 {"AMQP_URL": "amqp://guest:guest@localhost:5672/"}),
-}  # fmt: skip
+    "postgres": Service(
+        image="postgres:16",
+        env={"POSTGRES_PASSWORD": "postgres", "POSTGRES_DB": "app"},
+        port=5432,
+        health="pg_isready -U postgres",
+        exported={"DATABASE_URL": "postgresql://postgres:postgres@localhost:5432/app"},
+    ),
+    "mysql": Service(
+        image="mysql:8.4",
+        env={"MYSQL_ROOT_PASSWORD": "root", "MYSQL_DATABASE": "app"},
+        port=3306,
+        health="mysqladmin ping -proot",
+        exported={"DATABASE_URL": "mysql://root:root@127.0.0.1:3306/app"},
+    ),
+    "redis": Service(
+        image="redis:7",
+        env={},
+        port=6379,
+        health="redis-cli ping",
+        exported={"REDIS_URL": "redis://localhost:6379/0"},
+    ),
+    "mongodb": Service(
+        image="mongo:7",
+        env={},
+        port=27017,
+        health="mongosh --eval 'db.runCommand({ping:1})'",
+        exported={"MONGODB_URL": "mongodb://localhost:27017/app"},
+    ),
+    "rabbitmq": Service(
+        image="rabbitmq:3",
+        env={},
+        port=5672,
+        health="rabbitmq-diagnostics -q ping",
+        exported={"AMQP_URL": "amqp://guest:guest@localhost:5672/"},
+    ),
+}
 HEADER = (
     "# Written by `acb ci` from the project plan (`acb ci --plan`), validated (workflow schema,\n"
     "# zizmor) and with its install and test steps run locally before it was saved.\n"
@@ -136,8 +188,15 @@ def gitlab_pipeline(plan: ProjectPlan) -> str:
     steps = planned_steps(plan)
     assert lang is not None
     image = IMAGES.get(lang.name, "ubuntu:24.04").format(v=lang.version)
-    out = [HEADER.rstrip("\n"), "stages: [test]", "", "test:", "  stage: test",
-           f"  image: {json.dumps(image)}", "  timeout: 30m"]  # fmt: skip
+    out = [
+        HEADER.rstrip("\n"),
+        "stages: [test]",
+        "",
+        "test:",
+        "  stage: test",
+        f"  image: {json.dumps(image)}",
+        "  timeout: 30m",
+    ]
     variables: dict[str, str] = {}
     services = [SERVICES[s] for s in plan.services if s in SERVICES]
     if services:

@@ -19,9 +19,19 @@ from io import BufferedIOBase
 from typing import BinaryIO
 
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-     "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
-)  # fmt: skip
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    }
+)
 """Headers about one connection, never forwarded (RFC 9110 §7.6.1)."""
 
 PIECE = 64 * 1024
@@ -78,14 +88,15 @@ def forwarded_headers(headers: Message, length: int | None) -> dict[str, str]:
 
 def end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """A release's response headers minus those about its connection to the proxy."""
-    named = {t.strip().lower() for k, v in headers if k.lower() == "connection"
-             for t in v.split(",")}  # fmt: skip
+    named = {
+        t.strip().lower() for k, v in headers if k.lower() == "connection" for t in v.split(",")
+    }
     return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP | named]
 
 
 def _transfer_codings(headers: Message) -> list[str]:
-    codings = [c.strip().lower() for v in headers.get_all("Transfer-Encoding", [])
-               for c in v.split(",") if c.strip()]  # fmt: skip
+    values = headers.get_all("Transfer-Encoding", [])
+    codings = [c.strip().lower() for v in values for c in v.split(",") if c.strip()]
     if codings and codings[-1] != "chunked":  # the body's end cannot be known (RFC 9112 §6.3)
         raise RequestError(HTTPStatus.BAD_REQUEST, "chunked is not the final transfer coding")
     if len(codings) > 1:

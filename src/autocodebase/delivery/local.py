@@ -82,8 +82,8 @@ def load_config(root: Path, env: str = "default") -> DeployConfig:
     known = set(DeployConfig.__dataclass_fields__) - {"env"}
     unknown = sorted(set(data) - known)
     if unknown or "command" not in data:
-        raise DeployError(f"{CONFIG_FILE}: unknown keys {unknown}" if unknown
-                          else f"{CONFIG_FILE}: command is required")  # fmt: skip
+        problem = f"unknown keys {unknown}" if unknown else "command is required"
+        raise DeployError(f"{CONFIG_FILE}: {problem}")
     return DeployConfig(**data, env=env)
 
 
@@ -145,14 +145,18 @@ class Supervisor:
         # Isolated (-I) and started outside the workspace: `python -m` would otherwise put the
         # working directory first on sys.path, and a project with its own `autocodebase/`
         # package would run on the host in place of ours.
-        argv = [sys.executable, "-I", "-m", "autocodebase.delivery.proxy",
-                "--listen", str(self.port), "--control", str(self.control),
-                "--root", str(self.root), "--env", self.env]  # fmt: skip
+        argv = [sys.executable, "-I", "-m", "autocodebase.delivery.proxy"]
+        argv += ["--listen", str(self.port), "--control", str(self.control)]
+        argv += ["--root", str(self.root), "--env", self.env]
+        argv += ["--unsandboxed"] if self.unsandboxed else []
         subprocess.Popen(
-            argv + (["--unsandboxed"] if self.unsandboxed else []), stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
             cwd=self.control,
-        )  # fmt: skip
+        )
         os.close(log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -218,8 +222,13 @@ def judge(sup: Supervisor, config: DeployConfig, port: int, seconds: float) -> R
     total = len(probes) + stats["requests"]
     errors = failures + stats["errors"]
     p95 = max(stats["p95_ms"], p95_ms([took for _, took in probes]))
-    measured = {"requests": total, "errors": errors, "p95_ms": round(p95, 1),
-                "mirrored": stats["requests"], **app_metrics(port)}  # fmt: skip
+    measured = {
+        "requests": total,
+        "errors": errors,
+        "p95_ms": round(p95, 1),
+        "mirrored": stats["requests"],
+        **app_metrics(port),
+    }
     rate = errors / total if total else 0.0
     app_rate = measured.get("app_error_rate", 0.0)
     if rate > config.max_error_rate:
@@ -298,8 +307,8 @@ def _deploy(
         if watched.healthy:
             if previous and previous["port"] != port:
                 sup.call("stop-backend", port=previous["port"])
-            write_state(root, config, {"active": {"sha": sha, "port": port},
-                               "previous": previous or state.get("previous")})  # fmt: skip
+            kept = previous or state.get("previous")
+            write_state(root, config, {"active": {"sha": sha, "port": port}, "previous": kept})
             result.outcome = "live"
             return _recorded(root, config, result)
         verdict = ReleaseHealth(False, f"after the switch: {watched.reason}", watched.measured)

@@ -114,8 +114,14 @@ def find_anomalies(
             found[-1].what = _worse(found[-1].what, what)
             continue
         before = [r for r in live if _epoch(r["at"]) <= bucket.start + _width(buckets)]
-        found.append(Anomaly(bucket.start, bucket.start + _width(buckets), what,
-                             before[-1] if before else None))  # fmt: skip
+        found.append(
+            Anomaly(
+                start=bucket.start,
+                end=bucket.start + _width(buckets),
+                what=what,
+                release=before[-1] if before else None,
+            )
+        )
     return found
 
 
@@ -202,7 +208,7 @@ def render(report: Report, charts: bool = True) -> str:
         )
     for release in report.releases:
         reason = f" ({release['reason']})" if release.get("reason") else ""
-        lines.append(f"release {_clock(_epoch(release['at']))} {release['sha'][:12]} "
-                     f"{release['outcome']}{reason}")  # fmt: skip
+        at = _clock(_epoch(release["at"]))
+        lines.append(f"release {at} {release['sha'][:12]} {release['outcome']}{reason}")
     lines.append(f"diagnosis ({report.diagnosis_by}): {report.diagnosis}")
     return "\n".join(lines) + "\n"

@@ -149,7 +149,15 @@ def _python(root: Path) -> LanguagePlan | None:
     if manager == "pip" and not any("pytest" in d.lower() for d in deps) and _pytest_used(root):
         install.append("python -m pip install pytest")
     deps = [re.split(r"[\s<>=!~\[;(]", d, maxsplit=1)[0] for d in deps]
-    return LanguagePlan("python", version, source, manager, install, deps, prefix)
+    return LanguagePlan(
+        name="python",
+        version=version,
+        version_source=source,
+        package_manager=manager,
+        install=install,
+        dependencies=deps,
+        run_prefix=prefix,
+    )
 
 
 def _pytest_used(root: Path) -> bool:
@@ -182,7 +190,14 @@ def _node(root: Path) -> LanguagePlan | None:
     else:
         manager, install = "npm", ["npm install"]
     deps = [*package.get("dependencies", {}), *package.get("devDependencies", {})]
-    return LanguagePlan("node", version, source, manager, install, deps)
+    return LanguagePlan(
+        name="node",
+        version=version,
+        version_source=source,
+        package_manager=manager,
+        install=install,
+        dependencies=deps,
+    )
 
 
 def _go(root: Path) -> LanguagePlan | None:
@@ -192,9 +207,13 @@ def _go(root: Path) -> LanguagePlan | None:
     found = re.search(r"^go (\d+\.\d+)", text, re.M)
     deps = re.findall(r"^(?:require\s+)?\s*([\w./-]+) v\d", text, re.M)
     return LanguagePlan(
-        "go", found.group(1) if found else "stable", "go.mod" if found else "default",
-        "go modules", ["go mod download"], deps,
-    )  # fmt: skip
+        name="go",
+        version=found.group(1) if found else "stable",
+        version_source="go.mod" if found else "default",
+        package_manager="go modules",
+        install=["go mod download"],
+        dependencies=deps,
+    )
 
 
 def _rust(root: Path) -> LanguagePlan | None:
@@ -204,22 +223,35 @@ def _rust(root: Path) -> LanguagePlan | None:
     version = str(cargo.get("package", {}).get("rust-version", "stable"))
     deps = list(cargo.get("dependencies", {}))
     return LanguagePlan(
-        "rust", version, "rust-version" if version != "stable" else "default", "cargo",
-        ["cargo fetch"], deps,
-    )  # fmt: skip
+        name="rust",
+        version=version,
+        version_source="rust-version" if version != "stable" else "default",
+        package_manager="cargo",
+        install=["cargo fetch"],
+        dependencies=deps,
+    )
 
 
 def _java(root: Path) -> LanguagePlan | None:
     if (root / "pom.xml").is_file():
         found = re.search(r"<maven\.compiler\.(?:release|source)>(\d+)<", _read(root / "pom.xml"))
         return LanguagePlan(
-            "java", found.group(1) if found else "21", "pom.xml" if found else "default",
-            "maven", ["mvn -B -q dependency:go-offline"],
-        )  # fmt: skip
+            name="java",
+            version=found.group(1) if found else "21",
+            version_source="pom.xml" if found else "default",
+            package_manager="maven",
+            install=["mvn -B -q dependency:go-offline"],
+        )
     for name in ("build.gradle", "build.gradle.kts"):
         if (root / name).is_file():
             wrapper = "./gradlew" if (root / "gradlew").is_file() else "gradle"
-            return LanguagePlan("java", "21", "default", "gradle", [f"{wrapper} dependencies"])
+            return LanguagePlan(
+                name="java",
+                version="21",
+                version_source="default",
+                package_manager="gradle",
+                install=[f"{wrapper} dependencies"],
+            )
     return None
 
 

@@ -32,9 +32,20 @@ from autocodebase.vcs.git import worktree_files
 
 VENV = ".ci-venv"
 GITLAB_RESERVED = frozenset(
-    {"stages", "variables", "default", "include", "workflow", "image", "services",
-     "before_script", "after_script", "cache", "pages"}
-)  # fmt: skip
+    {
+        "stages",
+        "variables",
+        "default",
+        "include",
+        "workflow",
+        "image",
+        "services",
+        "before_script",
+        "after_script",
+        "cache",
+        "pages",
+    }
+)
 
 
 @dataclass
@@ -117,8 +128,8 @@ def _github(data: dict[str, Any]) -> tuple[list[Step], list[str]]:
             name = str(step.get("name") or step.get("uses") or f"step {index}")
             uses = str(step.get("uses", ""))
             if "run" in step:
-                steps.append(Step(f"{job_name}: {name}", str(step["run"]),
-                                  {**job_env, **_strings(step.get("env"))}))  # fmt: skip
+                env = {**job_env, **_strings(step.get("env"))}
+                steps.append(Step(name=f"{job_name}: {name}", script=str(step["run"]), env=env))
             elif uses.startswith(("actions/checkout@", "actions/setup-python@")):
                 continue  # the copy itself; the virtualenv
             elif uses:
@@ -138,8 +149,8 @@ def _gitlab(data: dict[str, Any]) -> tuple[list[Step], list[str]]:
         ):
             continue
         env = {**top_env, **_strings(job.get("variables"))}
-        not_run += [f"service {s if isinstance(s, str) else s.get('name')} (job {job_name})"
-                    for s in job.get("services") or []]  # fmt: skip
+        services = [s if isinstance(s, str) else s.get("name") for s in job.get("services") or []]
+        not_run += [f"service {service} (job {job_name})" for service in services]
         lines = [*(job.get("before_script") or []), *(job.get("script") or [])]
         steps += [Step(f"{job_name}: {line}", str(line), env) for line in lines]
     return steps, not_run
@@ -179,8 +190,13 @@ def prove(
             outcome: CommandOutcome = run_command(
                 policy, step.script, copy, {**env, **step.env}, timeout_s
             )
-            result = StepResult(step.name, step.script, outcome.exit_code,
-                                outcome.output, outcome.duration_s)  # fmt: skip
+            result = StepResult(
+                name=step.name,
+                script=step.script,
+                exit_code=outcome.exit_code,
+                output=outcome.output,
+                duration_s=outcome.duration_s,
+            )
             if outcome.timed_out:
                 result.output += f"\n(timed out after {timeout_s} s)"
             proof.results.append(result)

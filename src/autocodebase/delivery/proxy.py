@@ -316,9 +316,8 @@ def control(message: dict[str, Any]) -> dict[str, Any]:
         _running(message["port"])
     with STATE.lock:
         if op == "status":
-            return {"ok": True, "active": STATE.active, "shadow": STATE.shadow,
-                    "running": sorted(p for p, proc in STATE.processes.items()
-                                      if proc.poll() is None)}  # fmt: skip
+            running = sorted(p for p, proc in STATE.processes.items() if proc.poll() is None)
+            return {"ok": True, "active": STATE.active, "shadow": STATE.shadow, "running": running}
         if op == "switch":
             STATE.active, STATE.shadow = int(message["port"]), None
             return {"ok": True, "active": STATE.active}
@@ -334,8 +333,8 @@ def control(message: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, **record}
         if op == "series":
             since = int(message.get("since", 0))
-            return {"ok": True, "series": [[t, s.requests, s.errors, s.p95_ms()]
-                                           for t, s in STATE.series if t >= since]}  # fmt: skip
+            series = [[t, s.requests, s.errors, s.p95_ms()] for t, s in STATE.series if t >= since]
+            return {"ok": True, "series": series}
         if op == "stop":
             return {"ok": True, "stopping": True}
     return {"ok": False, "error": f"unknown op {op!r}"}
@@ -395,9 +394,14 @@ def _spawner() -> None:
         launch, reply = _SPAWN.get()
         try:
             process = subprocess.Popen(
-                launch.argv, cwd=launch.cwd, env=launch.env, stdout=launch.log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                launch.argv,
+                cwd=launch.cwd,
+                env=launch.env,
+                stdout=launch.log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             reply.put(process)
         except OSError as error:
             reply.put(error)
@@ -443,8 +447,15 @@ def main() -> None:
     token = read_token(args.control)
     if not token:
         parser.error(f"no token in {args.control}")
-    SUPERVISION.append(Supervision(args.root.resolve(), args.env, args.control, token,
-                                   args.unsandboxed))  # fmt: skip
+    SUPERVISION.append(
+        Supervision(
+            root=args.root.resolve(),
+            env=args.env,
+            control=args.control,
+            token=token,
+            unsandboxed=args.unsandboxed,
+        )
+    )
     socket_path = args.control / SOCKET_NAME
     socket_path.unlink(missing_ok=True)
     proxy = ThreadingHTTPServer(("127.0.0.1", args.listen), ProxyHandler)

@@ -108,8 +108,8 @@ def _sandbox_policy(network: bool, unsandboxed: bool, timeout_s: int) -> Sandbox
     if problem is not None and not unsandboxed:
         raise ReleaseError(f"releases are built and run in the sandbox, and {problem}")
     fallback: Fallback = "none" if unsandboxed else "refuse"
-    return SandboxPolicy(network=network, fallback=fallback,
-                         limits=Limits(timeout_s=timeout_s, memory_mb=0))  # fmt: skip
+    limits = Limits(timeout_s=timeout_s, memory_mb=0)
+    return SandboxPolicy(network=network, fallback=fallback, limits=limits)
 
 
 def build_release(root: Path, sha: str, network: bool = False, unsandboxed: bool = False) -> Path:
@@ -141,8 +141,12 @@ def build_release(root: Path, sha: str, network: bool = False, unsandboxed: bool
 def release_environment(release: Path, port: int) -> dict[str, str]:
     venv = release / ".venv"
     env = command_environment()
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv),
-               PYTHONPATH=str(release), PORT=str(port))  # fmt: skip
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        VIRTUAL_ENV=str(venv),
+        PYTHONPATH=str(release),
+        PORT=str(port),
+    )
     return env
 
 

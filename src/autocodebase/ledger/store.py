@@ -180,9 +180,16 @@ def record_release(
     connection.execute(
         "INSERT INTO releases (at, workspace, sha, target, outcome, reason, measured) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (time.time(), str(workspace), release["sha"], target, release["outcome"],
-         release.get("reason", ""), json.dumps(release.get("measured", {}))),
-    )  # fmt: skip
+        (
+            time.time(),
+            str(workspace),
+            release["sha"],
+            target,
+            release["outcome"],
+            release.get("reason", ""),
+            json.dumps(release.get("measured", {})),
+        ),
+    )
 
 
 def releases(connection: sqlite3.Connection, workspace: Path) -> list[dict[str, Any]]:

@@ -34,19 +34,18 @@ from autocodebase.vcs.diff import NEW_PREFIX, OLD_PREFIX
 
 PLAIN = ("-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.quotepath=off")
 
-# fmt: off
 NEUTRAL_CONFIG: tuple[tuple[str, str], ...] = (
-    ("core.hooksPath", "/dev/null"),        # no hook (reference-transaction, post-index-change...)
-    ("core.fsmonitor", "false"),            # runs on every index refresh (ls-files, diff)
+    ("core.hooksPath", "/dev/null"),  # no hook (reference-transaction, post-index-change...)
+    ("core.fsmonitor", "false"),  # runs on every index refresh (ls-files, diff)
     ("core.pager", "cat"),
     ("core.editor", ":"),
     ("sequence.editor", ":"),
     ("core.askPass", ""),
     ("core.sshCommand", "false"),
-    ("credential.helper", ""),              # an empty value clears the list of helpers
+    ("credential.helper", ""),  # an empty value clears the list of helpers
     ("diff.external", ""),
-    ("commit.gpgSign", "false"),            # a signing git runs gpg.program (commit-tree
-                                            # ignores it today; nothing acb runs may sign)
+    # A signing git runs gpg.program (commit-tree ignores it today; nothing acb runs may sign).
+    ("commit.gpgSign", "false"),
     ("tag.gpgSign", "false"),
     ("log.showSignature", "false"),
     ("gpg.program", "false"),
@@ -54,33 +53,30 @@ NEUTRAL_CONFIG: tuple[tuple[str, str], ...] = (
     ("gpg.x509.program", "false"),
     ("gpg.ssh.program", "false"),
     ("gpg.ssh.defaultKeyCommand", "false"),
-    ("protocol.allow", "never"),            # acb never fetches: no transport, no remote helper
-    ("protocol.ext.allow", "never"),        # a per-protocol setting would outrank protocol.allow
+    ("protocol.allow", "never"),  # acb never fetches: no transport, no remote helper
+    ("protocol.ext.allow", "never"),  # a per-protocol setting would outrank protocol.allow
     ("submodule.recurse", "false"),
-    ("safe.bareRepository", "explicit"),    # never adopt a bare repository found by discovery
+    ("safe.bareRepository", "explicit"),  # never adopt a bare repository found by discovery
 )
 """Settings that name or enable a program git would run, each pinned to a harmless value."""
-# fmt: on
 
-# fmt: off
 DIFF_FORMAT_CONFIG: tuple[tuple[str, str], ...] = (
-    ("diff.noprefix", "false"),             # `a.py`, read back as `py`
-    ("diff.mnemonicPrefix", "false"),       # `c/a.py w/a.py`, reviewed as `w/a.py`
-    ("diff.srcPrefix", "a/"),               # git 2.45+
+    ("diff.noprefix", "false"),  # `a.py`, read back as `py`
+    ("diff.mnemonicPrefix", "false"),  # `c/a.py w/a.py`, reviewed as `w/a.py`
+    ("diff.srcPrefix", "a/"),  # git 2.45+
     ("diff.dstPrefix", "b/"),
-    ("diff.relative", "false"),             # paths relative to the cwd, not the root
-    ("diff.renames", "true"),               # git's default; a call that cares says so
+    ("diff.relative", "false"),  # paths relative to the cwd, not the root
+    ("diff.renames", "true"),  # git's default; a call that cares says so
     ("diff.context", "3"),
     ("diff.interHunkContext", "0"),
     ("diff.suppressBlankEmpty", "false"),
-    ("diff.submodule", "short"),            # not a log of the submodule's commits
+    ("diff.submodule", "short"),  # not a log of the submodule's commits
     ("color.ui", "false"),
     ("color.diff", "false"),
 )
 """Settings that change what a diff looks like, pinned to git's defaults: acb parses the diffs
 it asks for (`vcs.diff`), applies them (`git apply`, which expects `a/` and `b/`), and stores
 them in the ledger, so a user's taste in diffs must not reach them."""
-# fmt: on
 
 DIFF_FORMAT = ("--no-color", f"--src-prefix={OLD_PREFIX}", f"--dst-prefix={NEW_PREFIX}")
 """The same prefixes as flags, which outrank any config key a later git may add for them."""
