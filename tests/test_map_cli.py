@@ -39,7 +39,7 @@ def test_acb_map_prints_the_focused_map_and_reuses_its_index(tmp_path: Path) -> 
 def test_acb_map_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     missing = run_acb("map", "-C", str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode == 2
-    assert missing.stderr.count("\n") == 1 and "is not a directory" in missing.stderr
+    assert missing.stderr.count("\n") == 1 and "no such directory" in missing.stderr
     bad_budget = run_acb("map", "--budget", "0", cwd=tmp_path)
     assert bad_budget.returncode == 2 and "Traceback" not in bad_budget.stderr
 

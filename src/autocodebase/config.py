@@ -1,5 +1,12 @@
 """Layered settings: defaults < user config < project config < environment < command-line flags.
 
+Each setting is declared once, as a field of `Settings`: its type, default and docstring, and in
+its metadata (`setting(...)`) what else there is to know: whether a project's config may set it
+and under which rule, the environment variable that overrides it, the `[table] key` a config file
+may also spell it as. Validation, the project allow-list (`PROJECT_MAY_SET`), the environment
+layer and the command line's choices (`SANDBOX_MODES`, `APPROVAL_POLICIES`, ...) are derived from
+those declarations; there is no second table to keep in step.
+
 Each layer is a plain mapping; `UNSET` marks "this layer says nothing" so that an explicit
 `false` or `0` in a later layer still wins. The resolved settings of a run go into the ledger.
 
@@ -14,13 +21,34 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, Union, get_args, get_origin, get_type_hints
 
 from autocodebase.errors import ConfigError
+
+SandboxMode = Literal["read-only", "workspace-write", "full-access"]
+"""Where sandboxed commands may write (`sandbox/policy.py` says what each mode means)."""
+ApprovalPolicy = Literal["untrusted", "on-request", "never"]
+"""When a person is asked before a command runs (`sandbox/gate.py`)."""
+Fallback = Literal["refuse", "read-only-guard", "none"]
+"""What happens to a command when bubblewrap cannot run."""
+BlockOn = Literal["high", "medium", "low", "never"]
+"""The least severe review finding that blocks a commit; `never` blocks none."""
+WireApi = Literal["chat", "responses", "anthropic"]
+"""The protocol a configured provider speaks."""
+
+SANDBOX_MODES: Final[tuple[SandboxMode, ...]] = get_args(SandboxMode)
+APPROVAL_POLICIES: Final[tuple[ApprovalPolicy, ...]] = get_args(ApprovalPolicy)
+FALLBACKS: Final[tuple[Fallback, ...]] = get_args(Fallback)
+BLOCK_ON: Final[tuple[BlockOn, ...]] = get_args(BlockOn)
+WIRE_APIS: Final[tuple[WireApi, ...]] = get_args(WireApi)
+SEVERITY_ORDER: Final[tuple[BlockOn, ...]] = ("low", "medium", "high", "never")
+"""`review_block_on`, strictest first: blocking on `low` blocks on everything worse too."""
+
+ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Unset:
@@ -29,9 +57,6 @@ class _Unset:
 
 
 UNSET: Final = _Unset()
-
-WIRE_APIS = ("chat", "responses", "anthropic")
-ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -52,141 +77,6 @@ class ProviderConfig:
     api_key_env: str | None = None
     wire_api: str = "chat"
 
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run needs to know that is not the task itself."""
-
-    model: str = "openai/gpt-5.1"
-    max_steps: int = 50
-    max_cost: float | None = None
-    compact_at_tokens: int = 100_000
-    """Estimated tokens (characters / 4) at which a conversation is compacted; 0 turns it off."""
-    stream: bool = True
-    test_command: str | None = None
-    """`[test] command`: how to run the tests, when detection from the project's files is wrong."""
-    test_timeout_s: int = 900
-    test_budget_s: int = 240
-    """Seconds the test gate may spend on one check: the tests chosen for the change first,
-    the whole suite only when it is known (or estimated) to fit what is left."""
-    test_gate: bool = True
-    """Run the tests before the model may finish; new failures go back to it."""
-    test_rounds: int = 2
-    """How often failing tests go back to the model before the run fails."""
-    review_gate: bool = True
-    """Review the run's change (static gates) before committing it."""
-    review_block_on: str = "high"
-    """Findings at least this severe go back to the model, and block the commit if they stay."""
-    review_rounds: int = 2
-    """How often blocking findings go back to the model before the run fails."""
-    review_model: bool = False
-    """Also ask the model to review the change (two passes: find, then score and drop the weak
-    ones). In runs its findings are shown and recorded; only the static gates block."""
-    review_model_tokens: int = 6000
-    """Budget of the compressed diff the model review sees."""
-    map_tokens: int = 1024
-    """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
-    map_wait_s: float = 1.0
-    """How long the first request waits for that map; a map not ready by then (a cold index of
-    a large repository) follows with a later tool result."""
-    shell_timeout_s: int = 120
-    output_limit: int = 16_000
-    request_timeout_s: float = 600.0
-    retry_attempts: int = 6
-    retry_base_delay_s: float = 1.0
-    retry_max_delay_s: float = 60.0
-    commit: bool = True
-    use_git: bool = True
-    sandbox_mode: str = "workspace-write"
-    network: bool = False
-    approvals: str | None = None
-    """None: the front end decides (headless `exec` never asks, a conversation asks on request)."""
-    sandbox_fallback: str = "refuse"
-    writable_roots: tuple[str, ...] = ()
-    env_allow: tuple[str, ...] = ()
-    max_processes: int = 512
-    memory_mb: int = 8192
-    ledger_path: Path = field(default_factory=lambda: default_state_dir() / "ledger.db")
-    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
-    prices: Mapping[str, Price] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-    """What the layers said that was not honoured (a project's config asking for what only you
-    may set), one line each; front ends show them, the ledger keeps them with the settings."""
-
-    def to_record(self) -> dict[str, Any]:
-        """JSON-ready form for the ledger; providers are listed without secrets (there are none)."""
-        record = asdict(self)
-        record["ledger_path"] = str(self.ledger_path)
-        return record
-
-
-SCALAR_KEYS: Final = {
-    "model": str,
-    "max_steps": int,
-    "max_cost": float,
-    "compact_at_tokens": int,
-    "stream": bool,
-    "map_tokens": int,
-    "map_wait_s": float,
-    "shell_timeout_s": int,
-    "output_limit": int,
-    "request_timeout_s": float,
-    "retry_attempts": int,
-    "retry_base_delay_s": float,
-    "retry_max_delay_s": float,
-    "commit": bool,
-    "use_git": bool,
-    "sandbox_mode": str,
-    "network": bool,
-    "approvals": str,
-    "sandbox_fallback": str,
-    "max_processes": int,
-    "memory_mb": int,
-    "test_command": str,
-    "test_timeout_s": int,
-    "test_budget_s": int,
-    "test_gate": bool,
-    "test_rounds": int,
-    "review_gate": bool,
-    "review_block_on": str,
-    "review_rounds": int,
-    "review_model": bool,
-    "review_model_tokens": int,
-}
-CHOICES: Final = {
-    "sandbox_mode": ("read-only", "workspace-write", "full-access"),
-    "approvals": ("untrusted", "on-request", "never"),
-    "sandbox_fallback": ("refuse", "read-only-guard", "none"),
-    "review_block_on": ("high", "medium", "low", "never"),
-}
-SANDBOX_TABLE: Final = {
-    "mode": "sandbox_mode",
-    "network": "network",
-    "fallback": "sandbox_fallback",
-    "writable_roots": "writable_roots",
-    "env_allow": "env_allow",
-    "max_processes": "max_processes",
-    "memory_mb": "memory_mb",
-}
-TEST_TABLE: Final = {
-    "command": "test_command",
-    "timeout_s": "test_timeout_s",
-    "budget_s": "test_budget_s",
-    "gate": "test_gate",
-    "rounds": "test_rounds",
-}
-REVIEW_TABLE: Final = {
-    "gate": "review_gate",
-    "block_on": "review_block_on",
-    "rounds": "review_rounds",
-    "model": "review_model",
-    "model_tokens": "review_model_tokens",
-}
-TABLES: Final = {"sandbox": SANDBOX_TABLE, "test": TEST_TABLE, "review": REVIEW_TABLE}
-LIST_KEYS: Final = ("writable_roots", "env_allow")
-ENV_KEYS: Final = {"ACB_MODEL": "model", "ACB_MAX_STEPS": "max_steps", "ACB_MAX_COST": "max_cost"}
-SEVERITY_ORDER: Final = ("low", "medium", "high", "never")
-"""`review_block_on`, strictest first: blocking on `low` blocks on everything worse too."""
 
 ProjectRule = Callable[[Any, Any, bool], str | None]
 """Given a project's value, yours (the default, or your config's) and whether your config set it:
@@ -229,80 +119,6 @@ def _blocks_at_least_as_much(value: Any, yours: Any, _you_set_it: bool) -> str |
     return f"a repository may only make the review stricter (yours is {yours!r})"
 
 
-PROJECT_MAY_SET: Final[Mapping[str, ProjectRule]] = {
-    "test_command": _describes_project,  # runs in the sandbox; the repository owns its tests anyway
-    "test_timeout_s": _up_to(3600),
-    "test_budget_s": _up_to(3600),
-    "map_tokens": _up_to(8192),
-    "map_wait_s": _up_to(30),
-    "review_model_tokens": _up_to(24_000),
-    "max_steps": _no_more_than,
-    "max_cost": _no_more_than,
-    "shell_timeout_s": _no_more_than,
-    "output_limit": _no_more_than,
-    "test_rounds": _no_more_than,
-    "review_rounds": _no_more_than,
-    "commit": _no_more_than,
-    "test_gate": _no_less_than,
-    "review_gate": _no_less_than,
-    "review_block_on": _blocks_at_least_as_much,
-}
-"""The only settings a repository's own config may set, each with the rule its value must pass.
-
-Left out on purpose: the sandbox (`sandbox_mode`, `network`, `writable_roots`, `env_allow`, the
-limits, `sandbox_fallback`) and `approvals`, which it would run under; `model`, `providers`,
-`prices` and the request/retry settings, which decide where your code and keys go and what a run
-costs (a `replay:PATH` model even reads a file of the repository's choosing); `ledger_path`, the
-record; `use_git`, `compact_at_tokens`, `review_model` and `stream`, which are yours to choose."""
-
-
-def default_state_dir() -> Path:
-    """`$ACB_HOME`, else `$XDG_STATE_HOME/acb`, else `~/.local/state/acb` (nothing is created)."""
-    if os.environ.get("ACB_HOME"):
-        return Path(os.environ["ACB_HOME"])
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "acb"
-
-
-def user_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "acb" / "config.toml"
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from exc
-
-
-def _coerce(key: str, value: Any, source: str) -> Any:
-    kind = SCALAR_KEYS[key]
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                lowered = value.strip().lower()
-                if lowered not in {"1", "0", "true", "false", "yes", "no"}:
-                    raise ValueError(value)
-                return lowered in {"1", "true", "yes"}
-            if not isinstance(value, bool):
-                raise ValueError(value)
-            return value
-        if kind in (int, float) and isinstance(value, bool):
-            raise ValueError(value)
-        coerced = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}") from None
-    if kind in (int, float) and coerced < 0:
-        raise ConfigError(f"{source}: {key} must not be negative")
-    if key in CHOICES and coerced not in CHOICES[key]:
-        raise ConfigError(f"{source}: {key} must be one of {', '.join(CHOICES[key])}")
-    return coerced
-
-
 def _providers(raw: Any, source: str) -> dict[str, ProviderConfig]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: [providers] must be a table")
@@ -310,7 +126,7 @@ def _providers(raw: Any, source: str) -> dict[str, ProviderConfig]:
     for name, table in raw.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [providers.{name}] must be a table")
-        unknown = set(table) - {"base_url", "api_key_env", "wire_api"}
+        unknown = set(table) - {f.name for f in fields(ProviderConfig)}
         if unknown:
             raise ConfigError(f"{source}: [providers.{name}] has unknown keys {sorted(unknown)}")
         wire = table.get("wire_api", "chat")
@@ -343,18 +159,289 @@ def _prices(raw: Any, source: str) -> dict[str, Price]:
         ) from exc
 
 
+def _path(raw: Any, _source: str) -> Path:
+    return Path(str(raw)).expanduser()
+
+
+Parser = Callable[[Any, str], Any]
+"""Reads a setting whose value is not a scalar or a list of strings: (value, source) -> value;
+a mapping it returns is merged key by key into what earlier layers said."""
+
+
+def setting(
+    *,
+    project: ProjectRule | None,
+    env: str | None = None,
+    table: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    parse: Parser | None = None,
+) -> dict[str, Any]:
+    """The metadata of a `Settings` field: everything acb needs to know about it besides its
+    type, default and docstring.
+
+    `project`: the rule a repository's own config must pass to set it, or None when only you
+    may (every setting says which, on purpose). `env`: the environment variable that overrides
+    it. `table`: how a config file may also spell it, "TABLE.KEY" for `[TABLE] KEY`. `choices`:
+    the allowed values, when the annotation cannot be a `Literal` yet. `parse`: how to read a
+    value that is not a scalar or a list of strings."""
+    return {
+        "setting": True,
+        "project": project,
+        "env": env,
+        "table": table,
+        "choices": choices,
+        "parse": parse,
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know that is not the task itself."""
+
+    model: str = field(default="openai/gpt-5.1", metadata=setting(project=None, env="ACB_MODEL"))
+    """`PROVIDER/NAME` or `replay:CASSETTE`. Yours only: it decides where your code and keys go
+    (and a `replay:PATH` model reads a file of the repository's choosing)."""
+    max_steps: int = field(default=50, metadata=setting(project=_no_more_than, env="ACB_MAX_STEPS"))
+    max_cost: float | None = field(
+        default=None, metadata=setting(project=_no_more_than, env="ACB_MAX_COST")
+    )
+    compact_at_tokens: int = field(default=100_000, metadata=setting(project=None))
+    """Estimated tokens (characters / 4) at which a conversation is compacted; 0 turns it off."""
+    stream: bool = field(default=True, metadata=setting(project=None))
+    test_command: str | None = field(
+        default=None, metadata=setting(project=_describes_project, table="test.command")
+    )
+    """`[test] command`: how to run the tests, when detection from the project's files is wrong.
+    A project may set it: it runs in the sandbox, and the repository owns its tests anyway."""
+    test_timeout_s: int = field(
+        default=900, metadata=setting(project=_up_to(3600), table="test.timeout_s")
+    )
+    test_budget_s: int = field(
+        default=240, metadata=setting(project=_up_to(3600), table="test.budget_s")
+    )
+    """Seconds the test gate may spend on one check: the tests chosen for the change first,
+    the whole suite only when it is known (or estimated) to fit what is left."""
+    test_gate: bool = field(
+        default=True, metadata=setting(project=_no_less_than, table="test.gate")
+    )
+    """Run the tests before the model may finish; new failures go back to it."""
+    test_rounds: int = field(
+        default=2, metadata=setting(project=_no_more_than, table="test.rounds")
+    )
+    """How often failing tests go back to the model before the run fails."""
+    review_gate: bool = field(
+        default=True, metadata=setting(project=_no_less_than, table="review.gate")
+    )
+    """Review the run's change (static gates) before committing it."""
+    review_block_on: BlockOn = field(
+        default="high", metadata=setting(project=_blocks_at_least_as_much, table="review.block_on")
+    )
+    """Findings at least this severe go back to the model, and block the commit if they stay."""
+    review_rounds: int = field(
+        default=2, metadata=setting(project=_no_more_than, table="review.rounds")
+    )
+    """How often blocking findings go back to the model before the run fails."""
+    review_model: bool = field(default=False, metadata=setting(project=None, table="review.model"))
+    """Also ask the model to review the change (two passes: find, then score and drop the weak
+    ones). In runs its findings are shown and recorded; only the static gates block."""
+    review_model_tokens: int = field(
+        default=6000, metadata=setting(project=_up_to(24_000), table="review.model_tokens")
+    )
+    """Budget of the compressed diff the model review sees."""
+    map_tokens: int = field(default=1024, metadata=setting(project=_up_to(8192)))
+    """Budget of the repo map given to the model at the start of a run; 0 leaves it out."""
+    map_wait_s: float = field(default=1.0, metadata=setting(project=_up_to(30)))
+    """How long the first request waits for that map; a map not ready by then (a cold index of
+    a large repository) follows with a later tool result."""
+    shell_timeout_s: int = field(default=120, metadata=setting(project=_no_more_than))
+    output_limit: int = field(default=16_000, metadata=setting(project=_no_more_than))
+    request_timeout_s: float = field(default=600.0, metadata=setting(project=None))
+    retry_attempts: int = field(default=6, metadata=setting(project=None))
+    retry_base_delay_s: float = field(default=1.0, metadata=setting(project=None))
+    retry_max_delay_s: float = field(default=60.0, metadata=setting(project=None))
+    commit: bool = field(default=True, metadata=setting(project=_no_more_than))
+    use_git: bool = field(default=True, metadata=setting(project=None))
+    # `str` with `choices` rather than `SandboxMode` / `Fallback` until agent/runner.py drops
+    # the casts it needs for a `str` today (strict mypy would call them unused).
+    sandbox_mode: str = field(
+        default="workspace-write",
+        metadata=setting(project=None, table="sandbox.mode", choices=SANDBOX_MODES),
+    )
+    network: bool = field(default=False, metadata=setting(project=None, table="sandbox.network"))
+    approvals: ApprovalPolicy | None = field(default=None, metadata=setting(project=None))
+    """None: the front end decides (headless `exec` never asks, a conversation asks on request)."""
+    sandbox_fallback: str = field(
+        default="refuse",
+        metadata=setting(project=None, table="sandbox.fallback", choices=FALLBACKS),
+    )
+    writable_roots: tuple[str, ...] = field(
+        default=(), metadata=setting(project=None, table="sandbox.writable_roots")
+    )
+    env_allow: tuple[str, ...] = field(
+        default=(), metadata=setting(project=None, table="sandbox.env_allow")
+    )
+    max_processes: int = field(
+        default=512, metadata=setting(project=None, table="sandbox.max_processes")
+    )
+    memory_mb: int = field(default=8192, metadata=setting(project=None, table="sandbox.memory_mb"))
+    ledger_path: Path = field(
+        default_factory=lambda: default_state_dir() / "ledger.db",
+        metadata=setting(project=None, parse=_path),
+    )
+    providers: Mapping[str, ProviderConfig] = field(
+        default_factory=dict, metadata=setting(project=None, parse=_providers)
+    )
+    prices: Mapping[str, Price] = field(
+        default_factory=dict, metadata=setting(project=None, parse=_prices)
+    )
+    warnings: tuple[str, ...] = ()
+    """What the layers said that was not honoured (a project's config asking for what only you
+    may set), one line each; front ends show them, the ledger keeps them with the settings."""
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready form for the ledger; providers are listed without secrets (there are none)."""
+        record = asdict(self)
+        record["ledger_path"] = str(self.ledger_path)
+        return record
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting as read from its declaration: what a layer's value must be, and who may set
+    it from where."""
+
+    name: str
+    kind: type | None
+    """str, int, float or bool for a scalar; tuple for a list of strings; None when `parse` reads
+    it."""
+    choices: tuple[str, ...] | None
+    project: ProjectRule | None
+    env: str | None
+    table: tuple[str, str] | None
+    """`(TABLE, KEY)` when a config file may also spell it `[TABLE] KEY`."""
+    parse: Parser | None
+
+
+def _spec(name: str, hint: Any, metadata: Mapping[str, Any]) -> Spec:
+    if get_origin(hint) in (Union, types.UnionType):  # `X | None`: None means "not set"
+        (hint,) = [arg for arg in get_args(hint) if arg is not type(None)]
+    choices = metadata["choices"]
+    kind: type | None
+    if metadata["parse"] is not None:
+        kind = None
+    elif get_origin(hint) is Literal:
+        kind, choices = str, choices or get_args(hint)
+    elif get_origin(hint) is tuple:
+        kind = tuple
+    elif hint in (str, int, float, bool):
+        kind = hint
+    else:
+        raise TypeError(f"Settings.{name}: no way to read a {hint!r}; give it parse=")
+    table: str | None = metadata["table"]
+    section, _, key = (table or "").partition(".")
+    return Spec(
+        name=name,
+        kind=kind,
+        choices=choices,
+        project=metadata["project"],
+        env=metadata["env"],
+        table=(section, key) if table else None,
+        parse=metadata["parse"],
+    )
+
+
+def _specs() -> dict[str, Spec]:
+    hints = get_type_hints(Settings)
+    return {
+        f.name: _spec(f.name, hints[f.name], f.metadata)
+        for f in fields(Settings)
+        if f.metadata.get("setting")
+    }
+
+
+SPECS: Final = _specs()
+"""Every setting by name, as its field declares it."""
+DEFAULTS: Final = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
+PROJECT_MAY_SET: Final[Mapping[str, ProjectRule]] = {
+    spec.name: spec.project for spec in SPECS.values() if spec.project is not None
+}
+"""The only settings a repository's own config may set, each with the rule its value must pass
+(`setting(project=...)`).
+
+Left out on purpose: the sandbox (`sandbox_mode`, `network`, `writable_roots`, `env_allow`, the
+limits, `sandbox_fallback`) and `approvals`, which it would run under; `model`, `providers`,
+`prices` and the request/retry settings, which decide where your code and keys go and what a run
+costs (a `replay:PATH` model even reads a file of the repository's choosing); `ledger_path`, the
+record; `use_git`, `compact_at_tokens`, `review_model` and `stream`, which are yours to choose."""
+ENV_KEYS: Final = {spec.env: spec.name for spec in SPECS.values() if spec.env}
+"""Environment variable -> setting, for the layer between the project's config and the flags."""
+TABLES: Final[Mapping[str, Mapping[str, str]]] = {
+    table: {
+        spec.table[1]: spec.name for spec in SPECS.values() if spec.table and spec.table[0] == table
+    }
+    for table in dict.fromkeys(spec.table[0] for spec in SPECS.values() if spec.table)
+}
+"""`[TABLE] KEY` -> setting: another way a config file may spell some settings."""
+
+
+def default_state_dir() -> Path:
+    """`$ACB_HOME`, else `$XDG_STATE_HOME/acb`, else `~/.local/state/acb` (nothing is created)."""
+    if os.environ.get("ACB_HOME"):
+        return Path(os.environ["ACB_HOME"])
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "acb"
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "acb" / "config.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here: the commands that only declare their options never need it
+
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    spec = SPECS[key]
+    kind = spec.kind
+    assert kind is not None and kind is not tuple, key  # scalars only
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError(value)
+                return lowered in {"1", "true", "yes"}
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError(value)
+        coerced = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}") from None
+    if kind in (int, float) and coerced < 0:
+        raise ConfigError(f"{source}: {key} must not be negative")
+    if spec.choices is not None and coerced not in spec.choices:
+        raise ConfigError(f"{source}: {key} must be one of {', '.join(spec.choices)}")
+    return coerced
+
+
 def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> None:
     """Fold one layer into `base`, validating as we go so errors name their source."""
     for key, value in layer.items():
         if value is UNSET or value is None:
             continue
-        if key == "providers":
-            base["providers"] = {**base.get("providers", {}), **_providers(value, source)}
-        elif key == "prices":
-            base["prices"] = {**base.get("prices", {}), **_prices(value, source)}
-        elif key == "ledger_path":
-            base["ledger_path"] = Path(str(value)).expanduser()
-        elif key in TABLES:
+        spec = SPECS.get(key)
+        if key in TABLES:
             table = TABLES[key]
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: [{key}] must be a table")
@@ -362,17 +449,17 @@ def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> 
             if unknown:
                 raise ConfigError(f"{source}: [{key}] has unknown keys {sorted(unknown)}")
             merge_layer(base, {table[k]: v for k, v in value.items()}, source)
-        elif key in LIST_KEYS:
+        elif spec is None:
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+        elif spec.parse is not None:
+            parsed = spec.parse(value, source)
+            base[key] = {**base.get(key, {}), **parsed} if isinstance(parsed, dict) else parsed
+        elif spec.kind is tuple:
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{source}: {key} must be a list of strings")
             base[key] = tuple(value)
-        elif key in SCALAR_KEYS:
-            base[key] = _coerce(key, value, source)
         else:
-            raise ConfigError(f"{source}: unknown setting {key!r}")
-
-
-DEFAULTS: Final = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
+            base[key] = _coerce(key, value, source)
 
 
 def _entries(layer: Mapping[str, Any]) -> list[tuple[str | None, str, Any]]:
@@ -383,12 +470,8 @@ def _entries(layer: Mapping[str, Any]) -> list[tuple[str | None, str, Any]]:
             for inner, item in value.items():
                 entries.append((TABLES[key].get(inner), f"[{key}] {inner}", item))
         else:
-            known = key in SCALAR_KEYS or key in LIST_KEYS or key in OWN_KEYS
-            entries.append((key if known else None, key, value))
+            entries.append((key if key in SPECS else None, key, value))
     return entries
-
-
-OWN_KEYS: Final = ("providers", "prices", "ledger_path")
 
 
 def project_layer(

@@ -11,21 +11,22 @@ from typing import TYPE_CHECKING
 
 import click
 
+from autocodebase.cli.options import directory_option
+
 if TYPE_CHECKING:
     from autocodebase.sandbox.approvals import ApprovalStore
 
 
-def _store(directory: str | None) -> ApprovalStore:
-    from autocodebase.errors import UsageError
+def _store(directory: Path) -> ApprovalStore:
     from autocodebase.sandbox.approvals import ApprovalStore
 
-    path = Path(directory or ".").expanduser()
-    if not path.is_dir():
-        raise UsageError(f"no such directory: {directory}")
-    store = ApprovalStore(path)
+    store = ApprovalStore(directory)
     if store.warning:
         click.echo(f"warning: {store.warning}", err=True)
     return store
+
+
+PROJECT = "The project (default: current)."
 
 
 @click.group("approvals")
@@ -34,8 +35,8 @@ def approvals() -> None:
 
 
 @approvals.command("list")
-@click.option("-C", "--cd", "directory", metavar="DIR")
-def list_approvals(directory: str | None) -> None:
+@directory_option(PROJECT)
+def list_approvals(directory: Path) -> None:
     """Number and describe every approval in force."""
     entries = _store(directory).project()
     if not entries:
@@ -45,13 +46,11 @@ def list_approvals(directory: str | None) -> None:
 
 
 @approvals.command("add")
-@click.option("-C", "--cd", "directory", metavar="DIR")
+@directory_option(PROJECT)
 @click.option("--command", "exact", metavar="CMD", help="Approve this exact command line.")
 @click.option("--program", metavar="NAME", help="Approve this program with any arguments.")
 @click.option("--escalated", is_flag=True, help="Also allow it to run outside the sandbox.")
-def add_approval(
-    directory: str | None, exact: str | None, program: str | None, escalated: bool
-) -> None:
+def add_approval(directory: Path, exact: str | None, program: str | None, escalated: bool) -> None:
     """Pre-approve a command for this project (headless runs cannot ask)."""
     from autocodebase.errors import UsageError
     from autocodebase.sandbox.approvals import Approval
@@ -68,10 +67,10 @@ def add_approval(
 
 
 @approvals.command("revoke")
-@click.option("-C", "--cd", "directory", metavar="DIR")
+@directory_option(PROJECT)
 @click.argument("number", type=int, required=False)
 @click.option("--all", "everything", is_flag=True, help="Revoke every approval.")
-def revoke_approval(directory: str | None, number: int | None, everything: bool) -> None:
+def revoke_approval(directory: Path, number: int | None, everything: bool) -> None:
     """Revoke approval NUMBER (from `acb approvals list`), or --all."""
     from autocodebase.errors import UsageError
 

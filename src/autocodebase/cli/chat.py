@@ -18,7 +18,9 @@ import click
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
-from autocodebase.sandbox.gate import APPROVAL_POLICIES, Edited
+from autocodebase.cli.options import approvals_option, directory_option, sandbox_option
+from autocodebase.config import APPROVAL_POLICIES, ApprovalPolicy
+from autocodebase.sandbox.gate import Edited
 from autocodebase.signals import Terminated, terminating_signals
 
 SLASH_HELP = {
@@ -27,7 +29,7 @@ SLASH_HELP = {
     "/undo": "put back the files the last turn changed",
     "/commit": "commit this session's changes (message written by the model)",
     "/tokens": "tokens and cost so far",
-    "/approvals [POLICY]": "show or set the approval policy (untrusted, on-request, never)",
+    "/approvals [POLICY]": f"show or set the approval policy ({', '.join(APPROVAL_POLICIES)})",
     "/model [PROVIDER/NAME]": "show or switch the model",
     "/compact": "summarise older turns now (the task, plan, files and last tests stay verbatim)",
     "/add PATH...": "keep files in the context: their current text goes with every message",
@@ -37,6 +39,9 @@ SLASH_HELP = {
     "/exit": "end the session",
 }
 MAX_MENTION_BYTES = 64_000
+CHAT_APPROVALS: ApprovalPolicy = "on-request"
+"""The approval policy of a conversation unless you choose one: it can ask, so it asks when the
+model wants to step outside the sandbox."""
 APPROVAL_CHOICES = {
     "y": ("approve-once", "yes, this once"),
     "s": ("approve-command-session", "yes, and this exact command for this session"),
@@ -366,18 +371,16 @@ def make_prompt(workspace: Path, history: Path) -> Any:
 
 
 @click.command("chat")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Work in DIR (default: current).")
+@directory_option()
 @click.option("-m", "--model", help="PROVIDER/NAME, e.g. openai/gpt-5.1, or replay:CASSETTE.")
-@click.option(
-    "--sandbox", "sandbox_mode", type=click.Choice(["read-only", "workspace-write", "full-access"])
-)
-@click.option("--approvals", type=click.Choice(["untrusted", "on-request", "never"]))
+@sandbox_option()
+@approvals_option(f"When to ask before a command (default for chat: {CHAT_APPROVALS}).")
 @click.option(
     "--network", is_flag=True, default=None, help="Let sandboxed commands use the network."
 )
 @click.option("--no-git", is_flag=True, help="Run outside git: no checkpoints, no undo, no commit.")
 def chat(
-    directory: str | None,
+    directory: Path,
     model: str | None,
     sandbox_mode: str | None,
     approvals: str | None,
@@ -388,19 +391,19 @@ def chat(
 
     With stdin not a terminal, reads one task from it and behaves like `acb exec`.
     """
-    from autocodebase.cli.exec_cmd import _workspace
-
     if not sys.stdin.isatty():
         from autocodebase.cli.exec_cmd import exec_command
 
         context = click.get_current_context()
-        arguments = (
-            ["-"] + (["-C", directory] if directory else []) + (["-m", model] if model else [])
-        )
+        # Every option of `chat` is an option of `exec` too: pass on each one given.
+        given = {"-m": model, "--sandbox": sandbox_mode, "--approvals": approvals}
+        arguments = ["-", "-C", str(directory)]
+        arguments += [part for name, value in given.items() if value for part in (name, value)]
+        arguments += ["--network"] * bool(network) + ["--no-git"] * no_git
         return int(
             context.invoke(exec_command, **exec_command.make_context("exec", arguments).params)
         )
-    workspace = _workspace(directory)
+    workspace = directory
     flags = {
         "model": model,
         "sandbox_mode": sandbox_mode,
@@ -436,5 +439,5 @@ def open_conversation(workspace: Path, flags: dict[str, Any], resume: str | None
         resumed_from=resume,
     )
     return Chat(
-        RunSession(request, approvals_default="on-request"), prompt, sys.stdout, resume
+        RunSession(request, approvals_default=CHAT_APPROVALS), prompt, sys.stdout, resume
     ).run()

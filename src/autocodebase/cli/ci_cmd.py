@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
+from autocodebase.cli.options import directory_option
 from autocodebase.errors import UsageError
 
 
 @click.command("ci")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Project (default: current).")
+@directory_option("Project (default: current).")
 @click.option(
     "--provider", type=click.Choice(["github", "gitlab"]), default="github", show_default=True
 )
@@ -35,7 +36,7 @@ from autocodebase.errors import UsageError
 @click.option("--no-run", is_flag=True, help="Validate only; do not run the steps locally.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing workflow file.")
 def ci_command(
-    directory: str | None,
+    directory: Path,
     provider: str,
     plan_only: bool,
     as_json: bool,
@@ -56,9 +57,7 @@ def ci_command(
     from autocodebase.models.base import ModelError
     from autocodebase.vcs.git import git_text
 
-    root = Path(directory or ".").expanduser().resolve()
-    if not root.is_dir():
-        raise UsageError(f"no such directory: {directory}")
+    root = directory
     settings = settings_for(root, {"model": model})
     plan = detect_plan(root, settings.test_command)
     if plan_only:

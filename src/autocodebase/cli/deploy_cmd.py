@@ -9,11 +9,12 @@ from typing import Any
 
 import click
 
+from autocodebase.cli.options import directory_option
 from autocodebase.errors import UsageError
 
 
 @click.command("deploy")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Project (default: current).")
+@directory_option("Project (default: current).")
 @click.option(
     "--target",
     type=click.Choice(["local", "compose", "kubernetes"]),
@@ -33,7 +34,7 @@ from autocodebase.errors import UsageError
               help="Let the sandboxed build reach a package index (default: offline).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def deploy_command(
-    directory: str | None,
+    directory: Path,
     target: str,
     env: str,
     rev: str,
@@ -53,9 +54,9 @@ def deploy_command(
     from autocodebase.delivery.local import deploy, history, load_config, read_state, stop
     from autocodebase.vcs.git import GitError, git_root
 
-    root = Path(directory or ".").expanduser().resolve()
+    root = directory
     if git_root(root) is None:
-        raise UsageError(f"{directory or '.'} is not in a git repository")
+        raise UsageError(f"{root} is not in a git repository")
     if sum((rollback, show_status, stop_all)) > 1:
         raise UsageError("give one of --rollback, --status and --stop")
     config = load_config(root, env)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from autocodebase.cli.options import approvals_option, directory_option, sandbox_option
 from autocodebase.errors import UsageError
 
 if TYPE_CHECKING:
@@ -29,15 +30,6 @@ def _read_task(task: str | None) -> str:
     if not task.strip():
         raise UsageError("the task is empty")
     return task.strip()
-
-
-def _workspace(directory: str | None) -> Path:
-    path = Path(directory or ".").expanduser()
-    if not path.exists():
-        raise UsageError(f"no such directory: {path}")
-    if not path.is_dir():
-        raise UsageError(f"not a directory: {path}")
-    return path.resolve()
 
 
 def settings_for(workspace: Path, flags: Mapping[str, Any] | None = None) -> Settings:
@@ -60,24 +52,15 @@ def _json_sink(event: dict[str, Any]) -> None:
 
 @click.command("exec")
 @click.argument("task", required=False)
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Work in DIR (default: current).")
+@directory_option()
 @click.option("-m", "--model", help="PROVIDER/NAME, e.g. openai/gpt-5.1, or replay:CASSETTE.")
 @click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines on stdout.")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Most model calls allowed.")
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Most USD to spend.")
 @click.option("--stream/--no-stream", default=None, help="Stream model output (default: on).")
 @click.option("--record", metavar="PATH", help="Write the model's responses to a cassette.")
-@click.option(
-    "--sandbox",
-    "sandbox_mode",
-    type=click.Choice(["read-only", "workspace-write", "full-access"]),
-    help="Where commands may write (default: workspace-write).",
-)
-@click.option(
-    "--approvals",
-    type=click.Choice(["untrusted", "on-request", "never"]),
-    help="When to ask before a command (default for exec: never; it cannot ask).",
-)
+@sandbox_option()
+@approvals_option("When to ask before a command (default for exec: never; it cannot ask).")
 @click.option(
     "--network", is_flag=True, default=None, help="Let sandboxed commands use the network."
 )
@@ -89,7 +72,7 @@ def _json_sink(event: dict[str, Any]) -> None:
 @click.option("--no-git", is_flag=True, help="Run outside git: no checkpoints, no undo, no commit.")
 def exec_command(
     task: str | None,
-    directory: str | None,
+    directory: Path,
     model: str | None,
     as_json: bool,
     max_steps: int | None,
@@ -113,7 +96,7 @@ def exec_command(
     from autocodebase.models.registry import build_model
     from autocodebase.signals import terminating_signals
 
-    workspace = _workspace(directory)
+    workspace = directory
     text = _read_task(task)
     if yolo and sandbox_mode not in (None, "full-access"):
         raise UsageError("--yolo means --sandbox full-access; drop one of them")

@@ -6,16 +6,11 @@ from pathlib import Path
 
 import click
 
+from autocodebase.cli.options import directory_option
+
 
 @click.command("map")
-@click.option(
-    "-C",
-    "--cd",
-    "directory",
-    type=click.Path(file_okay=False),
-    default=".",
-    help="Repository to map (default: the current directory).",
-)
+@directory_option("Repository to map (default: the current directory).")
 @click.option(
     "--budget",
     type=click.IntRange(min=1),
@@ -35,7 +30,7 @@ import click
 )
 @click.option("--stats", is_flag=True, help="Report index and timing figures on stderr.")
 def map_command(
-    directory: str, budget: int, focus: str, list_files: int | None, stats: bool
+    directory: Path, budget: int, focus: str, list_files: int | None, stats: bool
 ) -> None:
     """Print the definitions that matter most for FOCUS, grouped by file, within a budget."""
     import sqlite3
@@ -45,9 +40,7 @@ def map_command(
     from autocodebase.context.tokens import tokenizer_name
     from autocodebase.errors import UsageError
 
-    root = Path(directory).expanduser()
-    if not root.is_dir():
-        raise UsageError(f"{directory} is not a directory")
+    root = directory
     started = time.perf_counter()
     try:
         with ContextEngine(root) as engine:

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import click
 
+from autocodebase.cli.options import directory_option
 from autocodebase.errors import UsageError
 
 
 @click.command("monitor")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Project (default: current).")
+@directory_option("Project (default: current).")
 @click.option("--env", "env", default="default", show_default=True, help="Environment.")
 @click.option("--window", default="15m", show_default=True, help="How far back: 90s, 15m, 2h.")
 @click.option("-m", "--model", help="Also ask this model for a plain-language diagnosis.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def monitor_command(
-    directory: str | None, env: str, window: str, model: str | None, as_json: bool
+    directory: Path, env: str, window: str, model: str | None, as_json: bool
 ) -> int:
     """Summarise the traffic the deploy proxy served (requests, errors, p95 latency, with
     terminal charts), the live release's own /metrics and the release history; anomalies are
@@ -28,7 +29,7 @@ def monitor_command(
     from autocodebase.delivery.monitor import gather, model_diagnosis, parse_window, render
     from autocodebase.models.base import ModelError
 
-    root = Path(directory or ".").expanduser().resolve()
+    root = directory
     try:
         window_s = parse_window(window)
     except ValueError as error:

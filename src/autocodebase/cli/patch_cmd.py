@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from autocodebase.cli.options import directory_option
+
 
 @click.group("patch")
 def patch() -> None:
@@ -18,10 +20,10 @@ def patch() -> None:
 
 
 @patch.command("apply")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Apply under DIR (default: current).")
+@directory_option("Apply under DIR (default: current).")
 @click.option("--check", is_flag=True, help="Only verify that the patch applies; change nothing.")
 @click.option("--file", "patch_file", metavar="PATH", help="Read the patch from PATH, not stdin.")
-def apply_command(directory: str | None, check: bool, patch_file: str | None) -> None:
+def apply_command(directory: Path, check: bool, patch_file: str | None) -> None:
     """Apply the patch on stdin to DIR and print the unified diff of what changed.
 
     Exits 0 when every file applied (or would, with --check), 1 with the refusal otherwise.
@@ -31,9 +33,7 @@ def apply_command(directory: str | None, check: bool, patch_file: str | None) ->
     from autocodebase.edits.parse import parse_edits
     from autocodebase.errors import AcbError, UsageError
 
-    root = Path(directory or ".").expanduser()
-    if not root.is_dir():
-        raise UsageError(f"not a directory: {root}")
+    root = directory
     try:
         text = Path(patch_file).read_text(encoding="utf-8") if patch_file else sys.stdin.read()
     except (OSError, UnicodeDecodeError) as exc:

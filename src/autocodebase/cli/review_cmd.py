@@ -8,10 +8,13 @@ from typing import Any
 
 import click
 
+from autocodebase.cli.options import directory_option
+from autocodebase.config import BLOCK_ON
+
 
 @click.command("review")
 @click.argument("spec", required=False, metavar="[REV | BASE..HEAD]")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Repository (default: current).")
+@directory_option("Repository (default: current).")
 @click.option(
     "--uncommitted", is_flag=True, help="Review the uncommitted changes (and untracked files)."
 )
@@ -24,7 +27,7 @@ import click
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["high", "medium", "low", "never"]),
+    type=click.Choice(BLOCK_ON),
     default="high",
     show_default=True,
     help="Exit 1 when a finding is at least this severe.",
@@ -38,7 +41,7 @@ import click
 @click.option("--no-model", is_flag=True, help="Static gates only, whatever the config says.")
 def review_command(
     spec: str | None,
-    directory: str | None,
+    directory: Path,
     uncommitted: bool,
     output: str,
     fail_on: str,
@@ -65,9 +68,9 @@ def review_command(
         raise UsageError("give a revision or --uncommitted, not both")
     if model and no_model:
         raise UsageError("give --model or --no-model, not both")
-    root = git_root(Path(directory or ".").expanduser().resolve())
+    root = git_root(directory)
     if root is None:
-        raise UsageError(f"{directory or '.'} is not in a git repository")
+        raise UsageError(f"{directory} is not in a git repository")
     settings = settings_for(root, {"model": model})
     use_model = not no_model and (model is not None or settings.review_model)
     model_failed = False

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from autocodebase.cli.options import directory_option
+from autocodebase.config import DEFAULTS, SANDBOX_MODES
+
 if TYPE_CHECKING:
     from autocodebase.sandbox.policy import SandboxPolicy
 
@@ -20,11 +23,11 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["read-only", "workspace-write", "full-access"]),
-    help="Sandbox mode (default: from config, else workspace-write).",
+    type=click.Choice(SANDBOX_MODES),
+    help=f"Sandbox mode (default: from config, else {DEFAULTS['sandbox_mode']}).",
 )
 @click.option("--network", is_flag=True, default=None, help="Allow network access.")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Workspace (default: current).")
+@directory_option("Workspace (default: current).")
 @click.option("--timeout", type=click.IntRange(min=1), help="Seconds before it is killed.")
 @click.option("--check", is_flag=True, help="Report this machine's sandbox posture instead.")
 @click.option("--json", "as_json", is_flag=True, help="With --check: one JSON object.")
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 def sandbox(
     mode: str | None,
     network: bool | None,
-    directory: str | None,
+    directory: Path,
     timeout: int | None,
     check: bool,
     as_json: bool,
@@ -51,9 +54,7 @@ def sandbox(
     from autocodebase.sandbox.environment import command_environment
     from autocodebase.sandbox.run import run_command
 
-    workspace = Path(directory or ".").expanduser().resolve()
-    if not workspace.is_dir():
-        raise UsageError(f"no such directory: {workspace}")
+    workspace = directory
     if not check and not command:
         raise UsageError("give a command to run (acb sandbox -- CMD ...) or --check")
     if check and command:

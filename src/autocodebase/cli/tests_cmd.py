@@ -7,16 +7,18 @@ every candidate's verdict is an event, and rejections teach the next prompt.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
+from autocodebase.cli.options import directory_option
 from autocodebase.errors import UsageError
 
 
 @click.command("tests")
 @click.argument("paths", nargs=-1)
-@click.option("-C", "--cd", "directory", metavar="DIR", help="Work in DIR (default: current).")
+@directory_option()
 @click.option("-m", "--model", help="PROVIDER/NAME, or replay:CASSETTE.")
 @click.option(
     "--target-coverage",
@@ -42,7 +44,7 @@ from autocodebase.errors import UsageError
 @click.option("--commit/--no-commit", default=None, help="Commit the kept tests (default: on).")
 def tests_command(
     paths: tuple[str, ...],
-    directory: str | None,
+    directory: Path,
     model: str | None,
     target_coverage: float,
     max_rounds: int,
@@ -53,7 +55,7 @@ def tests_command(
     """Generate tests for PATHS (Python modules; default: the least-covered ones)."""
     from autocodebase.agent.loop import RunResult
     from autocodebase.agent.runner import RunRequest, RunSession
-    from autocodebase.cli.exec_cmd import _json_sink, _workspace, settings_for
+    from autocodebase.cli.exec_cmd import _json_sink, settings_for
     from autocodebase.cli.render import HumanRenderer
     from autocodebase.ledger.store import LedgerReader
     from autocodebase.models.base import Usage
@@ -63,7 +65,7 @@ def tests_command(
     from autocodebase.quality.verification import of_whole_suite
     from autocodebase.sandbox.environment import command_environment
 
-    workspace = _workspace(directory)
+    workspace = directory
     targets = []
     for raw in paths:
         target = (workspace / raw).resolve()

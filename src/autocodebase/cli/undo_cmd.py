@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
+from autocodebase.cli.options import directory_option
+
 
 @click.command("undo")
 @click.argument("run", default="last")
 @click.option("--force", is_flag=True, help="Restore even files you changed after the run.")
-@click.option("-C", "--cd", "directory", metavar="DIR", help="The repository (default: current).")
-def undo(run: str, force: bool, directory: str | None) -> None:
+@directory_option("The repository (default: current).")
+def undo(run: str, force: bool, directory: Path) -> None:
     """Undo RUN (an id, a unique prefix, or `last` here): its changes go, yours stay."""
     from autocodebase.cli.runs_cmd import reader
     from autocodebase.errors import UsageError
@@ -19,12 +21,11 @@ def undo(run: str, force: bool, directory: str | None) -> None:
     from autocodebase.vcs.undo import undo_run
 
     ledger = reader()
-    here = Path(directory).expanduser() if directory else Path.cwd()
     if run == "last":
         # "last" means the last run in this repository, never one elsewhere on the disk.
-        here_root = git_root(here) if here.is_dir() else None
+        here_root = git_root(directory)
         if here_root is None:
-            raise UsageError(f"{here} is not in a git repository: give a run id, or -C REPO")
+            raise UsageError(f"{directory} is not in a git repository: give a run id, or -C REPO")
         run_id = ledger.last_in(here_root)
     else:
         run_id = ledger.resolve(run)

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
+from autocodebase.config import ApprovalPolicy as ApprovalPolicy  # re-exported for callers
 from autocodebase.sandbox.approvals import Approval, ApprovalStore, program_of
 from autocodebase.sandbox.classify import classify, destructive, host_verdict
 from autocodebase.sandbox.policy import SandboxPolicy
 from autocodebase.sandbox.run import CommandOutcome, run_command, sandbox_unavailable
 
-ApprovalPolicy = Literal["untrusted", "on-request", "never"]
-APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = ("untrusted", "on-request", "never")
 Decision = Literal[
     "approve-once",
     "approve-command-session",

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-SandboxMode = Literal["read-only", "workspace-write", "full-access"]
-Fallback = Literal["refuse", "read-only-guard", "none"]
-MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "full-access")
-FALLBACKS: tuple[Fallback, ...] = ("refuse", "read-only-guard", "none")
+# Spelled once, in `config` (the lowest layer that needs them); re-exported for the sandbox's users.
+from autocodebase.config import Fallback as Fallback
+from autocodebase.config import SandboxMode as SandboxMode
 
 PROTECTED_IN_WORKSPACE = (".git", ".acb")
 """Kept read-only inside a writable workspace: hooks, config and history; acb's own settings."""
