@@ -169,7 +169,6 @@ _UNITTEST_OUTCOMES: dict[str, Outcome] = {
     "unexpected success": "failed",  # unittest's own verdict: the run is not successful
 }
 _PYTEST_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
-_PYTEST_COUNTS = re.compile(r"=+ .*?(\d+) (?:passed|failed).* in [\d.]+s", re.M)
 _NOT_ELLIPSIS = r"(?:(?! \.\.\. )[^\n])"
 _UNITTEST = re.compile(
     # `test_x (pkg.Class)`, a subtest's ` (i=1)` (Python 3.11+), a docstring's first line,

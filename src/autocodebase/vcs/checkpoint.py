@@ -29,7 +29,6 @@ from autocodebase.vcs.git import (
 from autocodebase.vcs.protected import nested_repositories
 
 REF_PREFIX = "refs/acb/checkpoints"
-EMPTY_TREE_INPUT = b""
 
 
 @dataclass(frozen=True)
