@@ -75,7 +75,7 @@ class ProviderConfig:
 
     base_url: str | None = None
     api_key_env: str | None = None
-    wire_api: str = "chat"
+    wire_api: WireApi = "chat"
 
 
 ProjectRule = Callable[[Any, Any, bool], str | None]
@@ -261,16 +261,14 @@ class Settings:
     retry_max_delay_s: float = field(default=60.0, metadata=setting(project=None))
     commit: bool = field(default=True, metadata=setting(project=_no_more_than))
     use_git: bool = field(default=True, metadata=setting(project=None))
-    # `str` with `choices` rather than `SandboxMode` / `Fallback` until agent/runner.py drops
-    # the casts it needs for a `str` today (strict mypy would call them unused).
-    sandbox_mode: str = field(
+    sandbox_mode: SandboxMode = field(
         default="workspace-write",
         metadata=setting(project=None, table="sandbox.mode", choices=SANDBOX_MODES),
     )
     network: bool = field(default=False, metadata=setting(project=None, table="sandbox.network"))
     approvals: ApprovalPolicy | None = field(default=None, metadata=setting(project=None))
     """None: the front end decides (headless `exec` never asks, a conversation asks on request)."""
-    sandbox_fallback: str = field(
+    sandbox_fallback: Fallback = field(
         default="refuse",
         metadata=setting(project=None, table="sandbox.fallback", choices=FALLBACKS),
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.agent.test_gate import GateVerdict
+from autocodebase.config import BlockOn
 from autocodebase.events import ErrorRaised, Event, ReviewChecked
 from autocodebase.models.base import Model, ModelError, Usage
 from autocodebase.models.retry import RetryPolicy
@@ -33,7 +34,7 @@ class ReviewGate:
     """Workspace-relative paths the run changed."""
     start: Callable[[], tuple[Path, str] | None]
     """(git root, checkpoint ref) of the tree as the run found it; None outside git."""
-    block_on: str = "high"
+    block_on: BlockOn = "high"
     rounds: int = 2
     sent_back: int = 0
     findings: list[Finding] = field(default_factory=list)

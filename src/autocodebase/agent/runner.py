@@ -65,11 +65,11 @@ def new_run_id() -> str:
 def sandbox_policy(settings: Settings) -> SandboxPolicy:
     """The sandbox a run's commands get, from its settings."""
     return SandboxPolicy(
-        mode=settings.sandbox_mode,  # type: ignore[arg-type]
+        mode=settings.sandbox_mode,
         network=settings.network,
         writable_roots=tuple(Path(r).expanduser().resolve() for r in settings.writable_roots),
         env_allow=settings.env_allow,
-        fallback=settings.sandbox_fallback,  # type: ignore[arg-type]
+        fallback=settings.sandbox_fallback,
         limits=Limits(
             timeout_s=settings.shell_timeout_s,
             output_bytes=settings.output_limit,
@@ -97,7 +97,7 @@ class RunSession:
     """One run, set up once and driven turn by turn: `acb exec` runs one turn, a conversation
     many. Everything a run does reaches the ledger through its event bus."""
 
-    def __init__(self, request: RunRequest, approvals_default: str = "never"):
+    def __init__(self, request: RunRequest, approvals_default: ApprovalPolicy = "never"):
         self.request = request
         settings = request.settings
         self.workspace = request.workspace.resolve()
@@ -169,7 +169,7 @@ class RunSession:
 
         return CommandGate(
             self.policy,
-            self.approvals,  # type: ignore[arg-type]
+            self.approvals,
             store,
             self.request.approver,
             on_decision,

@@ -10,14 +10,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocodebase.config import ProviderConfig, Settings
+from autocodebase.config import ProviderConfig, Settings, WireApi
 from autocodebase.errors import UsageError
 from autocodebase.models.base import Model
 
 
 @dataclass(frozen=True)
 class ProviderEntry:
-    wire_api: str
+    wire_api: WireApi
     base_url: str | None
     base_url_env: str | None
     api_key_env: str | None
