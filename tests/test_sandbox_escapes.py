@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -164,8 +165,11 @@ def _count_processes(pattern: str, settle_s: float = 5.0) -> int:
 
 
 def test_fork_bomb_is_bounded(workspace: Path) -> None:
+    bomb = f"bomb{uuid.uuid4().hex[:12]}"  # a name no other process on the machine has
     outcome = sandboxed(
-        workspace, "bomb() { bomb | bomb & }; bomb; sleep 1; echo still-here", max_processes=64
+        workspace,
+        f"{bomb}() {{ {bomb} | {bomb} & }}; {bomb}; sleep 1; echo still-here",
+        max_processes=64,
     )
     # Either the shell outlives the bomb, or the process limit starves even the shell's own
     # `sleep` (bash gives up after its fork retries): both show the limit held, and the run
@@ -173,7 +177,7 @@ def test_fork_bomb_is_bounded(workspace: Path) -> None:
     contained = "still-here" in outcome.output or "fork: Resource temporarily" in outcome.output
     assert contained or outcome.timed_out, outcome.output[-500:]
     assert outcome.duration_s < 20
-    assert _count_processes("bomb") == 0
+    assert _count_processes(bomb) == 0
 
 
 def test_runaway_output_is_bounded(workspace: Path) -> None:
@@ -183,7 +187,7 @@ def test_runaway_output_is_bounded(workspace: Path) -> None:
 
 
 def test_timeout_kills_the_command_and_its_children(workspace: Path) -> None:
-    marker = "sleep 313"
+    marker = f"sleep 313.{uuid.uuid4().int % 10**9:09d}"  # only ours matches
     policy = SandboxPolicy(limits=Limits(timeout_s=1))
     outcome = run_command(policy, f"({marker} &) ; {marker}", workspace, command_environment())
     assert outcome.timed_out and outcome.exit_code is None

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pexpect
@@ -72,7 +73,9 @@ def test_a_signal_during_a_command_kills_it_and_records_the_change(
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     marker = wordstats_repo / "started"
-    command = "echo change >> README.md; touch started; sleep 120; touch finished"
+    # A duration no other process on the machine sleeps for, so that pgrep finds only ours.
+    sleeper = f"sleep 120.{uuid.uuid4().int % 10**9:09d}"
+    command = f"echo change >> README.md; touch started; {sleeper}; touch finished"
     exit_code, _ = run_until(
         wordstats_repo,
         [Reply("", [("shell", {"command": command})]), Reply("never asked")],
@@ -84,7 +87,7 @@ def test_a_signal_during_a_command_kills_it_and_records_the_change(
     run = finished_run(isolated_home)
     assert run["outcome"] == "interrupted"
     assert "README.md" in (run["diff"] or "")  # what was done is on record
-    leftover = subprocess.run(["pgrep", "-f", "sleep 120"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", sleeper], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
     assert not (wordstats_repo / "finished").exists()
 

@@ -86,7 +86,7 @@ class ModelResponse(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallStarted(Event):
+class ToolCall(Event):
     type: str = "tool_call"
     step: int
     call_id: str
@@ -96,7 +96,7 @@ class ToolCallStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolFinished(Event):
+class ToolResult(Event):
     type: str = "tool_result"
     step: int
     call_id: str
@@ -127,7 +127,7 @@ class PlanUpdated(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApprovalDecided(Event):
+class Approval(Event):
     type: str = "approval"
     command: str
     escalated: bool
@@ -139,14 +139,14 @@ class ApprovalDecided(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CheckpointTaken(Event):
+class Checkpoint(Event):
     type: str = "checkpoint"
     ref: str
     """`refs/acb/checkpoints/<run>/start`: `acb undo` restores the working tree to it."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class GitRecorded(Event):
+class Git(Event):
     type: str = "git"
     checkpoint: str
     end_checkpoint: str
@@ -204,7 +204,7 @@ class TestsChecked(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TestCandidateJudged(Event):
+class TestCandidate(Event):
     """`acb tests` kept or rejected one generated test module, and why."""
 
     __test__ = False  # not a pytest test class, despite the name
@@ -234,7 +234,7 @@ class ReviewChecked(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ErrorRaised(Event):
+class Error(Event):
     type: str = "error"
     message: str
     fatal: bool

@@ -11,7 +11,7 @@ from autocodebase.agent.commit_message import trailers, write_commit_message
 from autocodebase.agent.loop import RunResult
 from autocodebase.config import Settings
 from autocodebase.errors import UsageError
-from autocodebase.events import CheckpointTaken, ErrorRaised, Event, GitRecorded
+from autocodebase.events import Checkpoint, Error, Event, Git
 from autocodebase.models.base import Model, Usage
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.verification import Verification
@@ -77,13 +77,13 @@ class RunGit:
         self.start_ref = self.snapshots.checkpoint(self.run_id, "start")
         self.start_tree = read_tree(self.root, self.start_ref)
         self.start_nested = frozenset(self.snapshots.nested)
-        self.emit(CheckpointTaken(ref=self.start_ref))
+        self.emit(Checkpoint(ref=self.start_ref))
 
     def checkpoint(self, name: str) -> str:
         """A further checkpoint of this run (a conversation takes one before every turn)."""
         return self.snapshots.checkpoint(self.run_id, name)
 
-    def commit(self, base: Tree, end_ref: str, diff: str) -> GitRecorded:
+    def commit(self, base: Tree, end_ref: str, diff: str) -> Git:
         """Commit what changed from `base` to the checkpoint `end_ref`; say what happened."""
         end_tree = read_tree(self.root, end_ref)
         end_tree, left = held_back(base, end_tree, self._warn(base, end_tree))
@@ -116,7 +116,7 @@ class RunGit:
                 if proved is not None:
                     record["verification"] = proved.record()
                 attach_note(self.root, commit, record)
-        return GitRecorded(
+        return Git(
             checkpoint=self.start_ref,
             end_checkpoint=end_ref,
             commit=commit,
@@ -133,10 +133,10 @@ class RunGit:
         created = sorted(set(self.snapshots.nested) - self.start_nested)
         if fresh := [c for c in created if c not in self.warned]:
             self.warned.update(fresh)
-            self.emit(ErrorRaised(message=_created_message(fresh), fatal=False))
+            self.emit(Error(message=_created_message(fresh), fatal=False))
         steering = [p for p in changed_paths(base, end) if p.rpartition("/")[2] in STEERING]
         if steering:
-            self.emit(ErrorRaised(message=_steering_message(steering), fatal=False))
+            self.emit(Error(message=_steering_message(steering), fatal=False))
         return created
 
     def finish(self, result: RunResult) -> None:
@@ -146,7 +146,7 @@ class RunGit:
             return
         self._warn(self.start_tree, read_tree(self.root, end_ref))
         self.emit(
-            GitRecorded(
+            Git(
                 checkpoint=self.start_ref,
                 end_checkpoint=end_ref,
                 commit=None,

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from autocodebase import events
 from autocodebase.agent.compaction import Kept, compact, estimate_tokens, last_test_run
 from autocodebase.errors import AcbError
 from autocodebase.events import (
     EXIT_CODES,
     AssistantDelta,
     Compacted,
-    ErrorRaised,
+    Error,
     Event,
     FileChanged,
     ModelRequest,
@@ -29,8 +30,6 @@ from autocodebase.events import (
     ModelRetry,
     Outcome,
     RunFinished,
-    ToolCallStarted,
-    ToolFinished,
     TurnFinished,
 )
 from autocodebase.models.base import Message, Model, ModelError, ToolCall, Usage
@@ -118,7 +117,7 @@ class Agent:
         self.changes = ChangeTracker(
             self.context.workspace,
             snapshots,
-            warn=lambda message: self.emit(ErrorRaised(message=message, fatal=False)),
+            warn=lambda message: self.emit(Error(message=message, fatal=False)),
         )
         """What the run changed, and which call changed it."""
         self.messages: list[Message] = []
@@ -193,7 +192,7 @@ class Agent:
         except LimitReached as stop:
             result = self._result(stop.outcome, str(stop))
         except ModelError as exc:
-            self.emit(ErrorRaised(message=str(exc), fatal=True))
+            self.emit(Error(message=str(exc), fatal=True))
             result = self._result("failed", str(exc))
         except KeyboardInterrupt as stop:
             why = (
@@ -205,7 +204,7 @@ class Agent:
             self._close_dangling_calls()
         except Exception as exc:  # a bug of ours: record it with its traceback, end the turn
             detail = "".join(traceback.format_exception(exc))
-            self.emit(ErrorRaised(message=f"internal error: {exc!r}\n{detail}", fatal=True))
+            self.emit(Error(message=f"internal error: {exc!r}\n{detail}", fatal=True))
             result = self._result("failed", f"internal error: {exc!r}")
         self.emit(
             TurnFinished(
@@ -226,7 +225,7 @@ class Agent:
             if self.before_finish is not None:
                 self.before_finish(result)
         except AcbError as exc:
-            self.emit(ErrorRaised(message=str(exc), fatal=False))
+            self.emit(Error(message=str(exc), fatal=False))
         finally:
             self.emit(
                 RunFinished(
@@ -285,7 +284,7 @@ class Agent:
         if self.price is None and self.limits.max_cost is not None and not self._warned_cost:
             self._warned_cost = True
             self.emit(
-                ErrorRaised(
+                Error(
                     message=f"no price known for {self.model.name}: --max-cost cannot be enforced "
                     "(add [prices] to your config)",
                     fatal=False,
@@ -375,7 +374,7 @@ class Agent:
 
     def _run_tool(self, call: ToolCall) -> None:
         self.emit(
-            ToolCallStarted(
+            events.ToolCall(
                 step=self.steps,
                 call_id=call.id,
                 name=call.name,
@@ -402,7 +401,7 @@ class Agent:
                 call, before, announced if isinstance(announced, list) else []
             )
         self.emit(
-            ToolFinished(
+            events.ToolResult(
                 step=self.steps,
                 call_id=call.id,
                 name=call.name,

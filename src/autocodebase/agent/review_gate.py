@@ -17,7 +17,7 @@ from pathlib import Path
 
 from autocodebase.agent.test_gate import GateVerdict
 from autocodebase.config import BlockOn
-from autocodebase.events import ErrorRaised, Event, ReviewChecked
+from autocodebase.events import Error, Event, ReviewChecked
 from autocodebase.models.base import Model, ModelError, Usage
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.review.changes import ChangeSet, parse_added_lines
@@ -137,7 +137,7 @@ def advisory_model_review(
         try:
             outcome = review_with_model(model, changes, budget, retry)
         except ModelError as error:
-            emit(ErrorRaised(message=f"model review skipped: {error}", fatal=False))
+            emit(Error(message=f"model review skipped: {error}", fatal=False))
             return []
         account(outcome.usage)
         return outcome.findings

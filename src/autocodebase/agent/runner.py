@@ -25,8 +25,8 @@ from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.engine import BackgroundMap
 from autocodebase.events import (
-    ApprovalDecided,
-    ErrorRaised,
+    Approval,
+    Error,
     EventBus,
     ModelSwitched,
     RunStarted,
@@ -147,18 +147,18 @@ class RunSession:
         problem = sandbox_unavailable(self.policy)
         if problem:
             message = f"sandbox: {problem} (fallback: {self.policy.fallback})"
-            bus.emit(ErrorRaised(message=message, fatal=False))
+            bus.emit(Error(message=message, fatal=False))
 
     def _command_gate(self) -> CommandGate:
         """Every command the run makes goes through it; each decision is recorded."""
         bus = self.bus
         store = ApprovalStore(self.workspace)
         if store.warning:
-            bus.emit(ErrorRaised(message=store.warning, fatal=False))
+            bus.emit(Error(message=store.warning, fatal=False))
 
         def on_decision(asked: ApprovalRequest, decision: str, how: str) -> None:
             bus.emit(
-                ApprovalDecided(
+                Approval(
                     command=asked.command,
                     escalated=asked.escalated,
                     reason=asked.reason,
@@ -343,7 +343,7 @@ class RunSession:
         built (a cold index of a large repository) reaches the model with a later tool result."""
         built = self._map.wait(self.request.settings.map_wait_s)
         if built.error:
-            self.bus.emit(ErrorRaised(message=built.error, fatal=False))
+            self.bus.emit(Error(message=built.error, fatal=False))
         if built.pending:
             self.agent.late_context = self._late_map
         return system_prompt(
@@ -358,7 +358,7 @@ class RunSession:
     def _late_map(self) -> str | None:
         text = self._map.poll()
         if self._map.error:
-            self.bus.emit(ErrorRaised(message=self._map.error, fatal=False))
+            self.bus.emit(Error(message=self._map.error, fatal=False))
             self._map.error = None
         if text is None:
             return None

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.events import Event, TestCandidateJudged
+from autocodebase.events import Event, TestCandidate
 from autocodebase.models.base import Message, Model
 from autocodebase.quality.coverage import Coverage, measure
 from autocodebase.quality.detect import TestCommand
@@ -169,7 +169,7 @@ class TestGenerator:
 
     def _record(self, candidate: Candidate) -> None:
         self.emit(
-            TestCandidateJudged(
+            TestCandidate(
                 target=candidate.target,
                 verdict=candidate.verdict,
                 category=candidate.category,
