@@ -137,8 +137,11 @@ def helper():
 
 
 def licensed_project(root: Path) -> Path:
-    write_file(root / "LICENSE", "MIT License\n\nCopyright (c) 2026 Ada Lovelace\n\n"
-               "Permission is hereby granted, free of charge, to any person obtaining a copy\n")  # fmt: skip
+    write_file(
+        root / "LICENSE",
+        "MIT License\n\nCopyright (c) 2026 Ada Lovelace\n\n"
+        "Permission is hereby granted, free of charge, to any person obtaining a copy\n",
+    )
     return root
 
 
@@ -173,3 +176,15 @@ def test_licence_check_runs_in_acb_review_on_changed_lines_only(tmp_path: Path) 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "new.py:2: high [licence foreign-licence] GPL licence text" in done.stdout
     assert "old.py" not in done.stdout, "the old notice was not part of this change"
+
+
+def test_rule_ids_do_not_depend_on_where_acb_is_checked_out() -> None:
+    """semgrep names a rule by its directory's path, dotted: a checkout in a folder named
+    `acb` once gave ids like `acb.src.autocodebase...rules.acb.python.x`."""
+    from autocodebase.quality.review.semgrep import rule_ids, rule_name
+
+    assert "acb.python.ssrf-from-request" in rule_ids() and len(rule_ids()) >= 10
+    for prefix in ("", "home.me.acb.", "acb.src.autocodebase.quality.review.rules.", "x.acb.acb."):
+        for known in rule_ids():
+            assert rule_name(f"{prefix}{known}") == known
+    assert rule_name("someone.elses.rule") == "someone.elses.rule"

@@ -8,6 +8,7 @@ are skipped and `unavailable()` says so, never silently.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -32,6 +33,27 @@ def unavailable() -> str | None:
     if executable() is None:
         return f"semgrep is not installed, so acb's semgrep rules were skipped ({INSTALL_HINT})"
     return None
+
+
+@functools.cache
+def rule_ids() -> frozenset[str]:
+    """The ids our rule files declare (`acb.python.sql-from-strings`, ...)."""
+    import yaml
+
+    return frozenset(
+        str(rule["id"])
+        for path in sorted(RULES.glob("*.yml"))
+        for rule in (yaml.safe_load(path.read_text()) or {}).get("rules", [])
+    )
+
+
+def rule_name(check_id: str) -> str:
+    """Our rule's own id: semgrep prefixes it with the rule directory's path, dotted
+    (`home.me.acb.src....rules.acb.python.x`), which depends on where acb is installed."""
+    for known in rule_ids():
+        if check_id == known or check_id.endswith(f".{known}"):
+            return known
+    return check_id
 
 
 def semgrep(root: Path, files: list[str]) -> list[Finding]:
@@ -62,7 +84,7 @@ def semgrep(root: Path, files: list[str]) -> list[Finding]:
         findings.append(
             Finding(
                 tool="semgrep",
-                rule=rule[rule.find("acb.") :] if "acb." in rule else rule,
+                rule=rule_name(rule),
                 severity=_LEVEL.get(str(extra.get("severity")), "low"),
                 file=str(item["path"]).removeprefix("./"),
                 line=int(item["start"]["line"]),
