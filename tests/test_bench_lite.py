@@ -56,8 +56,12 @@ def make_instance(root: Path) -> dict[str, str]:
     (repo / "new.py").write_text("x = 1\n")
     git(repo, "add", ".")
     patch = git(repo, "diff", "--cached", "-U1")
-    return {"instance_id": "acme__widgets-1", "repo": "acme/widgets", "base_commit": base,
-            "patch": patch}  # fmt: skip
+    return {
+        "instance_id": "acme__widgets-1",
+        "repo": "acme/widgets",
+        "base_commit": base,
+        "patch": patch,
+    }
 
 
 def test_the_conversion_keeps_git_headings_whole_and_marks_the_end_of_file(tmp_path: Path) -> None:

@@ -20,12 +20,18 @@ def test_the_harness_runs_acb_through_the_trajectory() -> None:
     assert len(sample.tokens) == 10 and sample.tokens == sorted(sample.tokens), "history grows"
     assert sample.first_bytes > 1000 and sample.peak_rss_mb > 20
     figures = {
-        "version": "acb 0.1.0", "help_s": 0.05, "first_request_s": sample.first_request_s,
-        "wall_s": sample.wall_s, "overhead_ms": sample.overhead_ms, "steps": sample.steps,
-        "first_tokens": sample.tokens[0], "total_tokens": sum(sample.tokens),
-        "tokens_per_step": sample.tokens, "first_bytes": sample.first_bytes,
+        "version": "acb 0.1.0",
+        "help_s": 0.05,
+        "first_request_s": sample.first_request_s,
+        "wall_s": sample.wall_s,
+        "overhead_ms": sample.overhead_ms,
+        "steps": sample.steps,
+        "first_tokens": sample.tokens[0],
+        "total_tokens": sum(sample.tokens),
+        "tokens_per_step": sample.tokens,
+        "first_bytes": sample.first_bytes,
         "peak_rss_mb": sample.peak_rss_mb,
-    }  # fmt: skip
+    }
     section = render({"acb": figures}, 1)
     assert "| median | 0.050 (1.0x) |" in section
     assert "acb leads on cold start." in section

@@ -79,8 +79,9 @@ def make_instance(tmp_path: Path) -> tuple[dict[str, str], Path]:
     (repo / "tests" / "test_numbers.py").write_text(OLD_TEST)
     (repo / "pytest.ini").write_text("[pytest]\n")
     commit_all(repo, "tiny", init=True)
-    fixed = SOURCE.replace("    return value\n", "    if value > high:\n        return high\n"
-                           "    return value\n")  # fmt: skip
+    fixed = SOURCE.replace(
+        "    return value\n", "    if value > high:\n        return high\n    return value\n"
+    )
     instance = {
         "instance_id": "acme__tiny-1",
         "repo": "acme/tiny",
@@ -131,12 +132,30 @@ def test_a_run_that_commits_nothing_is_not_resolved_and_says_why() -> None:
     events = [
         {"type": "run_started", "ts": started + 0.5},
         {"type": "model_response", "ts": started + 2.0, "duration_s": 0.1},
-        {"type": "tests_checked", "ts": started + 9.0, "duration_s": 6.0, "verdict": "gave-up",
-         "selected": [], "passed": 2, "failed": ["tests.test_numbers::test_double"]},
-        {"type": "git", "ts": started + 9.5, "commit": None, "left_uncommitted": ["tiny/numbers.py"]},
-        {"type": "run_finished", "ts": started + 9.6, "outcome": "failed", "steps": 5,
-         "error": None, "verification": {"status": "unverified", "detail": "tests fail"}},
-    ]  # fmt: skip
+        {
+            "type": "tests_checked",
+            "ts": started + 9.0,
+            "duration_s": 6.0,
+            "verdict": "gave-up",
+            "selected": [],
+            "passed": 2,
+            "failed": ["tests.test_numbers::test_double"],
+        },
+        {
+            "type": "git",
+            "ts": started + 9.5,
+            "commit": None,
+            "left_uncommitted": ["tiny/numbers.py"],
+        },
+        {
+            "type": "run_finished",
+            "ts": started + 9.6,
+            "outcome": "failed",
+            "steps": 5,
+            "error": None,
+            "verification": {"status": "unverified", "detail": "tests fail"},
+        },
+    ]
     run = AcbRun(events, 10.0, started, 1, "", 6)
     result = judge(run, Grade(True), "acme__tiny-1", "acme/tiny")
     assert not result.resolved
@@ -155,11 +174,23 @@ def test_a_miss_the_upstream_fix_shares_is_the_environments() -> None:
     events = [
         {"type": "run_started", "ts": started + 0.5},
         {"type": "git", "ts": started + 5.0, "commit": "abc123", "left_uncommitted": []},
-        {"type": "run_finished", "ts": started + 5.1, "outcome": "completed", "steps": 4,
-         "verification": {"status": "verified", "detail": "whole suite"}},
-        {"type": "tests_checked", "ts": started + 4.0, "duration_s": 1.0, "verdict": "passed",
-         "selected": [], "passed": 3, "failed": []},
-    ]  # fmt: skip
+        {
+            "type": "run_finished",
+            "ts": started + 5.1,
+            "outcome": "completed",
+            "steps": 4,
+            "verification": {"status": "verified", "detail": "whole suite"},
+        },
+        {
+            "type": "tests_checked",
+            "ts": started + 4.0,
+            "duration_s": 1.0,
+            "verdict": "passed",
+            "selected": [],
+            "passed": 3,
+            "failed": [],
+        },
+    ]
     run = AcbRun(events, 6.0, started, 0, "", 4)
     offline = Grade(False, ["tests/t.py::test_net (failed)"])
     shared = judge(run, offline, "acme__tiny-2", "acme/tiny", Grade(False, offline.failing))

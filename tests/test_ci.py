@@ -59,8 +59,13 @@ def test_the_plan_reads_versions_managers_and_services(tmp_path: Path) -> None:
     for name, files in ECOSYSTEMS.items():
         plan = detect_plan(project(tmp_path / name, files))
         lang = plan.languages[0]
-        seen[name] = (lang.name, lang.version, lang.package_manager, plan.test_command,
-                      plan.services)  # fmt: skip
+        seen[name] = (
+            lang.name,
+            lang.version,
+            lang.package_manager,
+            plan.test_command,
+            plan.services,
+        )
     assert seen == {
         "uv": ("python", "3.10", "uv", "python -m pytest -q", ["postgres", "redis"]),
         "node": ("node", "20", "pnpm", "pnpm test", ["redis"]),
@@ -144,11 +149,8 @@ def test_the_model_repairs_until_the_workflow_validates_and_passes(tmp_path: Pat
     )
     script = [Reply(f"```yaml\n{unpinned}```"), Reply(f"Pinned it.\n```yaml\n{fixed}```")]
     with MockModelServer(script) as server:
-        done = run_acb(
-            "ci", "--json", "-m", "openai/mock-model", cwd=root,
-            env={"OPENAI_API_KEY": "sk-test-0123456789abcdef",
-                 "OPENAI_BASE_URL": server.url + "/v1"},
-        )  # fmt: skip
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb("ci", "--json", "-m", "openai/mock-model", cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     attempts = report["attempts"]
@@ -171,11 +173,8 @@ def test_bad_input_is_one_line(tmp_path: Path, bad: str) -> None:
 def test_an_unreachable_repair_model_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     root = strict_repo(tmp_path)
     with MockModelServer([Fault(status=401)]) as server:
-        done = run_acb(
-            "ci", "-m", "openai/mock-model", cwd=root,
-            env={"OPENAI_API_KEY": "sk-test-0123456789abcdef",
-                 "OPENAI_BASE_URL": server.url + "/v1"},
-        )  # fmt: skip
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb("ci", "-m", "openai/mock-model", cwd=root, env=env)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "the model could not be reached" in done.stderr
     assert not (root / ".github").exists()

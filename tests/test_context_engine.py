@@ -105,8 +105,11 @@ def test_the_index_never_shows_up_in_git_status(repo: Path) -> None:
     assert (repo / ".acb/index/symbols.db").is_file()
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=repo, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert status.stdout == ""
 
 

@@ -30,8 +30,12 @@ def total_area(
     # sum them all
     return sum(s.area() for s in shapes)
 ''',
-        [("UNIT", "constant", 4), ("Circle", "class", 7), ("area", "function", 10),
-         ("total_area", "function", 16)],
+        [
+            ("UNIT", "constant", 4),
+            ("Circle", "class", 7),
+            ("area", "function", 10),
+            ("total_area", "function", 16),
+        ],
         ["Shape", "math", "radius", "area"],
     ),
     "web/app.js": (
@@ -42,8 +46,12 @@ class UserView extends View {
 function mount(root) { new UserView().render(root); }
 const unmount = (root) => root.clear();
 """,
-        [("UserView", "class", 2), ("render", "method", 3), ("mount", "function", 5),
-         ("unmount", "function", 6)],
+        [
+            ("UserView", "class", 2),
+            ("render", "method", 3),
+            ("mount", "function", 5),
+            ("unmount", "function", 6),
+        ],
         ["fetchUser", "View", "clear"],
     ),
     "web/types.ts": (
@@ -53,8 +61,14 @@ export enum Role { Admin, Guest }
 export class Store { get(id: Id): User { return lookup(id); } }
 export function lookup(id: Id): User { return {id, name: ''}; }
 """,
-        [("User", "interface", 1), ("Id", "type", 2), ("Role", "enum", 3), ("Store", "class", 4),
-         ("get", "method", 4), ("lookup", "function", 5)],
+        [
+            ("User", "interface", 1),
+            ("Id", "type", 2),
+            ("Role", "enum", 3),
+            ("Store", "class", 4),
+            ("get", "method", 4),
+            ("lookup", "function", 5),
+        ],
         ["Id", "User"],
     ),
     "web/App.tsx": (
@@ -85,8 +99,14 @@ impl Parser {
 pub enum Token { Word, End }
 macro_rules! bail { () => {} }
 """,
-        [("Parser", "struct", 1), ("Lex", "trait", 2), ("next_token", "function", 2),
-         ("new", "function", 4), ("Token", "enum", 6), ("bail", "macro", 7)],
+        [
+            ("Parser", "struct", 1),
+            ("Lex", "trait", 2),
+            ("next_token", "function", 2),
+            ("new", "function", 4),
+            ("Token", "enum", 6),
+            ("bail", "macro", 7),
+        ],
         ["Parser", "Token"],
     ),
     "src/Main.java": (
@@ -97,8 +117,13 @@ public class Main {
 }
 interface Greeter { void greet(String name); }
 """,
-        [("Main", "class", 2), ("Main", "method", 3), ("main", "method", 4),
-         ("Greeter", "interface", 6), ("greet", "method", 6)],
+        [
+            ("Main", "class", 2),
+            ("Main", "method", 3),
+            ("main", "method", 4),
+            ("Greeter", "interface", 6),
+            ("greet", "method", 6),
+        ],
         ["Greeter", "greet", "String"],
     ),
     "src/list.c": (
@@ -109,8 +134,13 @@ typedef struct node node_t;
 static node_t *push(node_t *head, int value) { return make_node(value, head); }
 int count(node_t *head) { return head ? 1 + count(head->next) : 0; }
 """,
-        [("MAX_ITEMS", "macro", 2), ("node", "struct", 3), ("node_t", "type", 4),
-         ("push", "function", 5), ("count", "function", 6)],
+        [
+            ("MAX_ITEMS", "macro", 2),
+            ("node", "struct", 3),
+            ("node_t", "type", 4),
+            ("push", "function", 5),
+            ("count", "function", 6),
+        ],
         ["make_node", "node_t", "next"],
     ),
     "src/shape.cpp": (
@@ -119,8 +149,12 @@ class Shape { public: virtual double area() const; };
 double Shape::area() const { return compute(*this); }
 }
 """,
-        [("geo", "namespace", 1), ("Shape", "class", 2), ("area", "method", 2),
-         ("area", "method", 3)],
+        [
+            ("geo", "namespace", 1),
+            ("Shape", "class", 2),
+            ("area", "method", 2),
+            ("area", "method", 3),
+        ],
         ["compute", "Shape"],
     ),
     "lib/greeter.rb": (
@@ -135,7 +169,7 @@ end
         [("Greeting", "module", 1), ("Greeter", "class", 2), ("greet", "method", 3)],
         ["format_name", "Base"],
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("path", sorted(SOURCES))

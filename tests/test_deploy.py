@@ -87,16 +87,23 @@ def test_bad_releases_roll_back_without_a_failed_request(
     poller.start()
     try:
         time.sleep(0.3)
-        change(root, 'return "200 OK", "text/plain", b"ok\\n"',
-               'return "503 Service Unavailable", "text/plain", b"down\\n"', "v2: unhealthy")  # fmt: skip
+        change(
+            root,
+            'return "200 OK", "text/plain", b"ok\\n"',
+            'return "503 Service Unavailable", "text/plain", b"down\\n"',
+            "v2: unhealthy",
+        )
         unhealthy = run_acb("deploy", "--json", cwd=root)
         assert unhealthy.returncode == 1
         assert json.loads(unhealthy.stdout)["outcome"] == "rolled-back"
         assert "/healthz did not answer 200" in json.loads(unhealthy.stdout)["reason"]
         git(root, "revert", "--no-edit", "HEAD")
-        change(root, 'return "200 OK", "application/json", json.dumps',
-               'return "500 Internal Server Error", "application/json", json.dumps',
-               "v3: every answer a 500")  # fmt: skip
+        change(
+            root,
+            'return "200 OK", "application/json", json.dumps',
+            'return "500 Internal Server Error", "application/json", json.dumps',
+            "v3: every answer a 500",
+        )
         erroring = run_acb("deploy", "--json", cwd=root)
         assert erroring.returncode == 1
         report = json.loads(erroring.stdout)
@@ -114,8 +121,10 @@ def test_bad_releases_roll_back_without_a_failed_request(
     recorded = releases(connection, root)
     connection.close()
     assert [(r["outcome"], r["target"]) for r in recorded] == [
-        ("live", "local"), ("rolled-back", "local"), ("rolled-back", "local")
-    ]  # fmt: skip
+        ("live", "local"),
+        ("rolled-back", "local"),
+        ("rolled-back", "local"),
+    ]
     assert "error rate" in recorded[2]["reason"] and recorded[2]["measured"]["mirrored"] > 0
 
 
@@ -167,11 +176,13 @@ def test_container_artefacts_pass_their_validators_and_broken_ones_do_not(tmp_pa
     manifest = made.files["k8s/app.yaml"]
     assert "readinessProbe" in manifest and "limits" in manifest
     assert "readOnlyRootFilesystem: true" in manifest
-    broken = Artefacts(files={
-        "Dockerfile": "FROM python\nRUN pip install flask\n",
-        "k8s/app.yaml": manifest.replace("replicas: 2", "replicaz: 2"),
-        "compose.yaml": "services:\n  app:\n    imagez: x\n",
-    })  # fmt: skip
+    broken = Artefacts(
+        files={
+            "Dockerfile": "FROM python\nRUN pip install flask\n",
+            "k8s/app.yaml": manifest.replace("replicas: 2", "replicaz: 2"),
+            "compose.yaml": "services:\n  app:\n    imagez: x\n",
+        }
+    )
     validate(broken)
     joined = "\n".join(broken.problems)
     assert "DL3006" in joined, "untagged base image"
@@ -199,10 +210,14 @@ def test_monitor_ties_a_late_failure_to_the_release_before_it(service: tuple[Pat
     poller.start()
     try:
         time.sleep(0.5)
-        change(root, '    if path == "/count":\n',
-               '    if path == "/count" and METRICS.total > 500:\n'
-               '        return "500 Internal Server Error", "text/plain", b"worn out\\n"\n'
-               '    if path == "/count":\n', "v2: fails after 500 requests")  # fmt: skip
+        change(
+            root,
+            '    if path == "/count":\n',
+            '    if path == "/count" and METRICS.total > 500:\n'
+            '        return "500 Internal Server Error", "text/plain", b"worn out\\n"\n'
+            '    if path == "/count":\n',
+            "v2: fails after 500 requests",
+        )
         v2 = git(root, "rev-parse", "HEAD").strip()
         assert run_acb("deploy", cwd=root).returncode == 0, "it passes verification"
         deadline = time.monotonic() + 30
@@ -220,11 +235,9 @@ def test_monitor_ties_a_late_failure_to_the_release_before_it(service: tuple[Pat
     text = run_acb("monitor", "--window", "2m", cwd=root).stdout
     assert "errors   " in text and any(bar in text for bar in "▂▃▄▅▆▇█")
     with MockModelServer([Reply("The release went bad after about 500 requests.")]) as server:
-        talked = run_acb(
-            "monitor", "--window", "2m", "--json", "-m", "openai/mock-model", cwd=root,
-            env={"OPENAI_API_KEY": "sk-test-0123456789abcdef",
-                 "OPENAI_BASE_URL": server.url + "/v1"},
-        )  # fmt: skip
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
+        command = ["monitor", "--window", "2m", "--json", "-m", "openai/mock-model"]
+        talked = run_acb(*command, cwd=root, env=env)
     assert json.loads(talked.stdout)["diagnosis_by"] == "model"
     assert v2[:12] in server.requests[0].body["messages"][-1]["content"]
 

@@ -48,12 +48,16 @@ class Release(BaseHTTPRequestHandler):
             self._slow_upload()
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        seen = {"method": self.command, "path": self.path, "length": len(body),
-                "sha256": hashlib.sha256(body).hexdigest(),
-                "content_length": self.headers.get("Content-Length"),
-                "x_tag": self.headers.get_all("X-Tag"),
-                "keep_me": self.headers.get("Keep-Me"),
-                "hop": self.headers.get("X-Hop")}  # fmt: skip
+        seen = {
+            "method": self.command,
+            "path": self.path,
+            "length": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "content_length": self.headers.get("Content-Length"),
+            "x_tag": self.headers.get_all("X-Tag"),
+            "keep_me": self.headers.get("Keep-Me"),
+            "hop": self.headers.get("X-Hop"),
+        }
         self._send(200, json.dumps(seen).encode())
 
     def _send(self, status: int, body: bytes) -> None:
@@ -201,8 +205,10 @@ def test_a_response_streams_to_the_client(front: int, connect: Connect) -> None:
 def test_a_request_body_streams_to_the_release(front: int) -> None:
     size = 64 * 1024
     with socket.create_connection(("127.0.0.1", front), timeout=10) as client:
-        client.sendall(b"POST /slow-upload HTTP/1.1\r\nHost: x\r\n"
-                       b"Content-Length: %d\r\n\r\n" % size + b"a" * 2048)  # fmt: skip
+        client.sendall(
+            b"POST /slow-upload HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: %d\r\n\r\n" % size + b"a" * 2048
+        )
         assert Release.first_part.wait(10), "the release got nothing before the body ended"
         client.sendall(b"a" * (size - 2048))
         answer = b""
@@ -246,9 +252,12 @@ def test_malformed_framing_is_refused_and_the_connection_closed(
 
 
 def test_chunk_extensions_and_trailers_are_accepted(front: int) -> None:
-    answer = raw(front, b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        b"3;name=value\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
-                        b"GET /y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # fmt: skip
+    answer = raw(
+        front,
+        b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;name=value\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        b"GET /y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
     assert answer.count(b"HTTP/1.1 200 ") == 2
     assert json.dumps(echoed(b"abc"))[1:-1].encode() in answer
 
@@ -268,8 +277,11 @@ def test_an_oversized_chunked_body_is_a_413(front: int, monkeypatch: pytest.Monk
     from autocodebase.delivery import framing
 
     monkeypatch.setattr(framing, "MAX_CHUNKED_BODY", 10)
-    answer = raw(front, b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")  # fmt: skip
+    answer = raw(
+        front,
+        b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
+    )
     assert answer.startswith(b"HTTP/1.1 413 ")
 
 
@@ -307,7 +319,10 @@ def test_a_release_too_slow_to_answer_is_a_504(
 
 def test_end_to_end_headers_reach_the_release_and_hop_by_hop_ones_do_not(front: int) -> None:
     """Repeated fields all arrive; fields the client's Connection names stay with it."""
-    answer = raw(front, b"GET /h HTTP/1.1\r\nHost: x\r\nX-Tag: a\r\nx-tag: b\r\nKeep-Me: 1\r\n"
-                        b"X-Hop: secret\r\nConnection: X-Hop, close\r\n\r\n")  # fmt: skip
+    answer = raw(
+        front,
+        b"GET /h HTTP/1.1\r\nHost: x\r\nX-Tag: a\r\nx-tag: b\r\nKeep-Me: 1\r\n"
+        b"X-Hop: secret\r\nConnection: X-Hop, close\r\n\r\n",
+    )
     seen = json.loads(answer.partition(b"\r\n\r\n")[2])
     assert (", ".join(seen["x_tag"]), seen["keep_me"], seen["hop"]) == ("a, b", "1", None)

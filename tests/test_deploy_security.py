@@ -153,8 +153,16 @@ def test_a_host_process_without_the_token_is_refused(
     argv = ["sh", "-c", f"touch {marker}"]
     for token in ({}, {"token": ""}, {"token": "0" * 64}, {"token": ["x"]}):
         assert ask(control, {"op": "status", **token})["ok"] is False
-        start = {"op": "start", "port": free_port(), "argv": argv, "cwd": "/", "env": {},
-                 "log": "/dev/null", "release": "HEAD", **token}  # fmt: skip
+        start = {
+            "op": "start",
+            "port": free_port(),
+            "argv": argv,
+            "cwd": "/",
+            "env": {},
+            "log": "/dev/null",
+            "release": "HEAD",
+            **token,
+        }
         reply = ask(control, start)
         assert reply["ok"] is False and "token" in str(reply["error"])
     assert not appears(marker)
@@ -176,8 +184,18 @@ def test_the_supervisor_starts_releases_acb_built_and_nothing_else(
     (root / ".acb/releases" / unbuilt).mkdir()  # a directory alone is not a release
     argv = ["sh", "-c", f"touch {marker}"]
     for release in ("HEAD", head[:12], "../" + head, head.upper(), unbuilt, "f" * 64, None, 7):
-        reply = ask(control, {"op": "start", "release": release, "argv": argv, "cwd": "/",
-                              "env": {}, "log": "/dev/null", "token": token})  # fmt: skip
+        reply = ask(
+            control,
+            {
+                "op": "start",
+                "release": release,
+                "argv": argv,
+                "cwd": "/",
+                "env": {},
+                "log": "/dev/null",
+                "token": token,
+            },
+        )
         assert reply["ok"] is False, (release, reply)
     again = ask(control, {"op": "start", "release": head, "token": token})
     assert again["ok"] is True and isinstance(again["port"], int), again

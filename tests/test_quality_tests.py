@@ -21,21 +21,45 @@ from tests.helpers import call_run_tests as call
 from tests.helpers import write_file
 
 PROJECTS: dict[str, tuple[dict[str, str], str, str]] = {
-    "pytest-ini": ({"pytest.ini": "[pytest]\n", "t/test_a.py": "def test_a(): pass\n"}, "pytest", "python -m pytest -q"),
-    "pyproject": ({"pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-q'\n"}, "pytest", "python -m pytest -q"),
-    "setup-cfg": ({"setup.cfg": "[tool:pytest]\ntestpaths = tests\n"}, "pytest", "python -m pytest -q"),
-    "unittest": ({"tests/test_m.py": "import unittest\n\nclass T(unittest.TestCase):\n    pass\n"}, "unittest", "python -m unittest -v"),
+    "pytest-ini": (
+        {"pytest.ini": "[pytest]\n", "t/test_a.py": "def test_a(): pass\n"},
+        "pytest",
+        "python -m pytest -q",
+    ),
+    "pyproject": (
+        {"pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-q'\n"},
+        "pytest",
+        "python -m pytest -q",
+    ),
+    "setup-cfg": (
+        {"setup.cfg": "[tool:pytest]\ntestpaths = tests\n"},
+        "pytest",
+        "python -m pytest -q",
+    ),
+    "unittest": (
+        {"tests/test_m.py": "import unittest\n\nclass T(unittest.TestCase):\n    pass\n"},
+        "unittest",
+        "python -m unittest -v",
+    ),
     "tox": ({"tox.ini": "[tox]\nenvlist = py311\n"}, "tox", "tox"),
     "nox": ({"noxfile.py": "import nox\n"}, "nox", "nox"),
     "npm": ({"package.json": '{"scripts": {"test": "node --test"}}'}, "npm", "npm test"),
-    "pnpm": ({"package.json": '{"scripts": {"test": "vitest"}}', "pnpm-lock.yaml": ""}, "pnpm", "pnpm test"),
-    "yarn": ({"package.json": '{"scripts": {"test": "jest"}}', "yarn.lock": ""}, "yarn", "yarn test"),
+    "pnpm": (
+        {"package.json": '{"scripts": {"test": "vitest"}}', "pnpm-lock.yaml": ""},
+        "pnpm",
+        "pnpm test",
+    ),
+    "yarn": (
+        {"package.json": '{"scripts": {"test": "jest"}}', "yarn.lock": ""},
+        "yarn",
+        "yarn test",
+    ),
     "go": ({"go.mod": "module example.com/m\n"}, "go", "go test ./..."),
     "cargo": ({"Cargo.toml": "[package]\nname = 'm'\n"}, "cargo", "cargo test"),
     "maven": ({"pom.xml": "<project/>"}, "maven", "mvn -q -B test"),
     "gradle": ({"build.gradle": "", "gradlew": "#!/bin/sh\n"}, "gradle", "./gradlew test"),
     "make": ({"Makefile": "all:\n\ttrue\ntest:\n\ttrue\n"}, "make", "make test"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(PROJECTS))
@@ -114,13 +138,15 @@ def test_junit_from_pytest_and_surefire(tmp_path: Path) -> None:
 
 
 def test_go_json_cargo_unittest_pytest_and_tap_output() -> None:
-    go = "\n".join([
-        '{"Action":"run","Package":"m/calc","Test":"TestAdd"}',
-        '{"Action":"output","Package":"m/calc","Test":"TestAdd","Output":"    calc_test.go:9: got 3, want 4\\n"}',
-        '{"Action":"fail","Package":"m/calc","Test":"TestAdd","Elapsed":0}',
-        '{"Action":"pass","Package":"m/calc","Test":"TestSub","Elapsed":0}',
-        "not json",
-    ])  # fmt: skip
+    go = "\n".join(
+        [
+            '{"Action":"run","Package":"m/calc","Test":"TestAdd"}',
+            '{"Action":"output","Package":"m/calc","Test":"TestAdd","Output":"    calc_test.go:9: got 3, want 4\\n"}',
+            '{"Action":"fail","Package":"m/calc","Test":"TestAdd","Elapsed":0}',
+            '{"Action":"pass","Package":"m/calc","Test":"TestSub","Elapsed":0}',
+            "not json",
+        ]
+    )
     assert [(c.name, c.outcome, c.message) for c in parse_go_json(go)] == [
         ("m/calc::TestAdd", "failed", "calc_test.go:9: got 3, want 4"),
         ("m/calc::TestSub", "passed", ""),

@@ -96,16 +96,21 @@ def test_the_models_review_is_advisory_recorded_and_in_the_note(
     wordstats_repo: Path, tmp_path: Path
 ) -> None:
     write_file(tmp_path / "config" / "acb" / "config.toml", "[review]\nmodel = true\n")
-    finding = {"file": "wordstats/digest.py", "line": 5, "category": "security",
-               "severity": "high", "message": "a fixed salt makes equal passwords equal digests",
-               "fix": "use a random salt per password"}  # fmt: skip
+    finding = {
+        "file": "wordstats/digest.py",
+        "line": 5,
+        "category": "security",
+        "severity": "high",
+        "message": "a fixed salt makes equal passwords equal digests",
+        "fix": "use a random salt per password",
+    }
     script = [
         Reply("", [("apply_patch", {"patch": SALTED})]),
         Reply("Added password_digest."),
         Reply(json.dumps({"findings": [finding]})),
         Reply(json.dumps({"scores": [{"id": 1, "score": 8, "why": "real"}]})),
         Reply("feat(digest): add password_digest"),
-    ]  # fmt: skip
+    ]
     done, server = exec_with_mock(wordstats_repo, script, "add password_digest", "--json")
     assert done.returncode == 0, done.stderr
     checked = [e for e in events(done.stdout) if e["type"] == "review_checked"]

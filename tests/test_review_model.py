@@ -82,19 +82,46 @@ def test_over_budget_files_are_summarised_then_listed(tmp_path: Path) -> None:
 
 FIND = {
     "findings": [
-        {"file": "users.py", "line": "6", "category": "bug", "severity": "high",
-         "message": "fetchone() returns None when no user matches; row[0] raises TypeError.",
-         "fix": "return row[0] if row else None"},
-        {"file": "users.py", "line": 9, "category": "performance", "severity": "low",
-         "message": "COUNT(*) scans the table.", "fix": "cache it"},
-        {"file": "users.py", "line": 40, "category": "bug", "severity": "medium",
-         "message": "somewhere else", "fix": ""},
-        {"file": "users.py", "line": 5, "category": "naming", "severity": "low",
-         "message": "row is a vague name", "fix": "user_row"},
+        {
+            "file": "users.py",
+            "line": "6",
+            "category": "bug",
+            "severity": "high",
+            "message": "fetchone() returns None when no user matches; row[0] raises TypeError.",
+            "fix": "return row[0] if row else None",
+        },
+        {
+            "file": "users.py",
+            "line": 9,
+            "category": "performance",
+            "severity": "low",
+            "message": "COUNT(*) scans the table.",
+            "fix": "cache it",
+        },
+        {
+            "file": "users.py",
+            "line": 40,
+            "category": "bug",
+            "severity": "medium",
+            "message": "somewhere else",
+            "fix": "",
+        },
+        {
+            "file": "users.py",
+            "line": 5,
+            "category": "naming",
+            "severity": "low",
+            "message": "row is a vague name",
+            "fix": "user_row",
+        },
     ]
-}  # fmt: skip
-SCORES = {"scores": [{"id": 1, "score": 9, "why": "crashes on unknown names"},
-                     {"id": 2, "score": 2, "why": "unchanged code"}]}  # fmt: skip
+}
+SCORES = {
+    "scores": [
+        {"id": 1, "score": 9, "why": "crashes on unknown names"},
+        {"id": 2, "score": 2, "why": "unchanged code"},
+    ]
+}
 ENV = {"OPENAI_API_KEY": "sk-test-0123456789abcdef"}
 
 
@@ -103,10 +130,9 @@ def test_two_passes_keep_the_strong_finding_and_drop_the_rest(tmp_path: Path) ->
     root = repo_with_change(tmp_path)
     script = [Reply(f"```json\n{json.dumps(FIND)}\n```"), Reply(json.dumps(SCORES))]
     with MockModelServer(script) as server:
-        done = run_acb(
-            "review", "HEAD", "--format", "json", "-m", "openai/mock-model",
-            cwd=root, env={**ENV, "OPENAI_BASE_URL": server.url + "/v1"},
-        )  # fmt: skip
+        env = {**ENV, "OPENAI_BASE_URL": server.url + "/v1"}
+        command = ["review", "HEAD", "--format", "json", "-m", "openai/mock-model"]
+        done = run_acb(*command, cwd=root, env=env)
     assert done.returncode == 1, done.stderr  # the kept finding is high
     findings = json.loads(done.stdout)["findings"]
     assert [(f["tool"], f["rule"], f["line"], f["severity"]) for f in findings] == [
@@ -125,10 +151,8 @@ def test_two_passes_keep_the_strong_finding_and_drop_the_rest(tmp_path: Path) ->
 def test_a_clean_verdict_costs_one_request_and_says_nothing(tmp_path: Path) -> None:
     root = repo_with_change(tmp_path)
     with MockModelServer([Reply('{"findings": []}')]) as server:
-        done = run_acb(
-            "review", "HEAD", "-m", "openai/mock-model",
-            cwd=root, env={**ENV, "OPENAI_BASE_URL": server.url + "/v1"},
-        )  # fmt: skip
+        env = {**ENV, "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb("review", "HEAD", "-m", "openai/mock-model", cwd=root, env=env)
     assert done.returncode == 0, done.stderr
     assert "no findings on the changed lines" in done.stdout
     assert len(server.requests) == 1
@@ -137,10 +161,8 @@ def test_a_clean_verdict_costs_one_request_and_says_nothing(tmp_path: Path) -> N
 def test_a_failing_model_leaves_the_static_review_and_exit_3(tmp_path: Path) -> None:
     root = repo_with_change(tmp_path)
     with MockModelServer([Fault(status=401)]) as server:
-        done = run_acb(
-            "review", "HEAD", "-m", "openai/mock-model",
-            cwd=root, env={**ENV, "OPENAI_BASE_URL": server.url + "/v1"},
-        )  # fmt: skip
+        env = {**ENV, "OPENAI_BASE_URL": server.url + "/v1"}
+        done = run_acb("review", "HEAD", "-m", "openai/mock-model", cwd=root, env=env)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "the model review failed" in done.stderr and "Traceback" not in done.stderr
     assert "no findings on the changed lines" in done.stdout

@@ -119,14 +119,32 @@ def coverage_py_percent(repo: Path, tmp_path: Path) -> float:
     data = tmp_path / "check.coverage"
     omit = "tests/*,test/*,*/tests/*,test_*.py,*/test_*.py,*_test.py,conftest.py,*/conftest.py"
     subprocess.run(
-        [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}", "--source=.",
-         f"--omit={omit}", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=repo, check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            "--branch",
+            f"--data-file={data}",
+            "--source=.",
+            f"--omit={omit}",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
     out = subprocess.run(
         [sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o", "-"],
-        cwd=repo, check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(json.loads(out.stdout)["totals"]["percent_covered"])
 
 
@@ -167,9 +185,13 @@ def test_exactly_the_tests_that_earn_their_place_are_kept(tmp_path: Path) -> Non
         )
     ]
     assert verdicts == [
-        ("kept", "kept"), ("failing", "rejected"), ("flaky", "rejected"),
-        ("no-gain", "rejected"), ("kept", "kept"), ("import-error", "rejected"),
-    ]  # fmt: skip
+        ("kept", "kept"),
+        ("failing", "rejected"),
+        ("flaky", "rejected"),
+        ("no-gain", "rejected"),
+        ("kept", "kept"),
+        ("import-error", "rejected"),
+    ]
 
     with (repo / "calc/ops.py").open("a") as ops:
         ops.write("\n\ndef sign(x):\n    return 1 if x > 0 else -1\n")
@@ -191,10 +213,8 @@ def test_without_coverage_data_it_says_why_in_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_demo_cassette_raises_the_example_projects_coverage(wordstats_repo: Path) -> None:
     cassette = Path(__file__).resolve().parents[1] / "examples/cassettes/wordstats-tests.jsonl"
-    done = run_acb(
-        "tests", "wordstats/stats.py", "--max-rounds", "1", "--model", f"replay:{cassette}",
-        cwd=wordstats_repo,
-    )  # fmt: skip
+    command = ["tests", "wordstats/stats.py", "--max-rounds", "1", "--model", f"replay:{cassette}"]
+    done = run_acb(*command, cwd=wordstats_repo)
     assert done.returncode == 0, done.stderr
     assert "coverage (lines+branches): 76.9% -> 91.7% (83/108 -> 99/108)" in done.stdout
     assert "candidates: 3; kept 1; rejected: 1 failing, 1 no-gain" in done.stdout

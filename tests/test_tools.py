@@ -171,8 +171,11 @@ def test_escalation_is_offered_only_when_someone_can_be_asked() -> None:
         return set(spec.parameters["properties"])
 
     assert shell_params("on-request") == {
-        "command", "timeout_s", "with_escalated_permissions", "justification"
-    }  # fmt: skip
+        "command",
+        "timeout_s",
+        "with_escalated_permissions",
+        "justification",
+    }
     assert shell_params("never") == shell_params("untrusted") == {"command", "timeout_s"}
 
 
