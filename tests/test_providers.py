@@ -150,13 +150,23 @@ def test_status_classification(status: int, retryable: bool, model_factory: Any)
     assert f"HTTP {status}" in str(caught.value)
 
 
-def test_connection_refused_is_retryable(model_factory: Any) -> None:
+def test_connection_refused_here_fails_fast_and_elsewhere_is_retried(model_factory: Any) -> None:
     with MockModelServer([]) as server:
         url = server.url
     model = model_factory("chat", url, False)  # server is gone: nothing listens there now
     with pytest.raises(ModelError) as caught:
         model.complete(conversation(), [SPEC])
-    assert caught.value.retryable
+    # Nothing listens on this machine's port: retrying for a minute will not start a server.
+    assert not caught.value.retryable
+    assert f"at {url}/v1: connection refused" in str(caught.value)
+    # A remote host refusing may be restarting or behind a balancer: that one is retried.
+    from autocodebase.models.faults import to_model_error
+
+    try:
+        raise OSError("Connection error.") from ConnectionRefusedError(111, "Connection refused")
+    except OSError as remote:
+        error = to_model_error(remote, "vllm", "http://10.1.2.3:8000/v1")
+    assert error.retryable and "vllm at http://10.1.2.3:8000/v1: connection failed" in str(error)
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])

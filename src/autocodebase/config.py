@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final, Literal, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 from autocodebase.errors import ConfigError
 
@@ -137,6 +138,10 @@ def _providers(raw: Any, source: str) -> dict[str, ProviderConfig]:
             isinstance(base_url, str) and base_url.startswith(("http://", "https://"))
         ):
             raise ConfigError(f"{source}: providers.{name}.base_url must be an http(s) URL")
+        if base_url is not None and not urlsplit(base_url).hostname:
+            raise ConfigError(
+                f"{source}: providers.{name}.base_url must be an http(s) URL with a host"
+            )
         if key_env is not None and not (isinstance(key_env, str) and ENV_NAME.fullmatch(key_env)):
             raise ConfigError(
                 f"{source}: providers.{name}.api_key_env must name an environment variable"

@@ -43,6 +43,11 @@ def format_tokens(usage: dict[str, int]) -> str:
     return f"{fresh:,} in / {answer:,} out tokens"
 
 
+def count(number: int, noun: str) -> str:
+    """`1 step`, `2 steps`, `0 steps`."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def format_cost(cost: float | None) -> str:
     return "cost unknown" if cost is None else f"${cost:.4f}"
 
@@ -128,7 +133,7 @@ class HumanRenderer:
 
     def on_run_finished(self, event: dict[str, Any]) -> None:
         facts = (
-            f"{event['steps']} steps · {format_tokens(event['usage'])} · "
+            f"{count(event['steps'], 'step')} · {format_tokens(event['usage'])} · "
             f"{format_cost(event['cost_usd'])} · {event['duration_s']:.1f}s · run {event['run_id']}"
         )
         verification = event.get("verification")

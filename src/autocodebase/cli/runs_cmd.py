@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from autocodebase.cli.render import (
+    count,
     describe_review_checked,
     describe_tests_checked,
     format_cost,
@@ -66,7 +67,7 @@ def list_runs(limit: int, as_json: bool) -> None:
         outcome = s.outcome or ("running?" if s.finished_at is None else "-")
         task = s.task.splitlines()[0][:60]
         click.echo(
-            f"{s.id}  {_when(s.started_at)}  {outcome:<11} {s.steps or 0:>3} steps  "
+            f"{s.id}  {_when(s.started_at)}  {outcome:<11} {count(s.steps or 0, 'step'):>9}  "
             f"{format_cost(s.cost_usd):>12}  {s.model}  {task}"
         )
 
@@ -170,7 +171,7 @@ def show_run(run: str, as_json: bool, full: bool) -> None:
         f"sandbox   {record['sandbox']}",
         f"started   {_when(record['started_at'])} ({duration:.1f}s)",
         f"outcome   {record['outcome'] or 'unfinished (the run was killed or is running)'}",
-        f"usage     {record['steps'] or 0} steps · {format_tokens(usage)} · "
+        f"usage     {count(record['steps'] or 0, 'step')} · {format_tokens(usage)} · "
         f"{format_cost(record['cost_usd'])}",
     ]
     if record.get("verification"):

@@ -120,7 +120,7 @@ class AnthropicModel:
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in tools
             ]
-        with provider_faults(self.provider_label):
+        with provider_faults(self.provider_label, self.base_url or "https://api.anthropic.com"):
             if self.stream:
                 return self._complete_streamed(request, on_text)
             return self._parse(self._sdk().messages.create(**request))

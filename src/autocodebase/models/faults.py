@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import ipaddress
 import json
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from autocodebase.models.base import ModelError
 
@@ -54,10 +56,43 @@ def describe_body(body: Any) -> str:
     return str(body)[:300] if body else ""
 
 
-def to_model_error(exc: BaseException, provider: str) -> ModelError:
-    """Classify `exc`: rate limits, server errors, timeouts and cut connections are retryable."""
+def _on_this_machine(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nested = exc.__cause__ or exc.__context__
+        if nested is None:
+            break
+        exc = nested
+    return exc
+
+
+def _refused_locally(exc: BaseException, endpoint: str | None) -> bool:
+    """Connection refused by a server on this machine: nothing listens there, and waiting a
+    minute of retries will not start it."""
+    if endpoint is None or not _on_this_machine(urlsplit(endpoint).hostname):
+        return False
+    root = _root_cause(exc)
+    return isinstance(root, ConnectionRefusedError) or "Connection refused" in str(root)
+
+
+def to_model_error(exc: BaseException, provider: str, endpoint: str | None = None) -> ModelError:
+    """Classify `exc`: rate limits, server errors, timeouts and cut connections are retryable;
+    a refused connection to this machine is not. Messages name the endpoint, so that a wrong
+    `base_url` shows itself."""
     if isinstance(exc, ModelError):
         return exc
+    where = f" at {endpoint}" if endpoint else ""
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         response = getattr(exc, "response", None)
@@ -65,18 +100,25 @@ def to_model_error(exc: BaseException, provider: str) -> ModelError:
         detail = describe_body(getattr(exc, "body", None)) or str(exc)
         hint = {401: " (check the API key)", 404: " (check the model name and base URL)"}
         return ModelError(
-            f"{provider} returned HTTP {status}: {detail}{hint.get(status, '')}",
+            f"{provider}{where} returned HTTP {status}: {detail}{hint.get(status, '')}",
             retryable=status in RETRYABLE_STATUS,
             retry_after=parse_retry_after(headers) if headers is not None else None,
         )
     name = type(exc).__name__
     if "Timeout" in name:
-        return ModelError(f"{provider} timed out: {exc}", retryable=True)
-    return ModelError(f"{provider} connection failed ({name}): {exc}", retryable=True)
+        return ModelError(f"{provider}{where} timed out: {exc}", retryable=True)
+    root = _root_cause(exc)
+    cause = f"{exc}" if root is exc else f"{exc} {root}"
+    if _refused_locally(exc, endpoint):
+        return ModelError(
+            f"{provider}{where}: connection refused; is the server running on that port?",
+            retryable=False,
+        )
+    return ModelError(f"{provider}{where}: connection failed ({name}: {cause})", retryable=True)
 
 
 @contextlib.contextmanager
-def provider_faults(provider: str) -> Iterator[None]:
+def provider_faults(provider: str, endpoint: str | None = None) -> Iterator[None]:
     """SDK and transport faults inside the block become `ModelError`s; our own bugs go through."""
     try:
         yield
@@ -84,5 +126,5 @@ def provider_faults(provider: str) -> Iterator[None]:
         raise
     except Exception as exc:
         if is_transport_error(exc):
-            raise to_model_error(exc, provider) from exc
+            raise to_model_error(exc, provider, endpoint) from exc
         raise

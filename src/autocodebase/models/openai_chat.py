@@ -107,7 +107,7 @@ class OpenAIChatModel:
             request["tools"] = [tool_to_wire(t) for t in tools]
         if self.max_output_tokens:
             request["max_completion_tokens"] = self.max_output_tokens
-        with provider_faults(self.provider_label):
+        with provider_faults(self.provider_label, self.base_url or "https://api.openai.com/v1"):
             if self.stream:
                 return self._complete_streamed(request, on_text)
             return self._parse(self._sdk().chat.completions.create(**request))

@@ -135,7 +135,7 @@ class OpenAIResponsesModel:
             ]
         if self.max_output_tokens:
             request["max_output_tokens"] = self.max_output_tokens
-        with provider_faults(self.provider_label):
+        with provider_faults(self.provider_label, self.base_url or "https://api.openai.com/v1"):
             if not self.stream:
                 return response_from_wire(self._sdk().responses.create(**request), self.model_id)
             return self._complete_streamed(request, on_text)

@@ -1,0 +1,55 @@
+"""A new user's first hour (issue 18): what the real CLI says when the set-up is wrong."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.mock_server import Reply
+from tests.helpers import exec_with_mock, free_port, json_events, run_acb, write_user_config
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_dead_local_endpoint_fails_at_once_and_names_itself(wordstats_repo: Path) -> None:
+    port = free_port()  # nothing listens there
+    write_user_config(f'[providers.vllm]\nbase_url = "http://127.0.0.1:{port}/v1"\n')
+    started = time.monotonic()
+    done = run_acb("exec", "anything", "--model", "vllm/some-model", "--json", cwd=wordstats_repo)
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    events = json_events(done.stdout)
+    assert [e for e in events if e["type"] == "model_retry"] == [], "refused locally: no retries"
+    finished = next(e for e in events if e["type"] == "run_finished")
+    assert f"vllm at http://127.0.0.1:{port}/v1: connection refused" in finished["error"]
+    assert elapsed < 30  # the default retries alone would take ~60 s
+
+
+@pytest.mark.usefixtures("isolated_home")
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("42", "providers.vllm.base_url must be an http(s) URL"),
+        ('"not a url"', "providers.vllm.base_url must be an http(s) URL"),
+        ('"http://"', "providers.vllm.base_url must be an http(s) URL with a host"),
+        ('"http://:8000/v1"', "providers.vllm.base_url must be an http(s) URL with a host"),
+    ],
+)
+def test_a_bad_provider_url_is_one_line_naming_file_and_key(
+    wordstats_repo: Path, value: str, problem: str
+) -> None:
+    write_user_config(f"[providers.vllm]\nbase_url = {value}\n")
+    done = run_acb("exec", "anything", "--model", "vllm/m", cwd=wordstats_repo)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "config.toml: " in lines[0] and problem in lines[0], lines
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_counts_read_as_english(wordstats_repo: Path) -> None:
+    done, _ = exec_with_mock(wordstats_repo, [Reply("Nothing to change.")], "look", "--no-git")
+    assert done.returncode == 0, done.stderr
+    assert " 1 step · " in done.stderr + done.stdout
+    listed = run_acb("runs", "list", cwd=wordstats_repo)
+    assert "1 step " in listed.stdout and "1 steps" not in listed.stdout
