@@ -53,3 +53,23 @@ def test_counts_read_as_english(wordstats_repo: Path) -> None:
     assert " 1 step · " in done.stderr + done.stdout
     listed = run_acb("runs", "list", cwd=wordstats_repo)
     assert "1 step " in listed.stdout and "1 steps" not in listed.stdout
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_no_model_chosen_explains_the_default_and_how_to_choose(wordstats_repo: Path) -> None:
+    done = run_acb("exec", "anything", cwd=wordstats_repo)
+    assert done.returncode == 2
+    assert "no model chosen, and acb's default (openai/gpt-5.1) needs OPENAI_API_KEY" in done.stderr
+    for way in ("export OPENAI_API_KEY=", "--model anthropic/", "ollama/", "config.toml"):
+        assert way in done.stderr, way
+    # A model the user named gets the short answer: they know what they chose.
+    chosen = run_acb("exec", "anything", "--model", "openai/gpt-5.1", cwd=wordstats_repo)
+    assert chosen.returncode == 2
+    assert chosen.stderr.strip().splitlines() == [
+        "acb: error: OPENAI_API_KEY is not set: export it to use openai/gpt-5.1, "
+        "or pick another --model"
+    ]
+    write_user_config('model = "anthropic/claude-sonnet-4-5"\n')
+    configured = run_acb("exec", "anything", cwd=wordstats_repo)
+    assert "ANTHROPIC_API_KEY is not set" in configured.stderr
+    assert "no model chosen" not in configured.stderr

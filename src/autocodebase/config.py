@@ -300,6 +300,9 @@ class Settings:
     warnings: tuple[str, ...] = ()
     """What the layers said that was not honoured (a project's config asking for what only you
     may set), one line each; front ends show them, the ledger keeps them with the settings."""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Setting -> the layer that set it (a config file's path, "environment", "command line");
+    a setting not here has its default. Says whether the user chose the model at all."""
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready form for the ledger; providers are listed without secrets (there are none)."""
@@ -438,12 +441,20 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     return coerced
 
 
-def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> None:
-    """Fold one layer into `base`, validating as we go so errors name their source."""
+def merge_layer(
+    base: dict[str, Any],
+    layer: Mapping[str, Any],
+    source: str,
+    sources: dict[str, str] | None = None,
+) -> None:
+    """Fold one layer into `base`, validating as we go so errors name their source (and
+    noting in `sources` which layer set each setting)."""
     for key, value in layer.items():
         if value is UNSET or value is None:
             continue
         spec = SPECS.get(key)
+        if sources is not None and key not in TABLES:
+            sources[key] = source
         if key in TABLES:
             table = TABLES[key]
             if not isinstance(value, dict):
@@ -451,7 +462,7 @@ def merge_layer(base: dict[str, Any], layer: Mapping[str, Any], source: str) -> 
             unknown = set(value) - set(table)
             if unknown:
                 raise ConfigError(f"{source}: [{key}] has unknown keys {sorted(unknown)}")
-            merge_layer(base, {table[k]: v for k, v in value.items()}, source)
+            merge_layer(base, {table[k]: v for k, v in value.items()}, source, sources)
         elif spec is None:
             raise ConfigError(f"{source}: unknown setting {key!r}")
         elif spec.parse is not None:
@@ -522,8 +533,9 @@ def load_settings(workspace: Path, flags: Mapping[str, Any] | None = None) -> Se
 
     distrust(workspace)
     merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     user_path = user_config_path()
-    merge_layer(merged, read_toml(user_path), str(user_path))
+    merge_layer(merged, read_toml(user_path), str(user_path), sources)
     project_path = workspace / ".acb" / "config.toml"
     try:
         layer, warnings = project_layer(
@@ -531,8 +543,8 @@ def load_settings(workspace: Path, flags: Mapping[str, Any] | None = None) -> Se
         )
     except ConfigError as error:  # unreadable: the repository's problem, not a reason to stop
         layer, warnings = {}, [f"ignored: {error}"]
-    merge_layer(merged, layer, str(project_path))
+    merge_layer(merged, layer, str(project_path), sources)
     env_layer = {key: os.environ[var] for var, key in ENV_KEYS.items() if os.environ.get(var)}
-    merge_layer(merged, env_layer, "environment")
-    merge_layer(merged, flags or {}, "command line")
-    return Settings(**merged, warnings=tuple(warnings))
+    merge_layer(merged, env_layer, "environment", sources)
+    merge_layer(merged, flags or {}, "command line", sources)
+    return Settings(**merged, warnings=tuple(warnings), sources=sources)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocodebase.config import ProviderConfig, Settings, WireApi
+from autocodebase.config import ProviderConfig, Settings, WireApi, user_config_path
 from autocodebase.errors import UsageError
 from autocodebase.models.base import Model
 
@@ -57,6 +57,24 @@ def _entry_for(provider: str, settings: Settings) -> ProviderEntry:
     )
 
 
+def no_model_chosen(default: str, key_env: str) -> str:
+    """First contact: nobody chose a model, and the default one needs a key that is not set."""
+    ways = [
+        (f"export {key_env}=...", "to use the default"),
+        ("--model anthropic/claude-sonnet-4-5", "any PROVIDER/NAME (this one: ANTHROPIC_API_KEY)"),
+        ("--model ollama/qwen2.5-coder", "a local server, no key (also llamacpp/NAME,"),
+        ("", "lmstudio/NAME, or your own [providers.NAME] base_url)"),
+        (f'model = "PROVIDER/NAME" in {user_config_path()}', "(or ACB_MODEL) to keep a choice"),
+    ]
+    return "\n".join(
+        [
+            f"no model chosen, and acb's default ({default}) needs {key_env}, which is not set.",
+            "Choose a model, any of these ways:",
+            *(f"  {how:<38}{why}" if len(how) < 38 else f"  {how} {why}" for how, why in ways),
+        ]
+    )
+
+
 def build_model(spec: str, settings: Settings) -> Model:
     """Build the model `spec` names, failing with one clear line when it cannot be used."""
     if spec.startswith("replay:"):
@@ -77,6 +95,8 @@ def build_model(spec: str, settings: Settings) -> Model:
     ) or entry.base_url
     api_key = os.environ.get(entry.api_key_env, "") if entry.api_key_env else ""
     if entry.key_required and not api_key:
+        if spec == settings.model and "model" not in settings.sources:
+            raise UsageError(no_model_chosen(spec, str(entry.api_key_env)))
         raise UsageError(
             f"{entry.api_key_env} is not set: export it to use {spec}, or pick another --model"
         )
