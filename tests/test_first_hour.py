@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.mock_server import Reply
+from tests.fakes.mock_server import MockModelServer, Reply
 from tests.helpers import exec_with_mock, free_port, json_events, run_acb, write_user_config
 
 
@@ -73,3 +74,40 @@ def test_no_model_chosen_explains_the_default_and_how_to_choose(wordstats_repo: 
     configured = run_acb("exec", "anything", cwd=wordstats_repo)
     assert "ANTHROPIC_API_KEY is not set" in configured.stderr
     assert "no model chosen" not in configured.stderr
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_doctor_says_what_is_wrong_and_how_to_fix_it(wordstats_repo: Path, tmp_path: Path) -> None:
+    port = free_port()
+    write_user_config(
+        f'model = "vllm/m"\n[providers.vllm]\nbase_url = "http://127.0.0.1:{port}/v1"\n'
+    )
+    done = run_acb("doctor", "--json", cwd=wordstats_repo)
+    assert done.returncode == 1, done.stderr  # the endpoint is down
+    checks = {c["name"]: c for c in map(json.loads, done.stdout.splitlines())}
+    assert {
+        "user config",
+        "model",
+        "endpoint",
+        "git",
+        "rg",
+        "bwrap",
+        "repository",
+        "ledger",
+    } <= set(checks)
+    assert checks["model"]["status"] == "ok" and "config.toml" in checks["model"]["detail"]
+    endpoint = checks["endpoint"]
+    assert endpoint["status"] == "fail" and f"127.0.0.1:{port}" in endpoint["detail"]
+    assert "start the local server" in endpoint["fix"]
+    assert checks["repository"]["status"] == "ok"
+    with MockModelServer([]) as server:  # something listens now
+        write_user_config(f'model = "vllm/m"\n[providers.vllm]\nbase_url = "{server.url}/v1"\n')
+        again = run_acb("doctor", cwd=wordstats_repo)
+    assert f"✓ endpoint       {server.url}/v1 answers" in again.stdout
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    elsewhere = run_acb("doctor", cwd=outside)
+    assert "not in a git repository" in elsewhere.stdout and "→ git init" in elsewhere.stdout
+    write_user_config("max_steps = 'many'\n")
+    bad = run_acb("doctor", cwd=wordstats_repo)
+    assert bad.returncode == 1 and "✗ config" in bad.stdout and "max_steps" in bad.stdout

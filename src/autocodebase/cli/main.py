@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "approvals": ("autocodebase.cli.approvals_cmd", "approvals", "List, add and revoke approvals"),
     "blame": ("autocodebase.cli.blame_cmd", "blame", "Which acb run wrote each line of a file"),
     "chat": ("autocodebase.cli.chat", "chat", "Talk with the repository (what a bare `acb` does)"),
+    "doctor": ("autocodebase.cli.doctor_cmd", "doctor", "Check that acb can run here, with fixes"),
     "map": (
         "autocodebase.cli.map_cmd",
         "map_command",

@@ -17,7 +17,7 @@ from autocodebase.models.base import (
     Usage,
     parse_tool_arguments,
 )
-from autocodebase.models.clients import anthropic_client
+from autocodebase.models.clients import ANTHROPIC_ENDPOINT, anthropic_client
 from autocodebase.models.faults import provider_faults
 
 
@@ -92,6 +92,11 @@ class AnthropicModel:
     provider_label: str = "anthropic"
     _client: Any = field(default=None, repr=False)
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go: the configured base URL, or the SDK's own default."""
+        return self.base_url or ANTHROPIC_ENDPOINT
+
     def warm_up(self) -> None:
         """Import the SDK and build the client ahead of the first request."""
         self._sdk()
@@ -120,7 +125,7 @@ class AnthropicModel:
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in tools
             ]
-        with provider_faults(self.provider_label, self.base_url or "https://api.anthropic.com"):
+        with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
             return self._parse(self._sdk().messages.create(**request))

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+OPENAI_ENDPOINT = "https://api.openai.com/v1"
+"""Where the OpenAI SDK sends requests when no base URL is given."""
+ANTHROPIC_ENDPOINT = "https://api.anthropic.com"
+"""Where the Anthropic SDK sends requests when no base URL is given."""
+
 
 def openai_client(api_key: str, base_url: str | None, timeout: float) -> Any:
     """An OpenAI SDK client (Chat Completions and Responses)."""

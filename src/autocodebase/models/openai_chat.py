@@ -17,7 +17,7 @@ from autocodebase.models.base import (
     Usage,
     parse_tool_arguments,
 )
-from autocodebase.models.clients import openai_client
+from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
 from autocodebase.models.faults import provider_faults
 
 
@@ -84,6 +84,11 @@ class OpenAIChatModel:
     provider_label: str = "openai"
     _client: Any = field(default=None, repr=False)
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go: the configured base URL, or the SDK's own default."""
+        return self.base_url or OPENAI_ENDPOINT
+
     def warm_up(self) -> None:
         """Import the SDK and build the client ahead of the first request."""
         self._sdk()
@@ -107,7 +112,7 @@ class OpenAIChatModel:
             request["tools"] = [tool_to_wire(t) for t in tools]
         if self.max_output_tokens:
             request["max_completion_tokens"] = self.max_output_tokens
-        with provider_faults(self.provider_label, self.base_url or "https://api.openai.com/v1"):
+        with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
             return self._parse(self._sdk().chat.completions.create(**request))

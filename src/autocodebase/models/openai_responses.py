@@ -20,7 +20,7 @@ from autocodebase.models.base import (
     Usage,
     parse_tool_arguments,
 )
-from autocodebase.models.clients import openai_client
+from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
 from autocodebase.models.faults import provider_faults
 
 
@@ -104,6 +104,11 @@ class OpenAIResponsesModel:
     provider_label: str = "openai"
     _client: Any = field(default=None, repr=False)
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go: the configured base URL, or the SDK's own default."""
+        return self.base_url or OPENAI_ENDPOINT
+
     def warm_up(self) -> None:
         """Import the SDK and build the client ahead of the first request."""
         self._sdk()
@@ -135,7 +140,7 @@ class OpenAIResponsesModel:
             ]
         if self.max_output_tokens:
             request["max_output_tokens"] = self.max_output_tokens
-        with provider_faults(self.provider_label, self.base_url or "https://api.openai.com/v1"):
+        with provider_faults(self.provider_label, self.endpoint):
             if not self.stream:
                 return response_from_wire(self._sdk().responses.create(**request), self.model_id)
             return self._complete_streamed(request, on_text)
