@@ -58,11 +58,27 @@ def test_the_project_allow_list_is_what_the_fields_say() -> None:
     assert {name: rule for name, rule in declared.items() if rule} == PROJECT_MAY_SET
     # What would let a repository loosen how acb runs in it stays out of the list.
     yours_only = {
-        "model", "providers", "prices", "ledger_path", "approvals", "sandbox_mode", "network",
-        "sandbox_fallback", "writable_roots", "env_allow", "max_processes", "memory_mb",
-        "use_git", "request_timeout_s", "retry_attempts", "retry_base_delay_s",
-        "retry_max_delay_s", "review_model", "compact_at_tokens", "stream",
-    }  # fmt: skip
+        "model",
+        "providers",
+        "prices",
+        "ledger_path",
+        "approvals",
+        "sandbox_mode",
+        "network",
+        "sandbox_fallback",
+        "writable_roots",
+        "env_allow",
+        "max_processes",
+        "memory_mb",
+        "use_git",
+        "request_timeout_s",
+        "retry_attempts",
+        "retry_base_delay_s",
+        "retry_max_delay_s",
+        "review_model",
+        "compact_at_tokens",
+        "stream",
+    }
     assert not yours_only & set(PROJECT_MAY_SET)
     assert yours_only | set(PROJECT_MAY_SET) == set(SPECS)
     # And what it may set, it may set to your default: the rules accept the values acb starts with.

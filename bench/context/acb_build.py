@@ -23,10 +23,19 @@ def main() -> None:
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({
-        "seconds": seconds, "peak_mb": own, "worker_peak_mb": worker, "workers": stats.workers,
-        "files": stats.files, "parsed": stats.parsed, "map_chars": len(text),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mb": own,
+                "worker_peak_mb": worker,
+                "workers": stats.workers,
+                "files": stats.files,
+                "parsed": stats.parsed,
+                "map_chars": len(text),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -82,9 +82,15 @@ def history_cases(
     repo: Path, name: str, count: int, window: int, seed: int
 ) -> list[dict[str, object]]:
     log = git(
-        repo, "log", "--no-merges", "-n", str(window * 4), "--format=%x1e%H %P%x1f%B%x1f",
-        "--name-status", "--diff-filter=AMDR",
-    )  # fmt: skip
+        repo,
+        "log",
+        "--no-merges",
+        "-n",
+        str(window * 4),
+        "--format=%x1e%H %P%x1f%B%x1f",
+        "--name-status",
+        "--diff-filter=AMDR",
+    )
     eligible = []
     for record in log.split("\x1e")[1:]:
         head, message, changes = record.split("\x1f")
@@ -106,9 +112,15 @@ def history_cases(
         if not 1 <= len(gold) <= 3:
             continue
         eligible.append(
-            {"id": f"{name}@{ids[0][:10]}", "source": "history", "repo": name,
-             "commit": ids[1], "query": query, "gold": sorted(gold)}
-        )  # fmt: skip
+            {
+                "id": f"{name}@{ids[0][:10]}",
+                "source": "history",
+                "repo": name,
+                "commit": ids[1],
+                "query": query,
+                "gold": sorted(gold),
+            }
+        )
         if len(eligible) >= window:
             break
     random.Random(f"{seed}:{name}").shuffle(eligible)

@@ -56,8 +56,11 @@ class Aider:
     def __init__(self, python: Path) -> None:
         self.child = subprocess.Popen(
             [str(python), str(HERE / "aider_worker.py"), "rank"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
 
     def ask(self, root: Path, files: list[str], query: str) -> None:
         assert self.child.stdin is not None

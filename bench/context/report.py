@@ -99,9 +99,16 @@ def speed_table(speed: list[dict[str, object]]) -> str:
         cold_ratio = f"{aider_d['cold_s'] / acb_d['cold_s']:.1f}x" if aider_d else "-"
         warm_ratio = f"{aider_d['warm_s'] / acb_d['warm_s']:.1f}x" if aider_d else "-"
         aider_cells = (
-            [f"{aider_d['cold_s']:.2f} s", cold_ratio, f"{acb_d['warm_s']:.2f} s", f"{aider_d['warm_s']:.2f} s", warm_ratio]
-            if aider_d else ["-", "-", f"{acb_d['warm_s']:.2f} s", "-", "-"]
-        )  # fmt: skip
+            [
+                f"{aider_d['cold_s']:.2f} s",
+                cold_ratio,
+                f"{acb_d['warm_s']:.2f} s",
+                f"{aider_d['warm_s']:.2f} s",
+                warm_ratio,
+            ]
+            if aider_d
+            else ["-", "-", f"{acb_d['warm_s']:.2f} s", "-", "-"]
+        )
         lines.append(
             f"| {row['repo']} | {row['files']:,} | {acb_d['runs']} | {acb_d['cold_s']:.2f} s | "
             + " | ".join(aider_cells)
@@ -157,9 +164,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speed", type=Path, action="append", default=[])
     parser.add_argument(
-        "--quality", type=Path, action="append", required=True,
+        "--quality",
+        type=Path,
+        action="append",
+        required=True,
         help="results JSONL; several files (e.g. an acb run and an Aider run) merge by case id",
-    )  # fmt: skip
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     speed = [row for path in args.speed for row in json.loads(path.read_text())]

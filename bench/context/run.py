@@ -120,13 +120,44 @@ def main() -> None:
     cases = CACHE / "context-cases.jsonl"
     step(python, HERE / "cases.py", "--repos", repos, "--swe-bench", args.swe_bench, "--out", cases)
     speed_small, speed_mono = CACHE / "context-speed.json", CACHE / "context-speed-mono.json"
-    step(python, HERE / "speed.py", "--repo", f"flask={repos / 'flask'}", "--repo", f"sympy={repos / 'sympy'}",
-         "--runs", str(args.runs), "--json", speed_small, *aider_args)  # fmt: skip
-    step(python, HERE / "speed.py", "--repo", f"mono={mono}", "--runs", str(max(1, args.runs - 1)),
-         "--json", speed_mono, *aider_args)  # fmt: skip
+    step(
+        python,
+        HERE / "speed.py",
+        "--repo",
+        f"flask={repos / 'flask'}",
+        "--repo",
+        f"sympy={repos / 'sympy'}",
+        "--runs",
+        str(args.runs),
+        "--json",
+        speed_small,
+        *aider_args,
+    )
+    step(
+        python,
+        HERE / "speed.py",
+        "--repo",
+        f"mono={mono}",
+        "--runs",
+        str(max(1, args.runs - 1)),
+        "--json",
+        speed_mono,
+        *aider_args,
+    )
     quality = CACHE / "context-quality.jsonl"
-    step(python, HERE / "quality.py", "--cases", cases, "--repos", repos, "--work", CACHE / "context-work",
-         "--out", quality, *aider_args)  # fmt: skip
+    step(
+        python,
+        HERE / "quality.py",
+        "--cases",
+        cases,
+        "--repos",
+        repos,
+        "--work",
+        CACHE / "context-work",
+        "--out",
+        quality,
+        *aider_args,
+    )
     step(
         python,
         HERE / "report.py",

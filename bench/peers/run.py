@@ -88,8 +88,11 @@ def make_repo(where: Path) -> Path:
     repo = where / "repo"
     repo.mkdir()
     (repo / "hello.py").write_text("print('hi')\n")
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@b",
-                                                  "commit", "-qm", "init"]):  # fmt: skip
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "init"],
+    ):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
     return repo
 
@@ -106,8 +109,14 @@ def one_run(name: str, binary: str, count) -> Sample:  # type: ignore[no-untyped
             argv, env = command(name, binary, server.url, TASK, home)
             peak = 0
             started = time.monotonic()
-            process = subprocess.Popen(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+            process = subprocess.Popen(
+                argv,
+                cwd=repo,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
             done = threading.Event()
 
             def sample() -> None:
@@ -147,8 +156,9 @@ def help_time(name: str, binary: str, runs: int) -> float:
     samples = []
     for _ in range(runs):
         started = time.monotonic()
-        subprocess.run(help_argv(name, binary), capture_output=True, check=False,
-                       stdin=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            help_argv(name, binary), capture_output=True, check=False, stdin=subprocess.DEVNULL
+        )
         samples.append(time.monotonic() - started)
     return statistics.median(samples)
 
@@ -240,13 +250,21 @@ def shown(key: str, value: object) -> str:
 
 def reading(results: dict[str, dict[str, object]]) -> str:
     """Who leads each figure and why, and where acb stands against its own goals."""
-    labels = {"help_s": "cold start", "first_request_s": "time to the first request",
-              "overhead_ms": "per-step overhead", "first_tokens": "first-request tokens",
-              "total_tokens": "trajectory tokens", "peak_rss_mb": "peak memory"}  # fmt: skip
+    labels = {
+        "help_s": "cold start",
+        "first_request_s": "time to the first request",
+        "overhead_ms": "per-step overhead",
+        "first_tokens": "first-request tokens",
+        "total_tokens": "trajectory tokens",
+        "peak_rss_mb": "peak memory",
+    }
     parts = []
     for key, label in labels.items():
-        ranked = [(d[key], n) for n, d in results.items() if d.get(key) is not None
-                  and not (key == "total_tokens" and d.get("steps") != 10)]  # fmt: skip
+        ranked = [
+            (d[key], n)
+            for n, d in results.items()
+            if d.get(key) is not None and not (key == "total_tokens" and d.get("steps") != 10)
+        ]
         if not ranked:
             continue
         best, leader = min(ranked)  # type: ignore[type-var]
@@ -259,9 +277,12 @@ def reading(results: dict[str, dict[str, object]]) -> str:
                 f"{shown(key, mine)}): {WHY.get(leader, '')}."
             )
     acb = results.get("acb", {})
-    goals = [f"{labels[k]} {shown(k, acb[k])} (goal {shown(k, g)}: "
-             f"{'met' if acb[k] <= g else 'not met'})"  # type: ignore[operator]
-             for k, g in GOALS.items() if acb.get(k) is not None]  # fmt: skip
+    goals = [
+        f"{labels[k]} {shown(k, acb[k])} (goal {shown(k, g)}: "
+        f"{'met' if acb[k] <= g else 'not met'})"  # type: ignore[operator]
+        for k, g in GOALS.items()
+        if acb.get(k) is not None
+    ]
     return (
         " ".join(parts)
         + " acb's own goals: "
@@ -281,13 +302,15 @@ def _number(version: str) -> str:
 
 
 def render(results: dict[str, dict[str, object]], runs: int) -> str:
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                         capture_output=True, text=True).stdout.strip()  # fmt: skip
+    cpu = subprocess.run(
+        ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     acb = results.get("acb", {})
 
     def row(label: str, key: str, fmt: str) -> list[str]:
-        lines = [f"| {label} | " + " | ".join(results) + " |",
-                 "|---|" + "---|" * len(results)]  # fmt: skip
+        lines = [f"| {label} | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
         values = []
         for data in results.values():
             value = data.get(key)

@@ -66,8 +66,11 @@ def install(name: str) -> str | None:
     if name == "codex":
         binary = root / "codex" / "node_modules" / ".bin" / "codex"
         if not binary.exists() and shutil.which("npm"):
-            subprocess.run(["npm", "install", "--prefix", str(root / "codex"), "@openai/codex"],
-                           check=False, capture_output=True)  # fmt: skip
+            subprocess.run(
+                ["npm", "install", "--prefix", str(root / "codex"), "@openai/codex"],
+                check=False,
+                capture_output=True,
+            )
         return str(binary) if binary.exists() else None
     venv = {"aider": "aider-venv", "mini-swe-agent": "mswea-venv"}[name]
     package = {"aider": ["aider-chat"], "mini-swe-agent": ["mini-swe-agent", "mcp"]}[name]
@@ -85,32 +88,84 @@ def command(
     """argv and environment for one scripted run against the mock at `url`."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     if name == "acb":
-        env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=f"{url}/v1", ACB_HOME=str(home / "acb"),
-                   XDG_CONFIG_HOME=str(home / "config"))  # fmt: skip
-        return [binary, "-m", "autocodebase", "exec", task, "-m", "openai/mock-model",
-                "--no-commit"], env  # fmt: skip
+        env.update(
+            OPENAI_API_KEY="sk-bench",
+            OPENAI_BASE_URL=f"{url}/v1",
+            ACB_HOME=str(home / "acb"),
+            XDG_CONFIG_HOME=str(home / "config"),
+        )
+        return [
+            binary,
+            "-m",
+            "autocodebase",
+            "exec",
+            task,
+            "-m",
+            "openai/mock-model",
+            "--no-commit",
+        ], env
     if name == "codex":
         env.update(MOCK_KEY="sk-bench", CODEX_HOME=str(cache() / "codex-home"))
         provider = f'model_providers.mock={{name="mock",base_url="{url}/v1",env_key="MOCK_KEY",wire_api="responses"}}'
-        return [binary, "exec", "--skip-git-repo-check", "-s", "workspace-write", "-c",
-                "model_provider=mock", "-c", provider, "-m", "mock-model", task], env  # fmt: skip
+        return [
+            binary,
+            "exec",
+            "--skip-git-repo-check",
+            "-s",
+            "workspace-write",
+            "-c",
+            "model_provider=mock",
+            "-c",
+            provider,
+            "-m",
+            "mock-model",
+            task,
+        ], env
     if name == "aider":
-        return [binary, "--model", "openai/mock-model", "--openai-api-base", f"{url}/v1",
-                "--openai-api-key", "sk-bench", "--yes-always", "--no-check-update",
-                "--no-show-model-warnings", "--no-analytics", "--no-auto-commits",
-                "--message", task], env  # fmt: skip
-    env.update(OPENAI_API_KEY="sk-bench", OPENAI_API_BASE=f"{url}/v1", OPENAI_BASE_URL=f"{url}/v1",
-               MSWEA_SILENT_STARTUP="1", MSWEA_CONFIGURED="true",
-               MSWEA_COST_TRACKING="ignore_errors", LITELLM_LOCAL_MODEL_COST_MAP="True",
-               MSWEA_GLOBAL_CONFIG_DIR=str(home / "mswea"))  # fmt: skip
-    return [binary, "-m", "openai/mock-model", "-t", task, "-y", "--exit-immediately",
-            "-o", str(home / "mswea-trajectory.json")], env  # fmt: skip
+        return [
+            binary,
+            "--model",
+            "openai/mock-model",
+            "--openai-api-base",
+            f"{url}/v1",
+            "--openai-api-key",
+            "sk-bench",
+            "--yes-always",
+            "--no-check-update",
+            "--no-show-model-warnings",
+            "--no-analytics",
+            "--no-auto-commits",
+            "--message",
+            task,
+        ], env
+    env.update(
+        OPENAI_API_KEY="sk-bench",
+        OPENAI_API_BASE=f"{url}/v1",
+        OPENAI_BASE_URL=f"{url}/v1",
+        MSWEA_SILENT_STARTUP="1",
+        MSWEA_CONFIGURED="true",
+        MSWEA_COST_TRACKING="ignore_errors",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        MSWEA_GLOBAL_CONFIG_DIR=str(home / "mswea"),
+    )
+    return [
+        binary,
+        "-m",
+        "openai/mock-model",
+        "-t",
+        task,
+        "-y",
+        "--exit-immediately",
+        "-o",
+        str(home / "mswea-trajectory.json"),
+    ], env
 
 
 def version(name: str, binary: str) -> str:
     argv = [binary, "-m", "autocodebase", "--version"] if name == "acb" else [binary, "--version"]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        argv, capture_output=True, text=True, check=False, timeout=60, stdin=subprocess.DEVNULL
+    )
     lines = (done.stdout + done.stderr).strip().splitlines()
     return next((line for line in lines if any(ch.isdigit() for ch in line)), "?")[:60]
 
@@ -132,6 +187,10 @@ def summary(body: dict[str, Any]) -> str:
     instructions, and tool schemas."""
     import json
 
-    parts = [body.get("messages") or body.get("input") or [], body.get("instructions") or "",
-             body.get("system") or "", body.get("tools") or []]  # fmt: skip
+    parts = [
+        body.get("messages") or body.get("input") or [],
+        body.get("instructions") or "",
+        body.get("system") or "",
+        body.get("tools") or [],
+    ]
     return json.dumps(parts, ensure_ascii=False)

@@ -41,51 +41,111 @@ SYMPY = ProjectEnv("sympy-py3.9", "3.9.18", ("mpmath==1.3.0", "pytest==7.4.4"), 
 PYTEST_5 = ProjectEnv(
     "pytest-5.4-py3.9",
     "3.9.18",
-    ("atomicwrites==1.4.1", "attrs==23.1.0", "iniconfig==2.0.0", "more-itertools==10.1.0",
-     "packaging==23.1", "toml==0.10.2",
-     "pluggy==0.13.1", "py==1.11.0", "wcwidth==0.2.6", "setuptools", "setuptools_scm", "wheel"),
+    (
+        "atomicwrites==1.4.1",
+        "attrs==23.1.0",
+        "iniconfig==2.0.0",
+        "more-itertools==10.1.0",
+        "packaging==23.1",
+        "toml==0.10.2",
+        "pluggy==0.13.1",
+        "py==1.11.0",
+        "wcwidth==0.2.6",
+        "setuptools",
+        "setuptools_scm",
+        "wheel",
+    ),
     install_env={"SETUPTOOLS_SCM_PRETEND_VERSION": "5.4.0"},
-)  # fmt: skip
+)
 PYTEST_8 = ProjectEnv(
     "pytest-8.0-py3.9",
     "3.9.18",
-    ("iniconfig==2.0.0", "packaging==23.1", "pluggy==1.3.0", "exceptiongroup==1.1.3",
-     "tomli==2.0.1", "attrs==23.1.0", "setuptools", "setuptools_scm", "wheel"),
+    (
+        "iniconfig==2.0.0",
+        "packaging==23.1",
+        "pluggy==1.3.0",
+        "exceptiongroup==1.1.3",
+        "tomli==2.0.1",
+        "attrs==23.1.0",
+        "setuptools",
+        "setuptools_scm",
+        "wheel",
+    ),
     install_env={"SETUPTOOLS_SCM_PRETEND_VERSION": "8.0.0"},
-)  # fmt: skip
+)
 # Werkzeug as flask's 2.3 development commits knew it: 2.3 deprecates `url_parse`, which these
 # commits still call, and flask's `filterwarnings = error` fails 250 tests on it.
 FLASK_23 = ProjectEnv(
     "flask-2.3-py3.11",
     "3.11.7",
-    ("werkzeug==2.2.3", "jinja2==3.1.2", "markupsafe==2.1.3", "itsdangerous==2.1.2",
-     "click==8.1.3", "blinker==1.5", "python-dotenv==1.0.0", "pytest==7.4.4",
-     "flit_core<4", "setuptools", "wheel"),
-)  # fmt: skip
+    (
+        "werkzeug==2.2.3",
+        "jinja2==3.1.2",
+        "markupsafe==2.1.3",
+        "itsdangerous==2.1.2",
+        "click==8.1.3",
+        "blinker==1.5",
+        "python-dotenv==1.0.0",
+        "pytest==7.4.4",
+        "flit_core<4",
+        "setuptools",
+        "wheel",
+    ),
+)
 # Two months later flask had moved on to Werkzeug 2.3.0 and blinker 1.6 (2.3.7 changed the test
 # client's cookie API that these commits call).
 FLASK_23_LATE = ProjectEnv(
     "flask-2.3-late-py3.11",
     "3.11.7",
-    ("werkzeug==2.3.0", "jinja2==3.1.2", "markupsafe==2.1.3", "itsdangerous==2.1.2",
-     "click==8.1.3", "blinker==1.6.2", "python-dotenv==1.0.0", "pytest==7.4.4",
-     "flit_core<4", "setuptools", "wheel"),
-)  # fmt: skip
+    (
+        "werkzeug==2.3.0",
+        "jinja2==3.1.2",
+        "markupsafe==2.1.3",
+        "itsdangerous==2.1.2",
+        "click==8.1.3",
+        "blinker==1.6.2",
+        "python-dotenv==1.0.0",
+        "pytest==7.4.4",
+        "flit_core<4",
+        "setuptools",
+        "wheel",
+    ),
+)
 REQUESTS_2 = ProjectEnv(
     "requests-2.10-py3.9",
     "3.9.18",
-    ("pytest==7.4.4", "pytest-httpbin==2.0.0", "httpbin==0.10.2", "pysocks", "pytest-mock",
-     "setuptools", "wheel"),
-)  # fmt: skip
+    (
+        "pytest==7.4.4",
+        "pytest-httpbin==2.0.0",
+        "httpbin==0.10.2",
+        "pysocks",
+        "pytest-mock",
+        "setuptools",
+        "wheel",
+    ),
+)
 
 PYLINT_215 = ProjectEnv(
     "pylint-2.15-py3.9",
     "3.9.18",
-    ("astroid==2.12.13", "dill==0.3.6", "platformdirs==2.6.0", "isort==5.10.1", "mccabe==0.7.0",
-     "tomli==2.0.1", "tomlkit==0.11.6", "typing-extensions==4.4.0", "py==1.11.0",
-     "pytest==7.4.4", "pytest-benchmark==4.0.0", "pytest-timeout==2.1.0", "gitpython",
-     "setuptools", "wheel"),
-)  # fmt: skip
+    (
+        "astroid==2.12.13",
+        "dill==0.3.6",
+        "platformdirs==2.6.0",
+        "isort==5.10.1",
+        "mccabe==0.7.0",
+        "tomli==2.0.1",
+        "tomlkit==0.11.6",
+        "typing-extensions==4.4.0",
+        "py==1.11.0",
+        "pytest==7.4.4",
+        "pytest-benchmark==4.0.0",
+        "pytest-timeout==2.1.0",
+        "gitpython",
+        "setuptools",
+        "wheel",
+    ),
+)
 
 # Django runs its own suite (`tests/runtests.py`), on SQLite; these are the packages setup.py
 # asks for at those versions, no optional ones (their tests skip).
@@ -152,7 +212,19 @@ def install_checkout(spec: ProjectEnv, bin_dir: Path, checkout: Path) -> None:
         return
     env = {**os.environ, **spec.install_env}
     subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "--no-deps", "--no-build-isolation", "-e", str(checkout)],
-        check=True, env=env, capture_output=True,
-    )  # fmt: skip
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-build-isolation",
+            "-e",
+            str(checkout),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )

@@ -44,9 +44,14 @@ GIT_IDENTITY = {
 
 def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
     return subprocess.run(
-        ["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True, check=True,
+        ["git", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, **GIT_IDENTITY},
-    ).stdout  # fmt: skip
+    ).stdout
 
 
 def _field(instance: Mapping[str, Any], name: str) -> list[str]:
@@ -76,8 +81,9 @@ def prepare(git_dir: Path, instance: Mapping[str, Any], workspace: Path) -> str:
     commit (the control starts from it)."""
     subprocess.run(
         ["git", "clone", "-q", "--no-checkout", "--shared", str(git_dir), str(workspace)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     _git(workspace, "checkout", "-q", "-B", "main", instance["base_commit"])
     _git(workspace, "apply", "--whitespace=nowarn", "-", stdin=instance["test_patch"])
     _git(workspace, "add", "-A")
@@ -138,9 +144,19 @@ def script(instance: Mapping[str, Any], workspace: Path) -> list[Reply]:
     selector = " ".join(instance_test_files(instance))
     done = Reply("The fix is in and the failing tests pass now.")
     return [
-        Reply("Looking for the code.", [("search", {"pattern": _search_pattern(diff), "glob": "*.py"})]),
-        Reply("", [("read_file", {"path": path, "start_line": max(start - 20, 1),
-                                  "end_line": start + 60})]),
+        Reply(
+            "Looking for the code.",
+            [("search", {"pattern": _search_pattern(diff), "glob": "*.py"})],
+        ),
+        Reply(
+            "",
+            [
+                (
+                    "read_file",
+                    {"path": path, "start_line": max(start - 20, 1), "end_line": start + 60},
+                )
+            ],
+        ),
         Reply("Applying the fix.", [("apply_patch", {"patch": gold_as_codex(diff, workspace)})]),
         Reply("", [("run_tests", {"selector": selector})] if selector else []),
         done,
@@ -148,7 +164,7 @@ def script(instance: Mapping[str, Any], workspace: Path) -> list[Reply]:
         done,
         done,
         done,
-    ]  # fmt: skip
+    ]
 
 
 # -- running acb -------------------------------------------------------------------------------
@@ -182,13 +198,25 @@ def run_acb(
         }
         for name in ("VIRTUAL_ENV", "PYTHONPATH", "ACB_MODEL", "ACB_MAX_STEPS", "ACB_MAX_COST"):
             env.pop(name, None)
-        argv = [sys.executable, "-m", "autocodebase", "exec", "Fix the bug.", "-m",
-                "openai/mock-model", "--json"]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "autocodebase",
+            "exec",
+            "Fix the bug.",
+            "-m",
+            "openai/mock-model",
+            "--json",
+        ]
         started_at, started = time.time(), time.monotonic()
         process = subprocess.Popen(
-            argv, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            argv,
+            cwd=workspace,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         try:
             out, err = process.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -339,10 +367,23 @@ def grade(
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = f"{env_bin}{os.pathsep}{env['PATH']}"
     subprocess.run(
-        [str(env_bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         f"--junitxml={report}", "-o", "junit_family=xunit1", *files],
-        cwd=workspace, env=env, capture_output=True, timeout=timeout_s,
-    )  # fmt: skip
+        [
+            str(env_bin / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            "-o",
+            "junit_family=xunit1",
+            *files,
+        ],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        timeout=timeout_s,
+    )
     duration = time.monotonic() - started
     cases = _junit_cases(report)
     by_name: dict[str, set[str]] = {}
@@ -404,8 +445,12 @@ def grade_django(
     env["PATH"] = f"{env_bin}{os.pathsep}{env['PATH']}"
     done = subprocess.run(
         [str(env_bin / "python"), *DJANGO_COMMAND.split()[1:], *labels],
-        cwd=workspace, env=env, capture_output=True, text=True, timeout=timeout_s,
-    )  # fmt: skip
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     statuses = django_statuses(done.stdout + done.stderr)
     failing = [
         f"{name} ({statuses.get(name, 'missing')})"
@@ -482,10 +527,20 @@ def judge(
     verification = finished.get("verification") or {}
     git = (by_type.get("git") or [{}])[-1]
     gate = [
-        {k: e.get(k) for k in ("verdict", "selected", "passed", "failed", "preexisting",
-                               "duration_s", "command")}
+        {
+            k: e.get(k)
+            for k in (
+                "verdict",
+                "selected",
+                "passed",
+                "failed",
+                "preexisting",
+                "duration_s",
+                "command",
+            )
+        }
         for e in by_type.get("tests_checked", [])
-    ]  # fmt: skip
+    ]
     status = verification.get("status", "none")
     reasons = []
     if run.exit_code != 0:
@@ -495,8 +550,10 @@ def judge(
             last = working[-1]
             since = last["ts"] - run.started_at
             errors.append(f"its last event was {last['type']} at {since:.0f} s")
-        reasons.append(f"exit {run.exit_code}: {finished.get('error') or '; '.join(errors)}"
-                       f" {run.stderr_tail[-300:] if not run.events else ''}".strip())  # fmt: skip
+        reasons.append(
+            f"exit {run.exit_code}: {finished.get('error') or '; '.join(errors)}"
+            f" {run.stderr_tail[-300:] if not run.events else ''}".strip()
+        )
     # Resolved means the committed change resolves it: a fix left in the working tree by a run
     # that was stopped, or that failed, is not acb's result.
     left = [p for p in git.get("left_uncommitted") or [] if not p.startswith(".acb/")]

@@ -208,17 +208,29 @@ def _cores() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repos", type=Path, required=True,
-                        help="bare mirrors or clones named owner+name or owner__name")  # fmt: skip
+    parser.add_argument(
+        "--repos",
+        type=Path,
+        required=True,
+        help="bare mirrors or clones named owner+name or owner__name",
+    )
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--instance", action="append", help="instance id (repeatable)")
-    parser.add_argument("--envs", type=Path, default=CACHE / "real-envs",
-                        help="where the per-project venvs are kept")  # fmt: skip
+    parser.add_argument(
+        "--envs",
+        type=Path,
+        default=CACHE / "real-envs",
+        help="where the per-project venvs are kept",
+    )
     parser.add_argument("--json", type=Path, help="write every result here")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--events", type=Path, help="keep each run's --json events here")
-    parser.add_argument("--results", type=Path, action="append",
-                        help="results of an earlier --json run: kept, not run again")  # fmt: skip
+    parser.add_argument(
+        "--results",
+        type=Path,
+        action="append",
+        help="results of an earlier --json run: kept, not run again",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each scratch checkout")
     args = parser.parse_args()
     wanted = args.instance or list(DEFAULT_INSTANCES)
@@ -228,8 +240,9 @@ def main() -> None:
         for record in json.loads(earlier.read_text()):
             result = Result(**record)
             # Held to today's bar: a check added since that run applies to it too.
-            claim = empty_claim(result.verification, result.gate, {"detail": record.get(
-                "verification_detail", "")})  # fmt: skip
+            claim = empty_claim(
+                result.verification, result.gate, {"detail": record.get("verification_detail", "")}
+            )
             if claim and claim not in result.reason:
                 result.reason = "; ".join(filter(None, [result.reason, claim]))
             results.append(result)

@@ -164,8 +164,10 @@ def review_injected(host: str, text: str, injected: str, scratch: Path) -> tuple
 def clean_commits(repo: Path, count: int, seed: int) -> list[str]:
     log = subprocess.run(
         ["git", "-C", str(repo), "log", "--no-merges", "-n", "1500", "--format=%H", "--", "*.py"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     random.Random(seed).shuffle(log)
     return log[:count]
 
@@ -207,11 +209,16 @@ def main() -> None:
         for c, v in per_category.items()
     ]
     top = sorted(flagged.items(), key=lambda kv: -kv[1])[:8]
-    semgrep_version = subprocess.run(
-        [str(Path(sys.executable).parent / "semgrep"), "--version"],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0"},
-    ).stdout.strip() or "(not installed)"  # fmt: skip
+    semgrep_version = (
+        subprocess.run(
+            [str(Path(sys.executable).parent / "semgrep"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0"},
+        ).stdout.strip()
+        or "(not installed)"
+    )
     below = [
         f"{c} {sum(h for _, h in v)}/{len(v)}"
         for c, v in per_category.items()

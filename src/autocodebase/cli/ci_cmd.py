@@ -78,9 +78,17 @@ def ci_command(
     say = (lambda _: None) if as_json else _progress
     try:
         outcome = build_ci(
-            root, plan, provider, built_model, rounds, network,
-            settings.test_timeout_s, branch, not no_run, say,
-        )  # fmt: skip
+            root,
+            plan,
+            provider,
+            built_model,
+            rounds,
+            network,
+            settings.test_timeout_s,
+            branch,
+            not no_run,
+            say,
+        )
     except NoTemplate as why:
         raise UsageError(
             f"no template fits this project ({why}); give --model to have one written"

@@ -24,14 +24,22 @@ from autocodebase.errors import UsageError
     "artefacts (Dockerfile, compose.yaml or k8s/app.yaml), validated.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing artefacts (compose/kubernetes).")
-@click.option("--env", "env", default="default", show_default=True,
-              help="Environment: the [env.NAME] table of .acb/deploy.toml.")  # fmt: skip
+@click.option(
+    "--env",
+    "env",
+    default="default",
+    show_default=True,
+    help="Environment: the [env.NAME] table of .acb/deploy.toml.",
+)
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to release.")
 @click.option("--rollback", is_flag=True, help="Release the previous release again.")
 @click.option("--status", "show_status", is_flag=True, help="What is live, and the history.")
 @click.option("--stop", "stop_all", is_flag=True, help="Stop the proxy and every release.")
-@click.option("--network", is_flag=True,
-              help="Let the sandboxed build reach a package index (default: offline).")  # fmt: skip
+@click.option(
+    "--network",
+    is_flag=True,
+    help="Let the sandboxed build reach a package index (default: offline).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def deploy_command(
     directory: Path,
@@ -80,8 +88,14 @@ def deploy_command(
         rev = previous["sha"]
     settings = settings_for(root)
     try:
-        result = deploy(root, config, rev, settings.ledger_path, network or settings.network,
-                        unsandboxed=settings.sandbox_fallback == "none")  # fmt: skip
+        result = deploy(
+            root,
+            config,
+            rev,
+            settings.ledger_path,
+            network or settings.network,
+            unsandboxed=settings.sandbox_fallback == "none",
+        )
     except GitError as error:
         raise UsageError(str(error)) from None
     if as_json:
@@ -138,12 +152,22 @@ def _artefacts(root: Path, config: Any, target: str, overwrite: bool, as_json: b
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
     if as_json:
-        click.echo(json.dumps({"target": target, "files": sorted(made.files),
-                               "written": not made.problems, "checked_by": made.checked_by,
-                               "problems": made.problems}, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "target": target,
+                    "files": sorted(made.files),
+                    "written": not made.problems,
+                    "checked_by": made.checked_by,
+                    "problems": made.problems,
+                },
+                indent=2,
+            )
+        )
     elif made.problems:
-        click.echo("acb deploy: not written, validation failed:\n" + "\n".join(made.problems),
-                   err=True)  # fmt: skip
+        click.echo(
+            "acb deploy: not written, validation failed:\n" + "\n".join(made.problems), err=True
+        )
     else:
         click.echo(f"written: {', '.join(sorted(made.files))}")
         for line in made.checked_by:

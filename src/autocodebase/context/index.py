@@ -33,9 +33,25 @@ INDEX_DIR = Path(".acb") / "index"
 PARALLEL_THRESHOLD = 150
 """Below this many files to parse, starting worker processes costs more than it saves."""
 _SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".acb", "node_modules", "__pycache__", ".venv", "venv", ".tox",
-     ".nox", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", "target"}
-)  # fmt: skip
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".acb",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "build",
+        "dist",
+        "target",
+    }
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files(

@@ -162,14 +162,29 @@ _RUBY = LanguageSpec(
 )
 
 LANGUAGES: dict[str, LanguageSpec] = {
-    ".py": _PYTHON, ".pyi": _PYTHON,
-    ".js": _JAVASCRIPT, ".mjs": _JAVASCRIPT, ".cjs": _JAVASCRIPT, ".jsx": _JAVASCRIPT,
-    ".ts": _TYPESCRIPT, ".mts": _TYPESCRIPT, ".cts": _TYPESCRIPT, ".tsx": _TSX,
-    ".go": _GO, ".rs": _RUST, ".java": _JAVA,
-    ".c": _C, ".h": _C,
-    ".cc": _CPP, ".cpp": _CPP, ".cxx": _CPP, ".hpp": _CPP, ".hh": _CPP, ".hxx": _CPP,
+    ".py": _PYTHON,
+    ".pyi": _PYTHON,
+    ".js": _JAVASCRIPT,
+    ".mjs": _JAVASCRIPT,
+    ".cjs": _JAVASCRIPT,
+    ".jsx": _JAVASCRIPT,
+    ".ts": _TYPESCRIPT,
+    ".mts": _TYPESCRIPT,
+    ".cts": _TYPESCRIPT,
+    ".tsx": _TSX,
+    ".go": _GO,
+    ".rs": _RUST,
+    ".java": _JAVA,
+    ".c": _C,
+    ".h": _C,
+    ".cc": _CPP,
+    ".cpp": _CPP,
+    ".cxx": _CPP,
+    ".hpp": _CPP,
+    ".hh": _CPP,
+    ".hxx": _CPP,
     ".rb": _RUBY,
-}  # fmt: skip
+}
 
 
 def spec_for(path: str) -> LanguageSpec | None:
