@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@echo "and the test tools (pytest, mypy, ...): about 1 GB, a minute or two the first time"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,semgrep]'
+	$(BIN)/python -m pip install -q -e '.[dev,semgrep,deploy]'
 	@touch $(STAMP)
 
 demo: system-deps $(STAMP)

