@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -257,3 +258,14 @@ def title(text):
 """,
     "docs/notes.md": "not code",
 }
+
+
+@functools.cache
+def tool_works(*argv: str) -> bool:
+    """Whether `argv` runs and exits 0 here: a binary on PATH is not enough (rustup's `cargo`
+    without a default toolchain is on PATH and fails every command)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0

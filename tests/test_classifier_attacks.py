@@ -8,7 +8,6 @@ the attempt would create.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from autocodebase.sandbox.classify import classify, destructive, host_verdict
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.gate import CommandGate
 from autocodebase.sandbox.policy import SandboxPolicy
+from tests.helpers import tool_works
 
 needs_bwrap = pytest.mark.skipif(
     bwrap_problem() is not None, reason=f"bubblewrap unusable here: {bwrap_problem()}"
@@ -338,7 +338,7 @@ GUARD_BYPASSES = [
 def test_read_only_guard_runs_nothing_harmful_on_the_host(
     template: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if "rg " in template and shutil.which("rg") is None:
+    if "rg " in template and not tool_works("rg", "--version"):
         pytest.skip("ripgrep is not installed")
     monkeypatch.setattr("autocodebase.sandbox.run.bwrap_problem", lambda: "bwrap is not installed")
     marker = tmp_path / "host-marker"

@@ -4,7 +4,6 @@ runners this machine has (pytest, unittest, node, cargo)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from autocodebase.quality.results import (
     parse_output,
 )
 from tests.helpers import call_run_tests as call
-from tests.helpers import write_file
+from tests.helpers import tool_works, write_file
 
 PROJECTS: dict[str, tuple[dict[str, str], str, str]] = {
     "pytest-ini": (
@@ -273,8 +272,8 @@ def test_unittest_and_node_projects_run_for_real(tmp_path: Path) -> None:
     result, _ = call(unit)
     assert (result.data["source"], result.data["passed"], result.data["failed"]) == ("output", 1, 1)
     assert "test_calc.T.test_div" in result.output and "AssertionError: 8 != 2" in result.output
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+    if not tool_works("node", "--version"):
+        pytest.skip("node is not installed or does not run")
     node = tmp_path / "n"
     write_file(node / "package.json", '{"scripts": {"test": "node --test --test-reporter=tap"}}')
     write_file(
@@ -288,7 +287,10 @@ def test_unittest_and_node_projects_run_for_real(tmp_path: Path) -> None:
     assert "breaks" in result.data["failing"]
 
 
-@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+@pytest.mark.skipif(
+    not tool_works("cargo", "--version") or not tool_works("rustc", "--version"),
+    reason="cargo/rustc are not installed, or have no default toolchain",
+)
 def test_a_cargo_project_runs_for_real(tmp_path: Path) -> None:
     crate = tmp_path / "c"
     write_file(

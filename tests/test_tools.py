@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from autocodebase.models.base import ToolCall
 from autocodebase.output import HeadTailBuffer
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext, ToolResult
-from tests.helpers import EventLog, write_file
+from tests.helpers import EventLog, tool_works, write_file
 
 
 @pytest.fixture
@@ -102,7 +101,7 @@ def test_read_file_refuses_binary(context: ToolContext) -> None:
 def test_search_finds_matches(
     context: ToolContext, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine == "rg" and shutil.which("rg") is None:
+    if engine == "rg" and not tool_works("rg", "--version"):
         pytest.skip("ripgrep is not installed")
     if engine == "python":
         monkeypatch.setattr("autocodebase.tools.search.which", lambda name: None)
