@@ -111,3 +111,22 @@ def test_doctor_says_what_is_wrong_and_how_to_fix_it(wordstats_repo: Path, tmp_p
     write_user_config("max_steps = 'many'\n")
     bad = run_acb("doctor", cwd=wordstats_repo)
     assert bad.returncode == 1 and "✗ config" in bad.stdout and "max_steps" in bad.stdout
+
+
+def test_map_outside_a_repository_keeps_its_index_in_the_cache(tmp_path: Path) -> None:
+    plain = tmp_path / "scripts"
+    plain.mkdir()
+    (plain / "tool.py").write_text("def main():\n    return 1\n")
+    cache = tmp_path / "cache"
+    done = run_acb("map", "--stats", cwd=plain, env={"XDG_CACHE_HOME": str(cache)})
+    assert done.returncode == 0, done.stderr
+    assert "def main" in done.stdout
+    assert sorted(p.name for p in plain.iterdir()) == ["tool.py"], "nothing left behind"
+    (index,) = cache.glob("acb/index/scripts-*/symbols.db")
+    assert str(index) in done.stderr  # --stats says where it is
+
+
+def test_map_in_a_repository_keeps_its_index_beside_the_sources(wordstats_repo: Path) -> None:
+    done = run_acb("map", cwd=wordstats_repo / "wordstats")
+    assert done.returncode == 0, done.stderr
+    assert (wordstats_repo / "wordstats" / ".acb" / "index" / "symbols.db").exists()

@@ -50,13 +50,15 @@ def map_command(
                     click.echo(f"{score:8.4f}  {path}")
                 return
             repo_map = engine.repo_map(budget=budget, query=focus)
+            index_path = engine.index.path
     except (OSError, sqlite3.Error) as exc:
         raise UsageError(f"cannot index {root}: {exc}") from None
     click.echo(repo_map.text, nl=False)
     if stats:
         click.echo(
             f"index: {refreshed.files} files, {refreshed.parsed} parsed, {refreshed.removed} "
-            f"removed in {refreshed.seconds:.2f} s ({refreshed.workers} worker(s)); map: "
+            f"removed in {refreshed.seconds:.2f} s ({refreshed.workers} worker(s)) at "
+            f"{index_path}; map: "
             f"{repo_map.definitions} definitions from {len(repo_map.files)} files, "
             f"{repo_map.tokens} tokens ({tokenizer_name()}); total "
             f"{time.perf_counter() - started:.2f} s",

@@ -9,6 +9,7 @@ instead of mixing old and new symbols.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import queue
@@ -177,12 +178,23 @@ def _parse_in_workers(
                 child.stdout.close()
 
 
+def default_location(root: Path) -> Path:
+    """In a git work tree, `.acb/index/` beside the sources (git ignores it, and a fresh clone
+    starts cold). Elsewhere the user's cache: a folder that is not a project does not get a
+    30 MB directory it never asked for."""
+    if any((folder / ".git").exists() for folder in (root, *root.parents)):
+        return root / INDEX_DIR / "symbols.db"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha1(str(root).encode(), usedforsecurity=False).hexdigest()[:16]
+    return cache / "acb" / "index" / f"{root.name or 'root'}-{digest}" / "symbols.db"
+
+
 class SymbolIndex:
     """Definitions and references of every parseable file of one repository, on disk."""
 
     def __init__(self, root: Path, location: Path | None = None) -> None:
         self.root = root.resolve()
-        self.path = location or self.root / INDEX_DIR / "symbols.db"
+        self.path = location or default_location(self.root)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ignore = self.path.parent / ".gitignore"
         if not ignore.exists():
