@@ -52,6 +52,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "acb-home"
     monkeypatch.setenv("ACB_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # indexes of non-repositories
     for name in SECRET_VARS:
         monkeypatch.delenv(name, raising=False)
     # acb commits as the human; tests have no global git identity, so give them one.

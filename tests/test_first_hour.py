@@ -117,8 +117,8 @@ def test_map_outside_a_repository_keeps_its_index_in_the_cache(tmp_path: Path) -
     plain = tmp_path / "scripts"
     plain.mkdir()
     (plain / "tool.py").write_text("def main():\n    return 1\n")
-    cache = tmp_path / "cache"
-    done = run_acb("map", "--stats", cwd=plain, env={"XDG_CACHE_HOME": str(cache)})
+    cache = tmp_path / "cache"  # XDG_CACHE_HOME of every test (conftest)
+    done = run_acb("map", "--stats", cwd=plain)
     assert done.returncode == 0, done.stderr
     assert "def main" in done.stdout
     assert sorted(p.name for p in plain.iterdir()) == ["tool.py"], "nothing left behind"

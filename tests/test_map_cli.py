@@ -105,8 +105,10 @@ def test_a_slow_map_does_not_hold_up_the_run_and_follows_when_ready(tmp_path: Pa
     import time
 
     from autocodebase.context.engine import _DETACHED, BackgroundMap
+    from autocodebase.context.index import default_location
 
     repo = shop(tmp_path / "shop")
+    index = default_location(repo.resolve())
     built = BackgroundMap(repo, 500, "invoice").wait(timeout=0.0)
     assert built.text == "" and built.pending and built.error is None
     deadline = time.monotonic() + 60
@@ -117,7 +119,7 @@ def test_a_slow_map_does_not_hold_up_the_run_and_follows_when_ready(tmp_path: Pa
     assert late is not None and late.startswith("shop/billing.py:")
     assert built.poll() is None, "given once"
     # A run that ends first lets the builder finish the index for the next run.
-    (repo / ".acb/index/symbols.db").unlink()
+    index.unlink()
     left = BackgroundMap(repo, 500, "invoice").wait(timeout=0.0)
     left.detach()
     child = _DETACHED[-1]
@@ -125,6 +127,6 @@ def test_a_slow_map_does_not_hold_up_the_run_and_follows_when_ready(tmp_path: Pa
     for stream in (child.stdout, child.stderr):
         if stream is not None:
             stream.close()
-    assert (repo / ".acb/index/symbols.db").exists()
+    assert index.exists()
     again = BackgroundMap(repo, 500, "invoice").wait(timeout=60)
     assert again.error is None and again.text.startswith("shop/billing.py:")
