@@ -221,3 +221,41 @@ def test_the_demo_cassette_raises_the_example_projects_coverage(wordstats_repo: 
     assert (wordstats_repo / "tests/test_stats_generated.py").is_file()
     message = git(wordstats_repo, "log", "-1", "--format=%B")
     assert "Acb-Verified: verified (whole suite:" in message and "three runs" in message
+    (run,) = json.loads(run_acb("runs", "list", "--json", cwd=wordstats_repo).stdout)
+    assert run["steps"] == 1, "the one model call is on record"
+
+
+def test_a_failing_model_call_is_retried_and_every_call_is_counted(tmp_path: Path) -> None:
+    """Test generation asks the model itself: a 429 is retried as the loop retries it, and each
+    call reaches the run's record (steps, tokens) instead of '0 steps'."""
+    from autocodebase.models.base import Message, ModelError, Response, Usage
+    from autocodebase.models.retry import RetryPolicy
+    from autocodebase.quality.coverage import Coverage
+    from autocodebase.quality.testgen import TestGenerator
+
+    class FlakyModel:
+        name = "flaky/model"
+        calls = 0
+
+        def complete(self, messages: object, tools: object, on_text: object = None) -> Response:
+            self.calls += 1
+            if self.calls == 1:
+                raise ModelError("HTTP 429: slow down", retryable=True)
+            reply = "```python\ndef test_x():\n    assert True\n```"
+            return Response(Message("assistant", reply), Usage(input_tokens=7, output_tokens=3))
+
+    repo = project(tmp_path / "calc")
+    seen: list[Usage] = []
+    generator = TestGenerator(
+        workspace=repo,
+        model=FlakyModel(),  # type: ignore[arg-type]
+        gate=None,  # type: ignore[arg-type]
+        env={},
+        emit=lambda event: None,
+        retry=RetryPolicy(sleep=lambda s: None),
+        on_model_call=seen.append,
+    )
+    empty = Coverage()
+    modules = generator._ask("calc/ops.py", empty, [])
+    assert modules and "def test_x" in modules[0]
+    assert [u.input_tokens for u in seen] == [7]

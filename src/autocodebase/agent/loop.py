@@ -316,6 +316,12 @@ class Agent:
             self.messages[-1] = dataclasses.replace(last, content=f"{last.content}\n\n{text}")
             self.late_context = None
 
+    def account_step(self, usage: Usage) -> float | None:
+        """A model call made for the run outside the loop (test generation asks the model
+        itself): counted as a step, with its usage and cost, so the run's record is true."""
+        self.steps += 1
+        return self.account(usage)
+
     def account(self, usage: Usage) -> float | None:
         """Add a model call's usage (and its cost, when priced) to the run's totals."""
         self.usage = self.usage + usage

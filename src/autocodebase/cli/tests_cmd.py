@@ -58,8 +58,9 @@ def tests_command(
     from autocodebase.cli.exec_cmd import _json_sink, settings_for
     from autocodebase.cli.render import HumanRenderer
     from autocodebase.ledger.store import LedgerReader
-    from autocodebase.models.base import Usage
+    from autocodebase.models.base import ModelError, Usage
     from autocodebase.models.registry import build_model
+    from autocodebase.models.retry import RetryPolicy
     from autocodebase.quality.coverage import CoverageUnavailable
     from autocodebase.quality.testgen import TestGenerator, guidance_from
     from autocodebase.quality.verification import of_whole_suite
@@ -87,6 +88,8 @@ def tests_command(
             emit=session.bus.emit,
             timeout_s=settings.test_timeout_s,
             guidance=guidance_from(LedgerReader(session.connection).candidates(workspace)),
+            retry=RetryPolicy.from_settings(settings),
+            on_model_call=agent.account_step,
         )
         result = RunResult("failed", "", 0, Usage(), None, None, "acb tests did not finish")
         try:
@@ -100,9 +103,9 @@ def tests_command(
             if session.git is not None:
                 session.git.verification = lambda: proved
             summary = render_report(report)
-            result = RunResult("completed", summary, 0, agent.usage, agent.cost, None)
-        except CoverageUnavailable as exc:
-            result = RunResult("failed", "", 0, agent.usage, agent.cost, None, str(exc))
+            result = RunResult("completed", summary, agent.steps, agent.usage, agent.cost, None)
+        except (CoverageUnavailable, ModelError) as exc:
+            result = RunResult("failed", "", agent.steps, agent.usage, agent.cost, None, str(exc))
         finally:
             agent.finish(result)
     if not as_json and result.final_message:

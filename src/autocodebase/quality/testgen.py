@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.events import Event, TestCandidate
-from autocodebase.models.base import Message, Model
+from autocodebase.models.base import Message, Model, Usage
+from autocodebase.models.retry import RetryPolicy, call_with_retries
 from autocodebase.quality.coverage import Coverage, measure
 from autocodebase.quality.detect import TestCommand
 from autocodebase.quality.mutation import Mutant, MutationResult, mutants, run_mutants, score
@@ -71,6 +72,10 @@ class TestGenerator:
     timeout_s: int = 600
     guidance: str = ""
     """What earlier rejections in this project teach (see `guidance_from`)."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    """A 429 or a cut stream is retried as the agent loop retries it, not the end of the run."""
+    on_model_call: Callable[[Usage], object] | None = None
+    """Told each model call's usage, so the run's record counts its steps, tokens and cost."""
 
     def run(
         self,
@@ -223,7 +228,10 @@ class TestGenerator:
 
     def _ask(self, target: str, current: Coverage, survivors: list[Mutant]) -> list[str]:
         prompt = build_prompt(self.workspace, target, current, survivors, self.guidance)
-        response = self.model.complete([Message("system", SYSTEM), Message("user", prompt)], [])
+        messages = [Message("system", SYSTEM), Message("user", prompt)]
+        response = call_with_retries(lambda: self.model.complete(messages, []), self.retry)
+        if self.on_model_call is not None:
+            self.on_model_call(response.usage)
         return extract_modules(response.message.content)
 
     def _write(self, kept: list[Candidate]) -> list[str]:
