@@ -130,3 +130,30 @@ def test_map_in_a_repository_keeps_its_index_beside_the_sources(wordstats_repo: 
     done = run_acb("map", cwd=wordstats_repo / "wordstats")
     assert done.returncode == 0, done.stderr
     assert (wordstats_repo / "wordstats" / ".acb" / "index" / "symbols.db").exists()
+
+
+SLOW_TEST_PATCH = """*** Begin Patch
+*** Add File: tests/test_patience.py
++import time
++
++
++def test_patience():
++    time.sleep(1.5)
++    assert True
+*** End Patch"""
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_long_phase_is_announced_while_it_runs(wordstats_repo: Path) -> None:
+    replies = [
+        Reply("", [("apply_patch", {"patch": SLOW_TEST_PATCH})]),
+        Reply("Added a patient test."),
+        Reply("test: add a patient test"),
+    ]
+    done, _ = exec_with_mock(wordstats_repo, replies, "add a patient test")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    announced = next(i for i, line in enumerate(lines) if line.startswith("… testing the change:"))
+    result = next(i for i, line in enumerate(lines) if line.startswith("◆ tests"))
+    assert announced < result, "said while it ran, before the result"
+    assert "at most" in lines[announced]

@@ -7,9 +7,11 @@ printer, the terminal renderer, the ledger). docs/events.md documents the schema
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +55,18 @@ class ModelRequest(Event):
     """Messages added since the previous request, so the ledger holds each message once."""
     message_count: int
     tools: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress(Event):
+    """What acb is doing during a phase that can take a while on a large repository (the
+    checkpoint of a big tree, a long test run, the review's analysers), so a person watching
+    does not sit through silence. Live views only: the phase's own event records its result."""
+
+    type: str = "progress"
+    transient: bool = True
+    phase: str
+    message: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,8 +301,14 @@ class EventBus:
         self.redactor = redactor
         self.sinks = list(sinks)
         self.seq = 0
+        self._lock = threading.RLock()
+        """`announce_if_slow` emits from a timer thread: sinks see one event at a time."""
 
     def emit(self, event: Event) -> None:
+        with self._lock:
+            self._emit(event)
+
+    def _emit(self, event: Event) -> None:
         payload = self.redactor.value(event_payload(event))
         stamped = {"type": payload.pop("type"), "run_id": self.run_id, "ts": time.time()}
         if not event.transient:
@@ -299,3 +319,32 @@ class EventBus:
         stamped.update(payload)
         for sink in self.sinks:
             sink(stamped)
+
+
+@contextlib.contextmanager
+def announce_if_slow(
+    emit: Callable[[Event], None], phase: str, message: str, after_s: float = 1.0
+) -> Iterator[None]:
+    """Emit `Progress(phase, message)` if the block is still running after `after_s` seconds
+    (0: at once). Quick phases stay silent; slow ones say what they are doing."""
+    if after_s <= 0:
+        emit(Progress(phase=phase, message=message))
+        yield
+        return
+    guard = threading.Lock()
+    ended = False
+
+    def announce() -> None:
+        with guard:  # never after the block ended (its own result may be out already)
+            if not ended:
+                emit(Progress(phase=phase, message=message))
+
+    timer = threading.Timer(after_s, announce)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with guard:
+            ended = True
+        timer.cancel()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from autocodebase.agent.test_gate import GateVerdict
 from autocodebase.config import BlockOn
-from autocodebase.events import Error, Event, ReviewChecked
+from autocodebase.events import Error, Event, ReviewChecked, announce_if_slow
 from autocodebase.models.base import Model, ModelError, Usage
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.review.changes import ChangeSet, parse_added_lines
@@ -50,7 +50,12 @@ class ReviewGate:
         if not paths:
             return GateVerdict()
         changes = self._changes(paths)
-        self.findings = static_review(changes)
+        with announce_if_slow(
+            self.emit,
+            "review",
+            f"reviewing {len(paths)} changed {'file' if len(paths) == 1 else 'files'}",
+        ):
+            self.findings = static_review(changes)
         blocking = at_least(self.findings, self.block_on) if self.block_on != "never" else []
         if not blocking:
             self.findings = deduplicate(self.findings + self._ask_model(changes))

@@ -29,8 +29,10 @@ from autocodebase.events import (
     Error,
     EventBus,
     ModelSwitched,
+    Progress,
     RunStarted,
     Sink,
+    announce_if_slow,
 )
 from autocodebase.ledger.store import LedgerWriter, connect
 from autocodebase.models.base import Message, Model
@@ -215,7 +217,10 @@ class RunSession:
             file_calls=lambda: agent.file_calls,
             branch=request.branch,
         )
-        git.start()
+        with announce_if_slow(
+            self.bus.emit, "checkpoint", "checkpointing the working tree (this run's undo point)"
+        ):
+            git.start()
         agent.changes.snapshots = git.snapshots
         agent.before_finish = git.finish
         return git
@@ -346,6 +351,13 @@ class RunSession:
             self.bus.emit(Error(message=built.error, fatal=False))
         if built.pending:
             self.agent.late_context = self._late_map
+            self.bus.emit(
+                Progress(
+                    phase="map",
+                    message="the repository map is still being built; the model starts without "
+                    "it and gets it when it is ready",
+                )
+            )
         return system_prompt(
             self.workspace,
             sandbox_instructions(self.policy, self.approvals),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autocodebase.errors import AcbError
-from autocodebase.events import Event, TestsChecked
+from autocodebase.events import Event, TestsChecked, announce_if_slow
 from autocodebase.quality import suite_times
 from autocodebase.quality.detect import TestCommand, detect, django_aborts
 from autocodebase.quality.results import CaseResult, TestReport, failure_digest
@@ -200,15 +200,20 @@ class TestGate:
         timeout_s: int,
         content: Path | None = None,
     ) -> TestReport:
-        report = run_test_command(
-            command,
-            workspace,
-            gate=self.context.commands or default_gate(self.context),
-            env=self.context.env or command_environment(),
-            timeout_s=max(int(timeout_s), 1),
-            selector=" ".join(selection.files) or None,
-            content=content,
-        )
+        scope = selection.describe() if selection else "the whole suite"
+        what = "the tree as the run found it" if content is not None else "the change"
+        with announce_if_slow(
+            self.emit, "tests", f"testing {what}: {scope} (at most {max(int(timeout_s), 1)} s)"
+        ):
+            report = run_test_command(
+                command,
+                workspace,
+                gate=self.context.commands or default_gate(self.context),
+                env=self.context.env or command_environment(),
+                timeout_s=max(int(timeout_s), 1),
+                selector=" ".join(selection.files) or None,
+                content=content,
+            )
         if not selection and content is None and not report.refused:
             suite_times.learn(workspace, command.command, report.duration_s, not report.timed_out)
         return report

@@ -82,6 +82,9 @@ class HumanRenderer:
         self.stream.write(event["text"])
         self.mid_line = not event["text"].endswith("\n")
 
+    def on_progress(self, event: dict[str, Any]) -> None:
+        self._line(f"… {event['message']}", dim=True)
+
     def on_model_retry(self, event: dict[str, Any]) -> None:
         self._line(
             f"⟳ {event['error']} — retrying in {event['delay_s']:.1f}s "
