@@ -41,10 +41,10 @@ def test_layers_merge_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.parametrize(
     "text,message",
     [
-        ("max_steps = 'many'", "max_steps must be a int"),
+        ("max_steps = 'many'", "max_steps must be a whole number"),
         ("max_steps = -1", "must not be negative"),
         ("frobnicate = 1", "unknown setting"),
-        ("stream = 3", "stream must be a bool"),
+        ("stream = 3", "stream must be true or false"),
         ("[providers.x]\nwire_api = 'grpc'", "wire_api"),
         ("[providers.x]\nbase_url = 'file:///etc/passwd'", "base_url must be an http"),
         ("[providers.x]\nbase_url = 8000", "base_url must be an http"),

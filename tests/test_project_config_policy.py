@@ -131,7 +131,7 @@ def test_your_environment_and_flags_still_beat_the_project(
     [
         ("frobnicate = 1", "ignored 'frobnicate': not a setting"),
         ("[test]\nflavour = 'x'", "ignored '[test] flavour': not a setting"),
-        ("max_steps = 'many'", "max_steps must be a int"),
+        ("max_steps = 'many'", "max_steps must be a whole number"),
         ("max_steps = = 1", "cannot read config"),
     ],
 )

@@ -415,6 +415,14 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
 
 
+_KIND_WORDS: Final = {
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+}
+
+
 def _coerce(key: str, value: Any, source: str) -> Any:
     spec = SPECS[key]
     kind = spec.kind
@@ -433,7 +441,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             raise ValueError(value)
         coerced = kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}") from None
+        raise ConfigError(f"{source}: {key} must be {_KIND_WORDS[kind]}, not {value!r}") from None
     if kind in (int, float) and coerced < 0:
         raise ConfigError(f"{source}: {key} must not be negative")
     if spec.choices is not None and coerced not in spec.choices:

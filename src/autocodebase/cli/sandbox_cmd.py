@@ -69,7 +69,13 @@ def sandbox(
     if outcome.refused is not None:
         raise AcbError(outcome.output)
     sys.stdout.write(outcome.output)
-    click.echo(f"[{policy.describe()} · {outcome.sandbox}]", err=True)
+    # describe() says how commands are meant to run; say how this one ran only when it differs.
+    ran = (
+        ""
+        if outcome.sandbox in ("bubblewrap", "none (full-access)")
+        else f"; ran: {outcome.sandbox}"
+    )
+    click.echo(f"[{policy.describe()}{ran}]", err=True)
     if outcome.timed_out:
         click.echo(f"acb: killed after {timeout or policy.limits.timeout_s}s", err=True)
         return 124
