@@ -61,7 +61,7 @@ def test_a_conversation(wordstats_repo: Path, isolated_home: Path, tmp_path: Pat
         assert outside.exists()
 
         child.sendline("/undo")
-        child.expect("restored wordstats/const.py")
+        child.expect(r"removed wordstats/const.py \(the turn created it\)")
         child.expect("acb>")
         assert not (wordstats_repo / "wordstats/const.py").exists()
 

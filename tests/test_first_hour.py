@@ -157,3 +157,33 @@ def test_a_long_phase_is_announced_while_it_runs(wordstats_repo: Path) -> None:
     result = next(i for i, line in enumerate(lines) if line.startswith("◆ tests"))
     assert announced < result, "said while it ran, before the result"
     assert "at most" in lines[announced]
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_the_final_message_is_written_once_when_both_streams_share_a_file(
+    wordstats_repo: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.txt"
+    with MockModelServer([Reply("All done here.")]) as server, log.open("w") as sink:
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "sk-test-0123456789abcdef",
+            "OPENAI_BASE_URL": server.url + "/v1",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "autocodebase", "exec", "look", "-m", "openai/m", "--no-git"],
+            cwd=wordstats_repo,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
+    assert log.read_text().count("All done here.") == 1
+    # Apart, a script reading stdout still gets it.
+    done, _ = exec_with_mock(wordstats_repo, [Reply("All done here.")], "look", "--no-git")
+    assert done.stdout.strip() == "All done here."

@@ -256,7 +256,11 @@ class Chat:
             self.say("nothing to undo")
             return
         restored = restore_to(self.session.git.root, self.last_turn_ref)
-        self.say("\n".join(f"restored {p}" for p in restored) or "the last turn changed no files")
+        said = [
+            f"{how} {path}" + (" (the turn created it)" if how == "removed" else "")
+            for path, how in restored
+        ]
+        self.say("\n".join(said) or "the last turn changed no files")
         self.last_turn_ref = None
         self.session.tell("the user undid your last turn: the files it changed are as they were")
 

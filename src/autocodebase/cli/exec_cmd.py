@@ -8,6 +8,7 @@ on stdout (docs/events.md). Exit codes: 0 completed, 1 failed, 2 bad usage, 3 li
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -125,9 +126,17 @@ def exec_command(
         _run_id, result = execute(request)
     if caught.signum is not None:
         return 128 + caught.signum
-    # On a terminal the streamed progress already showed the final message; print it again only
-    # when stdout goes elsewhere (a pipe, a file), which is what scripts read.
-    on_screen = sys.stdout.isatty() and sys.stderr.isatty()
-    if not as_json and result.final_message and not on_screen:
+    # The streamed progress on stderr already showed the final message; print it again only
+    # when stdout goes elsewhere (a pipe, a file), which is what scripts read, and not when
+    # both go to the same place (a terminal, `> log 2>&1`), where it would show twice.
+    if not as_json and result.final_message and not _same_destination():
         click.echo(result.final_message)
     return result.exit_code
+
+
+def _same_destination() -> bool:
+    """Whether stdout and stderr end in the same terminal, file or pipe."""
+    try:
+        return os.path.sameopenfile(sys.stdout.fileno(), sys.stderr.fileno())
+    except (OSError, ValueError):  # a stream without a descriptor (tests, embedding)
+        return sys.stdout.isatty() and sys.stderr.isatty()

@@ -93,10 +93,12 @@ def undo_run(root: Path, run_id: str, commit: str | None, force: bool = False) -
     return UndoReport(paths, finished, taken_off)
 
 
-def restore_to(root: Path, ref: str) -> list[str]:
-    """Put back every path that differs between checkpoint `ref` and now (a turn's undo)."""
+def restore_to(root: Path, ref: str) -> list[tuple[str, str]]:
+    """Put back every path that differs between checkpoint `ref` and now (a turn's undo):
+    (path, "restored") for a file brought back as it was, (path, "removed") for one the turn
+    created."""
     start = read_tree(root, ref)
     paths = changed_paths(start, Snapshotter(root).entries())
     for path in paths:
         write_entry(root, path, start.get(path))
-    return paths
+    return [(path, "restored" if path in start else "removed") for path in paths]
