@@ -23,6 +23,9 @@ class Reply:
 
     text: str = ""
     tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)
+    stop: str | None = None
+    """The stop reason as the wire API spells it (`length`, `content_filter`, `max_tokens`,
+    `refusal`); None: the usual one (a tool call, or a normal end)."""
 
 
 @dataclass
@@ -249,7 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
             "created": 0,
             "model": self.server_state.model,
             "choices": [
-                {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": reply.stop or ("tool_calls" if calls else "stop"),
+                }
             ],
             "usage": {
                 "prompt_tokens": prompt_tokens,
@@ -294,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
                 for piece in _pieces(arguments)
             ]
-        events.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
+        events.append(chunk({}, reply.stop or ("tool_calls" if reply.tool_calls else "stop")))
         events.append(
             (
                 None,
@@ -331,7 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
             "role": "assistant",
             "model": state.model,
             "content": content,
-            "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+            "stop_reason": reply.stop or ("tool_use" if reply.tool_calls else "end_turn"),
             "stop_sequence": None,
             "usage": {"input_tokens": prompt_tokens, "output_tokens": 11},
         }
@@ -418,7 +425,8 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "type": "message_delta",
                     "delta": {
-                        "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+                        "stop_reason": reply.stop
+                        or ("tool_use" if reply.tool_calls else "end_turn"),
                         "stop_sequence": None,
                     },
                     "usage": {"output_tokens": 11},

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from autocodebase import events
 from autocodebase.agent.compaction import Kept, compact, estimate_tokens, last_test_run
+from autocodebase.agent.headless import CUT_NUDGE, EMPTY_NUDGE, NUDGE, awaits_answer
 from autocodebase.errors import AcbError
 from autocodebase.events import (
     EXIT_CODES,
@@ -69,6 +70,12 @@ class RunResult:
         return EXIT_CODES[self.outcome]
 
 
+CUT_STOPS = frozenset({"length", "max_tokens", "incomplete"})
+"""Stop reasons of a reply cut at the output token limit (OpenAI, Anthropic, Responses)."""
+FILTERED_STOPS = frozenset({"content_filter", "refusal"})
+"""Stop reasons of a reply the provider's filter ended: not a finished task."""
+
+
 class LimitReached(Exception):
     """Terminal: a step or cost budget is spent."""
 
@@ -108,6 +115,9 @@ class Agent:
     """Asked when the model says it is done (the test gate): feedback continues the turn."""
     verification: Callable[[], dict[str, Any] | None] | None = None
     """What the tests proved of the change, for `run_finished` (the test gate's answer)."""
+    headless: bool = False
+    """Nobody can answer (`acb exec`): a question or an announcement without a tool call gets
+    one nudge to go on, and a second ends the run as `needs_input` (never committed)."""
     late_context: Callable[[], str | None] | None = None
     """Context that became ready after the run started (the repo map of a large repository):
     asked after each round of tool calls, and appended to the last tool result, which every
@@ -129,6 +139,7 @@ class Agent:
         """The first user message: kept verbatim through compaction."""
         self._started = time.monotonic()
         self._warned_cost = False
+        self._last_stop = ""
 
     @property
     def file_calls(self) -> dict[str, list[str]]:
@@ -290,12 +301,25 @@ class Agent:
                     fatal=False,
                 )
             )
+        nudged: set[str] = set()
         while True:
             if self.steps - first_step >= self.limits.max_steps:
                 raise LimitReached("max_steps", f"step limit reached ({self.limits.max_steps})")
             self.steps += 1
             reply = self._ask_model()
-            if not reply.tool_calls:
+            if reply.tool_calls:
+                nudged.clear()  # it went back to work: a later stall gets its own nudge
+            else:
+                stall = self._stall(reply)
+                if stall is not None and stall[0] not in nudged:
+                    nudged.add(stall[0])
+                    self.messages.append(Message("user", stall[1]))
+                    continue
+                if stall is not None:
+                    return self._stalled(stall[0], reply.content)
+                if self._last_stop in FILTERED_STOPS:
+                    why = f"the provider stopped the reply ({self._last_stop}) before it was done"
+                    return self._result("failed", why, reply.content)
                 verdict = self.check_done() if self.check_done is not None else None
                 if verdict is not None and verdict.feedback:
                     self.messages.append(Message("user", verdict.feedback))
@@ -306,6 +330,28 @@ class Agent:
             for call in reply.tool_calls:
                 self._run_tool(call)
             self._deliver_late_context()
+
+    def _stall(self, reply: Message) -> tuple[str, str] | None:
+        """Why a reply without a tool call is not the end of the task, with the nudge for it:
+        empty, cut at the output limit, or (headless) a question or an announcement."""
+        if self._last_stop in CUT_STOPS:
+            return "cut", CUT_NUDGE
+        if not reply.content.strip():
+            return "empty", EMPTY_NUDGE
+        if self.headless and awaits_answer(reply.content) is not None:
+            return "waits", NUDGE
+        return None
+
+    def _stalled(self, kind: str, text: str) -> RunResult:
+        """The model stalled again after its nudge: end the turn, saying why."""
+        if kind == "waits":
+            asked = " ".join(text.split())[-300:]
+            why = f"the model waits for an answer nobody can give in a headless run: {asked}"
+            return self._result("needs_input", why, text)
+        if kind == "cut":
+            why = "the model's replies were cut at its output limit twice"
+            return self._result("failed", why, text)
+        return self._result("failed", "the model sent empty replies twice", text)
 
     def _deliver_late_context(self) -> None:
         if self.late_context is None or not self.messages or self.messages[-1].role != "tool":
@@ -357,6 +403,7 @@ class Agent:
             on_retry,
         )
         call_cost = self.account(response.usage)
+        self._last_stop = response.stop_reason
         message = response.message
         self.messages.append(message)
         self._sent = len(self.messages)

@@ -200,6 +200,7 @@ class RunSession:
             limits=LoopLimits(settings.max_steps, settings.max_cost, settings.compact_at_tokens),
             retry=self._retry,
             price=price_for(request.model.name, settings.prices),
+            headless=request.approver is None,
         )
 
     def _git_flow(self, agent: Agent, root: Path) -> RunGit:
@@ -365,6 +366,7 @@ class RunSession:
             self.root is not None,
             repo_map=built.text,
             map_pending=built.pending,
+            headless=self.request.approver is None,
         )
 
     def _late_map(self) -> str | None:

@@ -1,0 +1,99 @@
+"""Replies without a tool call that are not the end of a task (issue 26 items 2 and 8): a
+question or an announcement in a headless run, an empty reply, a reply cut at the output
+limit, a reply the provider's filter stopped. Driven through `acb exec` and the real OpenAI
+provider against the loopback mock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autocodebase.agent.headless import awaits_answer
+from tests.conftest import git
+from tests.fakes.mock_server import Reply
+from tests.helpers import PATCH, exec_with_mock, json_events
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Now I'll run the tests.", "announcement"),
+        ("I found the bug in core.py. Let me fix it.", "announcement"),
+        ("Should I also update the README?", "question"),
+        ("Which option do you prefer: A or B", "question"),
+        ("Fixed the off-by-one in core.py and added a test; all tests pass.", None),
+        ("Added longest_word with a test. Should I also export it from the package?", None),
+        ("Done: the parser now accepts tabs. Let me know if you want spaces too.", None),
+        ("", None),
+    ],
+)
+def test_what_waits_for_an_answer(text: str, kind: str | None) -> None:
+    assert awaits_answer(text) == kind
+
+
+def _nudges(server_requests: list) -> list[str]:  # type: ignore[type-arg]
+    last = server_requests[-1].body["messages"]
+    return [m["content"] for m in last if m["role"] == "user" and "[acb:" in str(m["content"])]
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_an_announcement_is_nudged_once_and_the_run_goes_on(wordstats_repo: Path) -> None:
+    replies = [
+        Reply("I'll add longest_word now."),
+        Reply("", [("apply_patch", {"patch": PATCH})]),
+        Reply("Added longest_word with a test; 4 tests pass."),
+        Reply("feat: longest_word"),
+    ]
+    done, server = exec_with_mock(wordstats_repo, replies, "add longest_word", "--json")
+    assert done.returncode == 0, done.stderr
+    nudges = _nudges(server.requests[:3])
+    assert len(nudges) == 1 and "headless run" in nudges[0]
+    assert "feat: longest_word" in git(wordstats_repo, "log", "-1", "--format=%s")
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_question_asked_twice_ends_as_needs_input_without_a_commit(
+    wordstats_repo: Path,
+) -> None:
+    head = git(wordstats_repo, "rev-parse", "HEAD")
+    replies = [
+        Reply("", [("apply_patch", {"patch": PATCH})]),
+        Reply("Should longest_word return the first or the last word on ties?"),
+        Reply("I still need to know: first or last on ties?"),
+    ]
+    done, _ = exec_with_mock(wordstats_repo, replies, "add longest_word", "--json")
+    assert done.returncode == 4, done.stderr
+    finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
+    assert finished["outcome"] == "needs_input"
+    assert "first or last on ties?" in finished["error"]
+    assert git(wordstats_repo, "rev-parse", "HEAD") == head, "nothing committed"
+    assert "longest_word" in (wordstats_repo / "wordstats/core.py").read_text(), "work kept"
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_empty_replies_are_nudged_then_fail(wordstats_repo: Path) -> None:
+    done, server = exec_with_mock(
+        wordstats_repo, [Reply("   "), Reply("")], "anything", "--json", "--no-git"
+    )
+    assert done.returncode == 1
+    finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
+    assert finished["error"] == "the model sent empty replies twice"
+    assert len(server.requests) == 2 and "was empty" in _nudges(server.requests)[0]
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_reply_cut_at_the_output_limit_is_continued(wordstats_repo: Path) -> None:
+    replies = [Reply("Here is the plan: first I", stop="length"), Reply("Nothing to change.")]
+    done, server = exec_with_mock(wordstats_repo, replies, "anything", "--json", "--no-git")
+    assert done.returncode == 0, done.stderr
+    assert "cut off at the output token limit" in _nudges(server.requests)[0]
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_filtered_reply_is_not_a_finished_task(wordstats_repo: Path) -> None:
+    replies = [Reply("I can't help with", stop="content_filter")]
+    done, _ = exec_with_mock(wordstats_repo, replies, "anything", "--json", "--no-git")
+    assert done.returncode == 1
+    finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
+    assert "content_filter" in finished["error"]
