@@ -11,7 +11,7 @@ import pytest
 
 from autocodebase.agent.headless import awaits_answer
 from tests.conftest import git
-from tests.fakes.mock_server import Reply
+from tests.fakes.mock_server import Fault, Reply
 from tests.helpers import PATCH, exec_with_mock, json_events
 
 
@@ -97,3 +97,26 @@ def test_a_filtered_reply_is_not_a_finished_task(wordstats_repo: Path) -> None:
     assert done.returncode == 1
     finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
     assert "content_filter" in finished["error"]
+
+
+@pytest.mark.usefixtures("isolated_home")
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ('{"choices": [', "application/json"),
+        ("<html><body>502 Bad Gateway</body></html>", "text/html"),
+        ('data: {"broken\n\n', "text/event-stream"),
+    ],
+    ids=["invalid-json", "html-page", "broken-sse"],
+)
+@pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
+def test_a_garbled_answer_is_retried_not_a_crash(
+    wordstats_repo: Path, raw: str, kind: str, stream: str
+) -> None:
+    replies = [Fault(raw=raw, raw_type=kind), Reply("Nothing to change.")]
+    args = ["--json", "--no-git"] + ([] if stream == "--stream" else ["--no-stream"])
+    done, _ = exec_with_mock(wordstats_repo, replies, "anything", *args)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    events = json_events(done.stdout)
+    (retry,) = [e for e in events if e["type"] == "model_retry"]
+    assert "internal error" not in retry["error"]

@@ -38,6 +38,10 @@ class Fault:
     delay_s: float = 0.0
     then: Reply | None = None
     """With `delay_s` or `cut_stream`: the reply whose stream is delayed or cut."""
+    raw: str | None = None
+    """A 200 answer with this body as it is (invalid JSON, an HTML page, a broken SSE line),
+    sent as `raw_type`."""
+    raw_type: str = "application/json"
 
 
 @dataclass
@@ -172,6 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
         reply: Reply | None = item if isinstance(item, Reply) else item.then
         cut = False
         if isinstance(item, Fault):
+            if item.raw is not None:
+                data = item.raw.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", item.raw_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if item.status is not None:
                 headers = {"Retry-After": item.retry_after} if item.retry_after else {}
                 self._error(kind, item.status, f"injected HTTP {item.status}", headers)

@@ -18,7 +18,7 @@ from autocodebase.models.base import (
     parse_tool_arguments,
 )
 from autocodebase.models.clients import ANTHROPIC_ENDPOINT, anthropic_client
-from autocodebase.models.faults import provider_faults
+from autocodebase.models.faults import api_object, provider_faults
 
 
 def messages_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
@@ -128,7 +128,8 @@ class AnthropicModel:
         with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
-            return self._parse(self._sdk().messages.create(**request))
+            answer = self._sdk().messages.create(**request)
+            return self._parse(api_object(answer, self.provider_label))
 
     def _parse(self, wire: Any) -> Response:
         text: list[str] = []

@@ -124,7 +124,26 @@ def provider_faults(provider: str, endpoint: str | None = None) -> Iterator[None
         yield
     except ModelError:
         raise
+    except json.JSONDecodeError as exc:  # a 200 whose body or SSE line is not JSON
+        where = f" at {endpoint}" if endpoint else ""
+        raise ModelError(
+            f"{provider}{where} sent a malformed answer: {exc}", retryable=True
+        ) from exc
     except Exception as exc:
         if is_transport_error(exc):
             raise to_model_error(exc, provider, endpoint) from exc
         raise
+
+
+def api_object(value: Any, provider: str) -> Any:
+    """The SDK's parsed answer, or a retryable fault when the server sent a 200 whose body is
+    not an API response at all (an HTML error page from a proxy, plain text): the SDKs then
+    hand back the body as a string."""
+    if isinstance(value, str | bytes):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        shown = " ".join(text.split())[:200]
+        raise ModelError(
+            f"{provider} answered with something that is not an API response: {shown!r}",
+            retryable=True,
+        )
+    return value

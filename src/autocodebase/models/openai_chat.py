@@ -18,7 +18,7 @@ from autocodebase.models.base import (
     parse_tool_arguments,
 )
 from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
-from autocodebase.models.faults import provider_faults
+from autocodebase.models.faults import api_object, provider_faults
 
 
 def message_to_wire(message: Message) -> dict[str, Any]:
@@ -115,7 +115,8 @@ class OpenAIChatModel:
         with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
-            return self._parse(self._sdk().chat.completions.create(**request))
+            answer = self._sdk().chat.completions.create(**request)
+            return self._parse(api_object(answer, self.provider_label))
 
     def _parse(self, completion: Any) -> Response:
         if not completion.choices:

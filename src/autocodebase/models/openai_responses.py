@@ -21,7 +21,7 @@ from autocodebase.models.base import (
     parse_tool_arguments,
 )
 from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
-from autocodebase.models.faults import provider_faults
+from autocodebase.models.faults import api_object, provider_faults
 
 
 def input_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
@@ -142,7 +142,8 @@ class OpenAIResponsesModel:
             request["max_output_tokens"] = self.max_output_tokens
         with provider_faults(self.provider_label, self.endpoint):
             if not self.stream:
-                return response_from_wire(self._sdk().responses.create(**request), self.model_id)
+                answer = api_object(self._sdk().responses.create(**request), self.provider_label)
+                return response_from_wire(answer, self.model_id)
             return self._complete_streamed(request, on_text)
 
     def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
