@@ -53,5 +53,11 @@ def test_there_are_scenarios_for_every_grade_and_refusal() -> None:
         "search_replace",
         "refuse_ambiguous",
         "refuse_not_found",
+        "numeric_hunk_headers",
+        "git_diff",
+        "unified_diff",
+        "delete_then_add",
+        "repeated_update",
+        "refuse_add_over_existing",
     ):
         assert topic in names

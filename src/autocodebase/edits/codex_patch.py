@@ -8,9 +8,15 @@
 @@ optional anchor line     (then ' ' context, '-' removed, '+' added lines)
 *** End of File             (optional: the hunk ends at the end of the file)
 *** End Patch
+
+Models trained on git diffs write `@@ -12,3 +12,4 @@ def f():` headers: the numbers are dropped
+(they are often wrong, and the context says where) and the section after them is the anchor.
+`--- a/x` / `+++ b/x` lines opening an Update section are git's file headers, not a removal.
 """
 
 from __future__ import annotations
+
+import re
 
 from autocodebase.edits.model import FileEdit, Hunk, Op, PatchError
 
@@ -23,6 +29,31 @@ ADD, DELETE, UPDATE, MOVE = (
 )
 EOF_MARK = "*** End of File"
 FILE_HEADERS = ("*** Add File:", "*** Delete File:", "*** Update File:")
+NUMBERED_HEADER = re.compile(r"^@@+\s*-\d+(?:,\d+)?\s+\+\d+(?:,\d+)?\s*(?:@@+\s*(.*))?$")
+"""git's `@@ -12,3 +12,4 @@ section` (the closing @@ and section optional)."""
+
+EXAMPLE = """Example of the format:
+*** Begin Patch
+*** Update File: src/app.py
+@@ def greet():
+-    return "hi"
++    return "hello"
+*** Add File: src/new.py
++print("new")
+*** End Patch"""
+"""Shown with every refusal about the patch's format, so the next attempt has a model."""
+
+
+def format_error(message: str) -> PatchError:
+    return PatchError(f"{message}\n{EXAMPLE}")
+
+
+def anchor_of(header: str) -> str:
+    """The anchor an `@@` line names: git's line numbers dropped, its section kept."""
+    numbered = NUMBERED_HEADER.match(header.strip())
+    if numbered:
+        return (numbered.group(1) or "").strip().removesuffix("@@").strip()
+    return header.strip()[2:].strip().removesuffix("@@").strip()
 
 
 def looks_like_codex_patch(text: str) -> bool:
@@ -34,10 +65,10 @@ def _body_lines(text: str) -> list[str]:
     lines = text.replace("\r\n", "\n").split("\n")
     starts = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
     if not starts:
-        raise PatchError(f"the patch must start with a line '{BEGIN}'")
+        raise format_error(f"the patch must start with a line '{BEGIN}'")
     ends = [i for i, line in enumerate(lines) if line.strip() == END and i > starts[0]]
     if not ends:
-        raise PatchError(f"the patch must end with a line '{END}'")
+        raise format_error(f"the patch must end with a line '{END}'")
     return lines[starts[0] + 1 : ends[-1]]
 
 
@@ -57,7 +88,7 @@ class _HunkBuilder:
         self.implicit_blanks = 0
         marker = line[0]
         if marker not in " -+":
-            raise PatchError(
+            raise format_error(
                 f"{where}: every hunk line must start with ' ', '-' or '+', got {line[:60]!r}"
             )
         self.lines.append((marker, line[1:]))  # type: ignore[arg-type]
@@ -73,6 +104,12 @@ def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, in
     if index < len(lines) and lines[index].startswith(MOVE):
         move_to = lines[index][len(MOVE) :].strip()
         index += 1
+    if (
+        index + 1 < len(lines)
+        and lines[index].startswith("--- ")
+        and lines[index + 1].startswith("+++ ")
+    ):
+        index += 2  # git's file headers, copied into a Codex section
     hunks: list[Hunk] = []
     current: _HunkBuilder | None = None
     pending_anchors: list[str] = []
@@ -83,7 +120,7 @@ def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, in
             if current is not None and current.lines:
                 hunks.append(current.build())
                 current = None
-            anchor = line[2:].strip().removesuffix("@@").strip()
+            anchor = anchor_of(line)
             if current is None:
                 # consecutive headers (`@@ class A` then `@@ def f`) narrow one hunk together
                 pending_anchors += [anchor] if anchor else []
@@ -92,7 +129,7 @@ def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, in
                 current.anchors.append(anchor)
         elif line.strip() == EOF_MARK:
             if current is None:
-                raise PatchError(f"{path}: '{EOF_MARK}' must follow a hunk")
+                raise format_error(f"{path}: '{EOF_MARK}' must follow a hunk")
             current.at_eof = True
         else:
             if current is None:
@@ -103,7 +140,7 @@ def _parse_update(path: str, lines: list[str], index: int) -> tuple[FileEdit, in
         hunks.append(current.build())
     hunks = [h for h in hunks if h.lines]
     if not any(h.changes for h in hunks) and move_to is None:
-        raise PatchError(f"Update File {path} has no hunk with a '-' or '+' line")
+        raise format_error(f"Update File {path} has no hunk with a '-' or '+' line")
     return FileEdit(
         "update", path, hunks=tuple(h for h in hunks if h.changes), move_to=move_to
     ), index
@@ -126,7 +163,7 @@ def parse_codex_patch(text: str) -> list[FileEdit]:
             body: list[str] = []
             while index < len(lines) and not lines[index].startswith(FILE_HEADERS):
                 if not lines[index].startswith("+") and lines[index].strip():
-                    raise PatchError(f"Add File {path}: every line must start with '+'")
+                    raise format_error(f"Add File {path}: every line must start with '+'")
                 body.append(lines[index][1:])
                 index += 1
             while body and not body[-1] and not lines[index - 1].startswith("+"):
@@ -138,10 +175,10 @@ def parse_codex_patch(text: str) -> list[FileEdit]:
             edit, index = _parse_update(line[len(UPDATE) :].strip(), lines, index)
             edits.append(edit)
         else:
-            raise PatchError(
+            raise format_error(
                 f"unexpected line {line[:80]!r}: expected '*** Add File:', "
                 "'*** Delete File:' or '*** Update File:'"
             )
     if not edits:
-        raise PatchError("the patch contains no file operations")
+        raise format_error("the patch contains no file operations")
     return edits

@@ -24,6 +24,10 @@ class Hunk:
     lines: tuple[tuple[Op, str], ...]
     anchors: tuple[str, ...] = ()
     at_eof: bool = False
+    line: int | None = None
+    """Where a unified diff says the hunk's old lines start (1-based, before the patch): the
+    removed and context lines found exactly there apply there, as `git apply` would; otherwise
+    the hunk is located by its content like any other."""
 
     @property
     def old(self) -> list[str]:
@@ -43,7 +47,8 @@ class FileEdit:
     """What to do to one file.
 
     `ordered` hunks (Codex patches) appear in file order, each searched after the previous one;
-    unordered ones (SEARCH/REPLACE blocks) are each searched in the whole file.
+    unordered ones (SEARCH/REPLACE blocks) are each searched in the whole file. A "delete" with
+    hunks (a unified diff's `+++ /dev/null`) deletes only a file that is exactly what they remove.
     """
 
     kind: Literal["add", "delete", "update"]

@@ -1,0 +1,11 @@
+import os
+import sys
+
+
+def foo(a):
+    x = 1
+    return a + x
+
+
+def bar():
+    return 2
