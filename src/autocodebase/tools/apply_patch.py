@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from autocodebase.edits.apply import apply_edits
 from autocodebase.edits.model import PatchError
 from autocodebase.edits.parse import parse_edits
 from autocodebase.events import FileChanged
 from autocodebase.output import truncate_text
-from autocodebase.tools.base import ToolContext, ToolResult, tool
+from autocodebase.tools.base import ToolContext, ToolResult, accepting, renamed, tool
 
 PRECISE_GRADES = frozenset({"exact", "insert"})
 
 
+def codex_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Codex's function-style `apply_patch{"input": ...}`: its models call the argument so."""
+    return renamed(arguments, {"input": "patch"})
+
+
+@accepting(codex_arguments)
 @tool
 def apply_patch(context: ToolContext, patch: str) -> ToolResult:
     """Create, delete, move or edit files with a patch; every file applies or none does.
@@ -29,7 +37,8 @@ def apply_patch(context: ToolContext, patch: str) -> ToolResult:
     *** End Patch
     Give 3 lines of context around each change; an optional "@@ anchor" line (a class or def)
     narrows where the hunk applies; "*** Move to: new/path" after Update File renames it.
-    SEARCH/REPLACE blocks (path line, <<<<<<< SEARCH, =======, >>>>>>> REPLACE) are accepted too.
+    A unified diff (git diff) and SEARCH/REPLACE blocks (path line, <<<<<<< SEARCH, =======,
+    >>>>>>> REPLACE) are accepted too.
 
     Args:
         patch: The whole patch text, from '*** Begin Patch' to '*** End Patch'.

@@ -67,6 +67,9 @@ class ToolContext:
 
 
 ToolFunction = Callable[..., ToolResult]
+Normaliser = Callable[[ToolContext, dict[str, Any]], dict[str, Any]]
+"""Rewrites the arguments a model sent in another agent's habits into this tool's own
+(`accepting`); raises `ToolError` for one it recognises but cannot honour."""
 
 
 def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
@@ -85,16 +88,30 @@ def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
     return head.strip(), described
 
 
-def _drop_titles_and_nulls(schema: Any) -> Any:
-    """Pydantic's schema, trimmed: no titles, and `X | None` shown as X (None means omitted)."""
+def _portable(schema: Any, definitions: Mapping[str, Any] | None = None) -> Any:
+    """Pydantic's schema in the subset every provider accepts: no titles, `X | None` shown as
+    X (None means omitted) with no `default: null`, `$ref`s inlined and no `$defs` (Gemini's
+    and some local servers' OpenAI-compatible endpoints reject references), and no nested
+    `additionalProperties` (validation still forbids extra fields)."""
     if isinstance(schema, dict):
+        if definitions is None:
+            definitions = schema.get("$defs", {})
+        reference = schema.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            inlined = definitions[reference.removeprefix("#/$defs/")]
+            schema = {**inlined, **{k: v for k, v in schema.items() if k != "$ref"}}
         options = schema.get("anyOf")
         if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
             rest = {k: v for k, v in schema.items() if k != "anyOf"}
             schema = {**next(o for o in options if o != {"type": "null"}), **rest}
-        return {k: _drop_titles_and_nulls(v) for k, v in schema.items() if k != "title"}
+        return {
+            k: _portable(v, definitions)
+            for k, v in schema.items()
+            if k not in ("title", "$defs", "additionalProperties")
+            and not (k == "default" and v is None)
+        }
     if isinstance(schema, list):
-        return [_drop_titles_and_nulls(item) for item in schema]
+        return [_portable(item, definitions) for item in schema]
     return schema
 
 
@@ -110,6 +127,8 @@ class Tool:
         import pydantic
 
         self.function = function
+        self.normalise: Normaliser | None = None
+        """Set by `accepting`: other agents' argument habits, rewritten before validation."""
         self.read_only = read_only
         """Never changes files, so the loop need not snapshot the tree around its calls."""
         self._changes_files = changes_files
@@ -118,7 +137,10 @@ class Tool:
         hints = typing.get_type_hints(function, include_extras=True)
         parameters = list(inspect.signature(function).parameters.values())[1:]
         fields: dict[str, Any] = {}
+        unadvertised = set()
         for param in parameters:
+            if param.name not in arg_docs and param.default is not inspect.Parameter.empty:
+                unadvertised.add(param.name)
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[param.name] = (
                 hints[param.name],
@@ -129,8 +151,12 @@ class Tool:
             __config__=pydantic.ConfigDict(extra="forbid"),
             **fields,
         )
-        schema = _drop_titles_and_nulls(self.arguments_model.model_json_schema())
-        schema.pop("additionalProperties", None)
+        schema = _portable(self.arguments_model.model_json_schema())
+        # An optional parameter without an `Args:` text is accepted but not offered: it exists
+        # for what other agents' models send (Codex's `workdir`), and every request would carry it.
+        schema["properties"] = {
+            k: v for k, v in schema.get("properties", {}).items() if k not in unadvertised
+        }
         self.spec = ToolSpec(self.name, description, schema)
 
     def may_change_files(self, arguments: Any) -> bool:
@@ -146,6 +172,11 @@ class Tool:
     def run(self, context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         import pydantic
 
+        if self.normalise is not None:
+            try:
+                arguments = self.normalise(context, dict(arguments))
+            except ToolError as exc:
+                return ToolResult(f"invalid arguments for {self.name}: {exc}", is_error=True)
         try:
             parsed = self.arguments_model.model_validate(arguments)
         except pydantic.ValidationError as exc:
@@ -177,6 +208,28 @@ def tool_changing_files_when(
 def read_only_tool(function: ToolFunction) -> Tool:
     """Decorator for a tool that only reads: its calls cannot have changed the working tree."""
     return Tool(function, read_only=True)
+
+
+def accepting(normalise: Normaliser) -> Callable[[Tool], Tool]:
+    """Decorator, above `@tool`: rewrite the arguments models trained on other agents send
+    (Codex's `apply_patch{"input"}`, `shell{"command": [...], "timeout_ms"}`) into this tool's
+    own before validation. Aliases cost nothing in the schema every request carries, where an
+    extra optional parameter would; `normalise` is declared beside the tool it serves."""
+
+    def attach(chosen: Tool) -> Tool:
+        chosen.normalise = normalise
+        return chosen
+
+    return attach
+
+
+def renamed(arguments: dict[str, Any], aliases: Mapping[str, str]) -> dict[str, Any]:
+    """`arguments` with each alias key renamed to its own name, unless both were sent (then
+    validation names the alias as unexpected, and the model sees which one to drop)."""
+    for alias, own in aliases.items():
+        if alias in arguments and own not in arguments:
+            arguments[own] = arguments.pop(alias)
+    return arguments
 
 
 @dataclass

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
 from autocodebase.events import PlanUpdated
-from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
+from autocodebase.tools.base import (
+    ToolContext,
+    ToolError,
+    ToolResult,
+    accepting,
+    read_only_tool,
+    renamed,
+)
 
 
 class PlanStep(TypedDict):
@@ -15,8 +22,17 @@ class PlanStep(TypedDict):
     status: Literal["pending", "in_progress", "completed"]
 
 
+def codex_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Codex's `update_plan{"plan": [{"step", "status"}], "explanation"}`: the same steps
+    under another name, and a note on why the plan changed (kept, and shown with the result)."""
+    return renamed(arguments, {"plan": "steps"})
+
+
+@accepting(codex_arguments)
 @read_only_tool
-def update_plan(context: ToolContext, steps: list[PlanStep]) -> ToolResult:
+def update_plan(
+    context: ToolContext, steps: list[PlanStep], explanation: str | None = None
+) -> ToolResult:
     """Record or update the plan for this task as a short list of steps with their status.
 
     Keep at most one step in_progress; mark steps completed as you finish them.
@@ -29,4 +45,7 @@ def update_plan(context: ToolContext, steps: list[PlanStep]) -> ToolResult:
     context.plan = [{"step": s["step"], "status": s["status"]} for s in steps]
     context.emit(PlanUpdated(steps=list(context.plan)))
     done = sum(1 for s in steps if s["status"] == "completed")
-    return ToolResult(f"plan updated: {done}/{len(steps)} steps completed")
+    text = f"plan updated: {done}/{len(steps)} steps completed"
+    if explanation:
+        return ToolResult(f"{text} ({explanation})", data={"explanation": explanation})
+    return ToolResult(text)

@@ -24,7 +24,7 @@ def run_tests(
     Args:
         selector: Run only some tests. pytest: paths or node ids ("tests/test_x.py::test_y")
             or "-k EXPR"; go: a -run regex; cargo: a test-name filter; maven/gradle: a class.
-        timeout_s: Seconds before the run is killed (default from settings, at most 3600).
+        timeout_s: Seconds before the run is killed (default and maximum: the user's setting).
     """
     command = detect(context.workspace, context.test_command)
     if command is None:
@@ -37,7 +37,8 @@ def run_tests(
         context.workspace,
         gate=context.commands or default_gate(context),
         env=context.env or command_environment(),
-        timeout_s=min(timeout_s or context.test_timeout_s, MAX_TIMEOUT_S),
+        # The user's setting caps what the model asks for, as for shell.
+        timeout_s=min(timeout_s or context.test_timeout_s, context.test_timeout_s, MAX_TIMEOUT_S),
         selector=selector,
     )
     context.test_reports.append(report)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import os
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,9 +12,17 @@ from autocodebase.sandbox.approvals import ApprovalStore
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.gate import CommandGate
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
-from autocodebase.tools.base import ToolContext, ToolResult, tool_changing_files_when
+from autocodebase.tools.base import (
+    ToolContext,
+    ToolError,
+    ToolResult,
+    accepting,
+    tool_changing_files_when,
+)
+from autocodebase.tools.workspace import display_path, resolve_inside
 
 MAX_TIMEOUT_S = 3600
+SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 
 
 def default_gate(context: ToolContext) -> CommandGate:
@@ -20,17 +31,58 @@ def default_gate(context: ToolContext) -> CommandGate:
     return CommandGate(SandboxPolicy(limits=limits), "never", ApprovalStore(context.workspace))
 
 
+def command_line(command: Any) -> str:
+    """The command line a model meant. Codex's models send an argv list: `["bash", "-lc",
+    "cmd"]` is "cmd" (acb already runs it in bash), any other list its shell-quoted join."""
+    if isinstance(command, str):
+        return command
+    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
+        raise ToolError("command must be a string, or a non-empty list of strings (argv)")
+    if (
+        len(command) == 3
+        and os.path.basename(command[0]) in SHELLS
+        and command[1].startswith("-")
+        and command[1].endswith("c")
+    ):
+        return str(command[2])
+    return shlex.join(command)
+
+
+def codex_arguments(context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Codex's `shell{"command": [argv], "workdir", "timeout_ms"}` as acb's shell arguments;
+    `workdir` is checked here (inside the workspace, an existing directory) and kept as the
+    relative directory the command starts in."""
+    if "command" in arguments:
+        arguments["command"] = command_line(arguments["command"])
+    if "timeout_ms" in arguments and "timeout_s" not in arguments:
+        milliseconds = arguments.pop("timeout_ms")
+        if not isinstance(milliseconds, int | float) or isinstance(milliseconds, bool):
+            raise ToolError("timeout_ms must be a number of milliseconds")
+        arguments["timeout_s"] = max(math.ceil(milliseconds / 1000), 1)
+    workdir = arguments.get("workdir")
+    if isinstance(workdir, str):
+        target = resolve_inside(context.workspace, workdir or ".")
+        if not target.is_dir():
+            raise ToolError(f"workdir {workdir} is not a directory of the workspace")
+        arguments["workdir"] = display_path(context.workspace, target)
+    return arguments
+
+
 def may_change_files(arguments: Mapping[str, Any]) -> bool:
     """False for a command the classifier knows only reads (cat, ls, grep, git status, ...),
     which saves two tree scans per step; one asking to leave the sandbox always counts."""
-    command = arguments.get("command")
-    if not isinstance(command, str) or arguments.get("with_escalated_permissions"):
+    try:
+        command = command_line(arguments.get("command"))
+    except ToolError:
+        return True
+    if arguments.get("with_escalated_permissions"):
         return True
     from autocodebase.sandbox.classify import classify
 
     return not classify(command).safe
 
 
+@accepting(codex_arguments)
 @tool_changing_files_when(may_change_files)
 def shell(
     context: ToolContext,
@@ -38,6 +90,7 @@ def shell(
     timeout_s: int | None = None,
     with_escalated_permissions: bool | None = None,
     justification: str | None = None,
+    workdir: str | None = None,
 ) -> ToolResult:
     """Run a bash command in the workspace and return its exit code and combined output.
 
@@ -47,13 +100,19 @@ def shell(
 
     Args:
         command: The bash command line to run, e.g. "python -m pytest -q".
-        timeout_s: Seconds before the command is killed (default from settings, at most 3600).
+        timeout_s: Seconds before the command is killed (default and maximum: the user's
+            setting).
         with_escalated_permissions: Ask the user to run this one command outside the sandbox
             (only when the approval policy is on-request, and only if the sandbox blocked it).
         justification: Why the command needs to run outside the sandbox, shown to the user.
     """
     gate: CommandGate = context.commands or default_gate(context)
-    limit_s = min(timeout_s or context.shell_timeout_s, MAX_TIMEOUT_S)
+    # The user's setting caps what the model asks for: a model cannot buy itself an hour.
+    ceiling = min(context.shell_timeout_s, MAX_TIMEOUT_S)
+    limit_s = min(timeout_s or ceiling, ceiling)
+    if workdir and workdir != ".":
+        # The sandbox is the workspace's; the command starts below it, as Codex's workdir does.
+        command = f"cd -- {shlex.quote(workdir)} && {command}"
     outcome = gate.run(
         command,
         context.workspace,
@@ -72,6 +131,8 @@ def shell(
         return ToolResult(outcome.output, is_error=True, data=data)
     if outcome.timed_out:
         status = f"timed out after {limit_s}s (killed with its children)"
+        if timeout_s and timeout_s > limit_s:
+            status += f"; {limit_s}s is the user's limit, so run something shorter"
     elif outcome.killed_for_output:
         status = f"killed after printing {outcome.output_bytes} bytes"
     else:
