@@ -120,3 +120,22 @@ def test_a_garbled_answer_is_retried_not_a_crash(
     events = json_events(done.stdout)
     (retry,) = [e for e in events if e["type"] == "model_retry"]
     assert "internal error" not in retry["error"]
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_empty_and_repeated_tool_call_ids_are_made_unique(wordstats_repo: Path) -> None:
+    """A local server that numbers every step's calls from call_0, or sends none: the next
+    request would repeat an id, which providers refuse (the mock refuses it too)."""
+    replies = [
+        Reply("", [("read_file", {"path": "README.md"})], call_ids=["call_0"]),
+        Reply("", [("read_file", {"path": "README.md"})], call_ids=["call_0"]),
+        Reply(
+            "", [("search", {"pattern": "def"}), ("read_file", {"path": "x"})], call_ids=["", ""]
+        ),
+        Reply("Read enough."),
+    ]
+    done, server = exec_with_mock(wordstats_repo, replies, "look", "--json", "--no-git")
+    assert done.returncode == 0, done.stdout[-1500:]
+    assert server.protocol_errors == []
+    ids = [c["id"] for m in server.requests[-1].body["messages"] for c in m.get("tool_calls") or []]
+    assert len(ids) == 4 and len(set(ids)) == 4 and all(ids)

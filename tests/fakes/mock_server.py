@@ -23,6 +23,9 @@ class Reply:
 
     text: str = ""
     tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)
+    call_ids: list[str] | None = None
+    """Chat Completions: send these tool call ids as they are (a local server's empty or
+    repeated ones) instead of fresh unique ones."""
     stop: str | None = None
     """The stop reason as the wire API spells it (`length`, `content_filter`, `max_tokens`,
     `refusal`); None: the usual one (a tool call, or a normal end)."""
@@ -94,6 +97,8 @@ def _check_chat_protocol(body: dict[str, Any]) -> str | None:
     called: set[str] = set()
     for message in body.get("messages", []):
         for call in message.get("tool_calls") or []:
+            if not call.get("id") or call["id"] in called:  # what OpenAI answers with a 400
+                return f"tool call id {call.get('id')!r} is empty or used twice"
             called.add(call["id"])
         if message.get("role") == "tool" and message.get("tool_call_id") not in called:
             return f"tool message answers unknown call {message.get('tool_call_id')!r}"
@@ -246,8 +251,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat_calls(self, reply: Reply) -> list[tuple[str, str, str]]:
         state = self.server_state
+        ids = reply.call_ids or [f"call_{next(state.ids)}" for _ in reply.tool_calls]
         return [
-            (f"call_{next(state.ids)}", name, _arguments_text(a)) for name, a in reply.tool_calls
+            (cid, name, _arguments_text(a))
+            for cid, (name, a) in zip(ids, reply.tool_calls, strict=True)
         ]
 
     def _chat_json(self, reply: Reply, prompt_tokens: int) -> dict[str, Any]:

@@ -331,6 +331,25 @@ class Agent:
                 self._run_tool(call)
             self._deliver_late_context()
 
+    def _with_unique_call_ids(self, message: Message) -> Message:
+        """Tool call ids as the next request needs them: every provider rejects a conversation
+        whose call ids are empty or repeated, which some local servers send (`call_0` on every
+        step). Ours replace those; the tool results then answer ours."""
+        used = {call.id for m in self.messages for call in m.tool_calls}
+        calls = []
+        for index, call in enumerate(message.tool_calls):
+            fresh = call.id
+            if not fresh or fresh in used:
+                fresh = f"call_acb_{self.steps}_{index}"
+                while fresh in used:
+                    fresh += "_"
+                call = dataclasses.replace(call, id=fresh)
+            used.add(fresh)
+            calls.append(call)
+        if all(a is b for a, b in zip(calls, message.tool_calls, strict=True)):
+            return message
+        return dataclasses.replace(message, tool_calls=tuple(calls))
+
     def _stall(self, reply: Message) -> tuple[str, str] | None:
         """Why a reply without a tool call is not the end of the task, with the nudge for it:
         empty, cut at the output limit, or (headless) a question or an announcement."""
@@ -404,7 +423,7 @@ class Agent:
         )
         call_cost = self.account(response.usage)
         self._last_stop = response.stop_reason
-        message = response.message
+        message = self._with_unique_call_ids(response.message)
         self.messages.append(message)
         self._sent = len(self.messages)
         self.emit(
