@@ -367,3 +367,26 @@ def test_a_codex_style_trajectory_runs_through_the_loop(wordstats_repo: Path) ->
     assert r"[a-z0-9'-]+" in (wordstats_repo / "wordstats" / "core.py").read_text()
     changed = log.of("file_changed")
     assert [(e["path"], e["by"]) for e in changed] == [("wordstats/core.py", "apply_patch")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["apply_patch", "*** Begin Patch\n*** Add File: n.txt\n+hi\n*** End Patch"],
+        [
+            "bash",
+            "-lc",
+            "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: n.txt\n+hi\n*** End Patch\nEOF",
+        ],
+    ],
+)
+def test_a_patch_sent_through_shell_is_applied(context: ToolContext, command: list[str]) -> None:
+    """Codex's models run apply_patch as a command (Codex intercepts it); no such program
+    exists in the sandbox, so the shell tool applies it as the apply_patch tool would."""
+    (context.workspace / "sub").mkdir()
+    result = call(context, "shell", {"command": command, "workdir": "sub"})
+    assert not result.is_error, result.output
+    assert (context.workspace / "sub/n.txt").read_text() == "hi\n"
+    assert result.data["files"][0]["path"] == "sub/n.txt"
+    assert call(context, "shell", {"command": command}).output.startswith("patch applied")
+    assert (context.workspace / "n.txt").read_text() == "hi\n"

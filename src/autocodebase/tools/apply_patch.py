@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import Any
 
 from autocodebase.edits.apply import apply_edits
-from autocodebase.edits.model import PatchError
+from autocodebase.edits.model import FileEdit, PatchError
 from autocodebase.edits.parse import parse_edits
 from autocodebase.events import FileChanged
 from autocodebase.output import truncate_text
@@ -43,8 +45,24 @@ def apply_patch(context: ToolContext, patch: str) -> ToolResult:
     Args:
         patch: The whole patch text, from '*** Begin Patch' to '*** End Patch'.
     """
+    return patch_result(context, patch)
+
+
+def _below(workdir: str, path: str | None) -> str | None:
+    if path is None or PurePosixPath(path).is_absolute() or workdir in ("", "."):
+        return path
+    return (PurePosixPath(workdir) / path).as_posix()
+
+
+def patch_result(context: ToolContext, patch: str, workdir: str = "") -> ToolResult:
+    """Apply `patch` (its relative paths taken from `workdir`, for a patch sent through shell
+    the way Codex's models do) and describe what changed."""
     try:
-        applied = apply_edits(context.workspace, parse_edits(patch))
+        edits: list[FileEdit] = [
+            replace(e, path=_below(workdir, e.path) or e.path, move_to=_below(workdir, e.move_to))
+            for e in parse_edits(patch)
+        ]
+        applied = apply_edits(context.workspace, edits)
     except PatchError as exc:
         return ToolResult(f"patch not applied: {exc}", is_error=True)
     lines = []

@@ -12,6 +12,7 @@ from autocodebase.sandbox.approvals import ApprovalStore
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.gate import CommandGate
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
+from autocodebase.tools.apply_patch import patch_result
 from autocodebase.tools.base import (
     ToolContext,
     ToolError,
@@ -23,6 +24,7 @@ from autocodebase.tools.workspace import display_path, resolve_inside
 
 MAX_TIMEOUT_S = 3600
 SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
+PATCH_COMMANDS = ("apply_patch", "applypatch")
 
 
 def default_gate(context: ToolContext) -> CommandGate:
@@ -45,7 +47,16 @@ def command_line(command: Any) -> str:
         and command[1].endswith("c")
     ):
         return str(command[2])
+    if len(command) == 2 and command[0] in PATCH_COMMANDS:
+        return f"{command[0]} <<'EOF'\n{command[1]}\nEOF"  # the heredoc form of the same call
     return shlex.join(command)
+
+
+def sent_patch(command: str) -> bool:
+    """Codex's models edit by running `apply_patch <<'EOF' ... EOF` (or `["apply_patch",
+    patch]`): Codex intercepts it, and no such program exists in the sandbox, so acb does too."""
+    first = command.lstrip().split(maxsplit=1)
+    return bool(first) and first[0] in PATCH_COMMANDS and "*** Begin Patch" in command
 
 
 def codex_arguments(context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +117,8 @@ def shell(
             (only when the approval policy is on-request, and only if the sandbox blocked it).
         justification: Why the command needs to run outside the sandbox, shown to the user.
     """
+    if sent_patch(command):
+        return patch_result(context, command, workdir or "")
     gate: CommandGate = context.commands or default_gate(context)
     # The user's setting caps what the model asks for: a model cannot buy itself an hour.
     ceiling = min(context.shell_timeout_s, MAX_TIMEOUT_S)
