@@ -139,3 +139,19 @@ def test_empty_and_repeated_tool_call_ids_are_made_unique(wordstats_repo: Path) 
     assert server.protocol_errors == []
     ids = [c["id"] for m in server.requests[-1].body["messages"] for c in m.get("tool_calls") or []]
     assert len(ids) == 4 and len(set(ids)) == 4 and all(ids)
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_the_same_failing_call_is_called_out_then_stopped(wordstats_repo: Path) -> None:
+    failing = ("read_file", {"path": "no/such/file.py"})
+    replies = [Reply("", [failing]) for _ in range(6)] + [Reply("never reached")]
+    done, server = exec_with_mock(wordstats_repo, replies, "look", "--json", "--no-git")
+    assert done.returncode == 1
+    events = json_events(done.stdout)
+    results = [e for e in events if e["type"] == "tool_result"]
+    assert len(results) == 5, "stopped at the fifth identical failure"
+    assert "has now failed 3 times" in results[2]["output"]
+    assert "failed 2 times" not in results[1]["output"]
+    finished = next(e for e in events if e["type"] == "run_finished")
+    assert "repeated the same failing read_file call 5 times" in finished["error"]
+    assert len(server.requests) == 5

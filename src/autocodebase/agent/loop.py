@@ -70,6 +70,11 @@ class RunResult:
         return EXIT_CODES[self.outcome]
 
 
+REPEAT_WARN_AT = 3
+"""The same call failing this often in a turn: the model is told it is going round in circles."""
+REPEAT_STOP_AT = 5
+"""...and this often: the turn ends (outcome `failed`), instead of burning the step budget."""
+
 CUT_STOPS = frozenset({"length", "max_tokens", "incomplete"})
 """Stop reasons of a reply cut at the output token limit (OpenAI, Anthropic, Responses)."""
 FILTERED_STOPS = frozenset({"content_filter", "refusal"})
@@ -140,6 +145,9 @@ class Agent:
         self._started = time.monotonic()
         self._warned_cost = False
         self._last_stop = ""
+        self._failures: dict[tuple[str, str], int] = {}
+        """(tool, raw arguments) -> how often that exact call failed in this turn."""
+        self._circling: str | None = None
 
     @property
     def file_calls(self) -> dict[str, list[str]]:
@@ -302,6 +310,8 @@ class Agent:
                 )
             )
         nudged: set[str] = set()
+        self._failures.clear()
+        self._circling = None
         while True:
             if self.steps - first_step >= self.limits.max_steps:
                 raise LimitReached("max_steps", f"step limit reached ({self.limits.max_steps})")
@@ -329,6 +339,8 @@ class Agent:
                 return self._result("completed", None, reply.content)
             for call in reply.tool_calls:
                 self._run_tool(call)
+            if self._circling is not None:
+                return self._result("failed", self._circling)
             self._deliver_late_context()
 
     def _with_unique_call_ids(self, message: Message) -> Message:
@@ -458,10 +470,24 @@ class Agent:
         changes_files = chosen is not None and chosen.may_change_files(call.arguments)
         before = self.changes.snapshot() if changes_files else None
         result, elapsed = self.toolbox.call(self.context, call)
+        output = result.output
+        if result.is_error:
+            key = (call.name, call.raw_arguments)
+            failed = self._failures[key] = self._failures.get(key, 0) + 1
+            if failed >= REPEAT_WARN_AT:
+                output += (
+                    f"\n[acb: this exact call has now failed {failed} times. Repeating it will "
+                    "not help: read the error, change the approach, or explain what blocks you.]"
+                )
+            if failed >= REPEAT_STOP_AT:
+                self._circling = (
+                    f"the model repeated the same failing {call.name} call {failed} times: "
+                    f"{call.raw_arguments[:200]}"
+                )
         self.messages.append(
             Message(
                 "tool",
-                result.output,
+                output,
                 tool_call_id=call.id,
                 name=call.name,
                 is_error=result.is_error,
@@ -478,7 +504,7 @@ class Agent:
                 call_id=call.id,
                 name=call.name,
                 is_error=result.is_error,
-                output=result.output,
+                output=output,
                 data=result.data,
                 duration_s=round(elapsed, 3),
             )
