@@ -177,3 +177,17 @@ def test_malformed_tool_arguments_are_kept_raw(stream: bool, model_factory: Any)
     call = response.message.tool_calls[0]
     assert call.arguments is None
     assert call.raw_arguments == '{"path": "a.txt"'
+
+
+@pytest.mark.parametrize("wire", WIRES)
+def test_acbs_own_tool_schemas_are_accepted_by_every_wire_api(
+    wire: str, model_factory: Any
+) -> None:
+    """The real toolbox (optional parameters included): the Responses API takes functions as
+    strict unless told otherwise, and strict schemas must require every property."""
+    from autocodebase.tools import default_toolbox
+
+    with MockModelServer([Reply("ok")]) as server:
+        model = model_factory(wire, server.url, False)
+        assert model.complete(conversation(), default_toolbox().specs).message.content == "ok"
+    assert server.protocol_errors == []

@@ -118,6 +118,13 @@ def _check_anthropic_protocol(body: dict[str, Any]) -> str | None:
 
 
 def _check_responses_protocol(body: dict[str, Any]) -> str | None:
+    for tool in body.get("tools", []):
+        # Functions are strict unless told otherwise, and strict schemas must require every
+        # property (what the real API answers with a 400).
+        schema = tool.get("parameters") or {}
+        optional = set(schema.get("properties", {})) - set(schema.get("required", []))
+        if tool.get("strict", True) and optional:
+            return f"strict function {tool.get('name')!r}: 'required' must list {sorted(optional)}"
     called: set[str] = set()
     for item in body.get("input", []):
         if item.get("type") == "function_call":

@@ -135,6 +135,9 @@ class OpenAIResponsesModel:
                     "name": t.name,
                     "description": t.description,
                     "parameters": t.parameters,
+                    # Strict mode (the Responses API's default for functions) refuses schemas
+                    # with optional parameters; ours have them, and validate on our side.
+                    "strict": False,
                 }
                 for t in tools
             ]
