@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -111,7 +112,13 @@ def test_anthropic_wire_shapes(model_factory: Any) -> None:
         ]
         model.complete(history, [SPEC])
     body = server.requests[0].body
-    assert body["system"] == "You are a test."
+    cache = {"type": "ephemeral"}
+    assert body["system"] == [{"type": "text", "text": "You are a test.", "cache_control": cache}]
+    # Prompt caching: the tools, the system prompt and the conversation so far are the next
+    # request's prefix; three markers of the four the API allows.
+    assert body["tools"][-1]["cache_control"] == cache
+    assert body["messages"][-1]["content"][-1]["cache_control"] == cache
+    assert json.dumps(body).count('"cache_control"') == 3
     # both tool results folded into one user turn, the error flagged
     results = body["messages"][-1]
     assert results["role"] == "user"
