@@ -410,24 +410,79 @@ def _spawner() -> None:
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
+    """End a release and every process under it. bubblewrap's --die-with-parent is not
+    enough on its own: a release stopped in the first milliseconds of its life (a start
+    followed at once by a stop) can lose its outer bwrap before the inner one has asked to die
+    with it, and that inner one, in a session of its own, then serves on forever, reparented
+    to init. So the whole tree is frozen (SIGSTOP: nothing in it can start another process),
+    collected, and killed; the app was only ever ended by SIGKILL (the death signal) anyway."""
+    tree = _frozen_tree(process.pid)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    except PermissionError:
-        process.kill()
+
+
+def _frozen_tree(root: int) -> list[int]:
+    """`root` and its descendants, each stopped before its children are looked up, so the
+    list cannot miss a process forked meanwhile."""
+    tree: list[int] = []
+    frontier = [root]
+    while frontier:
+        for pid in frontier:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+        for pid in frontier:
+            _wait_stopped(pid)
+        tree += frontier
+        parents = set(frontier)
+        frontier = [pid for pid, parent in _parents().items() if parent in parents]
+        frontier = [pid for pid in frontier if pid not in tree]
+    return tree
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) from /proc/PID/stat, or None when the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()  # the name, in parentheses, may hold spaces
+    return fields[0], int(fields[1])
+
+
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))) is not None:
+            found[int(entry.name)] = stat[1]
+    return found
+
+
+def _wait_stopped(pid: int, timeout_s: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stat = _proc_stat(pid)
+        if stat is None or stat[0] in "TtZX":
+            return
+        time.sleep(0.005)
 
 
 _SERVERS: list[socketserver.BaseServer] = []
 
 
-def _shutdown() -> None:
+def _stop_releases() -> None:
     with STATE.lock:
         for process in STATE.processes.values():
             _terminate(process)
         STATE.processes.clear()
+
+
+def _shutdown() -> None:
+    _stop_releases()
     for server in _SERVERS:
         server.shutdown()
 
@@ -469,6 +524,7 @@ def main() -> None:
     try:
         proxy.serve_forever()
     finally:
+        _stop_releases()  # also when the proxy failed: no release outlives its supervisor
         _tidy(args.control, token)
 
 
