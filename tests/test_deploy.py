@@ -234,6 +234,8 @@ def test_monitor_ties_a_late_failure_to_the_release_before_it(service: tuple[Pat
     assert f"after release {v2[:12]} went live" in report["diagnosis"]
     text = run_acb("monitor", "--window", "2m", cwd=root).stdout
     assert "errors   " in text and any(bar in text for bar in "▂▃▄▅▆▇█")
+    assert " through the proxy, errors " in text, "the window's requests say what they count"
+    assert "requests since it started (health checks and acb's probes included)" in text
     with MockModelServer([Reply("The release went bad after about 500 requests.")]) as server:
         env = {"OPENAI_API_KEY": "sk-test-0123456789abcdef", "OPENAI_BASE_URL": server.url + "/v1"}
         command = ["monitor", "--window", "2m", "--json", "-m", "openai/mock-model"]

@@ -3,6 +3,11 @@ series), the app's own /metrics, and the release history, as a summary with smal
 charts; anomalies (error rate or p95 latency over the deploy limits) are tied to the release
 that went live before them. With a model, a plain-language diagnosis is added; without one the
 diagnosis is the rule-based one, and says so.
+
+Two request counts are shown and they differ on purpose: the window's requests are the
+client requests the proxy served in that window; the app's /metrics count every request the
+live release answered since it started, including its health checks and acb's own probes
+during verification. Both are labelled so where they are rendered.
 """
 
 from __future__ import annotations
@@ -189,8 +194,8 @@ def _clock(epoch: int) -> str:
 def render(report: Report, charts: bool = True) -> str:
     rate = report.errors / report.requests if report.requests else 0.0
     lines = [
-        f"window: last {report.window_s} s; requests {report.requests}, errors {report.errors} "
-        f"({rate:.1%}), p95 up to {report.p95_ms:.0f} ms"
+        f"window: last {report.window_s} s; requests {report.requests} through the proxy, "
+        f"errors {report.errors} ({rate:.1%}), p95 up to {report.p95_ms:.0f} ms"
     ]
     if report.buckets and charts:
         start = _clock(report.buckets[0].start)
@@ -203,7 +208,8 @@ def render(report: Report, charts: bool = True) -> str:
         ]
     if report.app:
         lines.append(
-            f"app /metrics: {report.app.get('app_requests', 0)} requests, "
+            f"app /metrics: {report.app.get('app_requests', 0)} requests since it started "
+            f"(health checks and acb's probes included), "
             f"{report.app.get('app_error_rate', 0.0):.1%} 5xx"
         )
     for release in report.releases:
