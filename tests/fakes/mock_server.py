@@ -41,6 +41,8 @@ class Fault:
     delay_s: float = 0.0
     then: Reply | None = None
     """With `delay_s` or `cut_stream`: the reply whose stream is delayed or cut."""
+    message: str | None = None
+    """With `status`: the error message the provider sends (default: 'injected HTTP N')."""
     raw: str | None = None
     """A 200 answer with this body as it is (invalid JSON, an HTML page, a broken SSE line),
     sent as `raw_type`."""
@@ -198,7 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if item.status is not None:
                 headers = {"Retry-After": item.retry_after} if item.retry_after else {}
-                self._error(kind, item.status, f"injected HTTP {item.status}", headers)
+                message = item.message or f"injected HTTP {item.status}"
+                self._error(kind, item.status, message, headers)
                 return
             time.sleep(item.delay_s)
             cut = item.cut_stream

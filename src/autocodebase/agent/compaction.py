@@ -55,6 +55,25 @@ def last_test_run(messages: Sequence[Message]) -> str | None:
     return None
 
 
+def _latest_exchange(messages: Sequence[Message]) -> int:
+    """Where the latest tool exchange starts (its assistant message), or the end when the
+    conversation's last message is not a tool result (between turns: everything goes)."""
+    if not messages or messages[-1].role != "tool":
+        return len(messages)
+    for index in range(len(messages) - 1, 0, -1):
+        if messages[index].role == "assistant" and messages[index].tool_calls:
+            return index
+    return len(messages)
+
+
+def worth_compacting(messages: Sequence[Message], keep_latest: bool = True) -> bool:
+    """Whether what compaction would summarise holds more than user messages (the task, an
+    earlier summary): when the window is full of the system prompt and the latest exchange,
+    summarising again would only lose detail, step after step."""
+    older = messages[1 : _latest_exchange(messages) if keep_latest else len(messages)]
+    return any(m.role != "user" for m in older)
+
+
 def transcript(messages: Sequence[Message]) -> str:
     lines = []
     for m in messages:
@@ -64,14 +83,22 @@ def transcript(messages: Sequence[Message]) -> str:
 
 
 def compact(
-    messages: list[Message], kept: Kept, model: Model, retry: RetryPolicy
+    messages: list[Message],
+    kept: Kept,
+    model: Model,
+    retry: RetryPolicy,
+    keep_latest: bool = True,
 ) -> tuple[list[Message], Usage]:
-    """The compacted conversation: the system prompt and one message holding what is kept.
+    """The compacted conversation: the system prompt, one message holding what is kept, and
+    the latest exchange word for word.
 
-    It runs between turns, when no tool call waits for its result, so every earlier message
-    can go into the summary.
+    It runs before a model call, when no tool call waits for its result. Inside a turn (a
+    long headless run is one turn) the last assistant message with tool calls and their
+    results stay as they are, so the model sees what it just did; the rest goes into the
+    summary. With `keep_latest` off (the request is over the window even so), that exchange
+    goes into the summary too.
     """
-    cut = len(messages)
+    cut = _latest_exchange(messages) if keep_latest else len(messages)
     older = messages[1:cut]
     if not older:
         return messages, Usage()

@@ -9,6 +9,7 @@ emitted in a `finally`, so every run, however it ends, leaves a complete record.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -16,7 +17,13 @@ from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autocodebase import events
-from autocodebase.agent.compaction import Kept, compact, estimate_tokens, last_test_run
+from autocodebase.agent.compaction import (
+    Kept,
+    compact,
+    estimate_tokens,
+    last_test_run,
+    worth_compacting,
+)
 from autocodebase.agent.headless import CUT_NUDGE, EMPTY_NUDGE, NUDGE, awaits_answer
 from autocodebase.errors import AcbError
 from autocodebase.events import (
@@ -33,7 +40,7 @@ from autocodebase.events import (
     RunFinished,
     TurnFinished,
 )
-from autocodebase.models.base import Message, Model, ModelError, ToolCall, Usage
+from autocodebase.models.base import Message, Model, ModelError, Response, ToolCall, Usage
 from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries
 from autocodebase.signals import Terminated
@@ -70,6 +77,14 @@ class RunResult:
         return EXIT_CODES[self.outcome]
 
 
+CONTEXT_OVERFLOW = re.compile(
+    r"context.{0,20}(length|window|limit)|maximum context|too many tokens|prompt is too long|"
+    r"input is too long|exceeds? the (model's )?(context|maximum)",
+    re.IGNORECASE,
+)
+"""How providers (OpenAI, Anthropic, vLLM, llama.cpp, Ollama) say a request is over the window."""
+FEW_STEPS_LEFT = 3
+"""Model calls left when the model is told to wrap up (budgets over twice this size only)."""
 REPEAT_WARN_AT = 3
 """The same call failing this often in a turn: the model is told it is going round in circles."""
 REPEAT_STOP_AT = 5
@@ -171,6 +186,11 @@ class Agent:
         threshold = self.limits.compact_at_tokens
         if not forced and (not threshold or before < threshold):
             return False
+        # Keep the latest exchange word for word unless only it is left to summarise and the
+        # request must shrink (the provider said it is over the window).
+        keep_latest = worth_compacting(self.messages) or not forced
+        if not worth_compacting(self.messages, keep_latest):
+            return False  # only an earlier summary would go: a second one saves nothing
         first_user = next((m.content for m in self.messages if m.role == "user"), "")
         kept = Kept(
             task=self.task or first_user,
@@ -178,7 +198,7 @@ class Agent:
             files_touched=sorted(self.file_calls),
             last_test=last_test_run(self.messages),
         )
-        compacted, usage = compact(self.messages, kept, self.model, self.retry)
+        compacted, usage = compact(self.messages, kept, self.model, self.retry, keep_latest)
         if compacted is self.messages:
             return False
         self.account(usage)
@@ -316,6 +336,9 @@ class Agent:
             if self.steps - first_step >= self.limits.max_steps:
                 raise LimitReached("max_steps", f"step limit reached ({self.limits.max_steps})")
             self.steps += 1
+            if self.steps > first_step + 1:
+                self.compact()  # a long turn (every headless run is one) compacts as it goes
+            self._warn_if_few_steps_left(first_step)
             reply = self._ask_model()
             if reply.tool_calls:
                 nudged.clear()  # it went back to work: a later stall gets its own nudge
@@ -361,6 +384,22 @@ class Agent:
         if all(a is b for a, b in zip(calls, message.tool_calls, strict=True)):
             return message
         return dataclasses.replace(message, tool_calls=tuple(calls))
+
+    def _warn_if_few_steps_left(self, first_step: int) -> None:
+        """Tell the model once when the step budget is nearly spent, so it wraps up (verifies
+        and reports) instead of being cut off mid-change."""
+        left = self.limits.max_steps - (self.steps - first_step) + 1
+        if left != FEW_STEPS_LEFT or self.limits.max_steps <= 2 * FEW_STEPS_LEFT:
+            return
+        note = (
+            f"[acb: {left} model calls are left in this run's budget. Finish now: complete or "
+            "undo the change in progress, verify it, and reply with what you did.]"
+        )
+        last = self.messages[-1]
+        if last.role == "tool":  # every provider takes text after tool results in this place
+            self.messages[-1] = dataclasses.replace(last, content=f"{last.content}\n\n{note}")
+        else:
+            self.messages.append(Message("user", note))
 
     def _stall(self, reply: Message) -> tuple[str, str] | None:
         """Why a reply without a tool call is not the end of the task, with the nudge for it:
@@ -428,11 +467,22 @@ class Agent:
             self.emit(AssistantDelta(text=text))
 
         started = time.monotonic()
-        response = call_with_retries(
-            lambda: self.model.complete(self.messages, self.toolbox.specs, on_text),
-            self.retry,
-            on_retry,
-        )
+
+        def ask() -> Response:
+            return call_with_retries(
+                lambda: self.model.complete(self.messages, self.toolbox.specs, on_text),
+                self.retry,
+                on_retry,
+            )
+
+        try:
+            response = ask()
+        except ModelError as error:
+            # Over the model's window (our estimate is characters / 4): compact and try once
+            # more, rather than end a long run that a summary would let go on.
+            if not CONTEXT_OVERFLOW.search(str(error)) or not self.compact(forced=True):
+                raise
+            response = ask()
         call_cost = self.account(response.usage)
         self._last_stop = response.stop_reason
         message = self._with_unique_call_ids(response.message)
