@@ -256,3 +256,63 @@ def test_environments_have_their_own_proxy_and_history(service: tuple[Path, int]
     assert default["state"] == {} and default["history"] == []
     missing = run_acb("deploy", "--env", "prod", cwd=root)
     assert missing.returncode == 2 and "no [env.prod] (environments: staging)" in missing.stderr
+
+
+def through_proxy(port: int, times: int) -> None:
+    for _ in range(times):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", "/count?text=a+b")
+            assert connection.getresponse().read() == b'{"words": 2}'
+        finally:
+            connection.close()
+
+
+def test_stop_is_history_and_monitor_keeps_the_window(
+    service: tuple[Path, int], isolated_home: Path
+) -> None:
+    """`--stop` is recorded (history, status, ledger) instead of leaving the release "live";
+    `acb monitor` still shows the window afterwards from the record kept on disk, says the
+    deployment is stopped, and labels its two request counts; the next supervisor carries
+    the record on."""
+    root, port = service
+    assert run_acb("deploy", cwd=root).returncode == 0
+    v1 = git(root, "rev-parse", "HEAD").strip()
+    through_proxy(port, 25)
+    live = run_acb("monitor", "--window", "2m", cwd=root)
+    assert live.returncode == 0, live.stderr
+    assert "requests 25 through the proxy" in live.stdout, live.stdout
+    assert "requests since it started (health checks and acb's probes included)" in live.stdout
+    app_requests = json.loads(run_acb("monitor", "--json", cwd=root).stdout)["app"]
+    assert app_requests["app_requests"] > 25, "the app also counted its health checks"
+
+    stopped = run_acb("deploy", "--stop", cwd=root)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.startswith(f"stopped: {v1[:12]} is no longer served")
+    status = json.loads(run_acb("deploy", "--status", "--json", cwd=root).stdout)
+    assert status["state"]["active"] is None and status["running"] is False
+    assert [h["outcome"] for h in status["history"]] == ["live", "stopped"]
+    text = run_acb("deploy", "--status", cwd=root).stdout
+    assert text.startswith("live: nothing (stopped at ") and f"{v1[:12]}  stopped" in text
+    again = run_acb("deploy", "--stop", cwd=root)
+    assert (again.returncode, again.stdout) == (0, "nothing deployed here: nothing to stop\n")
+    unchanged = json.loads(run_acb("deploy", "--status", "--json", cwd=root).stdout)
+    assert unchanged["history"] == status["history"], "a second --stop records nothing"
+
+    after = run_acb("monitor", "--window", "2m", cwd=root)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith("the deployment is stopped since "), after.stdout
+    assert "requests 25 through the proxy" in after.stdout and "app /metrics" not in after.stdout
+    report = json.loads(run_acb("monitor", "--window", "2m", "--json", cwd=root).stdout)
+    assert (report["running"], report["requests"], report["app"]) == (False, 25, {})
+    assert report["stopped_at"] == status["history"][-1]["at"]
+    connection = connect(isolated_home / "ledger.db")
+    recorded = releases(connection, root)
+    connection.close()
+    assert [(r["sha"], r["outcome"]) for r in recorded] == [(v1, "live"), (v1, "stopped")]
+
+    assert run_acb("deploy", cwd=root).returncode == 0
+    through_proxy(port, 5)
+    resumed = json.loads(run_acb("monitor", "--window", "5m", "--json", cwd=root).stdout)
+    assert resumed["running"] is True and resumed["requests"] == 30, "the record carried on"
+    assert git(root, "status", "--porcelain") == "", "the record stays out of git"

@@ -33,8 +33,19 @@ from autocodebase.errors import UsageError
 )
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to release.")
 @click.option("--rollback", is_flag=True, help="Release the previous release again.")
-@click.option("--status", "show_status", is_flag=True, help="What is live, and the history.")
-@click.option("--stop", "stop_all", is_flag=True, help="Stop the proxy and every release.")
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="What is live, and the history (exit 0, also when nothing is deployed).",
+)
+@click.option(
+    "--stop",
+    "stop_all",
+    is_flag=True,
+    help="Stop the proxy and every release; recorded in the history (exit 0, also when "
+    "nothing was running).",
+)
 @click.option(
     "--network",
     is_flag=True,
@@ -59,7 +70,7 @@ def deploy_command(
     to it, watch it, and switch back if it fails. Configured by .acb/deploy.toml. Exit 1 when
     the release did not go live."""
     from autocodebase.cli.exec_cmd import settings_for
-    from autocodebase.delivery.local import deploy, history, load_config, read_state, stop
+    from autocodebase.delivery.local import deploy, load_config, observed_config, read_state
     from autocodebase.vcs.git import GitError, git_root
 
     root = directory
@@ -67,20 +78,15 @@ def deploy_command(
         raise UsageError(f"{root} is not in a git repository")
     if sum((rollback, show_status, stop_all)) > 1:
         raise UsageError("give one of --rollback, --status and --stop")
+    if target != "local" and (rollback or show_status or stop_all):
+        raise UsageError("--rollback, --status and --stop are for --target local")
+    if show_status:
+        return _status(root, observed_config(root, env), as_json)
+    if stop_all:
+        return _stop(root, observed_config(root, env), as_json)
     config = load_config(root, env)
     if target != "local":
-        if rollback or show_status or stop_all:
-            raise UsageError("--rollback, --status and --stop are for --target local")
         return _artefacts(root, config, target, overwrite, as_json)
-    if show_status:
-        state = read_state(root, config)
-        report = {"state": state, "history": history(root, config)[-10:], "proxy": config.port}
-        click.echo(json.dumps(report, indent=2) if as_json else _status_text(report), nl=False)
-        return 0
-    if stop_all:
-        stopped = stop(root, config)
-        click.echo("stopped" if stopped else "nothing was running")
-        return 0
     if rollback:
         previous = read_state(root, config).get("previous")
         if not previous:
@@ -119,14 +125,81 @@ def _measured(measured: dict[str, Any]) -> str:
     return verified + (("; after the switch: " + ", ".join(after)) if after else "")
 
 
+NOTHING_DEPLOYED = "nothing deployed here"
+
+
+def _status(root: Path, config: Any, as_json: bool) -> int:
+    """What is live and the last ten decisions. A project that never deployed (with or
+    without a deploy.toml) gets one line saying so; exit 0 either way, since the question was
+    answered (scripts read `--json`'s `deployed` and `state`)."""
+    from autocodebase.delivery.local import CONFIG_FILE, Supervisor, history, read_state
+
+    state = read_state(root, config)
+    recent = history(root, config)[-10:]
+    running = Supervisor(root, config).alive()
+    report = {
+        "state": state,
+        "history": recent,
+        "proxy": config.port if (root / CONFIG_FILE).is_file() else None,
+        "running": running,
+        "deployed": bool(state.get("active") or state.get("previous") or recent or running),
+    }
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    elif not report["deployed"]:
+        click.echo(NOTHING_DEPLOYED)
+    else:
+        click.echo(_status_text(report), nl=False)
+    return 0
+
+
+def _stop(root: Path, config: Any, as_json: bool) -> int:
+    """Stop the supervisor and its releases; exit 0 also when there was nothing to stop."""
+    from dataclasses import asdict
+
+    from autocodebase.cli.exec_cmd import settings_for
+    from autocodebase.delivery.local import stop
+
+    stopped = stop(root, config, settings_for(root).ledger_path)
+    release = stopped.release
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "stopped": stopped.supervisor or release is not None,
+                    "release": asdict(release) if release else None,
+                },
+                indent=2,
+            )
+        )
+    elif release is not None:
+        click.echo(
+            f"stopped: {release.sha[:12]} is no longer served; the traffic record is kept for "
+            "six hours (acb monitor), and acb deploy --rollback serves it again"
+        )
+    elif stopped.supervisor:
+        click.echo("stopped the proxy (no release was live)")
+    else:
+        click.echo(f"{NOTHING_DEPLOYED}: nothing to stop")
+    return 0
+
+
 def _status_text(report: dict[str, Any]) -> str:
     state = report["state"]
     active = state.get("active")
-    lines = [
-        f"live: {active['sha'][:12]} on port {active['port']} behind :{report['proxy']}"
-        if active
-        else "live: nothing"
-    ]
+    last = report["history"][-1] if report["history"] else {}
+    if active and report["running"]:
+        live = f"live: {active['sha'][:12]} on port {active['port']} behind :{report['proxy']}"
+    elif active:
+        live = (
+            f"live: nothing ({active['sha'][:12]} was live, but its supervisor is not running; "
+            f"acb deploy --rev {active['sha'][:12]} serves it again)"
+        )
+    elif last.get("outcome") == "stopped":
+        live = f"live: nothing (stopped at {last['at']})"
+    else:
+        live = "live: nothing"
+    lines = [live]
     previous = state.get("previous")
     lines.append(f"previous: {previous['sha'][:12]}" if previous else "previous: none")
     for entry in report["history"]:

@@ -23,9 +23,11 @@ def monitor_command(
 ) -> int:
     """Summarise the traffic the deploy proxy served (requests, errors, p95 latency, with
     terminal charts), the live release's own /metrics and the release history; anomalies are
-    tied to the release that went live before them. Exit 1 when there is an anomaly."""
+    tied to the release that went live before them. After `acb deploy --stop`, the traffic
+    record kept for six hours is shown, and the report says the deployment is stopped. Exit 1
+    when there is an anomaly."""
     from autocodebase.cli.exec_cmd import settings_for
-    from autocodebase.delivery.local import Supervisor, load_config
+    from autocodebase.delivery.local import Supervisor, history, observed_config
     from autocodebase.delivery.monitor import gather, model_diagnosis, parse_window, render
     from autocodebase.models.base import ModelError
 
@@ -34,10 +36,10 @@ def monitor_command(
         window_s = parse_window(window)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    config = load_config(root, env)
+    config = observed_config(root, env)
     supervisor = Supervisor(root, config)
-    if not supervisor.alive():
-        raise UsageError("nothing is deployed here (start with `acb deploy`)")
+    if not supervisor.alive() and not history(root, config):
+        raise UsageError("nothing deployed here (start with `acb deploy`)")
     report = gather(supervisor, config, window_s)
     if model:
         from autocodebase.models.registry import build_model

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from autocodebase.delivery.control import control_dir, new_token, request
+from autocodebase.delivery.control import SOCKET_NAME, control_dir, new_token, request
 from autocodebase.delivery.metrics import p95_ms, request_counts
 from autocodebase.delivery.release import build_release, no_symlinks, open_log, releases_dir
 from autocodebase.errors import UsageError
@@ -87,6 +87,18 @@ def load_config(root: Path, env: str = "default") -> DeployConfig:
     return DeployConfig(**data, env=env)
 
 
+def observed_config(root: Path, env: str = "default") -> DeployConfig:
+    """The config for commands that only look at or stop what is deployed (`--status`,
+    `--stop`, `acb monitor`): the project's when it has one, else the defaults, which are
+    enough to find an environment's supervisor, state and history. A project without a
+    deploy.toml has simply deployed nothing; these commands say that, not "write a config"."""
+    if (root / CONFIG_FILE).is_file():
+        return load_config(root, env)
+    if not re.fullmatch(r"[\w-]+", env):
+        raise DeployError(f"environment names are letters, digits, - and _: {env!r}")
+    return DeployConfig(command="", env=env)
+
+
 def state_dir(root: Path, config: DeployConfig) -> Path:
     return root / ".acb" / "deploy" / config.env
 
@@ -102,7 +114,7 @@ class ReleaseHealth:
 class DeployResult:
     sha: str
     outcome: str
-    """live, rolled-back or failed."""
+    """live, rolled-back, failed, or stopped (`acb deploy --stop` took it down)."""
     reason: str = ""
     port: int | None = None
     measured: dict[str, Any] = field(default_factory=dict)
@@ -131,6 +143,13 @@ class Supervisor:
         except (OSError, ValueError, DeployError):
             return False
         return True
+
+    def wait_gone(self, timeout_s: float = 15.0) -> None:
+        """Until the stopped supervisor has released its port and written the last of its
+        traffic record, so what follows (`acb monitor`, a new deploy) sees both."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (self.control / SOCKET_NAME).exists():
+            time.sleep(0.05)
 
     def ensure(self) -> None:
         if self.alive():
@@ -269,16 +288,21 @@ def deploy(
     (the user's `sandbox_fallback = "none"`) lets it, and the release, run without bubblewrap."""
     root = root.resolve()
     result = _deploy(root, config, rev, network, unsandboxed)
-    if ledger is not None:
-        from autocodebase.ledger.store import connect, record_release
-
-        connection = connect(ledger)
-        try:
-            where = "local" if config.env == "default" else f"local/{config.env}"
-            record_release(connection, root, asdict(result), where)
-        finally:
-            connection.close()
+    _to_ledger(root, config, result, ledger)
     return result
+
+
+def _to_ledger(root: Path, config: DeployConfig, result: DeployResult, ledger: Path | None) -> None:
+    if ledger is None:
+        return
+    from autocodebase.ledger.store import connect, record_release
+
+    connection = connect(ledger)
+    try:
+        where = "local" if config.env == "default" else f"local/{config.env}"
+        record_release(connection, root, asdict(result), where)
+    finally:
+        connection.close()
 
 
 def _deploy(
@@ -324,6 +348,8 @@ def _deploy(
 
 def _recorded(root: Path, config: DeployConfig, result: DeployResult) -> DeployResult:
     history = state_dir(root, config) / "history.jsonl"
+    no_symlinks(root, history.parent)
+    history.parent.mkdir(parents=True, exist_ok=True)
     entry = json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(result)})
     log = open_log(root, history)
     try:
@@ -353,12 +379,32 @@ def history(root: Path, config: DeployConfig) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def stop(root: Path, config: DeployConfig) -> bool:
+@dataclass
+class Stopped:
+    supervisor: bool
+    """A supervisor was running (and is stopped now)."""
+    release: DeployResult | None
+    """The release that was live, now recorded as stopped."""
+
+
+def stop(root: Path, config: DeployConfig, ledger: Path | None = None) -> Stopped:
+    """Stop the proxy and every release. The release that was live is recorded as stopped, in
+    the history and (given its path) the run ledger, so neither goes on saying it is live; it
+    stays the one `--rollback` puts back. A live release whose supervisor had already gone
+    (a reboot) is recorded as stopped too: it is not served either."""
+    root = root.resolve()
     sup = Supervisor(root, config)
-    if not sup.alive():
-        return False
-    sup.call("stop")
+    running = sup.alive()
+    if running:
+        sup.call("stop")
+        sup.wait_gone()
     state = read_state(root, config)
-    if state.get("active"):
-        write_state(root, config, {"active": None, "previous": state["active"]})
-    return True
+    active = state.get("active")
+    if not active:
+        return Stopped(running, None)
+    write_state(root, config, {"active": None, "previous": active})
+    reason = "acb deploy --stop" if running else "acb deploy --stop (its supervisor had gone)"
+    result = DeployResult(active["sha"], "stopped", reason=reason, port=active.get("port"))
+    _recorded(root, config, result)
+    _to_ledger(root, config, result, ledger)
+    return Stopped(running, result)

@@ -4,6 +4,9 @@ charts; anomalies (error rate or p95 latency over the deploy limits) are tied to
 that went live before them. With a model, a plain-language diagnosis is added; without one the
 diagnosis is the rule-based one, and says so.
 
+After `acb deploy --stop` the traffic is read from the record the supervisor kept on disk
+(`delivery.series`, six hours), and the report says the deployment is stopped.
+
 Two request counts are shown and they differ on purpose: the window's requests are the
 client requests the proxy served in that window; the app's /metrics count every request the
 live release answered since it started, including its health checks and acb's own probes
@@ -18,7 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from autocodebase.delivery.local import DeployConfig, Supervisor, app_metrics, history
+from autocodebase.delivery.local import (
+    DeployConfig,
+    DeployError,
+    Supervisor,
+    app_metrics,
+    history,
+)
+from autocodebase.delivery.series import read_series
 from autocodebase.models.base import Message, Model, Usage
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -66,13 +76,24 @@ class Report:
     diagnosis: str = ""
     diagnosis_by: str = "rules"
     usage: Usage = field(default_factory=Usage)
+    running: bool = True
+    """False after `acb deploy --stop`: the window comes from the record kept on disk."""
+    stopped_at: str = ""
+    """When the deployment was stopped (the history's `stopped` entry), if it is."""
 
 
 def gather(sup: Supervisor, config: DeployConfig, window_s: int, columns: int = 48) -> Report:
     now = int(time.time())
     since = now - window_s
-    series = sup.call("series", since=since)["series"]
-    report = Report(window_s)
+    report = Report(window_s, running=sup.alive())
+    series: list[Any] = []
+    if report.running:
+        try:
+            series = sup.call("series", since=since)["series"]
+        except (OSError, ValueError, DeployError):  # stopped while we asked
+            report.running = False
+    if not report.running:
+        series = [list(row) for row in read_series(sup.root, config.env, since)]
     width = max(1, window_s // columns)
     columns = -(-window_s // width)
     report.buckets = [Bucket(since + i * width) for i in range(columns)]
@@ -87,9 +108,13 @@ def gather(sup: Supervisor, config: DeployConfig, window_s: int, columns: int = 
     report.p95_ms = max((b.p95_ms for b in report.buckets), default=0.0)
     releases = history(sup.root, config)
     report.releases = [r for r in releases if _epoch(r["at"]) >= since - 1]
-    state = sup.call("status")
-    if state.get("active"):
-        report.app = app_metrics(int(state["active"]))
+    if report.running:
+        state = sup.call("status")
+        if state.get("active"):
+            report.app = app_metrics(int(state["active"]))
+    else:
+        stops = [r for r in releases if r["outcome"] == "stopped"]
+        report.stopped_at = stops[-1]["at"] if stops else ""
     report.anomalies = find_anomalies(report.buckets, config, releases)
     report.diagnosis = rule_diagnosis(report)
     return report
@@ -144,7 +169,8 @@ def _worse(a: str, b: str) -> str:
 
 def rule_diagnosis(report: Report) -> str:
     if not report.requests:
-        return "no client traffic through the proxy in this window"
+        stopped = "" if report.running else " (the deployment is stopped)"
+        return f"no client traffic through the proxy in this window{stopped}"
     if not report.anomalies:
         return (
             f"healthy: {report.errors} errors in {report.requests} requests, "
@@ -193,10 +219,16 @@ def _clock(epoch: int) -> str:
 
 def render(report: Report, charts: bool = True) -> str:
     rate = report.errors / report.requests if report.requests else 0.0
-    lines = [
+    lines = []
+    if not report.running:
+        when = f" since {_clock(_epoch(report.stopped_at))} UTC" if report.stopped_at else ""
+        lines.append(
+            f"the deployment is stopped{when}: the traffic it served until then (kept six hours)"
+        )
+    lines.append(
         f"window: last {report.window_s} s; requests {report.requests} through the proxy, "
         f"errors {report.errors} ({rate:.1%}), p95 up to {report.p95_ms:.0f} ms"
-    ]
+    )
     if report.buckets and charts:
         start = _clock(report.buckets[0].start)
         end = _clock(report.buckets[-1].start + _width(report.buckets))

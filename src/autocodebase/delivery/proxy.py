@@ -7,7 +7,9 @@
 - a shadow: while a new release is being verified, GET/HEAD requests are also replayed to it
   (its answers are measured, never returned), so a release whose error rate jumps is caught on
   real traffic before any client sees it;
-- per-backend counts, errors and latencies;
+- per-backend counts, errors and latencies, and the per-second series of client traffic
+  `acb monitor` reads, kept on disk for six hours (`delivery.series`) so it outlives this
+  process;
 - the release processes themselves, started and stopped on request (they die with it).
 
 Control: JSON lines over a unix socket in a private directory outside the workspace
@@ -56,6 +58,13 @@ from autocodebase.delivery.framing import (
     request_body,
 )
 from autocodebase.delivery.metrics import p95_ms
+from autocodebase.delivery.series import (
+    SERIES_SECONDS,
+    Row,
+    append_series,
+    read_series,
+    rewrite_series,
+)
 from autocodebase.errors import UsageError
 
 
@@ -69,17 +78,18 @@ class BackendStats:
         return {"requests": self.requests, "errors": self.errors, "p95_ms": p95_ms(self.latencies)}
 
 
-SERIES_SECONDS = 6 * 3600
-"""How much per-second history of client traffic the proxy keeps for `acb monitor`."""
-
-
 @dataclass
 class Second:
     requests: int = 0
     errors: int = 0
     latencies: list[float] = field(default_factory=list)
+    recorded_p95_ms: float | None = None
+    """Set for a second read back from the record on disk, which keeps its p95, not the
+    latencies it came from."""
 
     def p95_ms(self) -> float:
+        if self.recorded_p95_ms is not None:
+            return self.recorded_p95_ms
         return p95_ms(self.latencies)
 
 
@@ -91,6 +101,8 @@ class State:
         self.stats: dict[int, BackendStats] = {}
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.series: deque[tuple[int, Second]] = deque(maxlen=SERIES_SECONDS)
+        self.recorded_until = 0
+        """The seconds before this one are in the record on disk."""
 
     def served(self, status: int, seconds: float) -> None:
         """One client request answered (by the active release): the monitor's time series."""
@@ -103,6 +115,26 @@ class State:
             second.errors += status >= 500
             if len(second.latencies) < 200:
                 second.latencies.append(seconds)
+
+    def unrecorded(self, until: int) -> list[Row]:
+        """The seconds before `until` not yet on disk, counted as recorded from now on."""
+        with self.lock:
+            rows = [
+                (second, counts.requests, counts.errors, counts.p95_ms())
+                for second, counts in self.series
+                if self.recorded_until <= second < until
+            ]
+            self.recorded_until = max(self.recorded_until, until)
+        return rows
+
+    def recorded(self, since: int) -> list[Row]:
+        """The seconds already on disk from `since` on: what a rewrite of the record keeps."""
+        with self.lock:
+            return [
+                (second, counts.requests, counts.errors, counts.p95_ms())
+                for second, counts in self.series
+                if since <= second < self.recorded_until
+            ]
 
     def note(self, port: int, seconds: float, failed: bool) -> None:
         with self.lock:
@@ -332,7 +364,7 @@ def control(message: dict[str, Any]) -> dict[str, Any]:
                 STATE.stats[port] = BackendStats()
             return {"ok": True, **record}
         if op == "series":
-            since = int(message.get("since", 0))
+            since = max(int(message.get("since", 0)), int(time.time()) - SERIES_SECONDS)
             series = [[t, s.requests, s.errors, s.p95_ms()] for t, s in STATE.series if t >= since]
             return {"ok": True, "series": series}
         if op == "stop":
@@ -472,6 +504,48 @@ def _wait_stopped(pid: int, timeout_s: float = 1.0) -> None:
 
 
 _SERVERS: list[socketserver.BaseServer] = []
+_RECORDING = threading.Lock()
+"""One writer of the record on disk at a time (the keeper thread, the last flush at exit)."""
+
+
+def _load_series(served: Supervision) -> None:
+    """Carry on the record an earlier supervisor of this environment left (its last six
+    hours), and rewrite it without anything older."""
+    rows = read_series(served.root, served.env)
+    with STATE.lock:
+        for second, requests, errors, p95 in rows:
+            STATE.series.append((second, Second(requests, errors, recorded_p95_ms=p95)))
+        STATE.recorded_until = rows[-1][0] + 1 if rows else 0
+    try:
+        with _RECORDING:
+            rewrite_series(served.root, served.env, rows)
+    except (OSError, UsageError) as error:
+        print(f"acb supervisor: the traffic record was not rewritten: {error}", flush=True)
+
+
+def _record_series(served: Supervision, until: int, compact: bool = False) -> None:
+    """Append the seconds before `until` to the record; with `compact`, rewrite it without
+    the seconds older than six hours. A failed write is logged, never fatal: the proxy keeps
+    serving."""
+    try:
+        with _RECORDING:
+            append_series(served.root, served.env, STATE.unrecorded(until))
+            if compact:
+                oldest = int(time.time()) - SERIES_SECONDS
+                rewrite_series(served.root, served.env, STATE.recorded(oldest))
+    except (OSError, UsageError) as error:
+        print(f"acb supervisor: the traffic record was not written: {error}", flush=True)
+
+
+def _series_keeper(served: Supervision) -> None:
+    """Every second, the seconds that are over go to disk; every hour the record is
+    rewritten without what is older than six hours, so it neither grows nor is lost."""
+    compacted = time.monotonic()
+    while True:
+        time.sleep(1)
+        compact = time.monotonic() - compacted > 3600
+        _record_series(served, int(time.time()), compact)
+        compacted = time.monotonic() if compact else compacted
 
 
 def _stop_releases() -> None:
@@ -519,12 +593,16 @@ def main() -> None:
     socket_path.chmod(0o600)
     _SERVERS.extend([proxy, controller])
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=_shutdown).start())
+    served = SUPERVISION[0]
+    _load_series(served)  # before the first `series` request is answered
     threading.Thread(target=controller.serve_forever, daemon=True).start()
     threading.Thread(target=_spawner, daemon=True).start()
+    threading.Thread(target=_series_keeper, args=(served,), daemon=True).start()
     try:
         proxy.serve_forever()
     finally:
         _stop_releases()  # also when the proxy failed: no release outlives its supervisor
+        _record_series(served, int(time.time()) + 1)  # the current second too: nothing follows
         _tidy(args.control, token)
 
 
