@@ -285,3 +285,22 @@ def test_bare_acb_without_a_terminal_wants_a_task(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.strip() == "acb: error: the task is empty"
     helped = run_acb("--help", cwd=tmp_path)
     assert helped.returncode == 0 and "chat" in helped.stdout and "undo" in helped.stdout
+
+
+def test_a_huge_commit_message_still_commits(wordstats_repo: Path) -> None:
+    """A model may write a 1 MB message: as a command-line argument it exceeded the kernel's
+    limit and `git commit-tree` failed."""
+    from autocodebase.vcs.checkpoint import Snapshotter, read_tree
+    from autocodebase.vcs.commit import commit_run
+
+    snapshots = Snapshotter(wordstats_repo)
+    start = read_tree(wordstats_repo, snapshots.checkpoint("r1", "start"))
+    (wordstats_repo / "README.md").write_text("changed\n")
+    end = read_tree(wordstats_repo, snapshots.checkpoint("r1", "end"))
+    message = "feat: a long story\n\n" + ("word " * 200_000) + "\n"
+    outcome = commit_run(wordstats_repo, start, end, message)
+    assert outcome is not None and outcome.commit is not None
+    body = subprocess.run(
+        ["git", "log", "-1", "--format=%B"], cwd=wordstats_repo, capture_output=True, text=True
+    ).stdout
+    assert body.startswith("feat: a long story") and len(body) > 1_000_000

@@ -100,7 +100,10 @@ def commit_run(root: Path, start: Tree, end: Tree, message: str) -> CommitResult
     if head and tree == git_text(root, "rev-parse", f"{head}^{{tree}}"):
         return CommitResult(None, [], sorted(left)) if left else None
     parents = ["-p", head] if head else []
-    commit = git_text(root, "commit-tree", tree, *parents, "-m", message)
+    # The message goes on stdin: as an argument, a long one (a model's 1 MB) exceeds the
+    # kernel's argument limit and the commit fails.
+    created = git(root, "commit-tree", tree, *parents, "-F", "-", input=message.encode())
+    commit = created.decode().strip()
     # The old value makes this fail rather than overwrite a commit made meanwhile.
     git(root, "update-ref", "-m", "acb: commit run", "HEAD", commit, *([head] if head else []))
     committed = read_tree(root, commit)
