@@ -236,7 +236,7 @@ def test_run_tests_tool_runs_pytest_in_the_sandbox_and_leaves_no_files(tmp_path:
     assert result.data["source"] == "junit"
     assert (result.data["passed"], result.data["failed"]) == (1, 1)
     assert result.output.startswith("1 passed, 1 failed")
-    assert "tests.test_calc::test_div (tests/test_calc.py:9)" in result.output
+    assert "- tests/test_calc.py::test_div (tests/test_calc.py:9)" in result.output
     assert "assert 8 == 2" in result.output
     assert not list(repo.rglob("*.xml")), "the JUnit report went outside the workspace"
     assert len(context.test_reports) == 1
@@ -342,4 +342,5 @@ def test_a_digest_of_many_failures_stays_small_and_says_how_to_see_one() -> None
     ]
     digest = failure_digest(TestReport("pytest", "pytest", 1, cases, source="junit"))
     assert len(digest) <= 4000
-    assert "3000 failing tests in all; the rest left out: run_tests with a selector" in digest
+    assert "3000 failing tests in all; the rest left out: pass run_tests a selector" in digest
+    assert digest.endswith('e.g. selector "tests.test_big::test_17"]'), "the first left out"

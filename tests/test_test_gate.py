@@ -61,14 +61,18 @@ def test_new_failures_go_back_to_the_model_and_old_ones_are_not_blamed(
     assert done.returncode == 0, done.stderr
     checked = [e for e in events(done.stdout) if e["type"] == "tests_checked"]
     assert [c["verdict"] for c in checked] == ["sent-back", "preexisting"]
-    old = "tests.test_old_bug::test_apostrophes_are_kept_as_one_word"
-    broken = ["tests.test_core::test_word_count", "tests.test_service::test_count_answers_json"]
+    old = "tests/test_old_bug.py::test_apostrophes_are_kept_as_one_word"
+    broken = [
+        "tests/test_core.py::test_word_count",
+        "tests/test_service.py::test_count_answers_json",
+    ]
     assert sorted(checked[0]["failed"]) == sorted([*broken, old])
     assert checked[0]["preexisting"] == [old]
     assert checked[1]["failed"] == [old] == checked[1]["preexisting"]
     feedback = server.requests[2].body["messages"][-1]
     assert feedback["role"] == "user"
-    assert "tests.test_core::test_word_count" in feedback["content"]
+    assert "- tests/test_core.py::test_word_count (" in feedback["content"]
+    assert f'rerun them with run_tests (selector "{" ".join(broken)}")' in feedback["content"]
     assert "assert 5 == 4" in feedback["content"]
     assert "test_apostrophes" not in feedback["content"], "old failures are not the run's to fix"
     assert "1 other tests were already failing" in feedback["content"]
@@ -95,7 +99,7 @@ def test_a_run_that_leaves_tests_broken_fails_and_does_not_commit(wordstats_repo
     ]
     finished = stream[-1]
     assert finished["outcome"] == "failed"
-    assert "tests that passed before the run now fail: tests.test_core::test_word_count" in str(
+    assert "tests that passed before the run now fail: tests/test_core.py::test_word_count" in str(
         finished["error"]
     )
     assert git(wordstats_repo, "rev-parse", "HEAD") == head, (

@@ -40,6 +40,8 @@ WHOLE_SUITE = "(whole suite)"
 SELECTING_RUNNERS = ("pytest", "unittest", "django")
 """Runners whose tests can be chosen by file (`run_test_command(..., selector=files)`; Django's
 runner gets them as labels, see `TestCommand.invocation`)."""
+RERUN_NAMED = 5
+"""Up to this many failing tests, the feedback spells out the selector that reruns them."""
 SMALL_SUITE_FILES = 30
 """A suite of no more test files than this runs whole straight away: choosing would save
 little, and the whole suite says more."""
@@ -398,16 +400,22 @@ def _names(report: TestReport) -> list[str]:
 
 
 def _feedback(report: TestReport, new: list[str], before: set[str]) -> str:
+    """The failing tests as the model can act on them: each named as run_tests takes it (a
+    pytest node id, a unittest or Django label), and the selector that reruns just them."""
     fresh = replace(
         report,
         cases=[c for c in report.failures if c.name in new] or [CaseResult(WHOLE_SUITE, "failed")],
     )
     old = f"\n({len(before)} other tests were already failing before your change; ignore those.)"
+    named = [n for n in new if n != WHOLE_SUITE]
+    rerun = "run them with run_tests"
+    if report.runner in SELECTING_RUNNERS and named and len(named) <= RERUN_NAMED:
+        rerun = f'rerun them with run_tests (selector "{" ".join(named)}")'
     return (
         "Before you finish: the project's tests fail after your change, and these passed "
         "before it:\n"
         + failure_digest(fresh)
         + (old if before else "")
-        + "\nFix the code (or the tests, if the new behaviour is intended), run them with "
-        "run_tests, then finish."
+        + f"\nFix the code (or the tests, if the new behaviour is intended), {rerun}, then "
+        "finish."
     )

@@ -42,6 +42,7 @@ class TestCommand:
             # One test file that cannot be imported (an optional dependency missing, a
             # plugin too new) must not stop the rest: it is reported as an error of its own.
             go_on = "--continue-on-collection-errors"
+            chosen = f" {pytest_words(selector)}" if selector else ""
             return f"{self.command} -p no:cacheprovider {go_on} {junit}{chosen}", "junit"
         if self.runner == "go":
             target = f" -run {_quote(selector)} ./..." if selector else " ./..."
@@ -54,9 +55,7 @@ class TestCommand:
         if self.runner == "gradle":
             select = f" --tests {_quote(selector)}" if selector else ""
             return f"{self.command}{select}", "junit:build/test-results/test"
-        if self.runner == "unittest":
-            return f"{self.command}{chosen}", "output"
-        if self.runner == "django":
+        if self.runner in ("unittest", "django"):
             # The whole output to a file: a command's output is cut to its beginning and end,
             # and the per-test lines of a large selection are in the middle.
             return f"{self.plain(selector)} >{report_dir}/{OUTPUT_FILE} 2>&1", "output-file"
@@ -67,7 +66,37 @@ class TestCommand:
         if self.runner == "django":
             labels = django_labels(selector) if selector else ""
             return f"{self.command}{' ' + labels if labels else ''}"
+        if self.runner == "pytest" and selector:
+            return f"{self.command} {pytest_words(selector)}"
         return f"{self.command} {selector}" if selector else self.command
+
+    def shown(self, selector: str | None = None) -> str:
+        """The command as the project would run it, for the model and the user to read and
+        rerun: without what acb adds only to read results back (a JUnit file in a scratch
+        directory that is gone once the tests ran, `-p no:cacheprovider`, `-json`, a
+        redirection), which a model would otherwise copy into its own commands."""
+        if self.runner in ("pytest", "unittest", "django"):
+            return self.plain(selector)
+        if self.runner == "go":
+            target = f" -run {_quote(selector)} ./..." if selector else " ./..."
+            return f"{self.command.removesuffix(' ./...')}{target}"
+        return self.invocation("", selector)[0]
+
+
+_PYTEST_WORD = re.compile(r"(?:[^\s\[]+|\[[^\]]*\])+")
+
+
+def pytest_words(selector: str) -> str:
+    """`selector` with each node id one shell word: a parametrised id (`test_m[a b]`,
+    `test_m[x(1)]`, `test_m[*]`) is one argument to pytest but several words, a glob or a
+    syntax error to bash, and failing tests are shown to the model as such ids to pass back.
+    Other words (paths, options, `-k 'a or b'`) stay as written."""
+    import shlex
+
+    words = _PYTEST_WORD.findall(selector)
+    if "".join("".join(words).split()) != "".join(selector.split()):
+        return selector  # an unbalanced bracket: nothing to tell words apart by
+    return " ".join(shlex.quote(w) if "::" in w and w[:1] not in "'\"" else w for w in words)
 
 
 def runs_pytest_last(command: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -92,10 +92,15 @@ def _location(text: str) -> str:
     return found
 
 
-def parse_junit(paths: list[Path]) -> list[CaseResult]:
+def parse_junit(
+    paths: list[Path], root: Path | None = None, selector: str | None = None
+) -> list[CaseResult]:
+    """Cases from JUnit XML files. With `root` (the directory pytest ran in), pytest's cases
+    are named by their node ids (`pytest_node_id`); `selector` is what the run was given."""
     from junitparser import Error, Failure, JUnitXml, Skipped, TestCase
     from junitparser.junitparser import JUnitXmlError
 
+    resolver = _NodeIds(root, selector) if root is not None else None
     cases: list[CaseResult] = []
     for path in paths:
         try:
@@ -109,6 +114,8 @@ def parse_junit(paths: list[Path]) -> list[CaseResult]:
                     continue  # a nested suite: rare, and its cases are reported at top level
                 name = f"{case.classname}::{case.name}" if case.classname else str(case.name)
                 file, line = case._elem.get("file"), case._elem.get("line")
+                if resolver is not None and suite.name == "pytest":
+                    name = resolver.node_id(case.classname or "", str(case.name), file) or name
                 if file and line and line.isdigit():
                     # pytest writes the 0-based line of the test function.
                     number = int(line) + (1 if suite.name == "pytest" else 0)
@@ -130,6 +137,56 @@ def parse_junit(paths: list[Path]) -> list[CaseResult]:
                         message = (result.message or "").strip()
                 cases.append(CaseResult(name, outcome, message[:500], location, details))
     return cases
+
+
+class _NodeIds:
+    """pytest's node ids rebuilt from its JUnit XML, as paths from the directory it ran in.
+
+    The XML says `classname="tests.test_x.TestC" name="test_m[1]"`, which is no selector:
+    pytest made the classname from the node id `tests/test_x.py::TestC::test_m[1]`, turning
+    the file's slashes into dots. Which dots were slashes is found by asking which file
+    exists. The path is relative to pytest's rootdir, which is not always where it ran (with
+    no configuration file it is the common directory of the paths it was given), so the
+    file is also looked for under the directories of the selector's paths."""
+
+    def __init__(self, root: Path, selector: str | None):
+        self.root = root
+        bases = [PurePosixPath("")]
+        for word in (selector or "").split():
+            if word.startswith("-") or "/" not in word:
+                continue
+            path = PurePosixPath(word.split("::")[0])
+            bases += [p for p in reversed(path.parents) if p not in bases]
+        self.bases = bases
+        self.found: dict[str, str | None] = {}
+
+    def node_id(self, classname: str, name: str, file: str | None) -> str | None:
+        """The node id of a case, or None when no file of the project matches its name."""
+        dotted = classname.split(".") if classname else []
+        members = [name] if classname else []
+        if not classname:
+            # A file that could not be collected is a case named like a module: `tests.t`.
+            dotted = name.split(".")
+        module = (file or "").removesuffix(".py").replace("/", ".")
+        if file and file.endswith(".py") and (classname + ".").startswith(module + "."):
+            # pytest's own location, when the test is defined in the file it was collected
+            # from: exact even when a directory's name has a dot in it.
+            found = self._file(file)
+            if found:
+                return "::".join([found, *dotted[module.count(".") + 1 :], *members])
+        for end in range(len(dotted), 0, -1):
+            found = self._file("/".join(dotted[:end]) + ".py")
+            if found:
+                return "::".join([found, *dotted[end:], *members])
+        return None
+
+    def _file(self, path: str) -> str | None:
+        if path not in self.found:
+            self.found[path] = next(
+                (str(base / path) for base in self.bases if (self.root / base / path).is_file()),
+                None,
+            )
+        return self.found[path]
 
 
 def parse_go_json(output: str) -> list[CaseResult]:
@@ -283,14 +340,16 @@ def failure_digest(report: TestReport, limit: int = 4000) -> str:
         return report.summary() + "\n" + _trim(report.output_tail)
     parts = [report.summary()]
     note = ""
-    for case in report.failures:
+    for index, case in enumerate(report.failures):
         head = f"- {case.name}" + (f" ({case.location})" if case.location else "")
         body = _trim(case.details or case.message)
         parts.append(head + ("\n" + _indent(body) if body else ""))
         if sum(len(p) for p in parts) > limit:
+            later = report.failures[index + 1 :]
+            example = f', e.g. selector "{later[0].name}"' if later else ""
             note = (
-                f"\n[{len(report.failures)} failing tests in all; the rest left out: run_tests "
-                "with a selector (a file or node id) to see one]"
+                f"\n[{len(report.failures)} failing tests in all; the rest left out: pass "
+                f"run_tests a selector (a test as named above, or a file) to see one{example}]"
             )
             break
     if not report.cases and report.exit_code:

@@ -55,8 +55,10 @@ def run_test_command(
         output = outcome.output
         if report == "output-file":
             output = _read(report_dir / OUTPUT_FILE) or output
+        output = _without(output, scratch)
         if report == "junit":
-            cases, source = parse_junit(sorted(report_dir.glob("*.xml"))), "junit"
+            found = sorted(report_dir.glob("*.xml"))
+            cases, source = parse_junit(found, content or workspace, selector), "junit"
         elif report.startswith("junit:"):
             results = (content or workspace) / report[6:]
             cases, source = parse_junit(sorted(results.glob("*.xml"))), "junit"
@@ -66,7 +68,7 @@ def run_test_command(
             cases, source = parse_output(output), "output"
         return TestReport(
             runner=command.runner,
-            command=line,
+            command=command.shown(selector),
             exit_code=outcome.exit_code,
             cases=cases,
             source=source if cases else "exit-status",
@@ -76,6 +78,15 @@ def run_test_command(
             refused=outcome.refused,
             selector=selector,
         )
+
+
+def _without(output: str, scratch: str) -> str:
+    """`output` less the lines naming acb's scratch directory (pytest's "generated xml file:
+    /tmp/acb-tests-.../junit.xml"): a path that is gone once the tests ran, and that a model
+    would only try to read."""
+    if scratch not in output:
+        return output
+    return "".join(line for line in output.splitlines(keepends=True) if scratch not in line)
 
 
 def _read(path: Path) -> str:

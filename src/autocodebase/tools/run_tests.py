@@ -1,7 +1,9 @@
 """The `run_tests` tool: the project's own tests, run in the sandbox, read back test by test.
 
 What the model gets is the verdict and, for failures, only what it needs to act: each failing
-test, where, the assertion and the last traceback lines — not pages of log.
+test, named as this tool's `selector` takes it back, where, the assertion and the last
+traceback lines — not pages of log — under the command as the project would run it (not the
+options acb adds to read results back).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ def run_tests(
     and report which failed, with location, assertion and traceback tail.
 
     Args:
-        selector: Run only some tests. pytest: paths or node ids ("tests/test_x.py::test_y")
-            or "-k EXPR"; go: a -run regex; cargo: a test-name filter; maven/gradle: a class.
+        selector: Run only some tests: failing tests as this tool names them, or pytest:
+            paths, node ids ("tests/test_x.py::TestC::test_y[1]") or "-k EXPR"; unittest
+            and Django: labels; go: a -run regex; cargo: a test-name filter; maven/gradle:
+            a class.
         timeout_s: Seconds before the run is killed (default and maximum: the user's setting).
     """
     command = detect(context.workspace, context.test_command)
