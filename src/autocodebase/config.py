@@ -259,7 +259,7 @@ class Settings:
     """How long the first request waits for that map; a map not ready by then (a cold index of
     a large repository) follows with a later tool result."""
     shell_timeout_s: int = field(default=120, metadata=setting(project=_no_more_than))
-    output_limit: int = field(default=16_000, metadata=setting(project=_no_more_than))
+    output_limit: int = field(default=10_000, metadata=setting(project=_no_more_than))
     request_timeout_s: float = field(default=600.0, metadata=setting(project=None))
     retry_attempts: int = field(default=6, metadata=setting(project=None))
     retry_base_delay_s: float = field(default=1.0, metadata=setting(project=None))

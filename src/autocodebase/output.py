@@ -39,7 +39,10 @@ class HeadTailBuffer:
         while chunk := stream.read(65536):
             self.write(chunk)
 
-    def render(self) -> str:
+    def render(self, advice: str = "") -> str:
+        """The head and the tail; where bytes were dropped, a mark saying how many, and
+        `advice` on how to see them (a model told only that output was cut reruns the same
+        command, or gives up on what it needed)."""
         tail = b"".join(self.tail)
         if len(tail) > self.tail_limit:
             tail = tail[-self.tail_limit :]
@@ -48,11 +51,12 @@ class HeadTailBuffer:
         tail_text = tail.decode("utf-8", errors="replace")
         if omitted <= 0:
             return head_text + tail_text
-        return f"{head_text}\n[... {omitted} bytes omitted ...]\n{tail_text}"
+        how = f"; {advice}" if advice else ""
+        return f"{head_text}\n[... {omitted} bytes omitted{how} ...]\n{tail_text}"
 
 
-def truncate_text(text: str, limit: int) -> str:
+def truncate_text(text: str, limit: int, advice: str = "") -> str:
     """Head+tail truncation for text we already hold in memory."""
     buffer = HeadTailBuffer(limit)
     buffer.write(text.encode("utf-8"))
-    return buffer.render()
+    return buffer.render(advice)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
 from autocodebase.tools.workspace import display_path, resolve_inside
 
@@ -32,16 +34,21 @@ def read_file(
     first = max(start_line or 1, 1)
     if first > max(len(lines), 1):
         raise ToolError(f"{path} has {len(lines)} lines; start_line {first} is past the end")
-    last = min(end_line or first + DEFAULT_WINDOW - 1, len(lines))
+    last = requested = min(end_line or first + DEFAULT_WINDOW - 1, len(lines))
     if last < first:
         raise ToolError(f"end_line {end_line} is before start_line {first}")
+    relative = display_path(context.workspace, target)
     width = len(str(last))
     shown: list[str] = []
     budget = context.output_limit
     for number in range(first, last + 1):
         line = lines[number - 1]
         if len(line) > MAX_LINE_CHARS:
-            line = line[:MAX_LINE_CHARS] + " [... line truncated]"
+            rest = f"{MAX_LINE_CHARS + 1}-{2 * MAX_LINE_CHARS}"
+            line = (
+                f"{line[:MAX_LINE_CHARS]} [... line cut: {len(line)} characters; see the rest "
+                f"with shell: sed -n {number}p {shlex.quote(relative)} | cut -c{rest}]"
+            )
         entry = f"{number:>{width}}\t{line}"
         budget -= len(entry) + 1
         if budget < 0 and shown:
@@ -50,8 +57,11 @@ def read_file(
         shown.append(entry)
     footer = ""
     if last < len(lines):
-        footer = f"\n[lines {first}-{last} of {len(lines)}; ask for start_line={last + 1} for more]"
-    relative = display_path(context.workspace, target)
+        why = "" if last == requested else ", cut at the output limit"
+        footer = (
+            f"\n[lines {first}-{last} of {len(lines)}{why}; use start_line/end_line to see "
+            f"more, e.g. start_line={last + 1}]"
+        )
     context.remember(relative)
     return ToolResult(
         "\n".join(shown) + footer,

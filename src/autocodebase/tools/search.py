@@ -24,6 +24,8 @@ from autocodebase.tools.workspace import display_path, resolve_inside
 MAX_MATCHES = 200
 PER_FILE_MATCHES = 50
 """ripgrep stops reading a file after this many matches, unless it is the one file searched."""
+NARROW = "narrow the pattern, or the path or glob, to see them"
+"""How to see matches cut from the middle of a long result."""
 SKIPPED_DIRS = frozenset(
     {".git", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".tox", "dist", "build"}
 )
@@ -138,6 +140,6 @@ def search(
             "search one file with path to see all of its matches]"
         )
     return ToolResult(
-        truncate_text("\n".join(shown), context.output_limit) + more,
+        truncate_text("\n".join(shown), context.output_limit, NARROW) + more,
         data={"matches": len(lines), "engine": "rg" if rg else "python"},
     )

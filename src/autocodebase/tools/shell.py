@@ -25,6 +25,12 @@ from autocodebase.tools.workspace import display_path, resolve_inside
 MAX_TIMEOUT_S = 3600
 SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 PATCH_COMMANDS = ("apply_patch", "applypatch")
+CUT_ADVICE = (
+    "only its beginning and end shown: to see the rest, narrow it (grep, head, tail, a test "
+    "selector) or write it to a file and read_file parts of it"
+)
+"""Said under output that was cut, at its end where a model looks for the exit status:
+told only that bytes were omitted, models rerun the same command."""
 
 
 def default_gate(context: ToolContext) -> CommandGate:
@@ -106,7 +112,8 @@ def shell(
     """Run a bash command in the workspace and return its exit code and combined output.
 
     Use it to inspect the project, run tests and linters, or use any command-line tool. Output
-    longer than the limit keeps its beginning and end. Prefer apply_patch for editing files.
+    longer than the limit keeps its beginning and end: narrow long output (grep, head, tail)
+    or write it to a file and read_file parts of it. Prefer apply_patch for editing files.
     Commands run in a sandbox (see the system prompt for what it allows).
 
     Args:
@@ -150,7 +157,10 @@ def shell(
         status = f"killed after printing {outcome.output_bytes} bytes"
     else:
         status = f"exit code {outcome.exit_code}"
+    cut = ""
+    if outcome.output_bytes > context.output_limit:
+        cut = f"; {outcome.output_bytes} bytes of output, {CUT_ADVICE}"
     output = outcome.output.rstrip()
-    text = f"{output}\n[{status}, {outcome.duration_s:.1f}s]" if output else f"[{status}]"
+    text = f"{output}\n[{status}, {outcome.duration_s:.1f}s{cut}]" if output else f"[{status}]"
     failed = outcome.exit_code != 0
     return ToolResult(text, is_error=failed, data=data)
