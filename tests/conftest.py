@@ -44,6 +44,7 @@ SECRET_VARS = (
     "ACB_MODEL",
     "ACB_MAX_STEPS",
     "ACB_MAX_COST",
+    "ACB_MAX_MINUTES",
 )
 
 

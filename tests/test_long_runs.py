@@ -80,3 +80,19 @@ def test_the_model_is_told_when_few_steps_are_left(wordstats_repo: Path) -> None
         if "model calls are left" in str(request.body["messages"][-1]["content"])
     ]
     assert told == [5], "once, when three calls are left"
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_run_ends_at_its_time_limit_even_with_a_provider_that_keeps_failing(
+    wordstats_repo: Path,
+) -> None:
+    """Six attempts of 1, 2, 4, 8, 16 s would hold the run for half a minute per step; the
+    time limit ends it, as `max_time` (exit 3)."""
+    replies = [Fault(status=503) for _ in range(6)]
+    done, _ = exec_with_mock(
+        wordstats_repo, replies, "look", "--json", "--no-git", "--max-minutes", "0.05"
+    )
+    assert done.returncode == 3, done.stdout[-1500:]
+    finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
+    assert finished["outcome"] == "max_time" and "while retrying" in finished["error"]
+    assert finished["duration_s"] < 12

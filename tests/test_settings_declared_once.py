@@ -128,9 +128,11 @@ def test_each_environment_variable_overrides_its_setting(
         "ACB_MODEL": "model",
         "ACB_MAX_STEPS": "max_steps",
         "ACB_MAX_COST": "max_cost",
+        "ACB_MAX_MINUTES": "max_minutes",
     }
     values = {"ACB_MODEL": ("anthropic/x", "anthropic/x"), "ACB_MAX_STEPS": ("7", 7)}
     values["ACB_MAX_COST"] = ("0.5", 0.5)
+    values["ACB_MAX_MINUTES"] = ("2.5", 2.5)
     for variable, (raw, _) in values.items():
         monkeypatch.setenv(variable, raw)
     settings = load_settings(tmp_path)

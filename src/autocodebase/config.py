@@ -210,6 +210,11 @@ class Settings:
     max_cost: float | None = field(
         default=None, metadata=setting(project=_no_more_than, env="ACB_MAX_COST")
     )
+    max_minutes: float = field(
+        default=120.0, metadata=setting(project=_no_more_than, env="ACB_MAX_MINUTES")
+    )
+    """Wall-clock minutes a run may take before it ends as `max_time` (0: no limit). A silent
+    provider with the default retries could otherwise hold a run for an hour per step."""
     compact_at_tokens: int = field(default=100_000, metadata=setting(project=None))
     """Estimated tokens (characters / 4) at which a conversation is compacted; 0 turns it off."""
     stream: bool = field(default=True, metadata=setting(project=None))

@@ -17,12 +17,15 @@ from typing import Any, Literal
 
 from autocodebase.redact import Redactor
 
-Outcome = Literal["completed", "failed", "max_steps", "max_cost", "needs_input", "interrupted"]
+Outcome = Literal[
+    "completed", "failed", "max_steps", "max_cost", "max_time", "needs_input", "interrupted"
+]
 EXIT_CODES: dict[str, int] = {
     "completed": 0,
     "failed": 1,
     "max_steps": 3,
     "max_cost": 3,
+    "max_time": 3,
     "needs_input": 4,
     "interrupted": 130,
 }

@@ -59,7 +59,11 @@ class LoopLimits:
     max_cost: float | None = None
     """USD; checked after every model call. Unenforceable (and said so) for unpriced models."""
     compact_at_tokens: int = 0
-    """Compact the conversation before a turn once it is estimated to exceed this; 0: never."""
+    """Compact the conversation before a model call once it is estimated to exceed this; 0:
+    never."""
+    max_seconds: float | None = None
+    """Wall-clock seconds the run may take (checked before each model call and each retry);
+    None: no limit."""
 
 
 @dataclass
@@ -335,6 +339,10 @@ class Agent:
         while True:
             if self.steps - first_step >= self.limits.max_steps:
                 raise LimitReached("max_steps", f"step limit reached ({self.limits.max_steps})")
+            deadline = self._deadline()
+            if deadline is not None and time.monotonic() >= deadline:
+                minutes = (self.limits.max_seconds or 0) / 60
+                raise LimitReached("max_time", f"time limit reached ({minutes:g} min)")
             self.steps += 1
             if self.steps > first_step + 1:
                 self.compact()  # a long turn (every headless run is one) compacts as it goes
@@ -384,6 +392,12 @@ class Agent:
         if all(a is b for a, b in zip(calls, message.tool_calls, strict=True)):
             return message
         return dataclasses.replace(message, tool_calls=tuple(calls))
+
+    def _deadline(self) -> float | None:
+        """When the run's time is up (`time.monotonic()`), or None without a limit."""
+        if not self.limits.max_seconds:
+            return None
+        return self._started + self.limits.max_seconds
 
     def _warn_if_few_steps_left(self, first_step: int) -> None:
         """Tell the model once when the step budget is nearly spent, so it wraps up (verifies
@@ -473,16 +487,27 @@ class Agent:
                 lambda: self.model.complete(self.messages, self.toolbox.specs, on_text),
                 self.retry,
                 on_retry,
+                deadline=self._deadline(),
             )
 
         try:
-            response = ask()
+            try:
+                response = ask()
+            except ModelError as error:
+                # Over the model's window (our estimate is characters / 4): compact and try
+                # once more, rather than end a long run that a summary would let go on.
+                if not CONTEXT_OVERFLOW.search(str(error)) or not self.compact(forced=True):
+                    raise
+                response = ask()
         except ModelError as error:
-            # Over the model's window (our estimate is characters / 4): compact and try once
-            # more, rather than end a long run that a summary would let go on.
-            if not CONTEXT_OVERFLOW.search(str(error)) or not self.compact(forced=True):
-                raise
-            response = ask()
+            deadline = self._deadline()
+            if error.retryable and deadline and time.monotonic() >= deadline - self.retry.max_delay:
+                # The retries stopped for the time limit, not for the fault itself.
+                minutes = (self.limits.max_seconds or 0) / 60
+                raise LimitReached(
+                    "max_time", f"time limit reached ({minutes:g} min) while retrying: {error}"
+                ) from error
+            raise
         call_cost = self.account(response.usage)
         self._last_stop = response.stop_reason
         message = self._with_unique_call_ids(response.message)

@@ -197,7 +197,12 @@ class RunSession:
             toolbox=default_toolbox(hidden_for(self.approvals)),
             context=self.tool_context,
             emit=self.bus.emit,
-            limits=LoopLimits(settings.max_steps, settings.max_cost, settings.compact_at_tokens),
+            limits=LoopLimits(
+                max_steps=settings.max_steps,
+                max_cost=settings.max_cost,
+                compact_at_tokens=settings.compact_at_tokens,
+                max_seconds=settings.max_minutes * 60 or None,
+            ),
             retry=self._retry,
             price=price_for(request.model.name, settings.prices),
             headless=request.approver is None,

@@ -57,6 +57,11 @@ def _json_sink(event: dict[str, Any]) -> None:
 @click.option("-m", "--model", help="PROVIDER/NAME, e.g. openai/gpt-5.1, or replay:CASSETTE.")
 @click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines on stdout.")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Most model calls allowed.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    help="Wall-clock minutes the run may take (default 120; 0: no limit).",
+)
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Most USD to spend.")
 @click.option("--stream/--no-stream", default=None, help="Stream model output (default: on).")
 @click.option("--record", metavar="PATH", help="Write the model's responses to a cassette.")
@@ -77,6 +82,7 @@ def exec_command(
     model: str | None,
     as_json: bool,
     max_steps: int | None,
+    max_minutes: float | None,
     max_cost: float | None,
     stream: bool | None,
     record: str | None,
@@ -104,6 +110,7 @@ def exec_command(
     flags = {
         "model": model,
         "max_steps": max_steps,
+        "max_minutes": max_minutes,
         "max_cost": max_cost,
         "stream": stream,
         "sandbox_mode": "full-access" if yolo else sandbox_mode,

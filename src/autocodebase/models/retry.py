@@ -52,9 +52,13 @@ class RetryPolicy:
 
 
 def call_with_retries(
-    call: Callable[[], T], policy: RetryPolicy, on_retry: RetryNotice | None = None
+    call: Callable[[], T],
+    policy: RetryPolicy,
+    on_retry: RetryNotice | None = None,
+    deadline: float | None = None,
 ) -> T:
-    """Run `call`, retrying retryable `ModelError`s as the policy says; re-raise the last one."""
+    """Run `call`, retrying retryable `ModelError`s as the policy says; re-raise the last one.
+    No retry waits past `deadline` (a `time.monotonic()` value): the run's time limit."""
     attempt = 1
     while True:
         try:
@@ -63,6 +67,8 @@ def call_with_retries(
             if not error.retryable or attempt >= policy.max_attempts:
                 raise
             delay = policy.delay_for(attempt, error)
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise
             if on_retry is not None:
                 on_retry(attempt, delay, error)
             policy.sleep(delay)
