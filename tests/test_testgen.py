@@ -259,3 +259,91 @@ def test_a_failing_model_call_is_retried_and_every_call_is_counted(tmp_path: Pat
     modules = generator._ask("calc/ops.py", empty, [])
     assert modules and "def test_x" in modules[0]
     assert [u.input_tokens for u in seen] == [7]
+
+
+# -- what the model is told and what is taken from its answer (issue 26 item 7) ---------------
+
+
+def src_project(root: Path, pyproject: str) -> Path:
+    write_file(root / "pyproject.toml", pyproject)
+    write_file(root / "src/calc/__init__.py", "")
+    write_file(root / "src/calc/ops.py", OPS)
+    write_file(
+        root / "tests/conftest.py",
+        "import pytest\n\n\n@pytest.fixture\ndef prices():\n    return [100, 50]\n\n\n"
+        "def helper():\n    return 1\n",
+    )
+    write_file(
+        root / "tests/test_ops.py",
+        "from calc.ops import discount\n\n\ndef test_no_discount(prices):\n"
+        "    assert [discount(p, 0) for p in prices] == prices\n",
+    )
+    write_file(root / "tests/test_other.py", "def test_truth():\n    assert True\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "target", "module"),
+    [
+        ('[tool.setuptools.packages.find]\nwhere = ["src"]\n', "src/calc/ops.py", "calc.ops"),
+        ('[tool.setuptools]\npackage-dir = {"" = "src"}\n', "src/calc/ops.py", "calc.ops"),
+        (
+            '[tool.hatch.build.targets.wheel]\npackages = ["src/calc"]\n',
+            "src/calc/ops.py",
+            "calc.ops",
+        ),
+        (
+            '[tool.poetry]\npackages = [{include = "calc", from = "src"}]\n',
+            "src/calc/__init__.py",
+            "calc",
+        ),
+        ("[project]\nname = 'calc'\n", "src/calc/ops.py", "calc.ops"),  # src/ by convention
+    ],
+    ids=["setuptools-find", "setuptools-package-dir", "hatch", "poetry", "plain-src"],
+)
+def test_a_src_layout_module_is_imported_by_its_package_name(
+    tmp_path: Path, pyproject: str, target: str, module: str
+) -> None:
+    from autocodebase.quality.testgen import import_path
+
+    assert import_path(src_project(tmp_path, pyproject), target) == module
+
+
+def test_other_layouts_keep_their_import_paths(tmp_path: Path) -> None:
+    from autocodebase.quality.testgen import import_path
+
+    flat = project(tmp_path / "flat")
+    assert import_path(flat, "calc/ops.py") == "calc.ops"
+    write_file(tmp_path / "lib/setup.cfg", "[options]\npackage_dir =\n    =python\n")
+    write_file(tmp_path / "lib/python/calc/ops.py", OPS)
+    assert import_path(tmp_path / "lib", "python/calc/ops.py") == "calc.ops"
+    write_file(tmp_path / "pkgsrc/src/__init__.py", "")  # `src` is itself the package here
+    assert import_path(tmp_path / "pkgsrc", "src/ops.py") == "src.ops"
+
+
+def test_the_prompt_names_the_import_path_and_shows_the_projects_test_idioms(
+    tmp_path: Path,
+) -> None:
+    from autocodebase.quality.coverage import Coverage
+    from autocodebase.quality.testgen import build_prompt
+
+    root = src_project(tmp_path, '[tool.setuptools.packages.find]\nwhere = ["src"]\n')
+    write_file(root / "tests/test_ops_generated.py", "from calc.ops import clamp\n")
+    prompt = build_prompt(root, "src/calc/ops.py", Coverage(), [], "")
+    assert "`from calc.ops import ...`" in prompt and "src.calc" not in prompt
+    assert (
+        "An existing test file of the project (tests/test_ops.py)" in prompt
+        and "def test_no_discount(prices):" in prompt
+    ), "the test that imports the module is the example, not acb's generated one"
+    assert "Fixtures the project's conftest.py files define: prices\n" in prompt
+
+
+def test_a_long_example_is_cut_between_tests(tmp_path: Path) -> None:
+    from autocodebase.quality.testgen import existing_test_example
+
+    tests = "\n\n".join(f"def test_{n}():\n    assert {n} == {n}\n" for n in range(60))
+    write_file(tmp_path / "tests/test_many.py", tests)
+    path, excerpt = existing_test_example(tmp_path, "x.py") or ("", "")
+    assert path == "tests/test_many.py"
+    assert excerpt.endswith("\n# ...") and len(excerpt) < 1_700
+    assert excerpt.splitlines()[-3].startswith("    assert")

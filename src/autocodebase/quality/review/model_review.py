@@ -8,13 +8,13 @@ too.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from autocodebase.models.base import Message, Model, Response, Usage
 from autocodebase.models.retry import RetryPolicy, call_with_retries
+from autocodebase.quality.model_text import json_values
 from autocodebase.quality.review.changes import ChangeSet, parse_patches, whole_file_patch
 from autocodebase.quality.review.compress import CompressedDiff, compress
 from autocodebase.quality.review.findings import RANK, Finding
@@ -79,12 +79,10 @@ def review_with_model(
         return result
     first = ask(FIND_SYSTEM, _find_prompt(diff))
     result.usage = result.usage + first.usage
-    proposals = _items(first.message.content, "findings")
+    proposals = _items(first.message.content, "findings", "file")
     result.proposed = len(proposals)
     located = []
     for item in proposals:
-        if isinstance(item.get("line"), str) and item["line"].strip().isdigit():
-            item["line"] = int(item["line"])  # "12" is a line number too
         why = _invalid(item, diff)
         if why:
             result.dropped.append((item, why))
@@ -94,11 +92,7 @@ def review_with_model(
         return result
     second = ask(SCORE_SYSTEM, _score_prompt(diff, located))
     result.usage = result.usage + second.usage
-    scores = {
-        int(s["id"]): (float(s.get("score", 0)), str(s.get("why", "")))
-        for s in _items(second.message.content, "scores")
-        if isinstance(s.get("id"), int) and isinstance(s.get("score"), int | float)
-    }
+    scores = _scores(_items(second.message.content, "scores", "score"), len(located))
     for number, item in enumerate(located, start=1):
         score, why = scores.get(number, (0.0, "not scored"))
         if score < KEEP_SCORE:
@@ -136,6 +130,9 @@ def _score_prompt(diff: CompressedDiff, located: list[dict[str, Any]]) -> str:
 
 
 def _invalid(item: dict[str, Any], diff: CompressedDiff) -> str:
+    """Why a proposal cannot be placed on the change ('' when it can); normalises the
+    spellings models use for its file, line and category in place first."""
+    _normalise(item, diff)
     if not isinstance(item.get("file"), str) or not isinstance(item.get("line"), int):
         return "no file and line"
     if str(item.get("category", "")) not in CATEGORIES:
@@ -145,18 +142,143 @@ def _invalid(item: dict[str, Any], diff: CompressedDiff) -> str:
     return ""
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_ALIASES = {
+    "file": ("file", "path", "filename", "file_path", "filepath"),
+    "line": ("line", "line_number", "lineno", "start_line", "line_start"),
+    "category": ("category", "type", "kind"),
+    "message": ("message", "description", "issue", "problem"),
+    "fix": ("fix", "suggestion", "recommendation", "suggested_fix"),
+}
+_CATEGORY_SPELLINGS = {"test gap": "test-gap", "test_gap": "test-gap", "testgap": "test-gap"}
+_SEVERITY_SPELLINGS = {"critical": "high", "blocker": "high", "major": "high", "minor": "low"}
+_LINE = re.compile(r"^\s*L?(\d+)(?:\s*[-–:,]\s*L?\d+)?\s*$", re.I)
+_FILE_AND_LINE = re.compile(r"^(.+?):(\d+)(?::\d+)?$")
 
 
-def _items(text: str, key: str) -> list[dict[str, Any]]:
-    """The list under `key` in the model's JSON answer (fenced or bare); [] when there is none:
-    an unreadable answer is no finding, not a crash."""
-    for candidate in [*_FENCE.findall(text), text, text[text.find("{") : text.rfind("}") + 1]]:
-        try:
-            data = json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
+def _normalise(item: dict[str, Any], diff: CompressedDiff) -> None:
+    """Real models name a field `path` or `line_number`, write the line as "12", "L12" or
+    "12-14", the file as git prints it (`b/users.py`, `./users.py`, `users.py:12`) or by its
+    bare name, and the category in their own case. Each is put in the one spelling the checks
+    read, so a real finding is not dropped for how it was written."""
+    for name, aliases in _ALIASES.items():
+        if item.get(name) is None:
+            found = next((item[a] for a in aliases if item.get(a) is not None), None)
+            if found is not None:
+                item[name] = found
+    file, line = item.get("file"), item.get("line")
+    if isinstance(file, str):
+        file = file.strip().strip("`").replace("\\", "/")
+        joined = _FILE_AND_LINE.match(file)
+        if joined and file not in diff.new_lines:
+            file = joined.group(1)
+            line = joined.group(2) if line is None else line
+        item["file"] = _placed_file(file, diff)
+    if isinstance(line, float) and line.is_integer():
+        line = int(line)
+    elif isinstance(line, str) and (number := _LINE.match(line)):
+        line = int(number.group(1))
+    item["line"] = None if isinstance(line, bool) else line
+    category = item.get("category")
+    if isinstance(category, str):
+        category = category.strip().lower()
+        item["category"] = _CATEGORY_SPELLINGS.get(category, category)
+    severity = item.get("severity")
+    if isinstance(severity, str):
+        severity = severity.strip().lower()
+        item["severity"] = _SEVERITY_SPELLINGS.get(severity, severity)
+
+
+def _placed_file(file: str, diff: CompressedDiff) -> str:
+    """The changed file a model's path means: git's `a/`/`b/` and `./` prefixes and a leading
+    `/` removed; a bare name or a path's tail matched when exactly one changed file ends so."""
+    shown = diff.new_lines
+    if file in shown:
+        return file
+    stripped = file
+    while True:
+        for prefix in ("a/", "b/", "./", "/"):
+            if stripped.startswith(prefix) and stripped[len(prefix) :]:
+                stripped = stripped[len(prefix) :]
+                break
+        else:
+            break
+        if stripped in shown:
+            return stripped
+    ends = [
+        path for path in shown if path.endswith("/" + stripped) or stripped.endswith("/" + path)
+    ]
+    return ends[0] if len(ends) == 1 else stripped
+
+
+_SCORE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?")
+_ID = re.compile(r"^\s*#?\s*(\d+)\s*\.?\s*$")
+
+
+def _number(value: object, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    return pattern.match(value) if isinstance(value, str) else None
+
+
+def _score(value: object) -> float | None:
+    """8, 8.5, "8", "8/10" or "80/100" as a score out of 10; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    found = _number(value, _SCORE)
+    if found is None:
+        return None
+    score = float(found.group(1))
+    scale = float(found.group(2)) if found.group(2) else 10.0
+    return score * 10 / scale if scale else None
+
+
+def _scores(items: list[dict[str, Any]], count: int) -> dict[int, tuple[float, str]]:
+    """Each finding's score by its number. Ids may be written "1" or "#1"; a list of scores
+    without ids, one per finding, is read in order."""
+    scores: dict[int, tuple[float, str]] = {}
+    unnumbered: list[tuple[float, str]] = []
+    for entry in items:
+        score = _score(
+            next((entry[k] for k in ("score", "rating", "confidence") if k in entry), None)
+        )
+        if score is None:
             continue
-        items = data.get(key) if isinstance(data, dict) else data
-        if isinstance(items, list):
-            return [i for i in items if isinstance(i, dict)]
+        why = str(entry.get("why", entry.get("reason", "")))
+        raw = next((entry[k] for k in ("id", "finding", "index", "number") if k in entry), None)
+        number: int | None = None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            number = raw
+        elif (found := _number(raw, _ID)) is not None:
+            number = int(found.group(1))
+        if number is None:
+            unnumbered.append((score, why))
+        else:
+            scores.setdefault(number, (score, why))
+    if not scores and len(unnumbered) == count:
+        scores = dict(enumerate(unnumbered, start=1))
+    return scores
+
+
+def _items(text: str, key: str, marker: str) -> list[dict[str, Any]]:
+    """The list under `key` in the model's JSON answer; [] when there is none: an unreadable
+    answer is no finding, not a crash. The JSON may follow a `<think>` block, sit in a fence
+    or in prose, be the list itself, an object with the list under `key` (in any case) or
+    under its only list, or a single item (an object with `marker`)."""
+    for data in json_values(text):
+        items: object = None
+        if isinstance(data, list):
+            items = data
+        elif isinstance(data, dict):
+            lowered = {str(k).lower(): v for k, v in data.items()}
+            lists = [v for v in data.values() if isinstance(v, list)]
+            if isinstance(lowered.get(key), list):
+                items = lowered[key]
+            elif marker in lowered:
+                items = [data]
+            elif len(lists) == 1:
+                items = lists[0]
+        if isinstance(items, list) and all(isinstance(i, dict | str) for i in items):
+            # A finding written as a sentence cannot be placed; it is kept to be dropped and
+            # counted with that reason rather than vanish.
+            return [i if isinstance(i, dict) else {"message": i} for i in items]
     return []
