@@ -155,3 +155,36 @@ def test_the_same_failing_call_is_called_out_then_stopped(wordstats_repo: Path) 
     finished = next(e for e in events if e["type"] == "run_finished")
     assert "repeated the same failing read_file call 5 times" in finished["error"]
     assert len(server.requests) == 5
+
+
+BREAK_AND_HIDE = """*** Begin Patch
+*** Update File: wordstats/core.py
+@@
+     \"\"\"The distinct words of `text`, case-insensitively.\"\"\"
+-    return set(words(text))
++    return set(text.split())
+*** Delete File: tests/test_core.py
+*** End Patch"""
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_change_that_deletes_its_tests_is_called_out_and_not_verified(
+    wordstats_repo: Path,
+) -> None:
+    """Breaking the code and deleting the test that would catch it leaves nothing failing."""
+    replies = [
+        Reply("", [("apply_patch", {"patch": BREAK_AND_HIDE})]),
+        Reply("Done."),
+        Reply("The old tests were obsolete, so I removed them."),
+        Reply("refactor: simpler words"),
+    ]
+    done, server = exec_with_mock(wordstats_repo, replies, "simplify words()", "--json")
+    assert done.returncode == 0, done.stdout[-1500:]
+    told = [m for m in server.requests[2].body["messages"] if m["role"] == "user"][-1]
+    assert "Your change removes tests: tests/test_core.py" in told["content"]
+    finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
+    verification = finished["verification"]
+    assert verification["status"] == "partly-verified", verification
+    assert "removes tests: tests/test_core.py" in verification["detail"]
+    trailer = git(wordstats_repo, "log", "-1", "--format=%B")
+    assert "Acb-Verified: partly-verified" in trailer

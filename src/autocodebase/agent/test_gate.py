@@ -15,6 +15,7 @@ as the run found it, exported to a scratch directory, so a green run costs one t
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from autocodebase.errors import AcbError
 from autocodebase.events import Event, TestsChecked, announce_if_slow
 from autocodebase.quality import suite_times
 from autocodebase.quality.detect import TestCommand, detect, django_aborts
+from autocodebase.quality.removed_tests import RemovedTests, removed_tests
 from autocodebase.quality.results import CaseResult, TestReport, failure_digest
 from autocodebase.quality.runner import run_test_command
 from autocodebase.quality.selection import Selection, file_of, is_test_file, select_tests
@@ -33,7 +35,7 @@ from autocodebase.sandbox.environment import command_environment
 from autocodebase.tools.base import ToolContext
 from autocodebase.tools.shell import default_gate
 from autocodebase.vcs.checkpoint import export_tree
-from autocodebase.vcs.git import worktree_files
+from autocodebase.vcs.git import git, worktree_files
 
 WHOLE_SUITE = "(whole suite)"
 """Stands for the suite when the runner gives no per-test results, only an exit status."""
@@ -76,12 +78,55 @@ class TestGate:
         self.sent_back = 0
         self._before: dict[str, set[str]] = {}
         self._sent_names: list[str] = []
+        self._told_of_removal = False
         self.verification: Verification | None = None
         """What the last check proved; None before any check (or when nothing changed)."""
 
     def __call__(self) -> GateVerdict:
         if not self.changed():
             return GateVerdict()
+        removed = self._removed_tests()
+        if removed and not self._told_of_removal:
+            self._told_of_removal = True
+            return GateVerdict(
+                feedback=(
+                    f"Your change removes tests: {removed.describe()}. A removed test no longer "
+                    "checks anything, so passing without it proves less: restore it, unless "
+                    "removing it is part of the task; then say why in your final message. The "
+                    "run is recorded as partly verified either way."
+                )
+            )
+        verdict = self._check()
+        if removed and self.verification is not None and self.verification.status != "unverified":
+            self.verification = Verification(
+                "partly-verified",
+                f"{self.verification.detail}; the change removes tests: {removed.describe()}",
+                self.verification.tests,
+            )
+        return verdict
+
+    def _removed_tests(self) -> RemovedTests:
+        """Test files and functions the change removes, against the tree as the run found it."""
+        found = self.baseline_tree()
+        if found is None:
+            return RemovedTests()
+        root, ref = found
+        workspace = self.context.workspace
+
+        def before(path: str) -> str | None:
+            repo_path = os.path.relpath(workspace / path, root)
+            done = git(root, "cat-file", "blob", f"{ref}:{repo_path}", check=False)
+            return done.decode("utf-8", "replace") if done else None
+
+        def after(path: str) -> str | None:
+            try:
+                return (workspace / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return None
+
+        return removed_tests(self.changed_paths(), before, after)
+
+    def _check(self) -> GateVerdict:
         command = detect(self.context.workspace, self.context.test_command)
         if command is None:
             self.verification = unverified("no test command found")
