@@ -304,3 +304,22 @@ def test_a_huge_commit_message_still_commits(wordstats_repo: Path) -> None:
         ["git", "log", "-1", "--format=%B"], cwd=wordstats_repo, capture_output=True, text=True
     ).stdout
     assert body.startswith("feat: a long story") and len(body) > 1_000_000
+
+
+def test_exporting_a_tree_with_absolute_and_escaping_symlinks(
+    wordstats_repo: Path, tmp_path: Path
+) -> None:
+    """Repositories hold links like `docs/latest -> /usr/share/doc/x` or `up -> ../..`: the
+    export (the test gate's baseline) leaves them out instead of failing."""
+    from autocodebase.vcs.checkpoint import Snapshotter, export_tree
+
+    (wordstats_repo / "absolute").symlink_to("/etc/hostname")
+    (wordstats_repo / "escaping").symlink_to("../../..")
+    (wordstats_repo / "inside").symlink_to("README.md")
+    ref = Snapshotter(wordstats_repo).checkpoint("r1", "start")
+    copy = tmp_path / "copy"
+    export_tree(wordstats_repo, ref, copy)
+    assert (copy / "wordstats" / "core.py").is_file()
+    assert (copy / "inside").is_symlink()
+    assert not (copy / "absolute").exists() and not (copy / "absolute").is_symlink()
+    assert not (copy / "escaping").is_symlink()

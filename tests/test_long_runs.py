@@ -11,6 +11,8 @@ import pytest
 from tests.fakes.mock_server import Fault, Reply
 from tests.helpers import exec_with_mock, json_events, write_user_config
 
+pytestmark = pytest.mark.slow  # each test is a whole `acb exec` run
+
 BIG = "python3 -c \"print('x' * 8000)\""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autocodebase.quality.removed_tests import removed_tests, defined_tests
+from autocodebase.quality.removed_tests import defined_tests, removed_tests
 
 OLD = {
     "tests/test_core.py": "def test_words():\n    pass\n\n\nasync def test_async():\n    pass\n",

@@ -9,27 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from autocodebase.agent.headless import awaits_answer
 from tests.conftest import git
 from tests.fakes.mock_server import Fault, Reply
 from tests.helpers import PATCH, exec_with_mock, json_events
 
-
-@pytest.mark.parametrize(
-    ("text", "kind"),
-    [
-        ("Now I'll run the tests.", "announcement"),
-        ("I found the bug in core.py. Let me fix it.", "announcement"),
-        ("Should I also update the README?", "question"),
-        ("Which option do you prefer: A or B", "question"),
-        ("Fixed the off-by-one in core.py and added a test; all tests pass.", None),
-        ("Added longest_word with a test. Should I also export it from the package?", None),
-        ("Done: the parser now accepts tabs. Let me know if you want spaces too.", None),
-        ("", None),
-    ],
-)
-def test_what_waits_for_an_answer(text: str, kind: str | None) -> None:
-    assert awaits_answer(text) == kind
+pytestmark = pytest.mark.slow  # each test is a whole `acb exec` run
 
 
 def _nudges(server_requests: list) -> list[str]:  # type: ignore[type-arg]

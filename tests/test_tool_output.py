@@ -53,6 +53,7 @@ def call(context: ToolContext, name: str, **arguments: object) -> ToolResult:
     return result
 
 
+@pytest.mark.slow  # runs pytest in the sandbox once per failing test
 def test_each_failing_pytest_test_is_shown_as_a_node_id_that_runs_exactly_it(
     tmp_path: Path,
 ) -> None:

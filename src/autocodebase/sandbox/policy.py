@@ -21,7 +21,7 @@ PROTECTED_IN_WORKSPACE = (".git", ".acb")
 @dataclass(frozen=True)
 class Limits:
     timeout_s: int = 120
-    output_bytes: int = 16_000
+    output_bytes: int = 10_000
     """Bytes kept for the model (head and tail)."""
     kill_after_output_bytes: int = 64 * 1024 * 1024
     """A command that prints more than this is killed: runaway output is a failure, not data."""

@@ -43,7 +43,7 @@ class ToolContext:
     workspace: Path
     emit: Callable[[Event], None]
     shell_timeout_s: int = 120
-    output_limit: int = 16_000
+    output_limit: int = 10_000
     env: dict[str, str] = field(default_factory=dict)
     """Environment for commands, already stripped of secrets."""
     commands: Any = None
