@@ -269,3 +269,18 @@ def tool_works(*argv: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
+
+
+def count_snapshots(agent: Any) -> list[int]:
+    """Count the tree snapshots `agent` takes from now on: the returned list's one item."""
+    snapshots = agent.changes.snapshots
+    assert snapshots is not None
+    taken = [0]
+    entries = snapshots.entries
+
+    def counting() -> Any:
+        taken[0] += 1
+        return entries()
+
+    snapshots.entries = counting
+    return taken

@@ -19,7 +19,7 @@ from autocodebase.tools.base import (
 from autocodebase.tools.shell import shell
 from autocodebase.vcs.changes import Change, ChangeTracker
 from autocodebase.vcs.checkpoint import Snapshotter
-from tests.helpers import EventLog, reply
+from tests.helpers import EventLog, count_snapshots, reply
 
 HYPHEN_PATCH = """*** Begin Patch
 *** Update File: wordstats/core.py
@@ -120,19 +120,10 @@ def test_the_loop_follows_a_tools_declaration(wordstats_repo: Path) -> None:
         snapshots=Snapshotter(wordstats_repo),
         retry=RetryPolicy(sleep=lambda s: None),
     )
-    assert agent.changes.snapshots is not None
-    calls = 0
-    entries = agent.changes.snapshots.entries
-
-    def counting() -> Any:
-        nonlocal calls
-        calls += 1
-        return entries()
-
-    agent.changes.snapshots.entries = counting  # type: ignore[method-assign]
+    taken = count_snapshots(agent)
     result = agent.run("system", "take notes")
     assert result.outcome == "completed"
-    assert calls == 4  # the baseline, before and after the one write, the final diff
+    assert taken == [4]  # the baseline, before and after the one write, the final diff
     written = log.of("file_changed")
     assert [(e["path"], e["change"], e["by"]) for e in written] == [("notes.txt", "added", "note")]
     write_call = log.of("tool_call")[1]

@@ -14,7 +14,7 @@ from autocodebase.models.retry import RetryPolicy
 from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
 from autocodebase.vcs.checkpoint import Snapshotter
-from tests.helpers import EventLog, reply
+from tests.helpers import EventLog, count_snapshots, reply
 
 PATCH = """*** Begin Patch
 *** Update File: wordstats/core.py
@@ -179,20 +179,11 @@ def test_read_only_tools_do_not_snapshot_the_tree(wordstats_repo: Path) -> None:
             reply("done"),
         ],
     )
-    assert agent.changes.snapshots is not None
-    calls = 0
-    entries = agent.changes.snapshots.entries
-
-    def counting() -> object:
-        nonlocal calls
-        calls += 1
-        return entries()
-
-    agent.changes.snapshots.entries = counting  # type: ignore[method-assign]
+    taken = count_snapshots(agent)
     agent.run("system", "look")
     # baseline, before and after `touch` (a command the classifier knows only reads gets
     # none), the final diff
-    assert calls == 4
+    assert taken == [4]
 
 
 def test_context_that_is_ready_later_reaches_the_model_with_a_tool_result(
