@@ -188,3 +188,18 @@ def test_a_search_with_too_many_hits_says_how_to_see_the_rest(context: ToolConte
         assert "at most 50 matches per file shown" in result.output
         one = call(context, "search", pattern="needle", path="many0.txt")
         assert one.data["matches"] == 100 and "per file" not in one.output
+
+
+def test_search_never_waits_on_a_named_pipe(tmp_path: Path) -> None:
+    """A FIFO in the repository (or one a command made): reading it blocks until a writer
+    comes, which would hang the run."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "a.py").write_text("def x(): pass\n")
+    context = ToolContext(workspace=tmp_path, emit=EventLog())
+    search = default_toolbox().by_name["search"]
+    everything = search.run(context, {"pattern": "def"})
+    assert "a.py:1:def x" in everything.output
+    named = search.run(context, {"pattern": "def", "path": "pipe"})
+    assert named.is_error and "not a regular file or directory" in named.output

@@ -108,6 +108,9 @@ def search(
     target = resolve_inside(context.workspace, path or ".")
     if not target.exists():
         raise ToolError(f"{path} does not exist")
+    if not (target.is_file() or target.is_dir()):
+        # A named pipe or a device: reading it would wait forever (rg opens a path it is given).
+        raise ToolError(f"{path} is not a regular file or directory: nothing to search")
     if _hidden(context, target):
         # A workspace that contains a home: what commands cannot read, search does not show.
         raise ToolError(f"{path} is hidden from acb's tools (credentials)")
