@@ -178,3 +178,44 @@ def test_an_unreachable_repair_model_is_one_line_and_writes_nothing(tmp_path: Pa
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "the model could not be reached" in done.stderr
     assert not (root / ".github").exists()
+
+
+def test_a_made_up_action_sha_is_refused_and_the_repair_is_told_the_real_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invented SHA passes the schema and zizmor; only the pins acb knows may stand."""
+    from autocodebase.delivery.ci import build_ci, unknown_actions
+    from autocodebase.delivery.ci_templates import known_pins
+    from autocodebase.models.cassette import ScriptedModel
+    from tests.helpers import reply
+
+    plan = detect_plan(project(tmp_path / "uv", ECOSYSTEMS["uv"]))
+    good = github_workflow(plan)
+    assert unknown_actions(good) == []
+    invented = "0123456789abcdef0123456789abcdef01234567"
+    forged = good.replace(known_pins()["actions/checkout"], invented)
+    assert _validate(".github/workflows/ci.yml", forged) == [], "the schema and zizmor pass it"
+    (finding,) = unknown_actions(forged, ".github/workflows/ci.yml")
+    assert f"actions/checkout@{invented} is not a commit acb knows" in finding.message
+    assert unknown_actions("    - uses: actions/checkout@v4\n")[0].rule == "unknown-action-pin"
+    assert unknown_actions("    - uses: ./.github/actions/local\n") == []
+
+    # No template this time: the model drafts with a forged pin, then repairs with the real one.
+    from autocodebase.delivery import ci
+    from autocodebase.delivery.ci_templates import NoTemplate
+
+    def no_template(*args: object, **kwargs: object) -> str:
+        raise NoTemplate("a project the templates do not cover")
+
+    monkeypatch.setattr(ci, "render", no_template)
+    model = ScriptedModel(
+        [
+            reply(f"<think>pin it</think>\n```yaml\n{forged}```"),
+            reply(f"Fixed:\n```yaml\n{good}```"),
+        ]
+    )
+    outcome = build_ci(tmp_path / "uv", plan, "github", model=model, rounds=2, run_steps=False)
+    assert outcome.proven and outcome.text == good
+    repair_prompt = model.requests[1][1].content
+    assert "is not a commit acb knows" in repair_prompt
+    assert f"actions/checkout@{known_pins()['actions/checkout']}" in repair_prompt

@@ -12,10 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.delivery.ci_templates import NoTemplate, render, workflow_path
+from autocodebase.delivery.ci_templates import (
+    NoTemplate,
+    known_pins,
+    pin_lines,
+    render,
+    workflow_path,
+)
 from autocodebase.delivery.plan import ProjectPlan, render_plan
 from autocodebase.delivery.prove import Proof, StepResult, prove
 from autocodebase.models.base import Message, Model, Usage
+from autocodebase.models.retry import RetryPolicy, call_with_retries
+from autocodebase.quality.model_text import fences, strip_thinking
 from autocodebase.quality.review.findings import Finding
 from autocodebase.quality.review.workflows import validate
 
@@ -71,7 +79,7 @@ def build_ci(
         attempt = Attempt(source)
         outcome.attempts.append(attempt)
         outcome.text = text
-        outcome.findings = _validate(outcome.path, text)
+        outcome.findings = _validate(outcome.path, text) + unknown_actions(text, outcome.path)
         if outcome.findings:
             attempt.problem = "validation failed:\n" + "\n".join(
                 f"- line {f.line}: [{f.tool} {f.rule}] {f.message}" for f in outcome.findings
@@ -86,6 +94,10 @@ def build_ci(
     return outcome
 
 
+USES = re.compile(r"^\s*(?:-\s*)?uses:\s*['\"]?([^@'\"\s]+)@([^'\"\s#]+)")
+"""A step's `uses: owner/action@ref` (quoted or not, a comment after it)."""
+
+
 def _validate(path: str, text: str) -> list[Finding]:
     """Schema and zizmor findings at medium or above, on the file in a scratch directory."""
     with tempfile.TemporaryDirectory(prefix="acb-ci-validate-") as scratch:
@@ -95,18 +107,47 @@ def _validate(path: str, text: str) -> list[Finding]:
         return validate(Path(scratch), [path], fail_at="medium")
 
 
+def unknown_actions(text: str, path: str = "") -> list[Finding]:
+    """`uses:` lines acb cannot vouch for: an action it knows at another ref (a tag, or a SHA
+    a model made up, which the schema and zizmor both accept), or an action it does not know."""
+    pins = known_pins()
+    findings = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = USES.match(line)
+        if match is None or match.group(1).startswith(("./", "docker://")):
+            continue
+        action, ref = match.group(1), match.group(2)
+        if pins.get(action) == ref:
+            continue
+        known = f"use {action}@{pins[action]}" if action in pins else "use one of the known actions"
+        findings.append(
+            Finding(
+                tool="acb",
+                rule="unknown-action-pin",
+                severity="high",
+                file=path,
+                line=number,
+                message=f"{action}@{ref} is not a commit acb knows to exist: {known}",
+            )
+        )
+    return findings
+
+
 def _ask(model: Model, outcome: CiOutcome, prompt: str) -> str:
-    response = model.complete([Message("system", SYSTEM), Message("user", prompt)], [])
+    messages = [Message("system", SYSTEM), Message("user", prompt)]
+    response = call_with_retries(lambda: model.complete(messages, []), RetryPolicy())
     outcome.usage = outcome.usage + response.usage
-    found = re.search(r"```(?:ya?ml)?\s*\n(.*?)```", response.message.content, re.S)
-    return found.group(1) if found else response.message.content
+    answer = strip_thinking(response.message.content)
+    blocks = [f.body for f in fences(answer) if f.language in ("", "yaml", "yml")]
+    return blocks[0] if blocks else answer
 
 
 def _draft_prompt(plan: ProjectPlan, provider: str, why: str) -> str:
     return (
         f"Write the {provider} CI file ({workflow_path(provider)}) for this project. The "
         f"templates do not cover it: {why}.\n\nWhat acb found in the project:\n"
-        f"{render_plan(plan)}"
+        f"{render_plan(plan)}\n\nPin actions to these commits, the only ones acb knows to "
+        f"exist:\n{pin_lines()}"
     )
 
 
@@ -114,7 +155,9 @@ def _repair_prompt(plan: ProjectPlan, provider: str, text: str, problem: str) ->
     return (
         f"This {provider} CI file ({workflow_path(provider)}) did not pass. Fix it.\n\n"
         f"The problem:\n{problem}\n\nThe file:\n```yaml\n{text}```\n\n"
-        f"What acb found in the project:\n{render_plan(plan)}"
+        f"What acb found in the project:\n{render_plan(plan)}\n\n"
+        f"Actions must be pinned to these commits, the only ones acb knows to exist:\n"
+        f"{pin_lines()}"
     )
 
 

@@ -28,6 +28,21 @@ SETUP = {  # action, and the `with:` key that takes the version
         "java-version",
     ),
 }
+
+
+def known_pins() -> dict[str, str]:
+    """Action -> the full commit SHA acb pins it to (and checked against its release tag). A
+    model repairing a workflow can invent a SHA that passes the schema and zizmor; only these
+    are known to exist."""
+    lines = [CHECKOUT, *(action for action, _ in SETUP.values())]
+    return dict(line.split("  #")[0].split("@", 1) for line in lines)
+
+
+def pin_lines() -> str:
+    """The pinned `uses:` lines, for a model that writes or repairs a workflow."""
+    return "\n".join(f"- uses: {line}" for line in [CHECKOUT, *(a for a, _ in SETUP.values())])
+
+
 IMAGES = {
     "python": "python:{v}-slim",
     "node": "node:{v}",
