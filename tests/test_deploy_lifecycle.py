@@ -78,3 +78,27 @@ def test_the_two_request_counts_say_what_they_count() -> None:
         "app /metrics: 72 requests since it started (health checks and acb's probes included)"
         in text
     )
+
+
+def test_the_model_diagnosis_is_retried_and_read_past_its_reasoning() -> None:
+    from autocodebase.delivery.monitor import Report, model_diagnosis
+    from autocodebase.models.base import Message, ModelError, Response, Usage
+    from autocodebase.models.retry import RetryPolicy
+
+    class BusyThenClear:
+        name = "m/x"
+        calls = 0
+
+        def complete(self, messages: object, tools: object, on_text: object = None) -> Response:
+            self.calls += 1
+            if self.calls == 1:
+                raise ModelError("HTTP 529: overloaded", retryable=True)
+            text = "<think>look at the 5xx</think>\nAll healthy: no errors in the window."
+            return Response(Message("assistant", text), Usage(input_tokens=5, output_tokens=9))
+
+    report = Report(window_s=60)
+    model = BusyThenClear()
+    model_diagnosis(model, report, RetryPolicy(sleep=lambda s: None))  # type: ignore[arg-type]
+    assert model.calls == 2
+    assert report.diagnosis == "All healthy: no errors in the window."
+    assert report.diagnosis_by == "model" and report.usage.output_tokens == 9

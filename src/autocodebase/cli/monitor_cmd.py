@@ -43,10 +43,12 @@ def monitor_command(
     report = gather(supervisor, config, window_s)
     if model:
         from autocodebase.models.registry import build_model
+        from autocodebase.models.retry import RetryPolicy
 
         settings = settings_for(root, {"model": model})
         try:
-            model_diagnosis(build_model(settings.model, settings), report)
+            retry = RetryPolicy.from_settings(settings)
+            model_diagnosis(build_model(settings.model, settings), report, retry)
         except ModelError as error:
             click.echo(f"acb monitor: the model diagnosis failed ({error})", err=True)
     if as_json:

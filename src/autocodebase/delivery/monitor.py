@@ -30,6 +30,8 @@ from autocodebase.delivery.local import (
 )
 from autocodebase.delivery.series import read_series
 from autocodebase.models.base import Message, Model, Usage
+from autocodebase.models.retry import RetryPolicy, call_with_retries
+from autocodebase.quality.model_text import strip_thinking
 
 BARS = "▁▂▃▄▅▆▇█"
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
@@ -191,17 +193,17 @@ def rule_diagnosis(report: Report) -> str:
     return "\n".join(lines)
 
 
-def model_diagnosis(model: Model, report: Report) -> None:
+def model_diagnosis(model: Model, report: Report, retry: RetryPolicy | None = None) -> None:
     prompt = (
         "A web service's traffic and releases over the last "
         f"{report.window_s} s follow. Say in plain language, in at most five sentences, whether "
         "anything is wrong, when it started, which release most likely caused it and why, and "
         "what to do. Do not invent data.\n\n" + render(report, charts=False)
     )
-    response = model.complete(
-        [Message("system", "You are an on-call engineer."), Message("user", prompt)], []
-    )
-    report.diagnosis = response.message.content.strip()
+    messages = [Message("system", "You are an on-call engineer."), Message("user", prompt)]
+    # A 429 or a cut stream is retried as the agent loop retries it.
+    response = call_with_retries(lambda: model.complete(messages, []), retry or RetryPolicy())
+    report.diagnosis = strip_thinking(response.message.content).strip()
     report.diagnosis_by = "model"
     report.usage = report.usage + response.usage
 
