@@ -9,7 +9,6 @@ emitted in a `finally`, so every run, however it ends, leaves a complete record.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 import traceback
 from collections.abc import Callable
@@ -24,7 +23,15 @@ from autocodebase.agent.compaction import (
     last_test_run,
     worth_compacting,
 )
-from autocodebase.agent.headless import CUT_NUDGE, EMPTY_NUDGE, NUDGE, awaits_answer
+from autocodebase.agent.guards import (
+    CONTEXT_OVERFLOW,
+    FILTERED_STOPS,
+    RepeatedFailures,
+    few_steps_note,
+    stall_of,
+    stalled_again,
+    unique_call_ids,
+)
 from autocodebase.errors import AcbError
 from autocodebase.events import (
     EXIT_CODES,
@@ -79,25 +86,6 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.outcome]
-
-
-CONTEXT_OVERFLOW = re.compile(
-    r"context.{0,20}(length|window|limit)|maximum context|too many tokens|prompt is too long|"
-    r"input is too long|exceeds? the (model's )?(context|maximum)",
-    re.IGNORECASE,
-)
-"""How providers (OpenAI, Anthropic, vLLM, llama.cpp, Ollama) say a request is over the window."""
-FEW_STEPS_LEFT = 3
-"""Model calls left when the model is told to wrap up (budgets over twice this size only)."""
-REPEAT_WARN_AT = 3
-"""The same call failing this often in a turn: the model is told it is going round in circles."""
-REPEAT_STOP_AT = 5
-"""...and this often: the turn ends (outcome `failed`), instead of burning the step budget."""
-
-CUT_STOPS = frozenset({"length", "max_tokens", "incomplete"})
-"""Stop reasons of a reply cut at the output token limit (OpenAI, Anthropic, Responses)."""
-FILTERED_STOPS = frozenset({"content_filter", "refusal"})
-"""Stop reasons of a reply the provider's filter ended: not a finished task."""
 
 
 class LimitReached(Exception):
@@ -164,9 +152,7 @@ class Agent:
         self._started = time.monotonic()
         self._warned_cost = False
         self._last_stop = ""
-        self._failures: dict[tuple[str, str], int] = {}
-        """(tool, raw arguments) -> how often that exact call failed in this turn."""
-        self._circling: str | None = None
+        self._failures = RepeatedFailures()
 
     @property
     def file_calls(self) -> dict[str, list[str]]:
@@ -335,7 +321,6 @@ class Agent:
             )
         nudged: set[str] = set()
         self._failures.clear()
-        self._circling = None
         while True:
             if self.steps - first_step >= self.limits.max_steps:
                 raise LimitReached("max_steps", f"step limit reached ({self.limits.max_steps})")
@@ -351,13 +336,14 @@ class Agent:
             if reply.tool_calls:
                 nudged.clear()  # it went back to work: a later stall gets its own nudge
             else:
-                stall = self._stall(reply)
+                stall = stall_of(reply, self._last_stop, self.headless)
                 if stall is not None and stall[0] not in nudged:
                     nudged.add(stall[0])
                     self.messages.append(Message("user", stall[1]))
                     continue
                 if stall is not None:
-                    return self._stalled(stall[0], reply.content)
+                    outcome, why = stalled_again(stall[0], reply.content)
+                    return self._result(outcome, why, reply.content)
                 if self._last_stop in FILTERED_STOPS:
                     why = f"the provider stopped the reply ({self._last_stop}) before it was done"
                     return self._result("failed", why, reply.content)
@@ -370,28 +356,9 @@ class Agent:
                 return self._result("completed", None, reply.content)
             for call in reply.tool_calls:
                 self._run_tool(call)
-            if self._circling is not None:
-                return self._result("failed", self._circling)
+            if self._failures.circling is not None:
+                return self._result("failed", self._failures.circling)
             self._deliver_late_context()
-
-    def _with_unique_call_ids(self, message: Message) -> Message:
-        """Tool call ids as the next request needs them: every provider rejects a conversation
-        whose call ids are empty or repeated, which some local servers send (`call_0` on every
-        step). Ours replace those; the tool results then answer ours."""
-        used = {call.id for m in self.messages for call in m.tool_calls}
-        calls = []
-        for index, call in enumerate(message.tool_calls):
-            fresh = call.id
-            if not fresh or fresh in used:
-                fresh = f"call_acb_{self.steps}_{index}"
-                while fresh in used:
-                    fresh += "_"
-                call = dataclasses.replace(call, id=fresh)
-            used.add(fresh)
-            calls.append(call)
-        if all(a is b for a, b in zip(calls, message.tool_calls, strict=True)):
-            return message
-        return dataclasses.replace(message, tool_calls=tuple(calls))
 
     def _deadline(self) -> float | None:
         """When the run's time is up (`time.monotonic()`), or None without a limit."""
@@ -400,42 +367,15 @@ class Agent:
         return self._started + self.limits.max_seconds
 
     def _warn_if_few_steps_left(self, first_step: int) -> None:
-        """Tell the model once when the step budget is nearly spent, so it wraps up (verifies
-        and reports) instead of being cut off mid-change."""
         left = self.limits.max_steps - (self.steps - first_step) + 1
-        if left != FEW_STEPS_LEFT or self.limits.max_steps <= 2 * FEW_STEPS_LEFT:
+        note = few_steps_note(left, self.limits.max_steps)
+        if note is None:
             return
-        note = (
-            f"[acb: {left} model calls are left in this run's budget. Finish now: complete or "
-            "undo the change in progress, verify it, and reply with what you did.]"
-        )
         last = self.messages[-1]
         if last.role == "tool":  # every provider takes text after tool results in this place
             self.messages[-1] = dataclasses.replace(last, content=f"{last.content}\n\n{note}")
         else:
             self.messages.append(Message("user", note))
-
-    def _stall(self, reply: Message) -> tuple[str, str] | None:
-        """Why a reply without a tool call is not the end of the task, with the nudge for it:
-        empty, cut at the output limit, or (headless) a question or an announcement."""
-        if self._last_stop in CUT_STOPS:
-            return "cut", CUT_NUDGE
-        if not reply.content.strip():
-            return "empty", EMPTY_NUDGE
-        if self.headless and awaits_answer(reply.content) is not None:
-            return "waits", NUDGE
-        return None
-
-    def _stalled(self, kind: str, text: str) -> RunResult:
-        """The model stalled again after its nudge: end the turn, saying why."""
-        if kind == "waits":
-            asked = " ".join(text.split())[-300:]
-            why = f"the model waits for an answer nobody can give in a headless run: {asked}"
-            return self._result("needs_input", why, text)
-        if kind == "cut":
-            why = "the model's replies were cut at its output limit twice"
-            return self._result("failed", why, text)
-        return self._result("failed", "the model sent empty replies twice", text)
 
     def _deliver_late_context(self) -> None:
         if self.late_context is None or not self.messages or self.messages[-1].role != "tool":
@@ -510,7 +450,7 @@ class Agent:
             raise
         call_cost = self.account(response.usage)
         self._last_stop = response.stop_reason
-        message = self._with_unique_call_ids(response.message)
+        message = unique_call_ids(response.message, self.messages, self.steps)
         self.messages.append(message)
         self._sent = len(self.messages)
         self.emit(
@@ -545,20 +485,7 @@ class Agent:
         changes_files = chosen is not None and chosen.may_change_files(call.arguments)
         before = self.changes.snapshot() if changes_files else None
         result, elapsed = self.toolbox.call(self.context, call)
-        output = result.output
-        if result.is_error:
-            key = (call.name, call.raw_arguments)
-            failed = self._failures[key] = self._failures.get(key, 0) + 1
-            if failed >= REPEAT_WARN_AT:
-                output += (
-                    f"\n[acb: this exact call has now failed {failed} times. Repeating it will "
-                    "not help: read the error, change the approach, or explain what blocks you.]"
-                )
-            if failed >= REPEAT_STOP_AT:
-                self._circling = (
-                    f"the model repeated the same failing {call.name} call {failed} times: "
-                    f"{call.raw_arguments[:200]}"
-                )
+        output = result.output + (self._failures.note(call) if result.is_error else "")
         self.messages.append(
             Message(
                 "tool",
