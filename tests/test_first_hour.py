@@ -157,6 +157,8 @@ def test_a_long_phase_is_announced_while_it_runs(wordstats_repo: Path) -> None:
     result = next(i for i, line in enumerate(lines) if line.startswith("◆ tests"))
     assert announced < result, "said while it ran, before the result"
     assert "at most" in lines[announced]
+    committed = [line for line in lines if line.startswith("⎇ committed ")]
+    assert len(committed) == 1 and committed[0].endswith(": test: add a patient test")
 
 
 @pytest.mark.usefixtures("isolated_home")

@@ -172,3 +172,18 @@ def test_a_change_that_deletes_its_tests_is_called_out_and_not_verified(
     assert "removes tests: tests/test_core.py" in verification["detail"]
     trailer = git(wordstats_repo, "log", "-1", "--format=%B")
     assert "Acb-Verified: partly-verified" in trailer
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_an_edit_left_uncommitted_is_said_in_words(wordstats_repo: Path) -> None:
+    replies = [
+        Reply("", [("apply_patch", {"patch": PATCH})]),
+        Reply("Should longest_word keep the first or the last word on ties?"),
+        Reply("First or last?"),
+    ]
+    done, _ = exec_with_mock(wordstats_repo, replies, "add longest_word")
+    assert done.returncode == 4
+    said = [line for line in done.stderr.splitlines() if line.startswith("⎇")]
+    assert len(said) == 1 and said[0].startswith("⎇ not committed: 2 files changed")
+    assert "tests/test_longest.py, wordstats/core.py" in said[0]
+    assert "acb undo " in said[0] and "takes them back" in said[0]

@@ -16,6 +16,7 @@ from rich.syntax import Syntax
 
 from autocodebase.cli.render import (
     PLAN_MARKS,
+    describe_git,
     describe_review_checked,
     describe_tests_checked,
     format_cost,
@@ -128,6 +129,11 @@ class ChatRenderer:
     def on_tests_checked(self, event: dict[str, Any]) -> None:
         self._stop()
         text, good = describe_tests_checked(event)
+        self.console.print(f"[{'green' if good else 'yellow'}]{escape(text)}[/]", highlight=False)
+
+    def on_git(self, event: dict[str, Any]) -> None:
+        self._stop()
+        text, good = describe_git(event)
         self.console.print(f"[{'green' if good else 'yellow'}]{escape(text)}[/]", highlight=False)
 
     def on_error(self, event: dict[str, Any]) -> None:

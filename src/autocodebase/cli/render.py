@@ -131,6 +131,11 @@ class HumanRenderer:
         text, good = describe_tests_checked(event)
         self._line(text, fg="green" if good else "yellow")
 
+    def on_git(self, event: dict[str, Any]) -> None:
+        text, good = describe_git(event)
+        for line in text.splitlines():
+            self._line(line, fg="green" if good else "yellow")
+
     def on_error(self, event: dict[str, Any]) -> None:
         self._line(f"{'error' if event['fatal'] else 'warning'}: {event['message']}", fg="red")
 
@@ -151,6 +156,27 @@ class HumanRenderer:
         else:
             reason = f": {event['error']}" if event.get("error") else ""
             self._line(f"✘ {event['outcome']}{reason} · {facts}", fg="red", bold=True)
+
+
+def describe_git(event: dict[str, Any]) -> tuple[str, bool]:
+    """What happened to the run's changes in git, and whether all of them are committed: a
+    change left in the working tree is said in words, with how to take it back."""
+    left = event.get("left_uncommitted") or []
+    listed = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    if event.get("commit"):
+        subject = (event.get("message") or "").splitlines()[0] if event.get("message") else ""
+        on = f" on {event['branch']}" if event.get("branch") else ""
+        text = f"⎇ committed {event['commit'][:12]}{on}: {subject}".rstrip(": ")
+        if left:
+            text += f"\n⎇ left uncommitted in the working tree: {listed}"
+        return text, not left
+    if left:
+        return (
+            f"⎇ not committed: {count(len(left), 'file')} changed in the working tree ({listed}); "
+            f"acb undo {event['run_id']} takes them back",
+            False,
+        )
+    return "⎇ nothing to commit", True
 
 
 def describe_tests_checked(event: dict[str, Any]) -> tuple[str, bool]:
