@@ -13,29 +13,13 @@ import pytest
 
 from tests.conftest import git
 from tests.fakes.mock_server import MockModelServer, Reply
-from tests.helpers import json_events, run_acb
+from tests.helpers import PATCH, json_events, run_acb
 
 pytestmark = pytest.mark.slow  # whole `acb exec` runs
 
-CODEX_PATCH = """apply_patch <<'EOF'
-*** Begin Patch
-*** Update File: wordstats/core.py
-@@ def unique_words(text: str) -> set[str]:
-     return set(words(text))
-+
-+
-+def longest_word(text: str) -> str:
-+    \"\"\"The longest word of `text` (the first on ties), or "" when there is none.\"\"\"
-+    return max(words(text), key=len, default="")
-*** Add File: tests/test_longest.py
-+from wordstats.core import longest_word
-+
-+
-+def test_longest_word():
-+    assert longest_word("a bbb cc ddd") == "bbb"
-+    assert longest_word("") == ""
-*** End Patch
-EOF"""
+# The patch tests.helpers.PATCH holds (longest_word and its test), the way Codex's models send
+# one: a heredoc to apply_patch, run through bash.
+CODEX_PATCH = f"apply_patch <<'EOF'\n{PATCH}\nEOF"
 
 CLAUDE_DIFF = """diff --git a/wordstats/core.py b/wordstats/core.py
 --- a/wordstats/core.py

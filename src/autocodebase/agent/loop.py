@@ -369,22 +369,24 @@ class Agent:
     def _warn_if_few_steps_left(self, first_step: int) -> None:
         left = self.limits.max_steps - (self.steps - first_step) + 1
         note = few_steps_note(left, self.limits.max_steps)
-        if note is None:
-            return
-        last = self.messages[-1]
-        if last.role == "tool":  # every provider takes text after tool results in this place
-            self.messages[-1] = dataclasses.replace(last, content=f"{last.content}\n\n{note}")
-        else:
+        if note is not None and not self._append_to_tool_result(note):
             self.messages.append(Message("user", note))
 
     def _deliver_late_context(self) -> None:
         if self.late_context is None or not self.messages or self.messages[-1].role != "tool":
             return
         text = self.late_context()
-        if text:
-            last = self.messages[-1]
-            self.messages[-1] = dataclasses.replace(last, content=f"{last.content}\n\n{text}")
+        if text and self._append_to_tool_result(text):
             self.late_context = None
+
+    def _append_to_tool_result(self, text: str) -> bool:
+        """Add `text` to the last message when it is a tool result, the one place every
+        provider takes text of ours between a tool call and the model's next turn."""
+        last = self.messages[-1] if self.messages else None
+        if last is None or last.role != "tool":
+            return False
+        self.messages[-1] = dataclasses.replace(last, content=f"{last.content}\n\n{text}")
+        return True
 
     def account_step(self, usage: Usage) -> float | None:
         """A model call made for the run outside the loop (test generation asks the model

@@ -87,10 +87,11 @@ def _reachable(endpoint: str) -> Finding:
         with socket.create_connection((parts.hostname or "", port), timeout=CONNECT_TIMEOUT_S):
             return Finding("endpoint", "ok", f"{endpoint} answers")
     except OSError as error:
-        local = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        from autocodebase.models.faults import on_this_machine
+
         fix = (
             "start the local server, or check the port in base_url"
-            if local
+            if on_this_machine(parts.hostname)
             else "check the network, a proxy, or base_url in your config"
         )
         return Finding("endpoint", "fail", f"{endpoint} unreachable: {error}", fix)

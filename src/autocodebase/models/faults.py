@@ -56,7 +56,7 @@ def describe_body(body: Any) -> str:
     return str(body)[:300] if body else ""
 
 
-def _on_this_machine(host: str | None) -> bool:
+def on_this_machine(host: str | None) -> bool:
     if host == "localhost":
         return True
     try:
@@ -80,7 +80,7 @@ def _root_cause(exc: BaseException) -> BaseException:
 def _refused_locally(exc: BaseException, endpoint: str | None) -> bool:
     """Connection refused by a server on this machine: nothing listens there, and waiting a
     minute of retries will not start it."""
-    if endpoint is None or not _on_this_machine(urlsplit(endpoint).hostname):
+    if endpoint is None or not on_this_machine(urlsplit(endpoint).hostname):
         return False
     root = _root_cause(exc)
     return isinstance(root, ConnectionRefusedError) or "Connection refused" in str(root)
