@@ -98,3 +98,23 @@ def test_a_run_ends_at_its_time_limit_even_with_a_provider_that_keeps_failing(
     finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
     assert finished["outcome"] == "max_time" and "while retrying" in finished["error"]
     assert finished["duration_s"] < 12
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_request_in_flight_ends_with_the_runs_time(wordstats_repo: Path) -> None:
+    """A local model that thinks for minutes before its first byte (SmolLM2 under load did not
+    answer in 400 s) no longer holds a 3-second run for the 600-second request timeout."""
+    done, _ = exec_with_mock(
+        wordstats_repo,
+        [Fault(delay_s=120, then=Reply("too late"))],
+        "look",
+        "--json",
+        "--no-git",
+        "--max-minutes",
+        "0.05",
+    )
+    assert done.returncode == 3, done.stdout[-1500:]
+    finished = next(e for e in json_events(done.stdout) if e["type"] == "run_finished")
+    assert finished["outcome"] == "max_time"
+    assert "while waiting for the model" in finished["error"]
+    assert finished["duration_s"] < 15

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from autocodebase.config import ProviderConfig, Settings
 from autocodebase.models.base import Message, Model, ModelError, ToolCall, ToolSpec
+from autocodebase.models.deadline import MIN_REQUEST_TIMEOUT_S, request_timeout, requests_end_by
 from autocodebase.models.registry import build_model
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
 
@@ -198,3 +200,45 @@ def test_acbs_own_tool_schemas_are_accepted_by_every_wire_api(
         model = model_factory(wire, server.url, False)
         assert model.complete(conversation(), default_toolbox().specs).message.content == "ok"
     assert server.protocol_errors == []
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+@pytest.mark.parametrize("wire", WIRES)
+def test_a_silent_server_is_left_when_the_runs_time_is_up(
+    wire: str, stream: bool, model_factory: Any
+) -> None:
+    """The SDK's timeout (10 s here, 600 s by default) bounds a read, not the run: with 1.5 s
+    left, a server that thinks for 30 s before its first byte is left after about 1.5 s."""
+    with MockModelServer([Fault(delay_s=30, then=Reply("too late"))]) as server:
+        model = model_factory(wire, server.url, stream)
+        started = time.monotonic()
+        with requests_end_by(started + 1.5), pytest.raises(ModelError) as raised:
+            model.complete(conversation(), [SPEC])
+        waited = time.monotonic() - started
+    assert raised.value.retryable  # the loop sees the time is up and stops as max_time
+    assert 1.0 <= waited < 8, waited
+
+
+@pytest.mark.parametrize("wire", WIRES)
+def test_a_stream_that_keeps_trickling_is_cut_at_the_runs_end(
+    wire: str, model_factory: Any
+) -> None:
+    """Each event arrives within the read timeout, so only the deadline can end this stream."""
+    slow = Fault(trickle_s=0.4, then=Reply("word " * 60))
+    with MockModelServer([slow]) as server:
+        model = model_factory(wire, server.url, True)
+        started = time.monotonic()
+        with requests_end_by(started + 1.5), pytest.raises(ModelError) as raised:
+            model.complete(conversation(), [SPEC])
+        waited = time.monotonic() - started
+    assert "time limit" in str(raised.value) and raised.value.retryable
+    assert 1.4 <= waited < 6, waited
+
+
+def test_without_a_time_limit_a_request_keeps_the_configured_timeout() -> None:
+    assert request_timeout(600.0) == 600.0
+    with requests_end_by(time.monotonic() + 30):
+        assert 25 < request_timeout(600.0) <= 30
+        assert request_timeout(5.0) == 5.0
+    with requests_end_by(time.monotonic() - 5):  # already past: still a moment, never <= 0
+        assert request_timeout(600.0) == MIN_REQUEST_TIMEOUT_S

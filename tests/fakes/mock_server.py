@@ -47,6 +47,9 @@ class Fault:
     """A 200 answer with this body as it is (invalid JSON, an HTML page, a broken SSE line),
     sent as `raw_type`."""
     raw_type: str = "application/json"
+    trickle_s: float = 0.0
+    """With `then`, streamed: wait this long before each event (a slow local model that keeps
+    sending, a token every few seconds)."""
 
 
 @dataclass
@@ -189,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reply: Reply | None = item if isinstance(item, Reply) else item.then
         cut = False
+        trickle = 0.0
         if isinstance(item, Fault):
             if item.raw is not None:
                 data = item.raw.encode()
@@ -205,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             time.sleep(item.delay_s)
             cut = item.cut_stream
+            trickle = item.trickle_s
         reply = reply or Reply()
         prompt_tokens = max(len(json.dumps(body)) // 4, 1)
         if body.get("stream"):
@@ -213,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "anthropic": self._anthropic_events,
                 "responses": self._responses_events,
             }[kind](reply, prompt_tokens)
-            self._sse(events[: len(events) // 2] if cut else events, kind)
+            self._sse(events[: len(events) // 2] if cut else events, kind, trickle)
         else:
             payload = {
                 "chat": self._chat_json,
@@ -245,16 +250,25 @@ class _Handler(BaseHTTPRequestHandler):
             payload = {"error": {"message": message, "type": "server_error", "code": None}}
         self._json(status, payload, headers)
 
-    def _sse(self, events: list[tuple[str | None, dict[str, Any] | str]], kind: str) -> None:
+    def _sse(
+        self,
+        events: list[tuple[str | None, dict[str, Any] | str]],
+        kind: str,
+        trickle_s: float = 0.0,
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
         self.end_headers()
         for name, data in events:
+            time.sleep(trickle_s)
             text = data if isinstance(data, str) else json.dumps(data)
             prefix = f"event: {name}\n" if name else ""
-            self.wfile.write(f"{prefix}data: {text}\n\n".encode())
-            self.wfile.flush()
+            try:
+                self.wfile.write(f"{prefix}data: {text}\n\n".encode())
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client hung up (a deadline, a cut): what a real server sees too
         self.close_connection = True
 
     # --- OpenAI Chat Completions ------------------------------------------------------------

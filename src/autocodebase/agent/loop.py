@@ -48,6 +48,7 @@ from autocodebase.events import (
     TurnFinished,
 )
 from autocodebase.models.base import Message, Model, ModelError, Response, ToolCall, Usage
+from autocodebase.models.deadline import requests_end_by
 from autocodebase.models.pricing import Price, cost_of
 from autocodebase.models.retry import RetryPolicy, call_with_retries
 from autocodebase.signals import Terminated
@@ -414,7 +415,11 @@ class Agent:
         )
         self._sent = len(self.messages)
 
+        retried = False
+
         def on_retry(attempt: int, delay: float, error: ModelError) -> None:
+            nonlocal retried
+            retried = True
             self.emit(
                 ModelRetry(step=step, attempt=attempt, delay_s=round(delay, 3), error=str(error))
             )
@@ -425,12 +430,14 @@ class Agent:
         started = time.monotonic()
 
         def ask() -> Response:
-            return call_with_retries(
-                lambda: self.model.complete(self.messages, self.toolbox.specs, on_text),
-                self.retry,
-                on_retry,
-                deadline=self._deadline(),
-            )
+            deadline = self._deadline()
+            with requests_end_by(deadline):  # a request in flight ends with the run's time too
+                return call_with_retries(
+                    lambda: self.model.complete(self.messages, self.toolbox.specs, on_text),
+                    self.retry,
+                    on_retry,
+                    deadline=deadline,
+                )
 
         try:
             try:
@@ -444,10 +451,12 @@ class Agent:
         except ModelError as error:
             deadline = self._deadline()
             if error.retryable and deadline and time.monotonic() >= deadline - self.retry.max_delay:
-                # The retries stopped for the time limit, not for the fault itself.
+                # The retries (or the request itself) stopped for the time limit, not for
+                # the fault itself.
                 minutes = (self.limits.max_seconds or 0) / 60
+                during = "while retrying" if retried else "while waiting for the model"
                 raise LimitReached(
-                    "max_time", f"time limit reached ({minutes:g} min) while retrying: {error}"
+                    "max_time", f"time limit reached ({minutes:g} min) {during}: {error}"
                 ) from error
             raise
         call_cost = self.account(response.usage)

@@ -18,6 +18,7 @@ from autocodebase.models.base import (
     parse_tool_arguments,
 )
 from autocodebase.models.clients import ANTHROPIC_ENDPOINT, anthropic_client
+from autocodebase.models.deadline import request_timeout, until_deadline
 from autocodebase.models.faults import api_object, provider_faults
 
 EPHEMERAL = {"type": "ephemeral"}
@@ -138,7 +139,7 @@ class AnthropicModel:
         with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
-            answer = self._sdk().messages.create(**request)
+            answer = self._sdk().messages.create(**request, timeout=request_timeout(self.timeout))
             return self._parse(api_object(answer, self.provider_label))
 
     def _parse(self, wire: Any) -> Response:
@@ -164,7 +165,10 @@ class AnthropicModel:
         stop_reason: str | None = None
         finished = False
         model = self.model_id
-        for event in self._sdk().messages.create(**request, stream=True):
+        stream = self._sdk().messages.create(
+            **request, stream=True, timeout=request_timeout(self.timeout)
+        )
+        for event in until_deadline(stream, stream, self.provider_label):
             kind = event.type
             if kind == "message_start":
                 start_usage = event.message.usage

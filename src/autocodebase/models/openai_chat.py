@@ -18,6 +18,7 @@ from autocodebase.models.base import (
     parse_tool_arguments,
 )
 from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
+from autocodebase.models.deadline import request_timeout, until_deadline
 from autocodebase.models.faults import api_object, provider_faults
 
 
@@ -115,7 +116,9 @@ class OpenAIChatModel:
         with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
-            answer = self._sdk().chat.completions.create(**request)
+            answer = self._sdk().chat.completions.create(
+                **request, timeout=request_timeout(self.timeout)
+            )
             return self._parse(api_object(answer, self.provider_label))
 
     def _parse(self, completion: Any) -> Response:
@@ -141,14 +144,17 @@ class OpenAIChatModel:
 
     def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
         stream = self._sdk().chat.completions.create(
-            **request, stream=True, stream_options={"include_usage": True}
+            **request,
+            stream=True,
+            stream_options={"include_usage": True},
+            timeout=request_timeout(self.timeout),
         )
         text: list[str] = []
         calls: dict[int, _PartialCall] = {}
         finish: str | None = None
         usage = Usage()
         model = self.model_id
-        for chunk in stream:
+        for chunk in until_deadline(stream, stream, self.provider_label):
             model = chunk.model or model
             if chunk.usage is not None:
                 usage = usage_from_wire(chunk.usage)

@@ -21,6 +21,7 @@ from autocodebase.models.base import (
     parse_tool_arguments,
 )
 from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
+from autocodebase.models.deadline import request_timeout, until_deadline
 from autocodebase.models.faults import api_object, provider_faults
 
 
@@ -145,12 +146,18 @@ class OpenAIResponsesModel:
             request["max_output_tokens"] = self.max_output_tokens
         with provider_faults(self.provider_label, self.endpoint):
             if not self.stream:
-                answer = api_object(self._sdk().responses.create(**request), self.provider_label)
+                answer = self._sdk().responses.create(
+                    **request, timeout=request_timeout(self.timeout)
+                )
+                answer = api_object(answer, self.provider_label)
                 return response_from_wire(answer, self.model_id)
             return self._complete_streamed(request, on_text)
 
     def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
-        for event in self._sdk().responses.create(**request, stream=True):
+        stream = self._sdk().responses.create(
+            **request, stream=True, timeout=request_timeout(self.timeout)
+        )
+        for event in until_deadline(stream, stream, self.provider_label):
             kind = _get(event, "type")
             if kind == "response.output_text.delta" and on_text is not None:
                 on_text(_get(event, "delta", ""))
