@@ -27,6 +27,9 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] | None
     raw_arguments: str
+    passed_back: dict[str, Any] | None = field(default=None, compare=False)
+    """Fields the provider added to the call and wants to see again in the next request
+    (Gemini's `extra_content` with its thought signature: without it, the follow-up is refused)."""
 
 
 def parse_tool_arguments(raw: str) -> dict[str, Any] | None:

@@ -56,6 +56,30 @@ def describe_body(body: Any) -> str:
     return str(body)[:300] if body else ""
 
 
+REQUEST_FAULTS = (
+    "invalid_request",
+    "authentication",
+    "permission",
+    "not_found",
+    "billing",
+    "context_length",
+    "too_large",
+)
+"""Error types and codes that say the request itself was wrong: sending it again will not help."""
+
+
+def stream_error_is_transient(body: dict[str, Any]) -> bool:
+    """Whether an error sent inside a stream is worth a retry, from its type or code."""
+    inner = body.get("error", body)
+    if not isinstance(inner, dict):
+        return True
+    code = inner.get("code")
+    if isinstance(code, int):
+        return code in RETRYABLE_STATUS or code >= 500
+    named = f"{inner.get('type') or ''} {code or ''}"
+    return not any(fault in named for fault in REQUEST_FAULTS)
+
+
 def on_this_machine(host: str | None) -> bool:
     if host == "localhost":
         return True
@@ -94,10 +118,19 @@ def to_model_error(exc: BaseException, provider: str, endpoint: str | None = Non
         return exc
     where = f" at {endpoint}" if endpoint else ""
     status = getattr(exc, "status_code", None)
+    body = getattr(exc, "body", None)
+    if (status is None or status < 400) and isinstance(body, dict):
+        # An error event inside a 200 stream (Anthropic's overloaded_error, OpenRouter's
+        # upstream failure): the HTTP status says nothing; the error's own type does.
+        return ModelError(
+            f"{provider}{where} reported an error in the middle of its answer: "
+            f"{describe_body(body) or exc}",
+            retryable=stream_error_is_transient(body),
+        )
     if isinstance(status, int):
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
-        detail = describe_body(getattr(exc, "body", None)) or str(exc)
+        detail = describe_body(body) or str(exc)
         hint = {401: " (check the API key)", 404: " (check the model name and base URL)"}
         return ModelError(
             f"{provider}{where} returned HTTP {status}: {detail}{hint.get(status, '')}",

@@ -35,6 +35,7 @@ def message_to_wire(message: Message) -> dict[str, Any]:
                     "id": call.id,
                     "type": "function",
                     "function": {"name": call.name, "arguments": call.raw_arguments},
+                    **(call.passed_back or {}),
                 }
                 for call in message.tool_calls
             ],
@@ -64,11 +65,36 @@ def usage_from_wire(usage: Any) -> Usage:
     )
 
 
+PASSED_BACK_FIELDS = ("extra_content",)
+"""Tool-call fields a server adds and expects back; anything else unknown is not echoed (OpenAI
+refuses a request with fields it does not know)."""
+
+
+def passed_back_of(call: Any) -> dict[str, Any] | None:
+    extra = getattr(call, "model_extra", None) or {}
+    kept = {key: extra[key] for key in PASSED_BACK_FIELDS if extra.get(key) is not None}
+    return kept or None
+
+
 @dataclass
 class _PartialCall:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    passed_back: dict[str, Any] | None = None
+
+
+def _slot_of(fragment: Any, calls: dict[int, _PartialCall]) -> int:
+    """Which call a streamed fragment belongs to. OpenAI numbers them (`index`); Gemini's
+    OpenAI-compatible endpoint and some proxies do not, so a fragment with a new id starts the
+    next call and one without continues the last."""
+    index = getattr(fragment, "index", None)
+    if isinstance(index, int):
+        return index
+    last = max(calls, default=-1)
+    if last < 0 or (fragment.id and fragment.id != calls[last].id):
+        return last + 1
+    return last
 
 
 @dataclass
@@ -132,6 +158,7 @@ class OpenAIChatModel:
                 name=call.function.name,
                 arguments=parse_tool_arguments(call.function.arguments or ""),
                 raw_arguments=call.function.arguments or "",
+                passed_back=passed_back_of(call),
             )
             for call in (wire.tool_calls or [])
         )
@@ -165,8 +192,9 @@ class OpenAIChatModel:
                     if on_text is not None:
                         on_text(delta.content)
                 for fragment in (delta.tool_calls or []) if delta is not None else []:
-                    partial = calls.setdefault(fragment.index, _PartialCall())
+                    partial = calls.setdefault(_slot_of(fragment, calls), _PartialCall())
                     partial.id = fragment.id or partial.id
+                    partial.passed_back = passed_back_of(fragment) or partial.passed_back
                     if fragment.function is not None:
                         partial.name = fragment.function.name or partial.name
                         partial.arguments.append(fragment.function.arguments or "")
@@ -182,6 +210,7 @@ class OpenAIChatModel:
                 name=p.name,
                 arguments=parse_tool_arguments("".join(p.arguments)),
                 raw_arguments="".join(p.arguments),
+                passed_back=p.passed_back,
             )
             for index, p in sorted(calls.items())
         )

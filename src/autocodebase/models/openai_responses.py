@@ -161,7 +161,9 @@ class OpenAIResponsesModel:
             kind = _get(event, "type")
             if kind == "response.output_text.delta" and on_text is not None:
                 on_text(_get(event, "delta", ""))
-            elif kind == "response.completed":
+            elif kind in ("response.completed", "response.incomplete"):
+                # Incomplete (cut at max_output_tokens, or filtered) is an answer too: its
+                # status is the stop reason the loop acts on, not a fault to retry.
                 return response_from_wire(_get(event, "response"), self.model_id)
             elif kind in ("response.failed", "error"):
                 detail = _get(_get(_get(event, "response"), "error"), "message") or _get(
