@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from autocodebase.agent.guards import CONTEXT_OVERFLOW
 from autocodebase.config import ProviderConfig, Settings
 from autocodebase.models.base import Message, Model, ModelError, Response, ToolSpec
 from autocodebase.models.faults import stream_error_is_transient
@@ -183,3 +184,80 @@ def test_an_error_inside_a_stream_is_retried_only_when_sending_again_can_help(
     body: dict[str, Any], transient: bool
 ) -> None:
     assert stream_error_is_transient(body) is transient
+
+
+RECORDED = FIXTURES / "recorded" / "llamacpp"
+
+
+def recorded(name: str, status: int = 200) -> Fault:
+    path = RECORDED / name
+    return Fault(raw=path.read_text(), raw_type=CONTENT_TYPES[path.suffix], raw_status=status)
+
+
+def llamacpp(server: MockModelServer, stream: bool) -> Model:
+    settings = Settings(
+        stream=stream,
+        providers={"llama": ProviderConfig(f"{server.url}/v1", None, "chat")},
+        request_timeout_s=10,
+    )
+    return build_model("llama/smollm2", settings)
+
+
+@pytest.mark.parametrize("name", ["chat_forced_tool.json", "chat_forced_tool_stream.sse"])
+def test_a_real_local_models_tool_call_is_understood(name: str) -> None:
+    """Streamed, llama.cpp repeats index, id and name on every fragment; whole, it adds the
+    legacy `function_call` and leaves out `index`."""
+    with MockModelServer([recorded(name)]) as server:
+        answer = llamacpp(server, name.endswith(".sse")).complete(
+            [Message("user", "Read README.md.")], [READ]
+        )
+    (call,) = answer.message.tool_calls
+    assert call.name == "read_file" and isinstance((call.arguments or {}).get("path"), str)
+    assert call.id.startswith("call__0_read_file")
+    assert answer.stop_reason == "tool_calls"
+
+
+@pytest.mark.parametrize("name", ["chat_text_stream.sse", "chat_tools.json"])
+def test_a_real_local_models_text_is_understood(name: str) -> None:
+    with MockModelServer([recorded(name)]) as server:
+        answer = llamacpp(server, name.endswith(".sse")).complete(
+            [Message("user", "Hello?")], [READ]
+        )
+    assert answer.message.content.strip() and not answer.message.tool_calls
+    assert answer.stop_reason in ("stop", "length")
+
+
+def test_a_server_that_refuses_null_content_gets_an_empty_string() -> None:
+    """llama.cpp answers a tool-call message with `content: null` with HTTP 500 (its pydantic
+    model wants a string): every run that called a tool failed at its next step."""
+    script = [
+        recorded("chat_forced_tool.json"),
+        recorded("chat_after_tool_result_null_content.json", 500),
+        recorded("chat_after_tool_result.json"),
+        recorded("chat_after_tool_result.json"),
+    ]
+    with MockModelServer(script) as server:
+        model = llamacpp(server, False)
+        history = [Message("user", "Read README.md.")]
+        first = model.complete(history, [READ]).message
+        call = first.tool_calls[0]
+        history += [first, Message("tool", "# README", tool_call_id=call.id, name=call.name)]
+        assert model.complete(history, [READ]).message.content
+        model.complete(history, [READ])  # the server's spelling is kept from then on
+    sent = [r.body["messages"][1].get("content", "absent") for r in server.requests[1:]]
+    assert sent == [None, "", ""]
+
+
+def test_an_empty_stream_over_the_window_is_asked_again_and_reported_as_such() -> None:
+    """Over its context window, llama.cpp's server sends an empty 200 stream (only its log says
+    why); asked without streaming it answers 400 context_length_exceeded, which the loop
+    compacts on, instead of retrying a 'cut stream' six times."""
+    script = [
+        recorded("chat_over_context_stream.sse"),  # 0 bytes, as recorded
+        recorded("chat_over_context.json", 400),
+    ]
+    with MockModelServer(script) as server, pytest.raises(ModelError) as raised:
+        llamacpp(server, True).complete([Message("user", "x" * 40_000)], [READ])
+    assert not raised.value.retryable
+    assert CONTEXT_OVERFLOW.search(str(raised.value)), str(raised.value)
+    assert [bool(r.body.get("stream")) for r in server.requests] == [True, False]

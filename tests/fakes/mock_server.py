@@ -47,6 +47,8 @@ class Fault:
     """A 200 answer with this body as it is (invalid JSON, an HTML page, a broken SSE line),
     sent as `raw_type`."""
     raw_type: str = "application/json"
+    raw_status: int = 200
+    """With `raw`: the HTTP status to send it with (a recorded 400 or 500)."""
     trickle_s: float = 0.0
     """With `then`, streamed: wait this long before each event (a slow local model that keeps
     sending, a token every few seconds)."""
@@ -196,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(item, Fault):
             if item.raw is not None:
                 data = item.raw.encode()
-                self.send_response(200)
+                self.send_response(item.raw_status)
                 self.send_header("Content-Type", item.raw_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

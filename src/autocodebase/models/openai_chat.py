@@ -3,6 +3,7 @@ llama.cpp, LM Studio, OpenRouter), streaming or not, through the official SDK.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,14 +23,16 @@ from autocodebase.models.deadline import request_timeout, until_deadline
 from autocodebase.models.faults import api_object, provider_faults
 
 
-def message_to_wire(message: Message) -> dict[str, Any]:
-    """One neutral message as a Chat Completions message."""
+def message_to_wire(message: Message, no_text: str | None = None) -> dict[str, Any]:
+    """One neutral message as a Chat Completions message. `no_text` is the `content` of a
+    tool-call message without text: null, as the spec has it, or "" for servers that refuse
+    null (llama.cpp's, Ollama's)."""
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     if message.role == "assistant" and message.tool_calls:
         return {
             "role": "assistant",
-            "content": message.content or None,
+            "content": message.content or no_text,
             "tool_calls": [
                 {
                     "id": call.id,
@@ -63,6 +66,19 @@ def usage_from_wire(usage: Any) -> Usage:
         output_tokens=getattr(usage, "completion_tokens", 0) or 0,
         cached_input_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
     )
+
+
+REFUSED_NULL_CONTENT = re.compile(
+    r"content\W.{0,120}(valid string|<nil>|expected a string|must be a string|non-empty)",
+    re.IGNORECASE | re.DOTALL,
+)
+"""How servers word refusing the `content` of a tool-call message without text: llama.cpp
+("Input should be a valid string"), Ollama ("invalid message content type: <nil>"), Bedrock
+("text content blocks must be non-empty")."""
+
+
+def _has_bare_call(messages: Sequence[Message]) -> bool:
+    return any(m.role == "assistant" and m.tool_calls and not m.content for m in messages)
 
 
 PASSED_BACK_FIELDS = ("extra_content",)
@@ -109,6 +125,9 @@ class OpenAIChatModel:
     timeout: float = 600.0
     max_output_tokens: int | None = None
     provider_label: str = "openai"
+    no_text: str | None = None
+    """The `content` of a tool-call message without text (see `message_to_wire`); switched
+    when the server refuses it."""
     _client: Any = field(default=None, repr=False)
 
     @property
@@ -131,9 +150,22 @@ class OpenAIChatModel:
         tools: Sequence[ToolSpec],
         on_text: TextSink | None = None,
     ) -> Response:
+        try:
+            return self._complete(messages, tools, on_text)
+        except ModelError as error:
+            if not REFUSED_NULL_CONTENT.search(str(error)) or not _has_bare_call(messages):
+                raise
+            # This server wants the other spelling of "no text" next to tool calls: use it
+            # from now on.
+            self.no_text = "" if self.no_text is None else None
+            return self._complete(messages, tools, on_text)
+
+    def _complete(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], on_text: TextSink | None
+    ) -> Response:
         request: dict[str, Any] = {
             "model": self.model_id,
-            "messages": [message_to_wire(m) for m in messages],
+            "messages": [message_to_wire(m, self.no_text) for m in messages],
         }
         if tools:
             request["tools"] = [tool_to_wire(t) for t in tools]
@@ -142,10 +174,13 @@ class OpenAIChatModel:
         with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
-            answer = self._sdk().chat.completions.create(
-                **request, timeout=request_timeout(self.timeout)
-            )
-            return self._parse(api_object(answer, self.provider_label))
+            return self._complete_whole(request)
+
+    def _complete_whole(self, request: dict[str, Any]) -> Response:
+        answer = self._sdk().chat.completions.create(
+            **request, timeout=request_timeout(self.timeout)
+        )
+        return self._parse(api_object(answer, self.provider_label))
 
     def _parse(self, completion: Any) -> Response:
         if not completion.choices:
@@ -181,7 +216,9 @@ class OpenAIChatModel:
         finish: str | None = None
         usage = Usage()
         model = self.model_id
+        received = False
         for chunk in until_deadline(stream, stream, self.provider_label):
+            received = True
             model = chunk.model or model
             if chunk.usage is not None:
                 usage = usage_from_wire(chunk.usage)
@@ -199,6 +236,10 @@ class OpenAIChatModel:
                         partial.name = fragment.function.name or partial.name
                         partial.arguments.append(fragment.function.arguments or "")
                 finish = choice.finish_reason or finish
+        if not received:
+            # An empty 200 stream is how llama.cpp's server answers a request over its context
+            # window; asked without streaming, it says so (HTTP 400), and the loop can compact.
+            return self._complete_whole(request)
         if finish is None:
             raise ModelError(
                 f"{self.provider_label} stream ended before the response was complete",
