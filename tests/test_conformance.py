@@ -20,6 +20,7 @@ from autocodebase.agent.guards import CONTEXT_OVERFLOW
 from autocodebase.config import ProviderConfig, Settings
 from autocodebase.models.base import Message, Model, ModelError, Response, ToolSpec
 from autocodebase.models.faults import stream_error_is_transient
+from autocodebase.models.openai_chat import OpenAIChatModel
 from autocodebase.models.registry import build_model
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
 
@@ -227,17 +228,23 @@ def test_a_real_local_models_text_is_understood(name: str) -> None:
     assert answer.stop_reason in ("stop", "length")
 
 
-def test_a_server_that_refuses_null_content_gets_an_empty_string() -> None:
+@pytest.mark.parametrize("start", [None, ""], ids=["hosted-default", "local-default"])
+def test_a_server_that_refuses_null_content_gets_an_empty_string(start: str | None) -> None:
     """llama.cpp answers a tool-call message with `content: null` with HTTP 500 (its pydantic
-    model wants a string): every run that called a tool failed at its next step."""
+    model wants a string): every run that called a tool failed at its next step. A server on
+    this machine gets "" from the start; elsewhere the spec's null, switched once refused."""
     script = [
         recorded("chat_forced_tool.json"),
         recorded("chat_after_tool_result_null_content.json", 500),
         recorded("chat_after_tool_result.json"),
         recorded("chat_after_tool_result.json"),
     ]
+    if start == "":
+        del script[1]
     with MockModelServer(script) as server:
         model = llamacpp(server, False)
+        assert isinstance(model, OpenAIChatModel) and model.no_text == ""
+        model.no_text = start
         history = [Message("user", "Read README.md.")]
         first = model.complete(history, [READ]).message
         call = first.tool_calls[0]
@@ -245,7 +252,7 @@ def test_a_server_that_refuses_null_content_gets_an_empty_string() -> None:
         assert model.complete(history, [READ]).message.content
         model.complete(history, [READ])  # the server's spelling is kept from then on
     sent = [r.body["messages"][1].get("content", "absent") for r in server.requests[1:]]
-    assert sent == [None, "", ""]
+    assert sent == ([None, "", ""] if start is None else ["", ""])
 
 
 def test_an_empty_stream_over_the_window_is_asked_again_and_reported_as_such() -> None:

@@ -10,7 +10,14 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
-from autocodebase.agent.headless import CUT_NUDGE, EMPTY_NUDGE, NUDGE, awaits_answer
+from autocodebase.agent.headless import (
+    CUT_NUDGE,
+    EMPTY_NUDGE,
+    NUDGE,
+    awaits_answer,
+    written_call,
+    written_call_nudge,
+)
 from autocodebase.events import Outcome
 from autocodebase.models.base import Message, ToolCall
 
@@ -52,13 +59,19 @@ def unique_call_ids(message: Message, conversation: list[Message], step: int) ->
     return dataclasses.replace(message, tool_calls=tuple(calls))
 
 
-def stall_of(reply: Message, stop_reason: str, headless: bool) -> tuple[str, str] | None:
+def stall_of(
+    reply: Message, stop_reason: str, headless: bool, tools: tuple[str, ...] = ()
+) -> tuple[str, str] | None:
     """Why a reply without a tool call is not the end of the task, with the nudge for it:
-    cut at the output limit, empty, or (headless) a question or an announcement."""
+    cut at the output limit, empty, a call or patch written as text, or (headless) a question
+    or an announcement."""
     if stop_reason in CUT_STOPS:
         return "cut", CUT_NUDGE
     if not reply.content.strip():
         return "empty", EMPTY_NUDGE
+    shown = written_call(reply.content, tools)
+    if shown is not None:
+        return "written", written_call_nudge(shown)
     if headless and awaits_answer(reply.content) is not None:
         return "waits", NUDGE
     return None
@@ -74,6 +87,8 @@ def stalled_again(kind: str, text: str) -> tuple[Outcome, str]:
         )
     if kind == "cut":
         return "failed", "the model's replies were cut at its output limit twice"
+    if kind == "written":
+        return "failed", "the model wrote tool calls as text twice instead of making them"
     return "failed", "the model sent empty replies twice"
 
 

@@ -65,3 +65,30 @@ def _last_sentences(text: str, count: int = 2) -> str:
         return ""
     sentences = re.split(r"(?<=[.!?])\s+", stripped)
     return " ".join(sentences[-count:])
+
+
+_WRITTEN_CALL = re.compile(
+    r"^\*\*\* Begin Patch|<tool_call>|<function[=_ ]|\bfunctions\.(\w+)|"
+    r'\{\s*"(?:name|tool)"\s*:\s*"(\w+)"\s*,\s*"(?:arguments|parameters|input)"',
+    re.MULTILINE,
+)
+
+
+def written_call(text: str, tools: tuple[str, ...]) -> str | None:
+    """What in `text` is a tool call or patch written out instead of made (small local models
+    do this, and so do models whose chat template has no tool syntax): acb acts only on calls
+    made through the API, so it would be silently ignored."""
+    for match in _WRITTEN_CALL.finditer(text):
+        named = match.group(1) or match.group(2)
+        if named is None or named in tools:
+            return match.group(0).strip()[:60]
+    return None
+
+
+def written_call_nudge(shown: str) -> str:
+    return (
+        f"[acb: your reply has a tool call written as text ({shown!r}). Nothing was run or "
+        "changed: acb acts only on tool calls made with the tool-calling interface. Make the "
+        "call that way (apply_patch for edits), or, if the task is done, reply with a report "
+        "and no call.]"
+    )

@@ -337,7 +337,8 @@ class Agent:
             if reply.tool_calls:
                 nudged.clear()  # it went back to work: a later stall gets its own nudge
             else:
-                stall = stall_of(reply, self._last_stop, self.headless)
+                tools = tuple(spec.name for spec in self.toolbox.specs)
+                stall = stall_of(reply, self._last_stop, self.headless, tools)
                 if stall is not None and stall[0] not in nudged:
                     nudged.add(stall[0])
                     self.messages.append(Message("user", stall[1]))

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from autocodebase.models.base import (
     Message,
@@ -20,7 +21,7 @@ from autocodebase.models.base import (
 )
 from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
 from autocodebase.models.deadline import request_timeout, until_deadline
-from autocodebase.models.faults import api_object, provider_faults
+from autocodebase.models.faults import api_object, on_this_machine, provider_faults
 
 
 def message_to_wire(message: Message, no_text: str | None = None) -> dict[str, Any]:
@@ -134,6 +135,12 @@ class OpenAIChatModel:
     def endpoint(self) -> str:
         """Where requests go: the configured base URL, or the SDK's own default."""
         return self.base_url or OPENAI_ENDPOINT
+
+    def __post_init__(self) -> None:
+        # The servers that refuse null (llama.cpp's, Ollama's, LM Studio's) run on this
+        # machine: start them on "", and spare each run one refused request.
+        if self.base_url and on_this_machine(urlsplit(self.base_url).hostname):
+            self.no_text = ""
 
     def warm_up(self) -> None:
         """Import the SDK and build the client ahead of the first request."""
