@@ -13,11 +13,12 @@ system-deps:
 
 $(STAMP): pyproject.toml
 	@echo "creating $(VENV) and installing acb with its dependencies: model clients (openai, anthropic),"
-	@echo "tree-sitter grammars, the review analysers (ruff, bandit, semgrep, ...), deploy validators"
-	@echo "and the test tools (pytest, mypy, ...): about 1 GB, a minute or two the first time"
+	@echo "tree-sitter grammars, the review analysers (ruff, bandit, semgrep, ...), deploy validators,"
+	@echo "the evaluation engines (swebench, ray) and the test tools (pytest, mypy, ...): about 2 GB,"
+	@echo "a few minutes the first time"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,semgrep,deploy]'
+	$(BIN)/python -m pip install -q -e '.[dev,semgrep,deploy,eval]'
 	@touch $(STAMP)
 
 demo: system-deps $(STAMP)

@@ -23,6 +23,11 @@ SUBCOMMANDS = {
     "blame": ("autocodebase.cli.blame_cmd", "blame", "Which acb run wrote each line of a file"),
     "chat": ("autocodebase.cli.chat", "chat", "Talk with the repository (what a bare `acb` does)"),
     "doctor": ("autocodebase.cli.doctor_cmd", "doctor", "Check that acb can run here, with fixes"),
+    "eval": (
+        "autocodebase.cli.eval_cmd",
+        "eval_command",
+        "Evaluate on SWE-bench, graded officially",
+    ),
     "map": (
         "autocodebase.cli.map_cmd",
         "map_command",

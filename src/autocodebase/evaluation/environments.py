@@ -1,0 +1,290 @@
+"""The Python environment an instance's tests need, built on this machine from the specs.
+
+SWE-bench runs each instance in a Docker image with a conda environment. Where there is no Docker
+(this machine), each (repository, version) gets a venv on the Python the spec names (pyenv's, or
+`pythonX.Y` on PATH) with the spec's packages from the package index, built once and cached. Each
+instance then gets a thin venv of its own inside its checkout, which sees the cached one's
+packages through a `.pth` file: the spec's install step (`pip install -e .`) goes there, so two
+instances of one version can run at once without installing over each other.
+
+Builds run in the sandbox with the network on (installing an sdist runs its setup.py) and write
+only the environment's own folder and the pip cache. An environment that cannot be built is
+reported as such, never as an unresolved instance.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autocodebase.errors import AcbError
+from autocodebase.evaluation.instances import Instance
+from autocodebase.sandbox.environment import command_environment
+from autocodebase.sandbox.policy import Limits, SandboxPolicy
+from autocodebase.sandbox.run import run_command
+from autocodebase.sandbox.visibility import HIDDEN_TREES
+
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+OVERLAY = ".acb-env"
+"""The instance's own venv, inside its checkout (excluded from git): what the agent's sandboxed
+commands and the grading script activate."""
+ALWAYS = ("setuptools<70", "wheel")
+"""Editable installs run without build isolation (no network then), so the build backend must be
+in the environment already. setuptools 70 dropped what many older setup.py files use."""
+BUILD_TIMEOUT_S = 1800
+
+
+class EnvironmentUnavailable(AcbError):
+    """The environment could not be built here; the instance is reported as an environment
+    error, not as unresolved."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    kind: str
+    """`venv` (built here from the specs); `docker` images are not used on this machine."""
+    base: Path
+    """The cached venv with the spec's packages."""
+    python: str
+    spec: dict[str, Any]
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.base.name} (Python {self.python})"
+
+
+def spec_for(instance: Instance) -> dict[str, Any]:
+    """The instance's own `environment`, else SWE-bench's spec for its repository and version."""
+    if instance.environment is not None:
+        return instance.environment
+    from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS  # lazy: 1.3 s
+
+    spec = MAP_REPO_VERSION_TO_SPECS.get(instance.repo, {}).get(instance.version)
+    if spec is None:
+        raise EnvironmentUnavailable(
+            f"SWE-bench has no spec for {instance.repo} {instance.version!r}, and the instance "
+            "states no 'environment'"
+        )
+    return dict(spec)
+
+
+def find_python(version: str) -> Path:
+    """The newest interpreter of `version` (e.g. "3.9") on this machine."""
+    if PYENV_VERSIONS.is_dir():
+        candidates = [
+            p
+            for p in PYENV_VERSIONS.iterdir()
+            if re.fullmatch(rf"{re.escape(version)}\.\d+", p.name)
+        ]
+        for found in sorted(candidates, key=lambda p: int(p.name.rsplit(".", 1)[1]), reverse=True):
+            if (found / "bin" / "python").exists():
+                return found / "bin" / "python"
+    on_path = shutil.which(f"python{version}")
+    if on_path:
+        return Path(on_path)
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return Path(sys.executable).resolve()
+    raise EnvironmentUnavailable(f"no Python {version} on this machine (pyenv install {version})")
+
+
+def requirements_of(spec: dict[str, Any], instance: Instance, checkout: Path) -> list[str]:
+    """Package requirements: the spec's pinned pip packages, its conda package names, and the
+    repository's requirements file when the spec points there (read from the checkout: no
+    network)."""
+    wanted = [str(p) for p in spec.get("pip_packages", [])]
+    packages = str(spec.get("packages", "") or "")
+    if packages == "requirements.txt":
+        wanted += _requirement_lines(instance, checkout)
+    elif packages == "environment.yml":
+        raise EnvironmentUnavailable(f"{instance.repo} {instance.version} needs conda")
+    elif packages:
+        wanted += packages.split()
+    named = {_name(w) for w in wanted}
+    # Editable installs here build without isolation (there is no network then), so what the
+    # project's build backend needs must be in the environment already.
+    build = [r for r in [*ALWAYS, *_build_requirements(checkout)] if _name(r) not in named]
+    return list(dict.fromkeys(build)) + wanted
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _build_requirements(checkout: Path) -> list[str]:
+    import tomllib
+
+    try:
+        declared = tomllib.loads((checkout / "pyproject.toml").read_text())
+    except (OSError, ValueError):
+        return []
+    requires = declared.get("build-system", {}).get("requires", [])
+    return [str(r) for r in requires if isinstance(r, str)]
+
+
+def _requirement_lines(instance: Instance, checkout: Path) -> list[str]:
+    from swebench.harness.constants import MAP_REPO_TO_REQS_PATHS
+
+    for relative in MAP_REPO_TO_REQS_PATHS.get(instance.repo, ["requirements.txt"]):
+        path = checkout / relative
+        if path.is_file():
+            lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+            return [line for line in lines if line and not line.startswith(("-e", "-r", "-c"))]
+    raise EnvironmentUnavailable(f"{instance.repo}: no requirements file in the checkout")
+
+
+def visible_in_sandbox(path: Path) -> bool:
+    """Whether sandboxed commands can see `path` (homes and /run are hidden from them)."""
+    resolved = path.resolve()
+    return not any(resolved.is_relative_to(tree) for tree in HIDDEN_TREES)
+
+
+def default_cache() -> Path:
+    """Outside every home, so that the agent's sandboxed commands can read the environments
+    (`private_cache` makes sure nobody else owns or can write it)."""
+    shared = f"/var/tmp/acb-eval-{os.getuid()}"  # noqa: S108 - checked by private_cache
+    return Path(os.environ.get("ACB_EVAL_CACHE") or shared)
+
+
+def private_cache(cache: Path) -> Path:
+    """`cache`, created owner-only; refused when someone else owns it or may write to it (in a
+    shared /var/tmp, another user could have planted environments there)."""
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = cache.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise EnvironmentUnavailable(
+            f"{cache} is not private to you (owner uid {info.st_uid}, mode "
+            f"{oct(info.st_mode & 0o777)}): choose another folder with ACB_EVAL_CACHE"
+        )
+    return cache
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One builder per environment on this machine (workers and Ray tasks alike)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sandboxed(command: str, workspace: Path, cache: Path, network: bool, timeout_s: int) -> str:
+    policy = SandboxPolicy(
+        mode="workspace-write",
+        network=network,
+        writable_roots=(cache / "pip",),
+        limits=Limits(timeout_s=timeout_s, output_bytes=4000, memory_mb=0),
+    )
+    env = {**command_environment(), "PIP_CACHE_DIR": str(cache / "pip"), "HOME": "/tmp"}  # noqa: S108 - the sandbox's own /tmp
+    outcome = run_command(policy, command, workspace, env)
+    if outcome.exit_code != 0:
+        raise EnvironmentUnavailable(
+            f"{command.split(' -m ')[-1][:80]} failed ({outcome.refused or outcome.exit_code}): "
+            f"{outcome.output.strip()[-600:]}"
+        )
+    return outcome.output
+
+
+def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
+    """The cached venv for the instance's (repository, version), built if missing."""
+    if not visible_in_sandbox(cache):
+        raise EnvironmentUnavailable(
+            f"the environment cache {cache} is under a home or /run, which sandboxed commands "
+            "cannot see: set ACB_EVAL_CACHE to a folder such as /var/tmp/acb-eval"
+        )
+    spec = spec_for(instance)
+    python_version = str(spec.get("python", f"{sys.version_info.major}.{sys.version_info.minor}"))
+    requirements = requirements_of(spec, instance, checkout)
+    key = hashlib.sha256(json.dumps([python_version, requirements]).encode()).hexdigest()[:12]
+    base = cache / "envs" / f"{instance.repo.replace('/', '__')}-{instance.version}-{key}"
+    environment = Environment("venv", base, python_version, spec)
+    marker = base / ".acb-env.json"
+    if marker.is_file():
+        return environment
+    with _locked(base.with_suffix(".lock")):
+        if marker.is_file():  # another worker built it while we waited
+            return environment
+        python = find_python(python_version)
+        shutil.rmtree(base, ignore_errors=True)
+        started = time.monotonic()
+        subprocess.run([str(python), "-m", "venv", str(base)], check=True, capture_output=True)
+        (cache / "pip").mkdir(parents=True, exist_ok=True)
+        quoted = " ".join(f"'{r}'" for r in requirements)
+        _sandboxed(
+            f"{base}/bin/python -m pip install --disable-pip-version-check -q {quoted}",
+            base,
+            cache,
+            network=True,
+            timeout_s=BUILD_TIMEOUT_S,
+        )
+        built = {"python": str(python), "requirements": requirements, "seconds": 0.0}
+        built["seconds"] = round(time.monotonic() - started, 1)
+        marker.write_text(json.dumps(built, indent=2))
+    return environment
+
+
+def site_packages(venv: Path) -> Path:
+    found = sorted(venv.glob("lib/python*/site-packages"))
+    if not found:
+        raise EnvironmentUnavailable(f"{venv} has no site-packages")
+    return found[0]
+
+
+def make_overlay(environment: Environment, checkout: Path) -> Path:
+    """The instance's own venv inside `checkout`, seeing the cached packages, kept out of git."""
+    overlay = checkout / OVERLAY
+    python = environment.base / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "venv", "--without-pip", str(overlay)], check=True, capture_output=True
+    )
+    (site_packages(overlay) / "acb-base-env.pth").write_text(f"{site_packages(environment.base)}\n")
+    _lend_scripts(environment.base, overlay)
+    # Installs into the overlay need no network: no index, no isolated build environment.
+    (overlay / "pip.conf").write_text("[global]\nno-index = true\nno-build-isolation = false\n")
+    exclude = checkout / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    with exclude.open("a") as handle:
+        handle.write(f"\n/{OVERLAY}/\n")
+    return overlay
+
+
+def _lend_scripts(base: Path, overlay: Path) -> None:
+    """The cached venv's console scripts (pytest, ...) in the overlay, run by the overlay's
+    Python: under the base's own, they would not see the instance's editable install, and
+    without them a bare `pytest` in a spec's test command finds the host's."""
+    shebang = f"#!{base}/bin/python".encode()
+    for script in (base / "bin").iterdir():
+        target = overlay / "bin" / script.name
+        if target.exists() or script.is_symlink() or not script.is_file():
+            continue
+        content = script.read_bytes()
+        if not content.startswith(shebang):
+            continue
+        target.write_bytes(f"#!{overlay}/bin/python".encode() + content[len(shebang) :])
+        target.chmod(0o755)
+
+
+def install_checkout(environment: Environment, checkout: Path, cache: Path) -> None:
+    """The spec's pre-install and install steps, in the sandbox, network off."""
+    steps = [str(s) for s in environment.spec.get("pre_install", [])]
+    steps = [s for s in steps if not s.lstrip().startswith(("apt", "sudo"))]
+    install = environment.spec.get("install")
+    if install:
+        steps.append(str(install))
+    if steps:
+        trust = f"git config --global --add safe.directory {checkout}"  # setuptools-scm asks git
+        script = " && ".join([f"source {checkout / OVERLAY}/bin/activate", trust, *steps])
+        _sandboxed(script, checkout, cache, network=False, timeout_s=900)

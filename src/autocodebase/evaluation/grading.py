@@ -1,0 +1,186 @@
+"""Grading the official way: SWE-bench's own eval script, log parser and report, run here.
+
+The script comes from the `swebench` package for the instance (reset the test files, apply the
+test patch, run the spec's test command between the START/END markers), with only its Docker
+specifics rewritten: the conda activation becomes the instance's venv, `/testbed` its checkout.
+It runs in the sandbox with the network off, on a fresh checkout at the base commit with the
+candidate patch applied as the harness applies it (`git apply`, then `patch --fuzz=5`). The log
+is parsed and graded by `swebench.harness.grading.get_eval_report`: FAIL_TO_PASS and
+PASS_TO_PASS, as on the leaderboard.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autocodebase.evaluation.checkouts import checkout, git
+from autocodebase.evaluation.environments import (
+    OVERLAY,
+    Environment,
+    make_overlay,
+)
+from autocodebase.evaluation.instances import Instance
+from autocodebase.sandbox.environment import command_environment
+from autocodebase.sandbox.policy import Limits, SandboxPolicy
+from autocodebase.sandbox.run import run_command
+
+APPLY_COMMANDS = (
+    "git apply --verbose",
+    "git apply --verbose --reject",
+    "patch --batch --fuzz=5 -p1 -i",
+)
+"""What the official harness tries, in its order (`swebench.harness.run_evaluation`)."""
+LOG_PARSERS = ("pytest", "django", "sympy", "seaborn", "matplotlib", "sphinx", "requests")
+
+
+@dataclass(frozen=True)
+class Grade:
+    resolved: bool
+    applied: bool
+    log: Path
+    tests_status: dict[str, Any]
+
+
+def register_own_environment(instance: Instance) -> None:
+    """Let SWE-bench's functions grade an instance that states its own environment: its spec,
+    language and log parser go into the package's tables under its repository's name."""
+    spec = instance.environment
+    if spec is None:
+        return
+    from swebench.harness.constants import MAP_REPO_TO_EXT, MAP_REPO_VERSION_TO_SPECS
+    from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
+    from swebench.harness.log_parsers import python as parsers
+
+    parser_name = str(spec.get("log_parser", "pytest"))
+    parser = getattr(parsers, f"parse_log_{parser_name}", None)
+    if parser is None:
+        raise ValueError(f"unknown log_parser {parser_name!r} (one of {', '.join(LOG_PARSERS)})")
+    MAP_REPO_VERSION_TO_SPECS.setdefault(instance.repo, {})[instance.version] = dict(spec)
+    MAP_REPO_TO_EXT.setdefault(instance.repo, "py")
+    MAP_REPO_TO_PARSER[instance.repo] = parser
+
+
+def test_spec_of(instance: Instance) -> Any:
+    """SWE-bench's TestSpec for the instance, with its eval script. Built from the package's
+    script makers directly: `make_test_spec` also writes the conda set-up, which fetches the
+    requirements from GitHub, and that set-up is not used here."""
+    from swebench.harness.constants import MAP_REPO_TO_EXT, MAP_REPO_VERSION_TO_SPECS
+    from swebench.harness.test_spec.create_scripts import make_eval_script_list
+    from swebench.harness.test_spec.test_spec import TestSpec
+
+    register_own_environment(instance)
+    specs = MAP_REPO_VERSION_TO_SPECS[instance.repo][instance.version]
+    record = {**instance.raw, "version": instance.version}
+    eval_script = make_eval_script_list(
+        record, specs, "testbed", "/testbed", instance.base_commit, instance.test_patch
+    )
+    return TestSpec(
+        instance_id=instance.instance_id,
+        repo=instance.repo,
+        version=instance.version,
+        repo_script_list=[],
+        eval_script_list=eval_script,
+        env_script_list=[],
+        arch="x86_64",
+        FAIL_TO_PASS=list(instance.fail_to_pass),
+        PASS_TO_PASS=list(instance.pass_to_pass),
+        language=MAP_REPO_TO_EXT[instance.repo],
+        docker_specs={},
+        namespace=None,
+    )
+
+
+def test_files_of(instance: Instance) -> list[str]:
+    from swebench.harness.utils import get_modified_files
+
+    return list(get_modified_files(instance.test_patch))
+
+
+def local_eval_script(lines: list[str], worktree: Path) -> str:
+    """The official eval script with its Docker specifics made local."""
+    local = ["#!/bin/bash", "set -uxo pipefail"]
+    for line in lines:
+        if line.startswith("git apply"):  # the test patch: leave its text alone
+            local.append(line)
+            continue
+        if line == "source /opt/miniconda3/bin/activate":
+            continue
+        if line.startswith("conda activate"):
+            local.append(f"source {worktree / OVERLAY}/bin/activate")
+            continue
+        local.append(line.replace("/testbed", str(worktree)))
+    return "\n".join(local) + "\n"
+
+
+def _apply(worktree: Path, patch: str) -> bool:
+    patch_file = worktree / ".git" / "acb-candidate.patch"
+    patch_file.write_text(patch)
+    for command in APPLY_COMMANDS:
+        done = subprocess.run(
+            [*command.split(), str(patch_file)], cwd=worktree, capture_output=True, text=True
+        )
+        if done.returncode == 0:
+            return True
+        subprocess.run(["git", "checkout", "--", "."], cwd=worktree, capture_output=True)
+        subprocess.run(["git", "clean", "-fdq", "-e", OVERLAY], cwd=worktree, capture_output=True)
+    return False
+
+
+def grade(
+    instance: Instance,
+    patch: str,
+    environment: Environment,
+    source: Path,
+    workdir: Path,
+    timeout_s: int,
+) -> Grade:
+    """Apply `patch` to a fresh checkout and run the official evaluation on it."""
+    from swebench.harness.grading import get_eval_report
+
+    worktree = checkout(source, instance.base_commit, workdir / "grading")
+    log = workdir / "eval.log"
+    spec = test_spec_of(instance)
+    prediction = {
+        "instance_id": instance.instance_id,
+        "model_name_or_path": "acb",
+        "model_patch": patch,
+    }
+    if not patch.strip():
+        log.write_text("empty patch: nothing to evaluate\n")
+        return Grade(False, False, log, {})
+    if not _apply(worktree, patch):
+        log.write_text(">>>>> Patch Apply Failed\n")
+        return Grade(False, False, log, {})
+    # The script starts by resetting the test files (`git checkout BASE FILES`), which the
+    # sandbox's read-only .git refuses: the same command, here, so that a candidate's edits
+    # to those files do not survive into the grading.
+    git(worktree, "checkout", instance.base_commit, *test_files_of(instance), check=False)
+    make_overlay(environment, worktree)
+    script = worktree / OVERLAY / "eval.sh"  # the sandbox does not show .git to commands
+    script.write_text(local_eval_script(spec.eval_script_list, worktree))
+    policy = SandboxPolicy(
+        mode="workspace-write",
+        network=False,
+        limits=Limits(
+            timeout_s=timeout_s,
+            output_bytes=48 * 1024 * 1024,
+            kill_after_output_bytes=96 * 1024 * 1024,
+            memory_mb=0,
+        ),
+    )
+    env = {**command_environment(), "HOME": "/tmp", "PIP_NO_INDEX": "1"}  # noqa: S108 - the sandbox's own /tmp
+    outcome = run_command(policy, f"bash {script}", worktree, env)
+    log.write_text(outcome.output)
+    if outcome.exit_code is None and outcome.refused:
+        raise RuntimeError(f"evaluation not run: {outcome.refused}")
+    report = get_eval_report(spec, prediction, str(log), include_tests_status=True)
+    result = report[instance.instance_id]
+    return Grade(
+        bool(result["resolved"]),
+        bool(result["patch_successfully_applied"]),
+        log,
+        result.get("tests_status", {}),
+    )
