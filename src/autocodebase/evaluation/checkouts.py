@@ -8,12 +8,12 @@ the source's objects (`git clone --shared`), so a sympy checkout costs its worki
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from autocodebase.errors import AcbError
+from autocodebase.vcs.git import GitError
+from autocodebase.vcs.git import git as vcs_git
 
 GIT_QUIET = {
     "GIT_TERMINAL_PROMPT": "0",
@@ -29,18 +29,14 @@ class CheckoutFailed(AcbError):
     """The repository or its base commit could not be had."""
 
 
-def git(cwd: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    done = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **GIT_QUIET},
-    )
-    if check and done.returncode != 0:
-        raise CheckoutFailed(f"git {' '.join(args[:2])} failed: {done.stderr.strip()[-300:]}")
-    return done.stdout
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """`git ARGS` in `cwd` through acb's one git helper (nothing the repository names runs:
+    no hooks, filters or fsmonitor), with a fixed identity for the agent's commits."""
+    try:
+        output = vcs_git(cwd, *args, env=GIT_QUIET, check=check)
+    except GitError as exc:
+        raise CheckoutFailed(f"{exc} (in {cwd})") from exc
+    return output.decode("utf-8", "replace")
 
 
 def local_source(repo: str, repos_dir: Path | None) -> Path | None:
@@ -66,38 +62,35 @@ def source_for(repo: str, repos_dir: Path | None, cache: Path) -> Path:
         partial = mirror.with_name(mirror.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         url = f"https://github.com/{repo}.git"
-        done = subprocess.run(
-            ["git", "clone", "--quiet", "--mirror", url, str(partial)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **GIT_QUIET},
-        )
-        if done.returncode != 0:
+        try:
+            git(mirror.parent, "clone", "--quiet", "--mirror", url, str(partial))
+        except CheckoutFailed as exc:
             where = f" (no copy under {repos_dir})" if repos_dir else " (give --repos DIR)"
-            raise CheckoutFailed(f"cannot clone {url}{where}: {done.stderr.strip()[-200:]}")
+            raise CheckoutFailed(f"cannot clone {url}{where}: {exc}") from exc
         partial.rename(mirror)
     return mirror
 
 
 def checkout(source: Path, commit: str, destination: Path) -> Path:
-    """A fresh working tree of `source` at `commit` in `destination` (replaced if present)."""
+    """A fresh working tree of `source` at `commit` in `destination` (replaced if present).
+
+    The new repository borrows the source's objects (an alternates file, what `clone --shared`
+    writes) and copies its tags (setuptools-scm versions a package from `git describe`): no
+    transport is involved, so acb's git helper, which allows none from files, can do it all."""
     shutil.rmtree(destination, ignore_errors=True)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    git(
-        destination.parent,
-        "clone",
-        "--quiet",
-        "--shared",
-        "--no-checkout",
-        str(source),
-        str(destination),
-    )
-    if not git(destination, "cat-file", "-t", commit, check=False).strip() == "commit":
+    destination.mkdir(parents=True)
+    git_dir = source if (source / "objects").is_dir() else source / ".git"
+    objects = git_dir / "objects"
+    git(destination, "init", "--quiet")
+    (destination / ".git" / "objects" / "info" / "alternates").write_text(f"{objects.resolve()}\n")
+    if git(destination, "cat-file", "-t", commit, check=False).strip() != "commit":
         raise CheckoutFailed(f"{source} has no commit {commit}")
-    git(destination, "checkout", "--quiet", "--detach", commit)
+    # --git-dir: a bare mirror is only opened when named (safe.bareRepository=explicit).
+    listing = ("for-each-ref", "--format=%(objectname) %(refname)", "refs/tags")
+    tags = git(source, f"--git-dir={git_dir}", *listing)
+    (destination / ".git" / "packed-refs").write_text(tags)
     # The agent commits its change; a branch makes that a normal history, not a detached one.
-    git(destination, "checkout", "--quiet", "-B", "acb-eval")
-    git(destination, "remote", "remove", "origin", check=False)
+    git(destination, "checkout", "--quiet", "-B", "acb-eval", commit)
     return destination
 
 

@@ -26,6 +26,7 @@ from autocodebase.evaluation.instances import Instance
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import run_command
+from autocodebase.vcs.git import git_ok
 
 APPLY_COMMANDS = (
     "git apply --verbose",
@@ -119,13 +120,16 @@ def _apply(worktree: Path, patch: str) -> bool:
     patch_file = worktree / ".git" / "acb-candidate.patch"
     patch_file.write_text(patch)
     for command in APPLY_COMMANDS:
-        done = subprocess.run(
-            [*command.split(), str(patch_file)], cwd=worktree, capture_output=True, text=True
-        )
-        if done.returncode == 0:
+        words = command.split()
+        if words[0] == "git":
+            applied = git_ok(worktree, *words[1:], str(patch_file))
+        else:
+            done = subprocess.run([*words, str(patch_file)], cwd=worktree, capture_output=True)
+            applied = done.returncode == 0
+        if applied:
             return True
-        subprocess.run(["git", "checkout", "--", "."], cwd=worktree, capture_output=True)
-        subprocess.run(["git", "clean", "-fdq", "-e", OVERLAY], cwd=worktree, capture_output=True)
+        git(worktree, "checkout", "--", ".", check=False)
+        git(worktree, "clean", "-fdq", "-e", OVERLAY, check=False)
     return False
 
 
