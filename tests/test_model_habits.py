@@ -390,3 +390,32 @@ def test_a_patch_sent_through_shell_is_applied(context: ToolContext, command: li
     assert result.data["files"][0]["path"] == "sub/n.txt"
     assert call(context, "shell", {"command": command}).output.startswith("patch applied")
     assert (context.workspace / "n.txt").read_text() == "hi\n"
+
+
+# --- Claude Code's argument names -----------------------------------------------------------
+
+
+def test_read_file_takes_claude_codes_file_path_offset_and_limit(context: ToolContext) -> None:
+    write_file(context.workspace / "m.py", "".join(f"line {n}\n" for n in range(1, 21)))
+    window = call(context, "read_file", {"file_path": "m.py", "offset": 5, "limit": 3})
+    assert not window.is_error, window.output
+    assert [line.split("\t")[1] for line in window.output.splitlines()[:3]] == [
+        "line 5",
+        "line 6",
+        "line 7",
+    ]
+    assert "line 8" not in window.output
+    head = call(context, "read_file", {"file_path": str(context.workspace / "m.py"), "limit": 2})
+    assert "line 2" in head.output and "line 3" not in head.output
+    bad = call(context, "read_file", {"file_path": "m.py", "limit": 0})
+    assert bad.is_error and "limit must be a number of lines" in bad.output
+
+
+def test_shell_takes_claude_codes_timeout_in_milliseconds_and_description(
+    context: ToolContext,
+) -> None:
+    result = call(
+        context, "shell", {"command": "sleep 20", "timeout": 1000, "description": "Wait a bit"}
+    )
+    assert result.is_error and result.data["timed_out"]
+    assert "timed out after 1s" in result.output

@@ -115,7 +115,8 @@ def test_a_claude_style_trajectory_completes_the_task(wordstats_repo: Path) -> N
     replies = [
         Reply(
             "Let me look at the module first.",
-            [("read_file", {"path": str(wordstats_repo / "wordstats/core.py")})],
+            # Claude Code's Read: file_path, offset, limit
+            [("read_file", {"file_path": str(wordstats_repo / "wordstats/core.py"), "limit": 80})],
         ),
         Reply("Now I'll add the function and a test.", [("apply_patch", {"patch": CLAUDE_DIFF})]),
         Reply("Let me run the new test.", [("run_tests", {"selector": "tests/test_longest.py"})]),

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import shlex
+from typing import Any
 
-from autocodebase.tools.base import ToolContext, ToolError, ToolResult, read_only_tool
+from autocodebase.tools.base import (
+    ToolContext,
+    ToolError,
+    ToolResult,
+    accepting,
+    read_only_tool,
+    renamed,
+)
 from autocodebase.tools.workspace import display_path, resolve_inside
 
 DEFAULT_WINDOW = 400
 MAX_LINE_CHARS = 2000
 
 
+def claude_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Claude Code's `Read{"file_path", "offset", "limit"}` (offset: the first line, limit: how
+    many) as acb's `path`, `start_line`, `end_line`."""
+    renamed(arguments, {"file_path": "path", "offset": "start_line"})
+    limit = arguments.pop("limit", None)
+    if limit is not None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ToolError("limit must be a number of lines (1 or more)")
+        if "end_line" not in arguments:
+            start = arguments.get("start_line")
+            first = start if isinstance(start, int) and not isinstance(start, bool) else 1
+            arguments["end_line"] = max(first, 1) + limit - 1
+    return arguments
+
+
+@accepting(claude_arguments)
 @read_only_tool
 def read_file(
     context: ToolContext, path: str, start_line: int | None = None, end_line: int | None = None

@@ -18,6 +18,7 @@ from autocodebase.tools.base import (
     ToolError,
     ToolResult,
     accepting,
+    renamed,
     tool_changing_files_when,
 )
 from autocodebase.tools.workspace import display_path, resolve_inside
@@ -66,11 +67,15 @@ def sent_patch(command: str) -> bool:
 
 
 def codex_arguments(context: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Codex's `shell{"command": [argv], "workdir", "timeout_ms"}` as acb's shell arguments;
+    """Codex's `shell{"command": [argv], "workdir", "timeout_ms"}` (and Claude Code's
+    `Bash{"command", "timeout", "description"}`) as acb's shell arguments;
     `workdir` is checked here (inside the workspace, an existing directory) and kept as the
     relative directory the command starts in."""
     if "command" in arguments:
         arguments["command"] = command_line(arguments["command"])
+    arguments.pop("description", None)  # Claude Code's Bash: a note for its user, not an option
+    # Codex's `timeout_ms`, and Claude Code's Bash `timeout`, both in milliseconds.
+    renamed(arguments, {"timeout": "timeout_ms"})
     if "timeout_ms" in arguments and "timeout_s" not in arguments:
         milliseconds = arguments.pop("timeout_ms")
         if not isinstance(milliseconds, int | float) or isinstance(milliseconds, bool):
