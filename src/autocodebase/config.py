@@ -219,7 +219,8 @@ class Settings:
     """Estimated tokens (characters / 4) at which a conversation is compacted; 0 turns it off."""
     stream: bool = field(default=True, metadata=setting(project=None))
     test_command: str | None = field(
-        default=None, metadata=setting(project=_describes_project, table="test.command")
+        default=None,
+        metadata=setting(project=_describes_project, env="ACB_TEST_COMMAND", table="test.command"),
     )
     """`[test] command`: how to run the tests, when detection from the project's files is wrong.
     A project may set it: it runs in the sandbox, and the repository owns its tests anyway."""

@@ -20,6 +20,11 @@ from autocodebase.errors import AcbError
 SUBCOMMANDS = {
     "exec": ("autocodebase.cli.exec_cmd", "exec_command", "Run a task headless"),
     "approvals": ("autocodebase.cli.approvals_cmd", "approvals", "List, add and revoke approvals"),
+    "batch": (
+        "autocodebase.cli.batch_cmd",
+        "batch_command",
+        "Run many tasks with acb exec at once",
+    ),
     "blame": ("autocodebase.cli.blame_cmd", "blame", "Which acb run wrote each line of a file"),
     "chat": ("autocodebase.cli.chat", "chat", "Talk with the repository (what a bare `acb` does)"),
     "doctor": ("autocodebase.cli.doctor_cmd", "doctor", "Check that acb can run here, with fixes"),

@@ -25,7 +25,7 @@ OnResult = Callable[[InstanceResult], None]
 
 def _died(record: dict[str, Any], options: Options) -> InstanceResult:
     return InstanceResult(
-        instance_id=str(record["instance_id"]),
+        instance_id=str(record.get("instance_id") or record.get("id")),
         status="error",
         model=options.model,
         error=f"the worker died {ATTEMPTS} times without a result (logs/<id>/worker.txt)",

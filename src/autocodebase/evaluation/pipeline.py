@@ -20,6 +20,7 @@ from pathlib import Path
 from autocodebase.errors import AcbError
 from autocodebase.evaluation.checkouts import CheckoutFailed, checkout, source_for
 from autocodebase.evaluation.environments import (
+    OVERLAY,
     EnvironmentUnavailable,
     build_base,
     install_checkout,
@@ -46,7 +47,10 @@ class Options:
     """Keep the checkouts after grading (for inspection)."""
     worker: tuple[str, ...] = ()
     """The command that evaluates one instance (reads it on stdin); empty: this Python's
-    `-m autocodebase.evaluation.pipeline`. A cluster whose workers keep acb elsewhere sets it."""
+    `-m autocodebase.evaluation.pipeline` (`.batch` for batch tasks). A cluster whose workers
+    keep acb elsewhere sets it."""
+    job: str = "pipeline"
+    """Which worker module handles a record: `pipeline` (SWE-bench) or `batch` (acb batch)."""
 
 
 def evaluate(instance: Instance, options: Options) -> InstanceResult:
@@ -88,12 +92,14 @@ def evaluate(instance: Instance, options: Options) -> InstanceResult:
                 environment = f"{environment}, install failed"
                 return finish("environment_error", error=str(exc))
             solution = agent_solution(
-                instance,
+                instance.problem_statement,
                 tree,
                 options.model,
                 options.timeout_s,
                 options.max_cost,
                 logs / "agent.jsonl",
+                base_commit=instance.base_commit,
+                overlay=tree / OVERLAY,
             )
         result = grade(instance, solution.patch, env, source, work, options.timeout_s)
         shutil.copy(result.log, logs / "eval.log")
@@ -120,10 +126,10 @@ def evaluate(instance: Instance, options: Options) -> InstanceResult:
 
 def run_in_child(record: dict[str, object], options: Options) -> InstanceResult | None:
     """Evaluate one instance in a child process; None when the child died without a result."""
-    instance_id = str(record["instance_id"])
+    instance_id = str(record.get("instance_id") or record.get("id"))
     payload = json.dumps({"instance": record, "options": asdict(options)})
     done = subprocess.run(
-        list(options.worker) or [sys.executable, "-m", "autocodebase.evaluation.pipeline"],
+        list(options.worker) or [sys.executable, "-m", f"autocodebase.evaluation.{options.job}"],
         input=payload,
         text=True,
         capture_output=True,
@@ -136,11 +142,17 @@ def run_in_child(record: dict[str, object], options: Options) -> InstanceResult 
     return load_result(Path(options.out), instance_id)
 
 
-def main() -> int:
-    """The child's side: read the instance and options on stdin, write the result file."""
+def read_payload() -> tuple[dict[str, object], Options]:
+    """A worker's input on stdin: its record and the run's options."""
     payload = json.load(sys.stdin)
     options = Options(**{**payload["options"], "worker": tuple(payload["options"]["worker"])})
-    instance = instance_from_record(payload["instance"], "worker input")
+    return payload["instance"], options
+
+
+def main() -> int:
+    """The child's side: read the instance and options on stdin, write the result file."""
+    record, options = read_payload()
+    instance = instance_from_record(record, "worker input")
     save_result(Path(options.out), evaluate(instance, options))
     return 0
 

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["resolved", "unresolved", "environment_error", "error"]
+Status = Literal["resolved", "unresolved", "environment_error", "error", "completed", "failed"]
+"""SWE-bench instances are resolved or unresolved once graded; batch tasks (`acb batch`, which
+have no grading) completed or failed, as their run ended."""
 
 
 @dataclass(frozen=True)

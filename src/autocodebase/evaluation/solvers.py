@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from autocodebase.evaluation.checkouts import diff_from
-from autocodebase.evaluation.environments import OVERLAY
 from autocodebase.evaluation.instances import Instance
 
 REFERENCE_MODELS = ("gold", "empty")
@@ -36,27 +35,27 @@ def reference_solution(model: str, instance: Instance) -> Solution:
 
 
 def agent_solution(
-    instance: Instance,
+    prompt: str,
     worktree: Path,
     model: str,
     timeout_s: int,
     max_cost: float | None,
     log: Path,
+    base_commit: str,
+    overlay: Path | None,
 ) -> Solution:
-    """`acb exec` on the problem statement in the instance's checkout, its venv first on PATH,
-    as a user would run it; the patch is everything it changed since the base commit."""
-    overlay = worktree / OVERLAY
-    env = {
-        **os.environ,
-        "PATH": f"{overlay / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "VIRTUAL_ENV": str(overlay),
-    }
+    """`acb exec PROMPT` in `worktree` (with the `overlay` venv first on PATH, when given), as
+    a user would run it; the patch is everything it changed since `base_commit`."""
+    env = dict(os.environ)
+    if overlay is not None:
+        env["PATH"] = f"{overlay / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(overlay)
     argv = [
         sys.executable,
         "-m",
         "autocodebase",
         "exec",
-        instance.problem_statement,
+        prompt,
         "--model",
         model,
         "--json",
@@ -76,9 +75,9 @@ def agent_solution(
                 timeout=timeout_s + 120,  # its own limit first; this one only if it hangs
             )
         except subprocess.TimeoutExpired:
-            return Solution(diff_from(worktree, instance.base_commit), "timeout", error="hung")
+            return Solution(diff_from(worktree, base_commit), "timeout", error="hung")
     finished = _run_finished(log)
-    patch = diff_from(worktree, instance.base_commit)
+    patch = diff_from(worktree, base_commit)
     usage = finished.get("usage") or {}
     return Solution(
         patch=patch,
