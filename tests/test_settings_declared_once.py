@@ -129,10 +129,12 @@ def test_each_environment_variable_overrides_its_setting(
         "ACB_MAX_STEPS": "max_steps",
         "ACB_MAX_COST": "max_cost",
         "ACB_MAX_MINUTES": "max_minutes",
+        "ACB_TEST_COMMAND": "test_command",
     }
     values = {"ACB_MODEL": ("anthropic/x", "anthropic/x"), "ACB_MAX_STEPS": ("7", 7)}
     values["ACB_MAX_COST"] = ("0.5", 0.5)
     values["ACB_MAX_MINUTES"] = ("2.5", 2.5)
+    values["ACB_TEST_COMMAND"] = ("make check", "make check")
     for variable, (raw, _) in values.items():
         monkeypatch.setenv(variable, raw)
     settings = load_settings(tmp_path)
