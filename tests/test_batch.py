@@ -30,6 +30,9 @@ def test_tasks_are_read_with_their_ids(tmp_path: Path) -> None:
     )
     with pytest.raises(UsageError, match="unique"):
         load_tasks(tasks)
+    tasks.write_text('{"id": "../../etc", "repo": "a", "prompt": "p"}\n')
+    with pytest.raises(UsageError, match="may hold only"):
+        load_tasks(tasks)
 
 
 @pytest.mark.slow

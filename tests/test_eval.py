@@ -16,7 +16,7 @@ import pytest
 from autocodebase.errors import UsageError
 from autocodebase.evaluation.executors import run_local
 from autocodebase.evaluation.grading import local_eval_script
-from autocodebase.evaluation.instances import load_instances, select
+from autocodebase.evaluation.instances import instance_from_record, load_instances, select
 from autocodebase.evaluation.pipeline import Options
 from autocodebase.evaluation.results import InstanceResult, load_results, write_reports
 from tests.eval_instances import make_calc_repository
@@ -72,6 +72,26 @@ def test_instances_are_read_and_chosen(calc: tuple[Path, Path]) -> None:
         select(instances, ["nope"])
     with pytest.raises(UsageError, match="A:B"):
         select(instances, (), "x")
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("instance_id", "../../home/victim"),
+        ("instance_id", ".."),
+        ("instance_id", "a/b"),
+        ("repo", "../etc"),
+        ("repo", "owner/../../x"),
+        ("repo", "no-slash"),
+    ],
+)
+def test_names_that_would_climb_out_of_the_output_folder_are_refused(
+    calc: tuple[Path, Path], field: str, value: str
+) -> None:
+    """`OUT/work/<id>` is deleted and re-created: a hostile dataset must not name `..`."""
+    record = json.loads(calc[1].read_text().splitlines()[0])
+    with pytest.raises(UsageError, match=r"may hold only|owner/name"):
+        instance_from_record({**record, field: value}, "dataset #1")
 
 
 def test_a_bad_dataset_is_one_line(tmp_path: Path) -> None:

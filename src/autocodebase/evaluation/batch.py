@@ -20,6 +20,7 @@ from typing import Any
 
 from autocodebase.errors import AcbError, UsageError
 from autocodebase.evaluation.checkouts import CheckoutFailed, checkout, git
+from autocodebase.evaluation.instances import checked_name
 from autocodebase.evaluation.pipeline import Options, read_payload
 from autocodebase.evaluation.results import InstanceResult, save_result
 from autocodebase.evaluation.solvers import agent_solution
@@ -42,7 +43,7 @@ def load_tasks(path: Path) -> list[dict[str, Any]]:
         if not isinstance(task, dict) or not task.get("repo") or not task.get("prompt"):
             raise UsageError(f"{path}:{number}: a task needs 'repo' and 'prompt'")
         task.setdefault("id", f"task-{number}")
-        task["id"] = str(task["id"])
+        task["id"] = checked_name(str(task["id"]), "id", f"{path}:{number}")
         tasks.append(task)
     ids = [t["id"] for t in tasks]
     if len(set(ids)) != len(ids):

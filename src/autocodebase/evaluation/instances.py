@@ -8,6 +8,7 @@ tasks, and the CI-sized tests, use the same official grading.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +46,28 @@ def _tests(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or ())
 
 
+SAFE_ID = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,199}")
+"""Ids and repository names become folder names (`OUT/work/<id>`, which is deleted and
+re-created): nothing that could climb out of the folder or hide in it."""
+
+
+def checked_name(value: str, what: str, where: str) -> str:
+    """`value` if it is safe as one path component, else a `UsageError`."""
+    if not SAFE_ID.fullmatch(value) or ".." in value:
+        raise UsageError(f"{where}: {what} {value!r} may hold only letters, digits and _.+-")
+    return value
+
+
 def instance_from_record(record: dict[str, Any], where: str) -> Instance:
     missing = [key for key in REQUIRED if not record.get(key)]
     if missing:
         raise UsageError(f"{where}: instance lacks {', '.join(missing)}")
+    checked_name(str(record["instance_id"]), "instance_id", where)
+    owner, slash, name = str(record["repo"]).partition("/")
+    if not slash:
+        raise UsageError(f"{where}: repo must be owner/name, not {record['repo']!r}")
+    checked_name(owner, "repo owner", where)
+    checked_name(name, "repo name", where)
     environment = record.get("environment")
     if environment is not None and not isinstance(environment, dict):
         raise UsageError(f"{where}: 'environment' must be an object")
