@@ -15,7 +15,7 @@ import pytest
 
 from autocodebase.errors import UsageError
 from autocodebase.evaluation.executors import run_local
-from autocodebase.evaluation.grading import local_eval_script
+from autocodebase.evaluation.grading import local_eval_script, touches_private
 from autocodebase.evaluation.instances import instance_from_record, load_instances, select
 from autocodebase.evaluation.pipeline import Options
 from autocodebase.evaluation.results import InstanceResult, load_results, write_reports
@@ -267,3 +267,18 @@ def test_acb_itself_solves_an_instance_and_is_graded(
     patch = json.loads((out / "preds.jsonl").read_text())["model_patch"]
     assert "+    return a + b" in patch and ".acb-env" not in patch
     assert (out / "logs" / "acme__calc-1" / "agent.jsonl").is_file()
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        "diff --git a/.acb-env/bin/pytest b/.acb-env/bin/pytest\nnew file mode 120000\n",
+        "--- a/.git/hooks/post-checkout\n+++ b/.git/hooks/post-checkout\n",
+        "diff --git a/src/x.py b/src/../../x.py\n",
+    ],
+)
+def test_a_candidate_patch_may_not_write_where_the_host_works(patch: str) -> None:
+    """A symlink planted at .acb-env/bin/pytest would have the host's venv set-up write our
+    script through it, outside the checkout."""
+    assert touches_private(patch) is not None
+    assert touches_private("diff --git a/src/git_tools.py b/src/git_tools.py\n") is None

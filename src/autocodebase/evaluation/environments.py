@@ -246,6 +246,9 @@ def site_packages(venv: Path) -> Path:
 def make_overlay(environment: Environment, checkout: Path) -> Path:
     """The instance's own venv inside `checkout`, seeing the cached packages, kept out of git."""
     overlay = checkout / OVERLAY
+    if overlay.is_symlink() or overlay.exists():
+        # Not ours (a candidate's patch or the checkout holds one): never written through.
+        raise EnvironmentUnavailable(f"{overlay} exists already; acb will not write into it")
     python = environment.base / "bin" / "python"
     subprocess.run(
         [str(python), "-m", "venv", "--without-pip", str(overlay)], check=True, capture_output=True

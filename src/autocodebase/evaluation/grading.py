@@ -11,9 +11,10 @@ PASS_TO_PASS, as on the leaderboard.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from autocodebase.evaluation.checkouts import checkout, git
@@ -116,6 +117,21 @@ def local_eval_script(lines: list[str], worktree: Path) -> str:
     return "\n".join(local) + "\n"
 
 
+_PATCH_PATH = re.compile(r"^(?:diff --git a/(\S+) b/(\S+)|--- (\S+)|\+\+\+ (\S+))", re.MULTILINE)
+
+
+def touches_private(patch: str) -> str | None:
+    """A path in `patch` inside `.git` or the instance's venv, which the host works in after
+    applying it (a symlink planted there would have the host write where it points)."""
+    for match in _PATCH_PATH.finditer(patch):
+        for path in filter(None, match.groups()):
+            parts = PurePosixPath(path).parts
+            inner = parts[1:] if parts[:1] in (("a",), ("b",)) else parts
+            if ".git" in inner or inner[:1] == (OVERLAY,) or ".." in inner:
+                return str(path)
+    return None
+
+
 def _apply(worktree: Path, patch: str) -> bool:
     patch_file = worktree / ".git" / "acb-candidate.patch"
     patch_file.write_text(patch)
@@ -154,6 +170,10 @@ def grade(
     }
     if not patch.strip():
         log.write_text("empty patch: nothing to evaluate\n")
+        return Grade(False, False, log, {})
+    private = touches_private(patch)
+    if private is not None:
+        log.write_text(f">>>>> Patch Apply Failed\nrefused: the patch writes {private}\n")
         return Grade(False, False, log, {})
     if not _apply(worktree, patch):
         log.write_text(">>>>> Patch Apply Failed\n")
