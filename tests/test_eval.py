@@ -113,7 +113,9 @@ def test_the_official_script_is_made_local_and_nothing_else() -> None:
     ]
     script = local_eval_script(lines, Path("/w/t"))
     assert "conda" not in script and "miniconda" not in script
-    assert "source /w/t/.acb-env/bin/activate\ncd /w/t\n" in script
+    assert "source /w/t/.acb-env/bin/activate\n" in script
+    assert 'export PATH="/w/t/.acb-env/bin:/usr/local/sbin:' in script, "no user PATH (pyenv)"
+    assert "\ncd /w/t\n" in script
     assert "safe.directory /w/t\n" in script
     assert "a/testbed/x" in script, "the test patch's text is left alone"
 
@@ -282,3 +284,30 @@ def test_a_candidate_patch_may_not_write_where_the_host_works(patch: str) -> Non
     script through it, outside the checkout."""
     assert touches_private(patch) is not None
     assert touches_private("diff --git a/src/git_tools.py b/src/git_tools.py\n") is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_an_environment_without_the_test_runner_is_not_graded_with_the_hosts(
+    calc: tuple[Path, Path], eval_cache: Path, tmp_path: Path
+) -> None:
+    """The host has pytest (pyenv's shims on PATH): before, a venv without it ran the host's,
+    on the host's packages, and a gold patch could come out resolved for the wrong reasons."""
+    record = json.loads(calc[1].read_text().splitlines()[0])
+    record["instance_id"] = "acme__calc-9"
+    record["version"] = "0.9"
+    record["environment"] = {**record["environment"], "pip_packages": []}
+    dataset = tmp_path / "no-pytest.jsonl"
+    dataset.write_text(json.dumps(record) + "\n")
+    out = tmp_path / "out"
+    where = ["--dataset", str(dataset), "--repos", str(calc[0]), "--cache", str(eval_cache)]
+    done = run_acb(
+        "eval", "swe-bench", *where, "--out", str(out), "--model", "gold", cwd=tmp_path, timeout=900
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    report = _report(out)
+    assert report["environment_error"] == ["acme__calc-9"], report
+    assert (
+        "runs pytest, which is not in the environment"
+        in report["instances"]["acme__calc-9"]["error"]
+    )

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from autocodebase.errors import AcbError
+from autocodebase.evaluation.checkouts import git
 from autocodebase.evaluation.instances import Instance
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
@@ -44,6 +46,9 @@ ALWAYS = ("setuptools<70", "wheel")
 """Editable installs run without build isolation (no network then), so the build backend must be
 in the environment already. setuptools 70 dropped what many older setup.py files use."""
 BUILD_TIMEOUT_S = 1800
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""Where an instance's commands find programs after its venv: the system's, not the user's
+(pyenv's shims would answer a missing `pytest` with the host's, on the host's packages)."""
 
 
 class EnvironmentUnavailable(AcbError):
@@ -133,14 +138,36 @@ def _build_requirements(checkout: Path) -> list[str]:
 
 
 def _requirement_lines(instance: Instance, checkout: Path) -> list[str]:
+    """The requirements file SWE-bench reads for the repository (`-r` includes followed, as
+    `swebench`'s own reader does), from the checkout. VCS requirements (`git+https://...`) are
+    left out: only the package index is reachable. None found: the spec's pinned packages and
+    the project's own dependencies (installed with it) have to do."""
     from swebench.harness.constants import MAP_REPO_TO_REQS_PATHS
 
     for relative in MAP_REPO_TO_REQS_PATHS.get(instance.repo, ["requirements.txt"]):
         path = checkout / relative
         if path.is_file():
-            lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-            return [line for line in lines if line and not line.startswith(("-e", "-r", "-c"))]
-    raise EnvironmentUnavailable(f"{instance.repo}: no requirements file in the checkout")
+            return _read_requirements(path, checkout, set())
+    return []
+
+
+def _read_requirements(path: Path, checkout: Path, seen: set[Path]) -> list[str]:
+    resolved = path.resolve()
+    if resolved in seen or not resolved.is_relative_to(checkout.resolve()):
+        return []  # a loop, or an include that leaves the checkout
+    seen.add(resolved)
+    found: list[str] = []
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            found += _read_requirements(path.parent / line.split(maxsplit=1)[1], checkout, seen)
+        elif line.startswith("-") or "://" in line or line.startswith(("git+", ".", "/")):
+            continue  # options, editable installs, local paths, VCS URLs
+        else:
+            found.append(line)
+    return found
 
 
 def visible_in_sandbox(path: Path) -> bool:
@@ -181,11 +208,18 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _sandboxed(command: str, workspace: Path, cache: Path, network: bool, timeout_s: int) -> str:
+def _sandboxed(
+    command: str,
+    workspace: Path,
+    cache: Path,
+    network: bool,
+    timeout_s: int = BUILD_TIMEOUT_S,
+    writable: tuple[Path, ...] = (),
+) -> str:
     policy = SandboxPolicy(
         mode="workspace-write",
         network=network,
-        writable_roots=(cache / "pip",),
+        writable_roots=(cache / "pip", *writable),
         limits=Limits(timeout_s=timeout_s, output_bytes=4000, memory_mb=0),
     )
     env = {**command_environment(), "PIP_CACHE_DIR": str(cache / "pip"), "HOME": "/tmp"}  # noqa: S108 - the sandbox's own /tmp
@@ -214,7 +248,7 @@ def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
     marker = base / ".acb-env.json"
     if marker.is_file():
         return environment
-    with _locked(base.with_suffix(".lock")):
+    with _locked(base.parent / f"{base.name}.lock"):
         if marker.is_file():  # another worker built it while we waited
             return environment
         python = find_python(python_version)
@@ -222,18 +256,52 @@ def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
         started = time.monotonic()
         subprocess.run([str(python), "-m", "venv", str(base)], check=True, capture_output=True)
         (cache / "pip").mkdir(parents=True, exist_ok=True)
-        quoted = " ".join(f"'{r}'" for r in requirements)
-        _sandboxed(
-            f"{base}/bin/python -m pip install --disable-pip-version-check -q {quoted}",
-            base,
-            cache,
-            network=True,
-            timeout_s=BUILD_TIMEOUT_S,
-        )
+        pip = f"{base}/bin/python -m pip install --disable-pip-version-check -q"
+        # --upgrade: the setuptools a venv comes with (58 on 3.9) satisfies "setuptools<70"
+        # but is too old for today's setuptools-scm.
+        quoted = " ".join(shlex.quote(r) for r in requirements)
+        _sandboxed(f"{pip} --upgrade {quoted}", base, cache, network=True)
+        _install_dependencies(environment, checkout, cache)
         built = {"python": str(python), "requirements": requirements, "seconds": 0.0}
         built["seconds"] = round(time.monotonic() - started, 1)
         marker.write_text(json.dumps(built, indent=2))
     return environment
+
+
+UNINSTALL_EDITABLE = (
+    "import json, subprocess, sys; "
+    "listed = subprocess.run([sys.executable, '-m', 'pip', 'list', '--editable', "
+    "'--format=json'], capture_output=True, text=True).stdout; "
+    "names = [d['name'] for d in json.loads(listed or '[]')]; "
+    "names and subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '-q', '-y', *names])"
+)
+
+
+def _install_dependencies(environment: Environment, checkout: Path, cache: Path) -> None:
+    """What the project itself requires, into the cached venv: SWE-bench's image build runs the
+    spec's install step with the network, which brings the dependencies no spec pins (sphinx's
+    sphinxcontrib-*, pylint's dill). The project's own editable install is removed again:
+    each instance installs its own checkout, offline, into its overlay."""
+    steps = _install_steps(environment.spec)
+    if not steps:
+        return
+    base = environment.base
+    trust = f"git config --global --add safe.directory {checkout}"
+    script = " && ".join([f"source {base}/bin/activate", trust, *steps])
+    _sandboxed(script, checkout, cache, network=True, writable=(base,))
+    _sandboxed(f"{base}/bin/python -c {shlex.quote(UNINSTALL_EDITABLE)}", base, cache, True)
+    # Leave the checkout as it was (pre-install edits, build folders): the agent starts there.
+    git(checkout, "checkout", "--quiet", "--", ".")
+    git(checkout, "clean", "-fdxq")
+
+
+def _install_steps(spec: dict[str, Any]) -> list[str]:
+    """The spec's pre-install steps (those that need no root) and its install step."""
+    steps = [str(s) for s in spec.get("pre_install", [])]
+    steps = [s for s in steps if not s.lstrip().startswith(("apt", "sudo"))]
+    if spec.get("install"):
+        steps.append(str(spec["install"]))
+    return steps
 
 
 def site_packages(venv: Path) -> Path:
@@ -281,12 +349,9 @@ def _lend_scripts(base: Path, overlay: Path) -> None:
 
 
 def install_checkout(environment: Environment, checkout: Path, cache: Path) -> None:
-    """The spec's pre-install and install steps, in the sandbox, network off."""
-    steps = [str(s) for s in environment.spec.get("pre_install", [])]
-    steps = [s for s in steps if not s.lstrip().startswith(("apt", "sudo"))]
-    install = environment.spec.get("install")
-    if install:
-        steps.append(str(install))
+    """The spec's pre-install and install steps, in the sandbox, network off; a failure is
+    an environment error (graded without it, the tests would import another copy)."""
+    steps = _install_steps(environment.spec)
     if steps:
         trust = f"git config --global --add safe.directory {checkout}"  # setuptools-scm asks git
         script = " && ".join([f"source {checkout / OVERLAY}/bin/activate", trust, *steps])

@@ -12,6 +12,8 @@ PASS_TO_PASS, as on the leaderboard.
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,7 +22,10 @@ from typing import Any
 from autocodebase.evaluation.checkouts import checkout, git
 from autocodebase.evaluation.environments import (
     OVERLAY,
+    SYSTEM_PATH,
     Environment,
+    EnvironmentUnavailable,
+    install_checkout,
     make_overlay,
 )
 from autocodebase.evaluation.instances import Instance
@@ -95,6 +100,23 @@ def test_spec_of(instance: Instance) -> Any:
     )
 
 
+def missing_test_runner(instance: Instance, worktree: Path) -> str | None:
+    """The program the spec's test command starts, when neither the instance's venv nor the
+    system has it."""
+    from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS
+
+    command = MAP_REPO_VERSION_TO_SPECS[instance.repo][instance.version]["test_cmd"]
+    if isinstance(command, list):
+        command = command[-1]
+    words = [w for w in shlex.split(str(command)) if not re.match(r"^\w+=", w)]
+    runner = words[0] if words else None
+    if runner is None or "/" in runner:
+        return None  # a script of the repository's own (bin/test, ./tests/runtests.py)
+    if (worktree / OVERLAY / "bin" / runner).exists() or shutil.which(runner, path=SYSTEM_PATH):
+        return None
+    return runner
+
+
 def test_files_of(instance: Instance) -> list[str]:
     from swebench.harness.utils import get_modified_files
 
@@ -111,7 +133,10 @@ def local_eval_script(lines: list[str], worktree: Path) -> str:
         if line == "source /opt/miniconda3/bin/activate":
             continue
         if line.startswith("conda activate"):
+            # Only the instance's venv and the system's programs: a bare `pytest` the venv
+            # lacks must fail, not run the host's (pyenv's shims) on the host's packages.
             local.append(f"source {worktree / OVERLAY}/bin/activate")
+            local.append(f'export PATH="{worktree / OVERLAY}/bin:{SYSTEM_PATH}"')
             continue
         local.append(line.replace("/testbed", str(worktree)))
     return "\n".join(local) + "\n"
@@ -156,8 +181,10 @@ def grade(
     source: Path,
     workdir: Path,
     timeout_s: int,
+    cache: Path,
 ) -> Grade:
-    """Apply `patch` to a fresh checkout and run the official evaluation on it."""
+    """Apply `patch` to a fresh checkout and run the official evaluation on it; an
+    `EnvironmentUnavailable` when the checkout cannot be installed or tested there."""
     from swebench.harness.grading import get_eval_report
 
     worktree = checkout(source, instance.base_commit, workdir / "grading")
@@ -183,6 +210,14 @@ def grade(
     # to those files do not survive into the grading.
     git(worktree, "checkout", instance.base_commit, *test_files_of(instance), check=False)
     make_overlay(environment, worktree)
+    # Installed first, apart: a failed install is an environment error. Graded anyway, the
+    # tests would import whatever copy of the project they find, and could pass.
+    install_checkout(environment, worktree, cache)
+    missing = missing_test_runner(instance, worktree)
+    if missing is not None:
+        raise EnvironmentUnavailable(
+            f"the spec's test command runs {missing}, which is not in the environment"
+        )
     script = worktree / OVERLAY / "eval.sh"  # the sandbox does not show .git to commands
     script.write_text(local_eval_script(spec.eval_script_list, worktree))
     policy = SandboxPolicy(

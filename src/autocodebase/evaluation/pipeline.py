@@ -101,7 +101,11 @@ def evaluate(instance: Instance, options: Options) -> InstanceResult:
                 base_commit=instance.base_commit,
                 overlay=tree / OVERLAY,
             )
-        result = grade(instance, solution.patch, env, source, work, options.timeout_s)
+        try:
+            result = grade(instance, solution.patch, env, source, work, options.timeout_s, cache)
+        except EnvironmentUnavailable as exc:
+            environment = f"{environment}, not testable"
+            return finish("environment_error", patch=solution.patch, error=str(exc))
         shutil.copy(result.log, logs / "eval.log")
         return finish(
             "resolved" if result.resolved else "unresolved",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from autocodebase.evaluation.checkouts import diff_from
+from autocodebase.evaluation.environments import SYSTEM_PATH
 from autocodebase.evaluation.instances import Instance
 
 REFERENCE_MODELS = ("gold", "empty")
@@ -48,7 +49,7 @@ def agent_solution(
     a user would run it; the patch is everything it changed since `base_commit`."""
     env = dict(os.environ)
     if overlay is not None:
-        env["PATH"] = f"{overlay / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        env["PATH"] = f"{overlay / 'bin'}{os.pathsep}{SYSTEM_PATH}"
         env["VIRTUAL_ENV"] = str(overlay)
     argv = [
         sys.executable,
