@@ -15,10 +15,11 @@ import pytest
 
 from autocodebase.errors import UsageError
 from autocodebase.evaluation.executors import run_local
-from autocodebase.evaluation.grading import local_eval_script, touches_private
+from autocodebase.evaluation.grading import apply_candidate, local_eval_script, touches_private
 from autocodebase.evaluation.instances import instance_from_record, load_instances, select
 from autocodebase.evaluation.pipeline import Options
 from autocodebase.evaluation.results import InstanceResult, load_results, write_reports
+from tests.conftest import git
 from tests.eval_instances import make_calc_repository
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
 from tests.helpers import run_acb
@@ -311,3 +312,29 @@ def test_an_environment_without_the_test_runner_is_not_graded_with_the_hosts(
         "runs pytest, which is not in the environment"
         in report["instances"]["acme__calc-9"]["error"]
     )
+
+
+QUOTED_GIT_CONFIG = r"""diff --git "a/\056git/config" "b/\056git/config"
+--- "a/\056git/config"
++++ "b/\056git/config"
+@@ -1,1 +1,2 @@
+ [core]
++	worktree = /tmp
+"""
+
+
+def test_a_patch_naming_git_config_in_quotes_cannot_rewrite_it(tmp_path: Path) -> None:
+    """GNU patch decodes C-quoted names that the path check did not: applied on the host, it
+    rewrote .git/config (core.worktree), and the host's git then wrote and deleted files
+    wherever that pointed. The apply commands now run in the sandbox, .git read-only."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-qm", "a")
+    config = (repo / ".git" / "config").read_text()
+    assert touches_private(QUOTED_GIT_CONFIG) is None, "the check alone misses it"
+    assert not apply_candidate(repo, QUOTED_GIT_CONFIG, 30)
+    assert (repo / ".git" / "config").read_text() == config
+    assert not (repo / ".acb-env").exists()

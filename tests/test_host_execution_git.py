@@ -10,6 +10,7 @@ creates a marker file: the marker must never appear.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -403,3 +404,27 @@ def test_a_run_that_creates_repositories_says_so_and_commits_none(
     assert not [p for p in committed if p.startswith(("vendor/", "store.git/"))]
     assert "160000" not in git(repo, "ls-files", "-s")
     assert not marker.exists()
+
+
+def test_git_is_never_taken_from_a_folder_sandboxed_commands_may_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A virtualenv activated inside the workspace puts `.venv/bin` first on PATH; a `git` the
+    model plants there ran on the host for every checkpoint (found by attacking `acb eval`,
+    whose instances run with their venv first on PATH)."""
+    from autocodebase.programs import distrust
+    from autocodebase.vcs.git import git_program
+
+    workspace = tmp_path / "ws"
+    planted = workspace / ".venv" / "bin"
+    planted.mkdir(parents=True)
+    witness = tmp_path / "ran-on-host"
+    fake = planted / "git"
+    fake.write_text(f'#!/bin/sh\ntouch {witness}\nexec /usr/bin/git "$@"\n')
+    fake.chmod(0o755)
+    git(tmp_path, "init", "-q", str(workspace / "repo"))
+    monkeypatch.setenv("PATH", f"{planted}:{os.environ['PATH']}")
+    distrust(workspace)
+    assert git_program() != str(fake)
+    acb_git(workspace / "repo", "status")
+    assert not witness.exists()

@@ -242,7 +242,10 @@ def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
     spec = spec_for(instance)
     python_version = str(spec.get("python", f"{sys.version_info.major}.{sys.version_info.minor}"))
     requirements = requirements_of(spec, instance, checkout)
-    key = hashlib.sha256(json.dumps([python_version, requirements]).encode()).hexdigest()[:12]
+    # The whole spec is in the key: an instance stating its own install commands never shares
+    # (or poisons) the venv of one whose commands differ.
+    stated = json.dumps([python_version, requirements, spec], sort_keys=True, default=str)
+    key = hashlib.sha256(stated.encode()).hexdigest()[:12]
     base = cache / "envs" / f"{instance.repo.replace('/', '__')}-{instance.version}-{key}"
     environment = Environment("venv", base, python_version, spec)
     marker = base / ".acb-env.json"
@@ -317,7 +320,9 @@ def make_overlay(environment: Environment, checkout: Path) -> Path:
     if overlay.is_symlink() or overlay.exists():
         # Not ours (a candidate's patch or the checkout holds one): never written through.
         raise EnvironmentUnavailable(f"{overlay} exists already; acb will not write into it")
-    python = environment.base / "bin" / "python"
+    # The interpreter found on this machine, never the cached venv's `bin/python`: the build's
+    # sandboxed install step could write that, and this runs on the host.
+    python = find_python(environment.python)
     subprocess.run(
         [str(python), "-m", "venv", "--without-pip", str(overlay)], check=True, capture_output=True
     )
@@ -348,11 +353,13 @@ def _lend_scripts(base: Path, overlay: Path) -> None:
         target.chmod(0o755)
 
 
-def install_checkout(environment: Environment, checkout: Path, cache: Path) -> None:
+def install_checkout(
+    environment: Environment, checkout: Path, cache: Path, timeout_s: int = 900
+) -> None:
     """The spec's pre-install and install steps, in the sandbox, network off; a failure is
     an environment error (graded without it, the tests would import another copy)."""
     steps = _install_steps(environment.spec)
     if steps:
         trust = f"git config --global --add safe.directory {checkout}"  # setuptools-scm asks git
         script = " && ".join([f"source {checkout / OVERLAY}/bin/activate", trust, *steps])
-        _sandboxed(script, checkout, cache, network=False, timeout_s=900)
+        _sandboxed(script, checkout, cache, network=False, timeout_s=min(timeout_s, 900))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,7 +31,6 @@ from autocodebase.evaluation.instances import Instance
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import run_command
-from autocodebase.vcs.git import git_ok
 
 APPLY_COMMANDS = (
     "git apply --verbose",
@@ -157,21 +155,27 @@ def touches_private(patch: str) -> str | None:
     return None
 
 
-def _apply(worktree: Path, patch: str) -> bool:
-    patch_file = worktree / ".git" / "acb-candidate.patch"
+def apply_candidate(worktree: Path, patch: str, timeout_s: int) -> bool:
+    """The harness's apply commands, in the sandbox: there `.git` is read-only, so a patch that
+    names it however it is spelled (GNU patch decodes C-quoted names) cannot rewrite the
+    repository's config, which the host's git would then obey."""
+    patch_file = worktree / OVERLAY / "candidate.patch"
+    patch_file.parent.mkdir()
     patch_file.write_text(patch)
-    for command in APPLY_COMMANDS:
-        words = command.split()
-        if words[0] == "git":
-            applied = git_ok(worktree, *words[1:], str(patch_file))
-        else:
-            done = subprocess.run([*words, str(patch_file)], cwd=worktree, capture_output=True)
-            applied = done.returncode == 0
-        if applied:
-            return True
-        git(worktree, "checkout", "--", ".", check=False)
-        git(worktree, "clean", "-fdq", "-e", OVERLAY, check=False)
-    return False
+    policy = SandboxPolicy(
+        mode="workspace-write", network=False, limits=Limits(timeout_s=timeout_s)
+    )
+    env = {**command_environment(), "HOME": "/tmp"}  # noqa: S108 - the sandbox's own /tmp
+    try:
+        for command in APPLY_COMMANDS:
+            outcome = run_command(policy, f"{command} {patch_file}", worktree, env)
+            if outcome.exit_code == 0:
+                return True
+            git(worktree, "checkout", "--", ".", check=False)
+            git(worktree, "clean", "-fdq", "-e", OVERLAY, check=False)
+        return False
+    finally:
+        shutil.rmtree(patch_file.parent, ignore_errors=True)
 
 
 def grade(
@@ -202,17 +206,17 @@ def grade(
     if private is not None:
         log.write_text(f">>>>> Patch Apply Failed\nrefused: the patch writes {private}\n")
         return Grade(False, False, log, {})
-    if not _apply(worktree, patch):
+    if not apply_candidate(worktree, patch, timeout_s):
         log.write_text(">>>>> Patch Apply Failed\n")
         return Grade(False, False, log, {})
     # The script starts by resetting the test files (`git checkout BASE FILES`), which the
     # sandbox's read-only .git refuses: the same command, here, so that a candidate's edits
     # to those files do not survive into the grading.
-    git(worktree, "checkout", instance.base_commit, *test_files_of(instance), check=False)
+    git(worktree, "checkout", instance.base_commit, "--", *test_files_of(instance), check=False)
     make_overlay(environment, worktree)
     # Installed first, apart: a failed install is an environment error. Graded anyway, the
     # tests would import whatever copy of the project they find, and could pass.
-    install_checkout(environment, worktree, cache)
+    install_checkout(environment, worktree, cache, timeout_s)
     missing = missing_test_runner(instance, worktree)
     if missing is not None:
         raise EnvironmentUnavailable(

@@ -68,6 +68,8 @@ def instance_from_record(record: dict[str, Any], where: str) -> Instance:
         raise UsageError(f"{where}: repo must be owner/name, not {record['repo']!r}")
     checked_name(owner, "repo owner", where)
     checked_name(name, "repo name", where)
+    if record.get("version"):
+        checked_name(str(record["version"]), "version", where)  # part of a folder name
     environment = record.get("environment")
     if environment is not None and not isinstance(environment, dict):
         raise UsageError(f"{where}: 'environment' must be an object")

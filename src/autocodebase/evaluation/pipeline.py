@@ -87,7 +87,7 @@ def evaluate(instance: Instance, options: Options) -> InstanceResult:
         else:
             make_overlay(env, tree)
             try:
-                install_checkout(env, tree, cache)
+                install_checkout(env, tree, cache, options.timeout_s)
             except EnvironmentUnavailable as exc:
                 environment = f"{environment}, install failed"
                 return finish("environment_error", error=str(exc))

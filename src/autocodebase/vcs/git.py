@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from autocodebase.errors import AcbError
+from autocodebase.programs import which
 from autocodebase.vcs.diff import NEW_PREFIX, OLD_PREFIX
 
 PLAIN = ("-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.quotepath=off")
@@ -134,7 +135,7 @@ def _config_env(base: Mapping[str, str], pairs: list[tuple[str, str]]) -> dict[s
 def _filter_drivers(root: Path, env: Mapping[str, str]) -> list[str]:
     """Names of the filter drivers any config file defines (reading config runs nothing)."""
     done = subprocess.run(
-        ["git", "config", "--null", "--name-only", "--get-regexp", FILTER_KEYS],
+        [git_program(), "config", "--null", "--name-only", "--get-regexp", FILTER_KEYS],
         cwd=root,
         env=env,
         capture_output=True,
@@ -171,7 +172,14 @@ def git_invocation(
     ]
     full_env = {**base, **_config_env(base, [*NEUTRAL_CONFIG, *DIFF_FORMAT_CONFIG, *blanks])}
     command = [*args[:1], *NO_DRIVERS.get(args[0], ()), *args[1:]] if args else []
-    return ["git", "--no-pager", *PLAIN, *command], full_env
+    return [git_program(), "--no-pager", *PLAIN, *command], full_env
+
+
+def git_program() -> str:
+    """git as found on the host PATH without the folders sandboxed commands may write (a
+    workspace, a virtualenv activated inside it): a `git` planted there would run on the
+    host, with the user's environment."""
+    return which("git") or "git"
 
 
 def _run(
