@@ -99,3 +99,10 @@ bench-real: system-deps $(STAMP)
 		done; fi; \
 	$(BIN)/python bench/real/run.py --repos $$repos --envs $(BENCH_CACHE)/real-envs \
 		--json $(BENCH_CACHE)/bench-real.json --write
+
+# The evaluation harness checked with gold (issue 19): acb eval swe-bench over the instances of
+# bench/eval/lite-32.txt, with 2 and 1 local workers and on Ray. EVAL_REPOS=DIR uses clones or
+# bare mirrors already there; without it, acb eval clones what it needs into its cache.
+.PHONY: bench-eval
+bench-eval: system-deps $(STAMP)
+	$(BIN)/python bench/eval/run.py $(if $(EVAL_REPOS),--repos $(EVAL_REPOS),--repos $(BENCH_CACHE)/lite-repos) --write
