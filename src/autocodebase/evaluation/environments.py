@@ -103,23 +103,36 @@ def find_python(version: str) -> Path:
     raise EnvironmentUnavailable(f"no Python {version} on this machine (pyenv install {version})")
 
 
-def requirements_of(spec: dict[str, Any], instance: Instance, checkout: Path) -> list[str]:
-    """Package requirements: the spec's pinned pip packages, its conda package names, and the
-    repository's requirements file when the spec points there (read from the checkout: no
-    network)."""
-    wanted = [str(p) for p in spec.get("pip_packages", [])]
+def requirements_of(spec: dict[str, Any], instance: Instance, checkout: Path) -> list[list[str]]:
+    """Package requirements, in the groups installed one after the other: what the build
+    backend needs, the repository's requirements file when the spec points there (read from the
+    checkout: no network) or the spec's conda package names, then the spec's pinned pip
+    packages."""
+    pinned = [str(p) for p in spec.get("pip_packages", [])]
     packages = str(spec.get("packages", "") or "")
+    from_file: list[str] = []
     if packages == "requirements.txt":
-        wanted += _requirement_lines(instance, checkout)
+        from_file = _requirement_lines(instance, checkout)
     elif packages == "environment.yml":
         raise EnvironmentUnavailable(f"{instance.repo} {instance.version} needs conda")
     elif packages:
-        wanted += packages.split()
-    named = {_name(w) for w in wanted}
+        from_file = packages.split()
+    named = {_name(w) for w in [*from_file, *pinned]}
     # Editable installs here build without isolation (there is no network then), so what the
     # project's build backend needs must be in the environment already.
     build = [r for r in [*ALWAYS, *_build_requirements(checkout)] if _name(r) not in named]
-    return list(dict.fromkeys(build)) + wanted
+    return [g for g in (list(dict.fromkeys(build)), from_file, pinned) if g]
+
+
+DECLARATIONS = ("setup.py", "setup.cfg", "pyproject.toml")
+"""Where a Python project declares its dependencies."""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _name(requirement: str) -> str:
@@ -244,7 +257,10 @@ def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
     requirements = requirements_of(spec, instance, checkout)
     # The whole spec is in the key: an instance stating its own install commands never shares
     # (or poisons) the venv of one whose commands differ.
-    stated = json.dumps([python_version, requirements, spec], sort_keys=True, default=str)
+    # So is what the checkout declares it depends on: the venv gets the project's own
+    # dependencies, and each instance installs its checkout into it offline.
+    declared = [_read(checkout / name) for name in DECLARATIONS]
+    stated = json.dumps([python_version, requirements, spec, declared], sort_keys=True, default=str)
     key = hashlib.sha256(stated.encode()).hexdigest()[:12]
     base = cache / "envs" / f"{instance.repo.replace('/', '__')}-{instance.version}-{key}"
     environment = Environment("venv", base, python_version, spec)
@@ -262,22 +278,31 @@ def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
         pip = f"{base}/bin/python -m pip install --disable-pip-version-check -q"
         # --upgrade: the setuptools a venv comes with (58 on 3.9) satisfies "setuptools<70"
         # but is too old for today's setuptools-scm.
-        quoted = " ".join(shlex.quote(r) for r in requirements)
-        _sandboxed(f"{pip} --upgrade {quoted}", base, cache, network=True)
+        # In SWE-bench's order, one pip call each: the requirements file, then the spec's pins,
+        # which win where the two disagree (flask 2.3's docs.txt pins another MarkupSafe).
+        for group in requirements:
+            quoted = " ".join(shlex.quote(r) for r in group)
+            _sandboxed(f"{pip} --upgrade {quoted}", base, cache, network=True)
         _install_dependencies(environment, checkout, cache)
-        built = {"python": str(python), "requirements": requirements, "seconds": 0.0}
+        built: dict[str, Any] = {"python": str(python), "requirements": requirements}
         built["seconds"] = round(time.monotonic() - started, 1)
         marker.write_text(json.dumps(built, indent=2))
     return environment
 
 
-UNINSTALL_EDITABLE = (
-    "import json, subprocess, sys; "
-    "listed = subprocess.run([sys.executable, '-m', 'pip', 'list', '--editable', "
-    "'--format=json'], capture_output=True, text=True).stdout; "
-    "names = [d['name'] for d in json.loads(listed or '[]')]; "
-    "names and subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '-q', '-y', *names])"
+UNINSTALL_LOCAL = (
+    "import json, subprocess, sys\n"
+    "from importlib import metadata\n"
+    "names = []\n"
+    "for dist in metadata.distributions():\n"
+    "    url = json.loads(dist.read_text('direct_url.json') or '{}').get('url', '')\n"
+    "    if url.startswith('file:'):\n"
+    "        names.append(dist.metadata['Name'])\n"
+    "if names:\n"
+    "    subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '-q', '-y', *names])\n"
 )
+"""Removes what was installed from a local folder (the project, editable or not): each
+instance installs its own checkout, and a copy of another commit must not answer for it."""
 
 
 def _install_dependencies(environment: Environment, checkout: Path, cache: Path) -> None:
@@ -292,7 +317,7 @@ def _install_dependencies(environment: Environment, checkout: Path, cache: Path)
     trust = f"git config --global --add safe.directory {checkout}"
     script = " && ".join([f"source {base}/bin/activate", trust, *steps])
     _sandboxed(script, checkout, cache, network=True, writable=(base,))
-    _sandboxed(f"{base}/bin/python -c {shlex.quote(UNINSTALL_EDITABLE)}", base, cache, True)
+    _sandboxed(f"{base}/bin/python -c {shlex.quote(UNINSTALL_LOCAL)}", base, cache, True)
     # Leave the checkout as it was (pre-install edits, build folders): the agent starts there.
     git(checkout, "checkout", "--quiet", "--", ".")
     git(checkout, "clean", "-fdxq")
