@@ -36,6 +36,7 @@ def test_tasks_are_read_with_their_ids(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
 @pytest.mark.timeout(600)
 @pytest.mark.usefixtures("isolated_home")
 def test_each_task_is_a_run_in_its_own_checkout(wordstats_repo: Path, tmp_path: Path) -> None:

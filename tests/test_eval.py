@@ -145,6 +145,7 @@ def test_reports_and_predictions_in_the_official_format(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
 @pytest.mark.timeout(900)  # a first venv build fetches packages from the index
 @pytest.mark.parametrize("model,resolved", [("gold", 2), ("empty", 0)])
 def test_gold_resolves_every_buildable_instance_and_empty_none(
@@ -173,6 +174,7 @@ def test_gold_resolves_every_buildable_instance_and_empty_none(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
 @pytest.mark.timeout(900)  # a first venv build fetches packages from the index
 def test_a_rerun_skips_what_is_done(
     calc: tuple[Path, Path], eval_cache: Path, tmp_path: Path
@@ -191,6 +193,7 @@ def test_a_rerun_skips_what_is_done(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
 @pytest.mark.timeout(900)  # a first venv build fetches packages from the index
 def test_a_worker_that_dies_is_retried(
     calc: tuple[Path, Path], eval_cache: Path, tmp_path: Path
@@ -218,6 +221,7 @@ def test_a_worker_that_dies_is_retried(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
 @pytest.mark.timeout(900)  # a first venv build fetches packages from the index
 def test_ray_gives_the_local_pools_results(
     calc: tuple[Path, Path], eval_cache: Path, tmp_path: Path
@@ -243,6 +247,7 @@ FIX_ADD = """*** Begin Patch
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
 @pytest.mark.timeout(900)
 def test_acb_itself_solves_an_instance_and_is_graded(
     calc: tuple[Path, Path], eval_cache: Path, tmp_path: Path
@@ -288,6 +293,7 @@ def test_a_candidate_patch_may_not_write_where_the_host_works(patch: str) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
 @pytest.mark.timeout(900)
 def test_an_environment_without_the_test_runner_is_not_graded_with_the_hosts(
     calc: tuple[Path, Path], eval_cache: Path, tmp_path: Path

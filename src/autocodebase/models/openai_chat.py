@@ -101,6 +101,11 @@ class _PartialCall:
     passed_back: dict[str, Any] | None = None
 
 
+def _is_event_stream(stream: Any) -> bool:
+    headers = getattr(getattr(stream, "response", None), "headers", None) or {}
+    return "text/event-stream" in str(headers.get("content-type", ""))
+
+
 def _slot_of(fragment: Any, calls: dict[int, _PartialCall]) -> int:
     """Which call a streamed fragment belongs to. OpenAI numbers them (`index`); Gemini's
     OpenAI-compatible endpoint and some proxies do not, so a fragment with a new id starts the
@@ -243,9 +248,10 @@ class OpenAIChatModel:
                         partial.name = fragment.function.name or partial.name
                         partial.arguments.append(fragment.function.arguments or "")
                 finish = choice.finish_reason or finish
-        if not received:
+        if not received and _is_event_stream(stream):
             # An empty 200 stream is how llama.cpp's server answers a request over its context
             # window; asked without streaming, it says so (HTTP 400), and the loop can compact.
+            # (A body that is no stream at all, an HTML page, is a garbled answer: retried.)
             return self._complete_whole(request)
         if finish is None:
             raise ModelError(
