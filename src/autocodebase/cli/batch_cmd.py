@@ -13,15 +13,14 @@ from pathlib import Path
 
 import click
 
+from autocodebase.cli.options import executor_options
 from autocodebase.errors import UsageError
 
 
 @click.command("batch")
 @click.argument("tasks", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--model", "-m", required=True, help="PROVIDER/NAME, as for acb exec.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256))
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--ray-address", metavar="ADDR", help="A Ray cluster (default: start one here).")
+@executor_options
 @click.option(
     "--out",
     default="acb-batch",
@@ -51,12 +50,10 @@ def batch_command(
     """Run each task of TASKS (JSON lines: repo, ref, prompt, test_command) with `acb exec`."""
     from autocodebase.evaluation.batch import load_tasks, write_results
     from autocodebase.evaluation.environments import default_cache, private_cache
-    from autocodebase.evaluation.executors import run_local, run_ray
+    from autocodebase.evaluation.executors import run_on
     from autocodebase.evaluation.pipeline import Options
     from autocodebase.evaluation.results import InstanceResult, load_results, save_result
 
-    if ray_address and executor != "ray":
-        raise UsageError("--ray-address needs --executor ray")
     chosen = load_tasks(tasks)
     if not chosen:
         raise UsageError(f"{tasks} holds no tasks")
@@ -105,10 +102,7 @@ def batch_command(
             )
 
     try:
-        if executor == "ray":
-            run_ray(todo, options, workers, on_result, ray_address)
-        else:
-            run_local(todo, options, workers, on_result)
+        run_on(executor, todo, options, workers, on_result, ray_address)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished tasks are kept in {out}; re-run to resume", err=True)
         sys.exit(130)

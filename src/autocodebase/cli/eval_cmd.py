@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from autocodebase.cli.options import executor_options
 from autocodebase.errors import UsageError
 
 
@@ -36,9 +37,7 @@ def eval_command() -> None:
     required=True,
     help="PROVIDER/NAME for acb, or a reference: gold (the upstream fix), empty (no change).",
 )
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256))
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--ray-address", metavar="ADDR", help="A Ray cluster (default: start one here).")
+@executor_options
 @click.option(
     "--out",
     default="acb-eval",
@@ -83,7 +82,7 @@ def swe_bench(
     """Run MODEL on each instance and grade it: FAIL_TO_PASS and PASS_TO_PASS, as the
     leaderboard does. Environments are venvs built here from SWE-bench's specs (no Docker)."""
     from autocodebase.evaluation.environments import default_cache
-    from autocodebase.evaluation.executors import run_local, run_ray
+    from autocodebase.evaluation.executors import run_on
     from autocodebase.evaluation.instances import load_instances, select
     from autocodebase.evaluation.pipeline import Options
     from autocodebase.evaluation.results import (
@@ -93,8 +92,6 @@ def swe_bench(
         write_reports,
     )
 
-    if ray_address and executor != "ray":
-        raise UsageError("--ray-address needs --executor ray")
     _require_swebench()
     chosen = select(
         load_instances(dataset),
@@ -145,10 +142,7 @@ def swe_bench(
 
     records = [i.raw for i in todo]
     try:
-        if executor == "ray":
-            run_ray(records, options, workers, on_result, ray_address)
-        else:
-            run_local(records, options, workers, on_result)
+        run_on(executor, records, options, workers, on_result, ray_address)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished instances are kept in {out}; re-run to resume", err=True)
         sys.exit(130)

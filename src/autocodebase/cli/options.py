@@ -52,3 +52,34 @@ def approvals_option(help: str) -> Callable[[Command], Command]:
     from autocodebase.config import APPROVAL_POLICIES
 
     return click.option("--approvals", type=click.Choice(APPROVAL_POLICIES), help=help)
+
+
+def executor_options(command: Command) -> Command:
+    """`--workers N`, `--executor local|ray` and `--ray-address ADDR`, as `acb eval` and
+    `acb batch` take them (`--ray-address` without `--executor ray` is refused in one line)."""
+
+    def ray_only(context: click.Context, _parameter: click.Parameter, value: str | None) -> Any:
+        if value and context.params.get("executor", "local") != "ray":
+            raise UsageError("--ray-address needs --executor ray")
+        return value
+
+    for option in reversed(
+        [
+            click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256)),
+            click.option(
+                "--executor",
+                type=click.Choice(["local", "ray"]),
+                default="local",
+                show_default=True,
+                is_eager=True,
+            ),
+            click.option(
+                "--ray-address",
+                metavar="ADDR",
+                callback=ray_only,
+                help="A Ray cluster (default: start one here).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command

@@ -86,3 +86,18 @@ def run_ray(
 def attempt_as_dict(record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """A Ray task's body: plain data in and out, so no acb class needs pickling by reference."""
     return asdict(attempt(record, Options(**{**options, "worker": tuple(options["worker"])})))
+
+
+def run_on(
+    executor: str,
+    records: Iterable[dict[str, Any]],
+    options: Options,
+    workers: int,
+    on_result: OnResult,
+    ray_address: str | None = None,
+) -> None:
+    """`run_local` or `run_ray`, as `--executor` says (acb eval and acb batch alike)."""
+    if executor == "ray":
+        run_ray(records, options, workers, on_result, ray_address)
+    else:
+        run_local(records, options, workers, on_result)
