@@ -23,6 +23,7 @@ almost none anyway), sign nothing, and apply no clean/smudge filter (see `filter
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from autocodebase.errors import AcbError
-from autocodebase.programs import which
+from autocodebase.programs import host_path
 from autocodebase.vcs.diff import NEW_PREFIX, OLD_PREFIX
 
 PLAIN = ("-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "core.quotepath=off")
@@ -178,8 +179,13 @@ def git_invocation(
 def git_program() -> str:
     """git as found on the host PATH without the folders sandboxed commands may write (a
     workspace, a virtualenv activated inside it): a `git` planted there would run on the
-    host, with the user's environment."""
-    return which("git") or "git"
+    host, with the user's environment. Looked up once per host PATH (every git call asks)."""
+    return _git_on(host_path())
+
+
+@functools.lru_cache(maxsize=8)
+def _git_on(path: str) -> str:
+    return shutil.which("git", path=path) or "git"
 
 
 def _run(
