@@ -123,10 +123,29 @@ def exec_with_mock(
     return done, server
 
 
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def signals_as(ignored: tuple[int, ...] = ()) -> Any:
+    """A `preexec_fn` giving the child the default action for Ctrl-C, SIGTERM and SIGHUP
+    except `ignored`: what acb inherits must not depend on how the test run was started
+    (`cmd &` in a script starts it with SIGINT ignored, nohup with SIGHUP ignored)."""
+
+    def apply() -> None:
+        for number in STOPPING_SIGNALS:
+            signal.signal(number, signal.SIG_IGN if number in ignored else signal.SIG_DFL)
+
+    return apply
+
+
 def start_exec(
-    repo: Path, server: MockModelServer, extra_env: dict[str, str] | None = None
+    repo: Path,
+    server: MockModelServer,
+    extra_env: dict[str, str] | None = None,
+    ignored: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
-    """`acb exec "slow task"` in the background, talking to `server`."""
+    """`acb exec "slow task"` in the background, talking to `server`, with the signals
+    `ignored` set to be ignored as a parent may set them (nohup: SIGHUP)."""
     env = {
         **os.environ,
         "OPENAI_API_KEY": "sk-test-0123456789abcdef",
@@ -139,6 +158,7 @@ def start_exec(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=signals_as(ignored),
     )
 
 
@@ -183,8 +203,9 @@ def child_env(url: str) -> dict[str, str]:
     }
 
 
-def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
-    """`acb` (a conversation) in a pseudo-terminal against the mock server at `url`."""
+def spawn(repo: Path, url: str, home: Path, ignored: tuple[int, ...] = ()) -> pexpect.spawn:
+    """`acb` (a conversation) in a pseudo-terminal against the mock server at `url`, with
+    the signals `ignored` ignored as its parent may set them."""
     import pexpect
 
     child = pexpect.spawn(
@@ -195,6 +216,7 @@ def spawn(repo: Path, url: str, home: Path) -> pexpect.spawn:
         encoding="utf-8",
         timeout=30,
         dimensions=(40, 160),
+        preexec_fn=signals_as(ignored),
     )
     child.expect("acb>")
     return child

@@ -105,3 +105,25 @@ def test_a_closed_terminal_ends_a_conversation_with_its_record(
     assert child.exitstatus == 129, (child.exitstatus, child.signalstatus)
     run = finished_run(isolated_home)
     assert run["outcome"] == "interrupted" and "SIGHUP" in run["error"]
+
+
+def test_nohup_is_kept_a_hangup_does_not_end_the_run(
+    wordstats_repo: Path, isolated_home: Path
+) -> None:
+    """`nohup acb exec ... &` promises a run that outlives its terminal: SIGHUP set to be
+    ignored by the parent stays ignored, and the run completes."""
+    with MockModelServer([Fault(delay_s=3, then=Reply("Nothing to change."))]) as server:
+        process = start_exec(wordstats_repo, server, ignored=(signal.SIGHUP,))
+        try:
+            deadline = time.monotonic() + 90
+            while not server.requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.requests, "acb never asked the model"
+            process.send_signal(signal.SIGHUP)
+            code = process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert code == 0
+    assert finished_run(isolated_home)["outcome"] == "completed"

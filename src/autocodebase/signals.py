@@ -7,6 +7,8 @@ subclass in the main thread instead, they unwind through the same paths as Ctrl-
 sandboxed command is killed, the loop records the outcome, `run_finished` is written), and the
 process exits with the conventional 128 + signal number (143, 129). Only the first signal
 interrupts: more signals during that cleanup are noted, not raised, so the record completes.
+A signal the parent set to be ignored stays ignored: `nohup acb exec ...` must outlive its
+terminal, as nohup promises.
 """
 
 from __future__ import annotations
@@ -50,9 +52,36 @@ def terminating_signals() -> Iterator[_Caught]:
             caught.signum = signum
             raise Terminated(signum)
 
-    previous = {number: signal.signal(number, handler) for number in HANDLED}
+    previous = {
+        number: signal.signal(number, handler)
+        for number in HANDLED
+        if signal.getsignal(number) is not signal.SIG_IGN
+    }
     try:
         yield caught
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
+
+
+@contextlib.contextmanager
+def ctrl_c_interrupts() -> Iterator[None]:
+    """Within the block, Ctrl-C raises `KeyboardInterrupt` even if the parent ignored SIGINT.
+
+    A shell starts `cmd &` (without job control: scripts, CI jobs, `nohup ... &`) with SIGINT
+    ignored, and Python then leaves it ignored: a conversation started from such a process
+    would swallow every Ctrl-C the person types during a turn (at the prompt prompt_toolkit
+    reads it as a key, so only the running command could not be stopped). The person at
+    the terminal asked for the conversation, so their Ctrl-C counts. A no-op outside the
+    main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)

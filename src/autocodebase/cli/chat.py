@@ -21,7 +21,7 @@ from prompt_toolkit.document import Document
 from autocodebase.cli.options import approvals_option, directory_option, sandbox_option
 from autocodebase.config import APPROVAL_POLICIES, ApprovalPolicy
 from autocodebase.sandbox.gate import Edited
-from autocodebase.signals import Terminated, terminating_signals
+from autocodebase.signals import Terminated, ctrl_c_interrupts, terminating_signals
 
 SLASH_HELP = {
     "/help": "this list",
@@ -139,7 +139,7 @@ class Chat:
 
     def run(self) -> int:
         """Converse until the person leaves; 128 + N when signal N (SIGTERM, SIGHUP) ended it."""
-        with terminating_signals() as caught:
+        with terminating_signals() as caught, ctrl_c_interrupts():
             self._converse(lambda: caught.signum)
         return 128 + caught.signum if caught.signum is not None else 0
 
