@@ -344,3 +344,58 @@ def test_a_patch_naming_git_config_in_quotes_cannot_rewrite_it(tmp_path: Path) -
     assert not apply_candidate(repo, QUOTED_GIT_CONFIG, 30)
     assert (repo / ".git" / "config").read_text() == config
     assert not (repo / ".acb-env").exists()
+
+
+def test_the_environments_interpreter_started_through_a_link_sees_its_packages(
+    tmp_path: Path,
+) -> None:
+    """`tox --current-env` (sphinx's spec) runs the tests through .tox/ENV/bin/python, a link to
+    the environment's interpreter, which Python does not take for the venv; the eval script's
+    PYTHONPATH makes it see the environment's packages, as a conda prefix would be seen."""
+    from autocodebase.evaluation.environments import (
+        LINKED_SITE,
+        Environment,
+        make_overlay,
+        site_packages,
+    )
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = tmp_path / "base"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base)], check=True)
+    (site_packages(base) / "acb_marker_package.py").write_text("WHERE = 'environment'\n")
+    checkout = tmp_path / "checkout"
+    (checkout / ".git" / "info").mkdir(parents=True)
+    overlay = make_overlay(Environment("venv", base, version, {}), checkout)
+    link = checkout / ".tox" / "py" / "bin" / "python"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(overlay / "bin" / "python")
+    probe = ["-c", "import acb_marker_package as m; print(m.WHERE)"]
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+
+    without = subprocess.run([str(link), *probe], env=env, capture_output=True, text=True)
+    assert "No module named 'acb_marker_package'" in without.stderr  # the fault being mended
+    with_site = {**env, "PYTHONPATH": str(overlay / LINKED_SITE)}
+    linked = subprocess.run([str(link), *probe], env=with_site, capture_output=True, text=True)
+    assert linked.stdout.strip() == "environment", linked.stderr
+    # The venv's own interpreter is left as it is: the sitecustomize does nothing there.
+    direct = subprocess.run(
+        [str(overlay / "bin" / "python"), *probe], env=with_site, capture_output=True, text=True
+    )
+    assert direct.stdout.strip() == "environment", direct.stderr
+
+
+def test_sandboxed_evaluation_commands_get_none_of_the_hosts_python_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autocodebase.evaluation.environments import evaluation_environment
+
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/acb/src")
+    monkeypatch.setenv("VIRTUAL_ENV", "/somewhere/.venv")
+    monkeypatch.setenv("CONDA_PREFIX", "/opt/conda")
+    monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.example/simple")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    env = evaluation_environment(PIP_NO_INDEX="1")
+    assert not {"PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "OPENAI_API_KEY"} & set(env)
+    assert env["PIP_INDEX_URL"] == "https://mirror.example/simple"  # how packages are found
+    assert env["HOME"] == "/tmp" and env["PIP_NO_INDEX"] == "1"
+    assert env["PATH"] == os.environ["PATH"]

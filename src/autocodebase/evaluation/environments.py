@@ -40,6 +40,23 @@ from autocodebase.sandbox.visibility import HIDDEN_TREES
 
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 OVERLAY = ".acb-env"
+LINKED_SITE = "linked-site"
+"""In the overlay: a `sitecustomize` for the environment's interpreter started through a link."""
+
+_LINKED_SITECUSTOMIZE = '''\
+"""Written by acb eval. The environment's packages for its interpreter when started through a
+link outside the venv: `tox --current-env` links .tox/ENV/bin/python to it, and Python looks for
+pyvenv.cfg beside the link, not beside what it points to. In the official Docker images the
+environment is a conda prefix, found through the link; this makes the venv behave the same."""
+import os
+import site
+import sys
+
+if sys.prefix == sys.base_prefix and os.path.realpath(sys.executable) == {python!r}:
+    _outside = set(site.getsitepackages())
+    sys.path[:] = [entry for entry in sys.path if entry not in _outside]
+    site.addsitedir({site_packages!r})
+'''
 """The instance's own venv, inside its checkout (excluded from git): what the agent's sandboxed
 commands and the grading script activate."""
 ALWAYS = ("setuptools<70", "wheel")
@@ -183,6 +200,19 @@ def _read_requirements(path: Path, checkout: Path, seen: set[Path]) -> list[str]
     return found
 
 
+def evaluation_environment(**extra: str) -> dict[str, str]:
+    """The variables of a sandboxed build, install or grading command: acb's own without
+    secrets, without the host's Python settings (a PYTHONPATH or VIRTUAL_ENV of the person
+    running acb would reach the graded tests, which must see the instance's environment only),
+    HOME the sandbox's own /tmp, and `extra`."""
+    env = {
+        name: value
+        for name, value in command_environment().items()
+        if not name.startswith(("PYTHON", "CONDA_")) and name != "VIRTUAL_ENV"
+    }
+    return {**env, "HOME": "/tmp", **extra}  # noqa: S108 - the sandbox's own /tmp
+
+
 def visible_in_sandbox(path: Path) -> bool:
     """Whether sandboxed commands can see `path` (homes and /run are hidden from them)."""
     resolved = path.resolve()
@@ -235,7 +265,7 @@ def _sandboxed(
         writable_roots=(cache / "pip", *writable),
         limits=Limits(timeout_s=timeout_s, output_bytes=4000, memory_mb=0),
     )
-    env = {**command_environment(), "PIP_CACHE_DIR": str(cache / "pip"), "HOME": "/tmp"}  # noqa: S108 - the sandbox's own /tmp
+    env = evaluation_environment(PIP_CACHE_DIR=str(cache / "pip"))
     outcome = run_command(policy, command, workspace, env)
     if outcome.exit_code != 0:
         raise EnvironmentUnavailable(
@@ -352,6 +382,13 @@ def make_overlay(environment: Environment, checkout: Path) -> Path:
         [str(python), "-m", "venv", "--without-pip", str(overlay)], check=True, capture_output=True
     )
     (site_packages(overlay) / "acb-base-env.pth").write_text(f"{site_packages(environment.base)}\n")
+    linked = overlay / LINKED_SITE
+    linked.mkdir()
+    (linked / "sitecustomize.py").write_text(
+        _LINKED_SITECUSTOMIZE.format(
+            python=os.path.realpath(python), site_packages=str(site_packages(overlay))
+        )
+    )
     _lend_scripts(environment.base, overlay)
     # Installs into the overlay need no network: no index, no isolated build environment.
     (overlay / "pip.conf").write_text("[global]\nno-index = true\nno-build-isolation = false\n")

@@ -20,15 +20,16 @@ from typing import Any
 
 from autocodebase.evaluation.checkouts import checkout, git
 from autocodebase.evaluation.environments import (
+    LINKED_SITE,
     OVERLAY,
     SYSTEM_PATH,
     Environment,
     EnvironmentUnavailable,
+    evaluation_environment,
     install_checkout,
     make_overlay,
 )
 from autocodebase.evaluation.instances import Instance
-from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import run_command
 
@@ -135,6 +136,8 @@ def local_eval_script(lines: list[str], worktree: Path) -> str:
             # lacks must fail, not run the host's (pyenv's shims) on the host's packages.
             local.append(f"source {worktree / OVERLAY}/bin/activate")
             local.append(f'export PATH="{worktree / OVERLAY}/bin:{SYSTEM_PATH}"')
+            linked = worktree / OVERLAY / LINKED_SITE
+            local.append(f'export PYTHONPATH="{linked}${{PYTHONPATH:+:$PYTHONPATH}}"')
             continue
         local.append(line.replace("/testbed", str(worktree)))
     return "\n".join(local) + "\n"
@@ -165,7 +168,7 @@ def apply_candidate(worktree: Path, patch: str, timeout_s: int) -> bool:
     policy = SandboxPolicy(
         mode="workspace-write", network=False, limits=Limits(timeout_s=timeout_s)
     )
-    env = {**command_environment(), "HOME": "/tmp"}  # noqa: S108 - the sandbox's own /tmp
+    env = evaluation_environment()
     try:
         for command in APPLY_COMMANDS:
             outcome = run_command(policy, f"{command} {patch_file}", worktree, env)
@@ -234,7 +237,7 @@ def grade(
             memory_mb=0,
         ),
     )
-    env = {**command_environment(), "HOME": "/tmp", "PIP_NO_INDEX": "1"}  # noqa: S108 - the sandbox's own /tmp
+    env = evaluation_environment(PIP_NO_INDEX="1")
     outcome = run_command(policy, f"bash {script}", worktree, env)
     log.write_text(outcome.output)
     if outcome.exit_code is None and outcome.refused:
