@@ -53,6 +53,7 @@ SUBCOMMANDS = {
     "tests": ("autocodebase.cli.tests_cmd", "tests_command", "Generate tests that raise coverage"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
     "sandbox": ("autocodebase.cli.sandbox_cmd", "sandbox", "Run one command in the sandbox"),
+    "serve": ("autocodebase.cli.serve_cmd", "serve_command", "The dashboard: runs in a browser"),
     "undo": ("autocodebase.cli.undo_cmd", "undo", "Put back the files a run changed"),
     "resume": ("autocodebase.cli.resume_cmd", "resume", "Continue a conversation"),
     "runs": ("autocodebase.cli.runs_cmd", "runs", "Inspect the run ledger"),

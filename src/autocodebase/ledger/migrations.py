@@ -63,6 +63,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN verification TEXT;
     ALTER TABLE runs ADD COLUMN verification_detail TEXT;
     """,
+    # 5: the dashboard's filters and provenance links, fast on a ledger of many runs
+    """
+    CREATE INDEX runs_workspace ON runs(workspace, started_at);
+    CREATE INDEX runs_model ON runs(model, started_at);
+    CREATE INDEX runs_commit ON runs(commit_sha);
+    """,
 ]
 
 
