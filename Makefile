@@ -35,7 +35,8 @@ test: system-deps lint
 	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 test-slow: system-deps $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup -m slow
+	@scripts/system-deps.sh --browser
+	ACB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n auto --dist loadgroup -m slow
 
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/startup.py --write

@@ -2,11 +2,14 @@
 # Install the system tools acb uses (git, ripgrep, bubblewrap) when they are missing.
 # As root with apt-get, install them; otherwise say exactly what to install. Only git is required
 # to run the tests; ripgrep and bubblewrap make search faster and commands contained.
+# `--browser` adds Chromium, which the dashboard's browser tests (make test-slow) drive.
 set -euo pipefail
 
-declare -A package_for=([git]=git [rg]=ripgrep [bwrap]=bubblewrap [make]=make)
+declare -A package_for=([git]=git [rg]=ripgrep [bwrap]=bubblewrap [make]=make [chromium]=chromium)
+tools=(git rg bwrap)
+[ "${1:-}" = "--browser" ] && tools+=(chromium)
 missing=()
-for tool in git rg bwrap; do
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
