@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow lint bench bench-edits bench-context bench-review bench-peers system-deps clean
+.PHONY: demo test test-slow lint bench bench-edits bench-context bench-review bench-peers bench-serve system-deps clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -105,5 +105,8 @@ bench-real: system-deps $(STAMP)
 # bench/eval/lite-32.txt, with 2 and 1 local workers and on Ray. EVAL_REPOS=DIR uses clones or
 # bare mirrors already there; without it, acb eval clones what it needs into its cache.
 .PHONY: bench-eval
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve.py --write
+
 bench-eval: system-deps $(STAMP)
 	$(BIN)/python bench/eval/run.py $(if $(EVAL_REPOS),--repos $(EVAL_REPOS),--repos $(BENCH_CACHE)/lite-repos) --write

@@ -70,4 +70,6 @@ echo "   - your own repository: acb exec \"your task\" -C PATH --model PROVIDER/
 echo "     (any OpenAI-compatible or Anthropic endpoint: README, 'Using a live model'), or acb for"
 echo "     a conversation"
 echo "   - the demo project is in $work: acb undo -C $work takes back acb's last run there"
+echo "   - .venv/bin/acb serve, then http://127.0.0.1:8765/: these runs, their diffs and verdicts,"
+echo "     and the deployment's traffic chart in a browser"
 echo "   - make test runs the test suite"
