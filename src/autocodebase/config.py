@@ -79,6 +79,102 @@ class ProviderConfig:
     wire_api: WireApi = "chat"
 
 
+@dataclass(frozen=True)
+class McpServerConfig:
+    """`[mcp_servers.NAME]`: a Model Context Protocol server whose tools the model may call.
+
+    Stdio (`command`, `args`, `env`, `env_vars`, `cwd`) or streamable HTTP (`url`, `headers`,
+    `env_headers` whose values name the environment variables holding them: secrets stay out
+    of config files). Its tools run outside the sandbox, so they are under the approval policy
+    unless `trusted` (the whole server) or listed in `trusted_tools`."""
+
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_vars: tuple[str, ...] = ()
+    """Variables of acb's environment passed on by name (a stdio server gets no others but
+    the few every program needs: HOME, PATH, LANG, ...)."""
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    env_headers: Mapping[str, str] = field(default_factory=dict)
+    enabled: bool = True
+    enabled_tools: tuple[str, ...] | None = None
+    disabled_tools: tuple[str, ...] = ()
+    trusted: bool = False
+    trusted_tools: tuple[str, ...] = ()
+    startup_timeout_s: float = 10.0
+    tool_timeout_s: float = 60.0
+
+
+MCP_SERVER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+"""Tool names are `NAME__tool`, and providers accept only `[A-Za-z0-9_-]{1,64}`."""
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise ConfigError(f"{where} must be a list of strings")
+    return tuple(value)
+
+
+def _string_table(value: Any, where: str) -> dict[str, str]:
+    if not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+        raise ConfigError(f"{where} must be a table of strings")
+    return dict(value)
+
+
+def _mcp_server(name: str, table: Any, source: str) -> McpServerConfig:
+    where = f"{source}: mcp_servers.{name}"
+    if not MCP_SERVER_NAME.fullmatch(name) or "__" in name:
+        raise ConfigError(f"{where}: a server name is letters, digits, - and _ (no __), 1-40 long")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(table) - {f.name for f in fields(McpServerConfig)}
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
+    command, url = table.get("command"), table.get("url")
+    if (command is None) == (url is None):
+        raise ConfigError(f"{where} needs exactly one of command (stdio) or url (HTTP)")
+    if command is not None and not (isinstance(command, str) and command.strip()):
+        raise ConfigError(f"{where}.command must be a program name or path")
+    if url is not None and not (
+        isinstance(url, str) and url.startswith(("http://", "https://")) and urlsplit(url).hostname
+    ):
+        raise ConfigError(f"{where}.url must be an http(s) URL with a host")
+    values: dict[str, Any] = {"command": command, "url": url}
+    for key in ("args", "env_vars", "disabled_tools", "trusted_tools", "enabled_tools"):
+        if key in table:
+            values[key] = _strings(table[key], f"{where}.{key}")
+    for key in ("env", "headers", "env_headers"):
+        if key in table:
+            values[key] = _string_table(table[key], f"{where}.{key}")
+    for variable in (*values.get("env_vars", ()), *values.get("env_headers", {}).values()):
+        if not ENV_NAME.fullmatch(variable):
+            raise ConfigError(f"{where}: {variable!r} is not an environment variable name")
+    for key in ("enabled", "trusted"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{where}.{key} must be true or false")
+            values[key] = table[key]
+    for key in ("startup_timeout_s", "tool_timeout_s"):
+        if key in table:
+            number = table[key]
+            if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+                raise ConfigError(f"{where}.{key} must be a positive number of seconds")
+            values[key] = float(number)
+    if "cwd" in table:
+        if not isinstance(table["cwd"], str):
+            raise ConfigError(f"{where}.cwd must be a path")
+        values["cwd"] = table["cwd"]
+    return McpServerConfig(**values)
+
+
+def _mcp_servers(raw: Any, source: str) -> dict[str, McpServerConfig]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [mcp_servers] must be a table")
+    return {name: _mcp_server(name, table, source) for name, table in raw.items()}
+
+
 ProjectRule = Callable[[Any, Any, bool], str | None]
 """Given a project's value, yours (the default, or your config's) and whether your config set it:
 why the project's value is refused, or None."""
@@ -303,6 +399,11 @@ class Settings:
     prices: Mapping[str, Price] = field(
         default_factory=dict, metadata=setting(project=None, parse=_prices)
     )
+    mcp_servers: Mapping[str, McpServerConfig] = field(
+        default_factory=dict, metadata=setting(project=None, parse=_mcp_servers)
+    )
+    """Yours only: a repository's config naming a server would run its program on your
+    machine, outside the sandbox, when you open it."""
     warnings: tuple[str, ...] = ()
     """What the layers said that was not honoured (a project's config asking for what only you
     may set), one line each; front ends show them, the ledger keeps them with the settings."""
@@ -314,6 +415,10 @@ class Settings:
         """JSON-ready form for the ledger; providers are listed without secrets (there are none)."""
         record = asdict(self)
         record["ledger_path"] = str(self.ledger_path)
+        for server in record["mcp_servers"].values():
+            # The names of what a server is given, never the values (tokens, passwords).
+            server["env"] = sorted(server["env"])
+            server["headers"] = sorted(server["headers"])
         return record
 
 

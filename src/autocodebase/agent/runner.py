@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autocodebase import __version__
 from autocodebase.agent.git_flow import RunGit, preflight
@@ -46,7 +46,10 @@ from autocodebase.sandbox.gate import ApprovalPolicy, ApprovalRequest, Approver,
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import sandbox_unavailable
 from autocodebase.tools import default_toolbox, hidden_for
-from autocodebase.tools.base import ToolContext
+from autocodebase.tools.base import Toolbox, ToolContext
+
+if TYPE_CHECKING:
+    from autocodebase.tools.mcp_servers import McpHub
 
 
 def _warm_up(model: Model) -> None:
@@ -115,6 +118,7 @@ class RunSession:
         sinks: list[Sink] = [LedgerWriter(self.connection), *request.sinks]
         self.bus = EventBus(self.run_id, Redactor.from_environment(), sinks)
         self.policy = sandbox_policy(settings)
+        self._mcp = _start_mcp(settings, self.workspace)
         self.git: RunGit | None = None
         self._review: ReviewGate | None = None
         self.agent = self._build()
@@ -389,14 +393,31 @@ class RunSession:
     def start(self) -> None:
         """Begin a conversation (turns follow through `self.agent.turn`)."""
         self._warming.join()
+        self._offer_mcp_tools()
         self.agent.start(self.system_prompt())
 
     def run_task(self, task: str) -> RunResult:
         """A whole headless run of one task."""
         self._warming.join()
+        self._offer_mcp_tools()
         return self.agent.run(self.system_prompt(), task)
 
+    def _offer_mcp_tools(self) -> None:
+        """The MCP servers' tools beside acb's own, once the servers are up (they started
+        with the session; one that did not come up in its time is left out, said once)."""
+        if self._mcp is None:
+            return
+        tools = self._mcp.tools()
+        for state in self._mcp.states.values():
+            if state.status != "ready":
+                message = f"MCP server {state.name} left out: {state.error}"
+                self.bus.emit(Error(message=message, fatal=False))
+        toolbox = self.agent.toolbox
+        self.agent.toolbox = Toolbox([*toolbox.tools, *tools], toolbox.hidden)
+
     def close(self) -> None:
+        if self._mcp is not None:
+            self._mcp.close()
         self.connection.close()
         self._map.detach()
         if self.tool_context.context_engine is not None:
@@ -407,6 +428,17 @@ class RunSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _start_mcp(settings: Settings, workspace: Path) -> McpHub | None:
+    """The user's MCP servers, starting now, while the rest of the run is set up."""
+    servers = {name: c for name, c in settings.mcp_servers.items() if c.enabled}
+    if not servers:
+        return None
+    from autocodebase.config import default_state_dir
+    from autocodebase.tools.mcp_servers import McpHub
+
+    return McpHub(servers, workspace, default_state_dir() / "mcp-logs")
 
 
 def execute(request: RunRequest) -> tuple[str, RunResult]:
