@@ -36,7 +36,7 @@ test: system-deps lint
 
 test-slow: system-deps $(STAMP)
 	@scripts/system-deps.sh --browser
-	ACB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n auto --dist loadgroup -m slow
+	ACB_REQUIRE_BROWSER=1 ACB_REQUIRE_REGISTRY=1 $(BIN)/python -m pytest -q -n auto --dist loadgroup -m slow
 
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/startup.py --write
