@@ -49,6 +49,7 @@ SUBCOMMANDS = {
         "Release with blue/green and rollback",
     ),
     "monitor": ("autocodebase.cli.monitor_cmd", "monitor_command", "How the deployment is doing"),
+    "mcp": ("autocodebase.cli.mcp_cmd", "mcp_command", "MCP servers for runs; acb as a server"),
     "ci": ("autocodebase.cli.ci_cmd", "ci_command", "Write a CI workflow, proven before saved"),
     "tests": ("autocodebase.cli.tests_cmd", "tests_command", "Generate tests that raise coverage"),
     "patch": ("autocodebase.cli.patch_cmd", "patch", "Apply a patch the way the agent does"),
