@@ -345,3 +345,171 @@ def test_the_command_off_loopback_prints_a_token_and_enforces_it(tmp_path: Path)
         process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
+
+
+# -- what an attacker tried (a helper's review, 2026-11-30), kept as regressions ------------
+
+
+def test_provenance_reads_what_is_committed_never_through_a_swapped_symlink(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "d").mkdir(parents=True)
+    git(repo, "init", "-q")
+    (repo / "d" / "hostname").write_text("committed\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "hostname").write_text("OUTSIDE-SECRET\n")
+    (repo / "d" / "hostname").unlink()
+    (repo / "d").rmdir()
+    (repo / "d").symlink_to(outside)  # what a command in the workspace can do at any moment
+    path = tmp_path / "ledger.db"
+    record_run(path, "run-p", workspace=str(repo))
+    with serving(create_app(Settings(ledger=path))) as served:
+        status, _, page = served.get(f"/file?repository={repo}&path=d/hostname")
+        nul = served.get(f"/file?repository={repo}&path=d/hostname%00")
+    assert status == 200 and "committed" in page and "OUTSIDE" not in page
+    assert nul[0] == 404
+
+
+def test_a_planted_traffic_record_cannot_stretch_or_block_the_page(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from autocodebase.ledger.store import connect, record_release
+
+    future, fifo = tmp_path / "future", tmp_path / "fifo"
+    now = int(time.time())
+    for workspace in (future, fifo):
+        (workspace / ".acb" / "deploy" / "prod").mkdir(parents=True)
+    (future / ".acb" / "deploy" / "prod" / "series.jsonl").write_text(
+        f"[{now - 30}, 1, 0, 1.0]\n[{now + 60 * 10_000_000}, 1, 0, 1.0]\n[{10**30}, 1, 0, 1.0]\n"
+    )
+    os.mkfifo(fifo / ".acb" / "deploy" / "prod" / "series.jsonl")
+    path = tmp_path / "ledger.db"
+    for workspace in (future, fifo):
+        record_release(connect(path), workspace, {"sha": "a" * 40, "outcome": "live"}, "local")
+    answers: list[tuple[int, dict[str, str], str]] = []
+    with serving(create_app(Settings(ledger=path))) as served:
+        asking = threading.Thread(target=lambda: answers.append(served.get("/deployments")))
+        asking.start()
+        asking.join(timeout=20)
+        assert not asking.is_alive(), "a FIFO in the workspace blocked the dashboard"
+    status, _, page = answers[0]
+    assert status == 200
+    blocks = re.findall(r'id="chart-traffic-\d+">(.*?)</script>', page, re.S)
+    assert len(blocks) == 1 and len(json.loads(blocks[0])["series"]["x"]) <= 2
+    assert len(page) < 100_000
+
+
+def test_secrets_are_hidden_everywhere_a_page_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocodebase.ledger.store import connect, record_release
+
+    secret = "sk-live-zyxwvutsrqponmlkjihgfedcba9876543210"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    path = tmp_path / "ledger.db"
+    record_run(path, "run-k", model=f"openai/{secret}", workspace=f"/repos/{secret}")
+    release = {
+        "sha": "b" * 40,
+        "outcome": "rolled-back",
+        "reason": f"token {secret}",
+        "measured": {secret: 1},
+    }
+    record_release(connect(path), tmp_path, release, "local")
+    with serving(create_app(Settings(ledger=path))) as served:
+        pages = [served.get(p)[2] for p in ("/", "/deployments", "/api/releases", "/runs/run-k")]
+    for page in pages:
+        assert secret not in page
+
+
+def test_a_long_run_shows_its_ends_and_says_what_it_left_out(tmp_path: Path) -> None:
+    from autocodebase.events import ToolCall, event_payload
+    from autocodebase.ledger.store import LedgerWriter, connect
+    from autocodebase.serve.queries import SHOWN_EVENTS
+
+    path = tmp_path / "ledger.db"
+    record_run(path, "run-long")
+    writer = LedgerWriter(connect(path))
+    extra = 2 * SHOWN_EVENTS + 500
+    writer.connection.execute("BEGIN")
+    for seq in range(100, 100 + extra):
+        call = ToolCall(step=1, call_id=f"x{seq}", name="shell", arguments={}, raw_arguments="")
+        writer({**event_payload(call), "run_id": "run-long", "seq": seq, "ts": time.time()})
+    writer.connection.execute("COMMIT")
+    with serving(create_app(Settings(ledger=path))) as served:
+        status, _, page = served.get("/runs/run-long")
+    assert status == 200 and "events between them are not" in page
+
+
+def test_bad_numbers_and_reports_are_answers_not_errors(tmp_path: Path) -> None:
+    import os
+
+    folder, fifo_folder, big = tmp_path / "eval", tmp_path / "fifo", tmp_path / "big"
+    for made in (folder, fifo_folder, big):
+        made.mkdir()
+    (folder / "report.json").write_text(
+        json.dumps({"model": "m", "resolved": [], "instances": {"a__b-1": {"status": "error"}}})
+    )
+    os.mkfifo(fifo_folder / "report.json")
+    with (big / "report.json").open("wb") as handle:
+        handle.truncate(40 * 1024 * 1024)
+    path = tmp_path / "ledger.db"
+    record_run(path, "run-n")
+    settings = Settings(ledger=path, evaluations=[folder, fifo_folder, big])
+    with serving(create_app(settings)) as served:
+        assert served.get(f"/?page={10**20}")[0] == 400
+        assert served.get(f"/api/runs?page={10**27}")[0] == 400
+        status, _, page = served.get("/evaluations")
+    assert status == 200 and "a__b-1" in page and page.count("No report.json there yet") == 2
+
+
+def test_the_guard_closes_what_is_not_http_and_keeps_redirects_home() -> None:
+    import asyncio
+
+    from autocodebase.serve.guard import Guard
+
+    reached: list[str] = []
+
+    async def app(scope: dict[str, object], _receive: object, _send: object) -> None:
+        reached.append(str(scope["type"]))
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {}
+
+    guard = Guard(app, TOKEN, None)
+    asyncio.run(guard({"type": "websocket", "headers": []}, receive, send))
+    assert reached == [] and sent[0]["type"] == "websocket.close"
+    sent.clear()
+    scope = {
+        "type": "http",
+        "headers": [],
+        "raw_path": b"/\\evil.example",
+        "query_string": f"token={TOKEN}".encode(),
+    }
+    asyncio.run(guard(scope, receive, send))
+    headers = dict(sent[0]["headers"])  # type: ignore[arg-type]
+    assert headers[b"location"] == b"/evil.example"
+
+
+def test_a_short_chosen_token_is_refused(tmp_path: Path) -> None:
+    from tests.helpers import run_acb
+
+    done = run_acb(
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        cwd=tmp_path,
+        env={"ACB_SERVE_TOKEN": "short", "ACB_HOME": str(tmp_path / "h")},
+    )
+    assert done.returncode == 2 and "too short" in done.stderr and "Traceback" not in done.stderr

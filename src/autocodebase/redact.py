@@ -251,7 +251,11 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {key: self.value(item) for key, item in value.items()}
+            # Keys too: a secret can be a key (a settings table keyed by a token, an id).
+            return {
+                self.text(key) if isinstance(key, str) else key: self.value(item)
+                for key, item in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.value(item) for item in value]
         return value

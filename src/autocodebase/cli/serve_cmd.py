@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+MIN_TOKEN = 16
+"""Characters of a token chosen in ACB_SERVE_TOKEN (a generated one has 32)."""
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -36,7 +39,10 @@ def serve_command(host: str, port: int, open_browser: bool, evaluations: tuple[P
     from autocodebase.serve.guard import is_loopback, loopback_hosts
 
     loopback = is_loopback(host)
-    token = None if loopback else (os.environ.get("ACB_SERVE_TOKEN") or secrets.token_urlsafe(24))
+    chosen = os.environ.get("ACB_SERVE_TOKEN", "")
+    if chosen and len(chosen) < MIN_TOKEN:
+        raise UsageError(f"ACB_SERVE_TOKEN is too short to guard anything (at least {MIN_TOKEN})")
+    token = None if loopback else (chosen or secrets.token_urlsafe(24))
     try:
         listener = socket.create_server(
             (host.strip("[]"), port), family=socket.AF_INET6 if ":" in host else socket.AF_INET

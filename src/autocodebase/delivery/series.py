@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,17 +50,22 @@ def _row(raw: str) -> Row | None:
 
 
 def read_series(root: Path, env: str, since: int = 0) -> list[Row]:
-    """The recorded seconds from `since` on (and within the last six hours), oldest first;
-    an absent or unreadable file is an empty record."""
-    oldest = max(since, int(time.time()) - SERIES_SECONDS)
+    """The recorded seconds from `since` on (and within the last six hours, none from the
+    future: a planted far-future row would stretch every chart across years), oldest first;
+    an absent, unreadable or not regular file (a FIFO would block the reader) is no record."""
+    now = int(time.time())
+    oldest = max(since, now - SERIES_SECONDS)
+    newest = now + 60
     try:
-        descriptor = os.open(series_path(root, env), os.O_RDONLY | os.O_NOFOLLOW)
+        descriptor = os.open(series_path(root, env), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return []
     with os.fdopen(descriptor, "rb") as source:
+        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+            return []
         data = source.read(MAX_READ_BYTES)
     rows = (_row(line) for line in data.decode(errors="replace").splitlines())
-    return sorted(row for row in rows if row is not None and row[0] >= oldest)
+    return sorted(row for row in rows if row is not None and oldest <= row[0] <= newest)
 
 
 def _lines(rows: Iterable[Row]) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -27,7 +27,15 @@ from autocodebase.event_text import format_cost, format_tokens
 from autocodebase.redact import Redactor
 from autocodebase.serve.deployments import deployments
 from autocodebase.serve.guard import Guard
-from autocodebase.serve.queries import OUTCOMES, VERIFICATIONS, BadFilter, Ledger, RunFilter
+from autocodebase.serve.queries import (
+    OUTCOMES,
+    SHOWN_EVENTS,
+    VERIFICATIONS,
+    BadFilter,
+    Ledger,
+    RunFilter,
+)
+from autocodebase.serve.reports import read_report
 from autocodebase.serve.timeline import highlight_diff, timeline, usage_series
 
 STATIC = Path(__file__).parent / "static"
@@ -97,6 +105,8 @@ def create_app(settings: Settings) -> Any:
             return page("error.html", 400, title="bad filter", message=str(exc))
         listing = ledger.runs(chosen)
         listing.runs = [clean(r) for r in listing.runs]
+        listing.repositories = [redactor.text(r) for r in listing.repositories]
+        listing.models = [redactor.text(m) for m in listing.models]
         return page(
             "runs.html",
             listing=listing,
@@ -110,12 +120,13 @@ def create_app(settings: Settings) -> Any:
         record = ledger.run(run_id)
         if record is None:
             return not_found(f"no run {run_id}")
-        events = ledger.events(run_id)
+        events, left_out = ledger.events_shown(run_id)
         record = clean(record)
         return page(
             "run.html",
             run=record,
             entries=timeline(events, redactor),
+            left_out=left_out,
             diff=highlight_diff(record["diff"]) if record.get("diff") else None,
             chart=usage_series(events),
             last_seq=events[-1]["seq"] if events else -1,
@@ -132,9 +143,10 @@ def create_app(settings: Settings) -> Any:
             after = int(request.query_params.get("after", "-1"))
         except ValueError:
             return page("error.html", 400, title="bad request", message="after is a number")
-        events = ledger.events(run_id)
-        entries = [e for e in timeline(events, redactor) if e.seq > after]
-        last = events[-1]["seq"] if events else -1
+        events = ledger.events(run_id, after)[: 2 * SHOWN_EVENTS]
+        results = [e["call_id"] for e in events if e["type"] == "tool_result"]
+        entries = timeline(events, redactor, ledger.tool_calls(run_id, results))
+        last = events[-1]["seq"] if events else after
         finished = any(e["type"] == "run_finished" for e in events)
         response = page("entries.html", entries=entries)
         response.headers["x-acb-last-seq"] = str(last)
@@ -150,34 +162,36 @@ def create_app(settings: Settings) -> Any:
         known = set(ledger.runs(RunFilter(per_page=1)).repositories)
         if repository not in known:
             return page("error.html", 404, title="not found", message="no acb run worked there")
-        root = Path(repository)
-        target = (root / path).resolve()
-        if not path or not target.is_relative_to(root.resolve()) or not target.is_file():
-            return page("error.html", 404, title="not found", message=f"no file {path!r} there")
+        relative = PurePosixPath(path)
+        if not path or "\0" in path or relative.is_absolute() or ".." in relative.parts:
+            return page("error.html", 404, title="not found", message="no such file there")
         try:
-            lines = blame(root, str(target.relative_to(root.resolve())))
-        except GitError as exc:
-            return page("error.html", 404, title="not found", message=str(exc))
+            # As committed at HEAD, from git's objects: the working tree (which the model's
+            # commands can change, a symlink swapped in) is never what is read.
+            lines = blame(Path(repository), str(relative), revision="HEAD")
+        except GitError:
+            return page("error.html", 404, title="not found", message="no such file at HEAD")
         return page(
             "file.html",
-            repository=repository,
-            path=path,
+            repository=redactor.text(repository),
+            path=redactor.text(path),
             lines=[redactor.value(asdict(line)) for line in lines],
-            title=f"provenance of {path}",
+            title="provenance",
         )
 
     def deployments_page(_request: Request) -> Response:
         found = deployments(ledger.releases())
+        for entry in found:
+            entry.workspace = redactor.text(entry.workspace)
+            entry.releases = redactor.value(entry.releases)
+            entry.markers = redactor.value(entry.markers)
         return page("deployments.html", deployments=found, title="deployments")
 
     def evaluations_page(_request: Request) -> Response:
-        reports = []
-        for folder in settings.evaluations:
-            try:
-                report = json.loads((folder / "report.json").read_text())
-            except (OSError, ValueError):
-                report = None
-            reports.append({"folder": str(folder), "report": redactor.value(report)})
+        reports = [
+            {"folder": redactor.text(str(folder)), "report": redactor.value(read_report(folder))}
+            for folder in settings.evaluations
+        ]
         return page("evaluations.html", reports=reports, title="evaluations")
 
     def api_runs(request: Request) -> Response:

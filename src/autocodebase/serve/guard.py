@@ -62,6 +62,9 @@ class Guard:
         self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # no route takes one; never let one past the checks
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -107,7 +110,8 @@ def _same(offered: str, token: str) -> bool:
 async def _trade_for_cookie(scope: Scope, send: Send, query: dict[str, str], token: str) -> None:
     rest = urlencode({k: v for k, v in query.items() if k != "token"})
     # One leading slash: "//evil.example/" would send the browser to another site.
-    path = "/" + scope.get("raw_path", b"/").decode("latin-1").lstrip("/")
+    # Backslashes too: browsers read "/\\evil.example" as "//evil.example".
+    path = "/" + scope.get("raw_path", b"/").decode("latin-1").lstrip("/\\")
     location = path + (f"?{rest}" if rest else "")
     cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
     await send(

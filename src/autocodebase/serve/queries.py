@@ -24,6 +24,10 @@ from autocodebase.ledger.store import connect
 OUTCOMES = (*get_args(Outcome), "running")
 """`running`: no outcome recorded yet (running now, or killed before it could say)."""
 VERIFICATIONS = ("verified", "partly-verified", "unverified")
+MAX_PAGE = 100_000
+SHOWN_EVENTS = 2_000
+"""A run page shows the first and the last this many events; the API and `acb runs show`
+have them all."""
 RUN_COLUMNS = (
     "id, started_at, finished_at, task, model, workspace, outcome, exit_code, steps,"
     " input_tokens, output_tokens, cost_usd, verification, commit_sha, branch"
@@ -54,6 +58,8 @@ class RunFilter:
             per_page = min(200, max(1, int(query.get("per_page") or 50)))
         except ValueError as exc:
             raise BadFilter("page and per_page are numbers") from exc
+        if page > MAX_PAGE:
+            raise BadFilter(f"page is at most {MAX_PAGE:,}")
         chosen = cls(
             repository=query.get("repository", ""),
             outcome=query.get("outcome", ""),
@@ -173,6 +179,38 @@ class Ledger:
                 (run_id, after),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    def events_shown(self, run_id: str) -> tuple[list[dict[str, Any]], int]:
+        """The events a run's page shows: the first and the last `SHOWN_EVENTS`, and how
+        many were left out between them (a run of 100,000 events is not one page)."""
+        with self.reading() as db:
+            count = db.execute("SELECT COUNT(*) FROM events WHERE run_id = ?", (run_id,))
+            total = int(count.fetchone()[0])
+            if total <= 2 * SHOWN_EVENTS:
+                rows = db.execute(
+                    "SELECT payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+                ).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT payload FROM (SELECT payload, seq FROM events WHERE run_id = ?"
+                    " ORDER BY seq LIMIT ?) UNION ALL SELECT payload FROM (SELECT payload, seq"
+                    " FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT ?)",
+                    (run_id, SHOWN_EVENTS, run_id, SHOWN_EVENTS),
+                ).fetchall()
+        events = sorted((json.loads(row[0]) for row in rows), key=lambda e: e["seq"])
+        return events, max(0, total - 2 * SHOWN_EVENTS)
+
+    def tool_calls(self, run_id: str, call_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The `tool_call` events with these ids (a live page's new results find their calls)."""
+        if not call_ids:
+            return {}
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT payload FROM events WHERE run_id = ? AND type = 'tool_call'", (run_id,)
+            ).fetchall()
+        calls = (json.loads(row[0]) for row in rows)
+        wanted = set(call_ids)
+        return {c["call_id"]: c for c in calls if c.get("call_id") in wanted}
 
     def releases(self, workspace: str = "") -> list[dict[str, Any]]:
         sql = "SELECT id, at, workspace, sha, target, outcome, reason, measured FROM releases"

@@ -25,7 +25,9 @@ from autocodebase.event_text import (
 from autocodebase.redact import Redactor
 
 MAX_OUTPUT_CHARS = 20_000
-"""Per tool output on the page; the ledger keeps what the model saw, `acb runs show` prints it."""
+"""Per text on the page; the ledger keeps what the model saw, `acb runs show` prints it."""
+MAX_DIFF_CHARS = 300_000
+"""A diff larger than this is cut before it is highlighted (Pygments on megabytes is slow)."""
 
 
 @dataclass
@@ -49,6 +51,7 @@ def highlight_diff(diff: str) -> Markup:
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import DiffLexer
 
+    diff = _cut(diff, MAX_DIFF_CHARS)
     return Markup(highlight(diff, DiffLexer(), HtmlFormatter(cssclass="diff")))  # noqa: S704 - Pygments' output is escaped
 
 
@@ -173,13 +176,21 @@ def _entries(event: dict[str, Any], calls: dict[str, dict[str, Any]]) -> list[En
     return []
 
 
-def timeline(events: list[dict[str, Any]], redactor: Redactor) -> list[Entry]:
-    """The page's entries for `events` (all of a run's, or the new ones of a live run: a
-    tool's result then finds its call among the events of the same batch or not at all)."""
-    calls: dict[str, dict[str, Any]] = {}
+def timeline(
+    events: list[dict[str, Any]],
+    redactor: Redactor,
+    calls: dict[str, dict[str, Any]] | None = None,
+) -> list[Entry]:
+    """The page's entries for `events` (all of a run's, or the new ones of a live run, whose
+    results find their earlier calls in `calls`), every text capped."""
+    known = {k: redactor.value(v) for k, v in (calls or {}).items()}
     entries: list[Entry] = []
     for event in events:
-        entries.extend(_entries(redactor.value(event), calls))
+        entries.extend(_entries(redactor.value(event), known))
+    for entry in entries:
+        entry.title = _cut(entry.title, 500)
+        entry.text = _cut(entry.text)
+        entry.details = [(label, _cut(body)) for label, body in entry.details]
     return entries
 
 

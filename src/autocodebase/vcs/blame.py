@@ -30,8 +30,14 @@ class BlameLine:
     model: str | None
 
 
-def blame(root: Path, path: str) -> list[BlameLine]:
-    porcelain = git(root, "blame", "--porcelain", "--", path).decode("utf-8", "surrogateescape")
+def blame(root: Path, path: str, revision: str | None = None) -> list[BlameLine]:
+    """Each line of `path` with who wrote it: the working tree's file, or with `revision` the
+    file as committed there (read from git's objects: nothing in the working tree, such as a
+    directory swapped for a symlink, can change what is read)."""
+    at = [revision] if revision else []
+    porcelain = git(root, "blame", "--porcelain", *at, "--", path).decode(
+        "utf-8", "surrogateescape"
+    )
     notes: dict[str, dict[str, object] | None] = {}
     authors: dict[str, str] = {}
     filenames: dict[str, str] = {}
