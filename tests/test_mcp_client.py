@@ -21,7 +21,7 @@ from autocodebase.errors import ConfigError
 from autocodebase.tools.mcp_servers import McpHub
 from tests.conftest import REPO
 from tests.fakes.mock_server import Reply
-from tests.helpers import exec_with_mock
+from tests.helpers import exec_with_mock, free_port, write_user_config
 
 SERVER = (sys.executable, "-m", "tests.fakes.mcp_server")
 
@@ -45,12 +45,6 @@ def hub(tmp_path: Path) -> Iterator[McpHub]:
     started.close()
 
 
-def write_user_config(home: Path, text: str) -> None:
-    path = home.parent / "config" / "acb" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def server_table(name: str = "t", extra: str = "") -> str:
     return (
         f"[mcp_servers.{name}]\ncommand = {json.dumps(SERVER[0])}\n"
@@ -61,7 +55,6 @@ def server_table(name: str = "t", extra: str = "") -> str:
 
 def test_servers_are_read_from_your_config(tmp_path: Path, isolated_home: Path) -> None:
     write_user_config(
-        isolated_home,
         server_table("files", 'trusted_tools = ["add"]\ndisabled_tools = ["hang"]\n')
         + '[mcp_servers.remote]\nurl = "https://mcp.example.com/mcp"\n'
         'env_headers = { Authorization = "REMOTE_TOKEN" }\ntrusted = true\n'
@@ -93,7 +86,7 @@ def test_servers_are_read_from_your_config(tmp_path: Path, isolated_home: Path) 
 def test_a_bad_server_table_is_one_clear_error(
     tmp_path: Path, isolated_home: Path, table: str, complaint: str
 ) -> None:
-    write_user_config(isolated_home, table)
+    write_user_config(table)
     with pytest.raises(ConfigError, match=complaint.replace("(", r"\(").replace(")", r"\)")):
         load_settings(tmp_path)
 
@@ -160,12 +153,6 @@ def test_the_config_chooses_which_tools_are_offered(tmp_path: Path) -> None:
         hub.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_streamable_http_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     port = free_port()
     process = subprocess.Popen(
@@ -209,7 +196,7 @@ def recorded_events(home: Path, kind: str) -> list[dict[str, object]]:
 def test_a_scripted_run_calls_a_trusted_tool_and_records_it(
     wordstats_repo: Path, isolated_home: Path
 ) -> None:
-    write_user_config(isolated_home, server_table(extra='trusted_tools = ["note"]\n'))
+    write_user_config(server_table(extra='trusted_tools = ["note"]\n'))
     replies = [
         Reply("", [("t__note", {"text": "hello"})]),
         Reply("Wrote the note through the MCP server."),
@@ -231,7 +218,7 @@ def test_a_scripted_run_calls_a_trusted_tool_and_records_it(
 def test_an_untrusted_tool_is_refused_when_nobody_can_be_asked(
     wordstats_repo: Path, isolated_home: Path
 ) -> None:
-    write_user_config(isolated_home, server_table())
+    write_user_config(server_table())
     replies = [Reply("", [("t__note", {"text": "hello"})]), Reply("It was refused.")]
     done, server = exec_with_mock(wordstats_repo, replies, "leave a note")
     assert done.returncode == 0, done.stderr

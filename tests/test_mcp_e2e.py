@@ -16,8 +16,8 @@ import pexpect
 import pytest
 
 from tests.fakes.mock_server import MockModelServer, Reply
-from tests.helpers import exec_with_mock, spawn
-from tests.test_mcp_client import server_table, write_user_config
+from tests.helpers import exec_with_mock, spawn, write_user_config
+from tests.test_mcp_client import server_table
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,6 @@ def test_a_third_party_server_is_called_and_recorded(
     time_server: Path, wordstats_repo: Path, isolated_home: Path
 ) -> None:
     write_user_config(
-        isolated_home,
         f"[mcp_servers.time]\ncommand = {json.dumps(str(time_server))}\n"
         'args = ["--local-timezone", "UTC"]\nstartup_timeout_s = 60\n'
         'trusted_tools = ["get_current_time"]\n',
@@ -74,7 +73,7 @@ def test_a_third_party_server_is_called_and_recorded(
 def test_a_person_approves_an_untrusted_tool_in_a_conversation(
     wordstats_repo: Path, isolated_home: Path
 ) -> None:
-    write_user_config(isolated_home, server_table())
+    write_user_config(server_table())
     script = [
         Reply("", [("t__shout", {"text": "approved"})]),
         Reply("The server shouted back."),

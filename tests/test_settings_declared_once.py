@@ -60,6 +60,7 @@ def test_the_project_allow_list_is_what_the_fields_say() -> None:
     yours_only = {
         "model",
         "providers",
+        "mcp_servers",
         "prices",
         "ledger_path",
         "approvals",
