@@ -228,3 +228,31 @@ def test_an_untrusted_tool_is_refused_when_nobody_can_be_asked(
     approvals = recorded_events(isolated_home, "approval")
     assert approvals and approvals[0]["decision"] == "deny"
     assert str(approvals[0]["command"]).startswith("t__note ")
+
+
+def test_servers_are_added_listed_and_removed_from_the_command_line(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    from tests.helpers import run_acb
+
+    config = isolated_home.parent / "config" / "acb" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("# my settings\nmax_steps = 40\n")
+    where = f"PYTHONPATH={REPO}"
+    added = run_acb(
+        "mcp", "add", "t", "--trust-tool", "add", "--env", where, "--", *SERVER, cwd=tmp_path
+    )
+    assert added.returncode == 0, added.stderr
+    assert "# my settings" in config.read_text()  # your comments stay
+    listed = run_acb("mcp", "list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert row["status"] == "ready" and "add" in row["tools"] and row["trusted"] == "add"
+    again = run_acb("mcp", "add", "t", "--", "other", cwd=tmp_path)
+    assert again.returncode == 2 and "configured already" in again.stderr
+    bad = run_acb("mcp", "add", "a__b", "--", "x", cwd=tmp_path)
+    assert bad.returncode != 0 and "not changed" in bad.stderr
+    assert "a__b" not in config.read_text()  # a change that would not load is not written
+    removed = run_acb("mcp", "remove", "t", cwd=tmp_path)
+    assert removed.returncode == 0 and "mcp_servers.t" not in config.read_text()
+    assert "max_steps = 40" in config.read_text()
