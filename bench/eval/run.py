@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +36,9 @@ HEADING = "## acb eval: the harness checked with gold"
 def run(config: str, ids: list[str], repos: Path, cache: Path, out: Path) -> dict[str, object]:
     executor, workers = config.split(":")
     target = out / config.replace(":", "-")
+    # A fresh folder: acb eval resumes from what a folder holds, and a resumed run's wall time
+    # would measure nothing.
+    shutil.rmtree(target, ignore_errors=True)
     started = time.monotonic()
     command = [sys.executable, "-m", "autocodebase", "eval", "swe-bench"]
     command += ["--dataset", str(DATASET), "--instances", ",".join(ids), "--model", "gold"]
