@@ -33,7 +33,9 @@ DATASET = REPO.parent / "shared" / "data" / "swe-bench-lite-test.json"
 HEADING = "## acb eval: the harness checked with gold"
 
 
-def run(config: str, ids: list[str], repos: Path, cache: Path, out: Path) -> dict[str, object]:
+def run(
+    config: str, ids: list[str], repos: Path, cache: Path, out: Path, dataset: Path
+) -> dict[str, object]:
     executor, workers = config.split(":")
     target = out / config.replace(":", "-")
     # A fresh folder: acb eval resumes from what a folder holds, and a resumed run's wall time
@@ -41,11 +43,13 @@ def run(config: str, ids: list[str], repos: Path, cache: Path, out: Path) -> dic
     shutil.rmtree(target, ignore_errors=True)
     started = time.monotonic()
     command = [sys.executable, "-m", "autocodebase", "eval", "swe-bench"]
-    command += ["--dataset", str(DATASET), "--instances", ",".join(ids), "--model", "gold"]
+    command += ["--dataset", str(dataset), "--instances", ",".join(ids), "--model", "gold"]
     command += ["--repos", str(repos), "--cache", str(cache), "--out", str(target)]
     command += ["--executor", executor, "--workers", workers]
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - started
+    if not (target / "report.json").exists():
+        raise SystemExit(f"acb eval ({config}) wrote no report: {done.stderr.strip()[-800:]}")
     report = json.loads((target / "report.json").read_text())
     return {"config": config, "wall_s": round(wall, 1), "exit": done.returncode, "report": report}
 
@@ -83,6 +87,7 @@ def section(results: list[dict[str, object]], load: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=Path, required=True)
+    parser.add_argument("--dataset", type=Path, default=DATASET)
     parser.add_argument("--ids", type=Path, default=Path(__file__).with_name("lite-32.txt"))
     parser.add_argument("--configs", default="local:2,local:1,ray:2")
     parser.add_argument(
@@ -95,7 +100,9 @@ def main() -> int:
     args = parser.parse_args()
     ids = [line.strip() for line in args.ids.read_text().splitlines() if line.strip()]
     load = f"{os.getloadavg()[0]:.2f}"
-    results = [run(c, ids, args.repos, args.cache, args.out) for c in args.configs.split(",")]
+    results = [
+        run(c, ids, args.repos, args.cache, args.out, args.dataset) for c in args.configs.split(",")
+    ]
     text = section(results, load)
     print(text)
     if args.write:
