@@ -6,6 +6,7 @@ servers become errors, never a stuck run."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -56,7 +57,7 @@ def server_table(name: str = "t", extra: str = "") -> str:
 def test_servers_are_read_from_your_config(tmp_path: Path, isolated_home: Path) -> None:
     write_user_config(
         server_table("files", 'trusted_tools = ["add"]\ndisabled_tools = ["hang"]\n')
-        + '[mcp_servers.remote]\nurl = "https://mcp.example.com/mcp"\n'
+        + '[mcp_servers.remote]\nurl = "https://user:pw@mcp.example.com/mcp?key=k3y"\n'
         'env_headers = { Authorization = "REMOTE_TOKEN" }\ntrusted = true\n'
         '[mcp_servers.secretive]\ncommand = "srv"\nenv = { API_TOKEN = "s3cr3t-value-123" }\n',
     )
@@ -64,11 +65,13 @@ def test_servers_are_read_from_your_config(tmp_path: Path, isolated_home: Path) 
     files, remote = settings.mcp_servers["files"], settings.mcp_servers["remote"]
     assert files.args == SERVER[1:] and files.trusted_tools == ("add",)
     assert files.disabled_tools == ("hang",) and files.startup_timeout_s == 30.0
-    assert remote.url == "https://mcp.example.com/mcp" and remote.trusted
+    assert remote.url == "https://user:pw@mcp.example.com/mcp?key=k3y" and remote.trusted
     assert remote.env_headers == {"Authorization": "REMOTE_TOKEN"}
     # The ledger gets the names of what a server is given, never the values.
-    record = settings.to_record()["mcp_servers"]["secretive"]
-    assert record["env"] == ["API_TOKEN"] and "s3cr3t" not in json.dumps(record)
+    record = settings.to_record()["mcp_servers"]
+    assert record["secretive"]["env"] == ["API_TOKEN"] and "s3cr3t" not in json.dumps(record)
+    assert record["files"]["args"] == "2 arguments"  # arguments can carry tokens too
+    assert record["remote"]["url"] == "https://mcp.example.com/mcp"
 
 
 @pytest.mark.parametrize(
@@ -77,6 +80,7 @@ def test_servers_are_read_from_your_config(tmp_path: Path, isolated_home: Path) 
         ('[mcp_servers.x]\nargs = ["a"]\n', "exactly one of command"),
         ('[mcp_servers.x]\ncommand = "a"\nurl = "http://h/mcp"\n', "exactly one of command"),
         ('[mcp_servers.a__b]\ncommand = "a"\n', "no __"),
+        ('[mcp_servers.a_]\ncommand = "a"\n', "not ending in _"),
         ('[mcp_servers.x]\ncommand = "a"\nshell = true\n', "unknown keys"),
         ('[mcp_servers.x]\nurl = "file:///etc/passwd"\n', "http(s) URL"),
         ('[mcp_servers.x]\ncommand = "a"\ntool_timeout_s = 0\n', "positive number"),
@@ -256,3 +260,68 @@ def test_servers_are_added_listed_and_removed_from_the_command_line(
     removed = run_acb("mcp", "remove", "t", cwd=tmp_path)
     assert removed.returncode == 0 and "mcp_servers.t" not in config.read_text()
     assert "max_steps = 40" in config.read_text()
+
+
+def test_a_program_planted_in_the_workspace_is_never_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository (or the model's earlier commands) can write bin/NAME in the workspace;
+    with that folder on PATH, a server named NAME must not start it outside the sandbox."""
+    workspace = tmp_path / "repo"
+    (workspace / "bin").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    planted = workspace / "bin" / "mcp-helper"
+    planted.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    planted.chmod(0o755)
+    monkeypatch.setenv("PATH", f"bin:{workspace / 'bin'}:{os.environ['PATH']}")
+    for command in ("mcp-helper", "bin/mcp-helper"):
+        hub = McpHub({"h": McpServerConfig(command=command)}, workspace, tmp_path / "logs")
+        try:
+            assert hub.tools() == []
+            assert hub.states["h"].status == "failed"
+        finally:
+            hub.close()
+    assert not marker.exists()
+
+
+def test_what_cannot_be_offered_is_left_out_and_said(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from autocodebase.tools.mcp_servers import MAX_TOOLS, ServerState
+
+    hub = McpHub({}, tmp_path, tmp_path / "logs")
+    try:
+
+        def tool(name: str, schema: dict[str, object] | None = None) -> object:
+            return SimpleNamespace(name=name, description="d" * 5000, inputSchema=schema or {})
+
+        tools = [tool("ok"), tool("bad name/with.dots"), tool("big", {"x": "y" * 20_000})]
+        tools += [tool(f"t{n}") for n in range(MAX_TOOLS + 5)]
+        state = ServerState("s", McpServerConfig(command="x"), status="ready", tools=tools)
+        state.ready.set()
+        hub.states["s"] = state
+        offered = hub.tools()
+    finally:
+        hub.close()
+    assert len(offered) == MAX_TOOLS and offered[0].name == "s__ok"
+    assert len(offered[0].spec.description) < 1200
+    said = "\n".join(hub.warnings)
+    assert "a name providers refuse" in said and "a schema over 16 KB" in said
+    assert f"more than {MAX_TOOLS} MCP tools" in said
+
+
+def test_trust_given_in_a_session_is_for_that_server_s_tool_only(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from autocodebase.tools.mcp_servers import McpTool, ServerState
+
+    hub = McpHub({}, tmp_path, tmp_path / "logs")
+    try:
+        first = ServerState("a", McpServerConfig(command="x"))
+        second = ServerState("b", McpServerConfig(command="x"))
+        shape = SimpleNamespace(name="x", description="", inputSchema={})
+        hub.session_trusted.add(("a", "x"))
+        assert McpTool(hub, first, shape).trusted
+        assert not McpTool(hub, second, shape).trusted
+    finally:
+        hub.close()

@@ -16,6 +16,7 @@ import pytest
 
 from autocodebase.sandbox.bwrap import bwrap_problem
 from tests.conftest import CASSETTE, git
+from tests.dashboard import record_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -23,13 +24,13 @@ pytestmark = [
 ]
 
 
-async def session_with(repo: Path, steps: Any) -> Any:
+async def session_with(repo: Path, steps: Any, *extra: str) -> Any:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     parameters = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "autocodebase", "mcp", "serve", "-C", str(repo)],
+        args=["-m", "autocodebase", "mcp", "serve", "-C", str(repo), *extra],
         env=dict(os.environ),
         cwd=str(repo),
     )
@@ -50,15 +51,17 @@ def test_a_client_runs_a_task_and_reads_its_run(wordstats_repo: Path, isolated_h
     progress: list[tuple[float, float | None]] = []
 
     async def steps(session: Any) -> dict[str, Any]:
-        listed = {tool.name for tool in (await session.list_tools()).tools}
+        tools = (await session.list_tools()).tools
+        listed = {tool.name for tool in tools}
+        # The model is the server's, chosen when it was started, never the client's.
+        task_schema = next(t.inputSchema for t in tools if t.name == "run_task")
+        assert set(task_schema["properties"]) == {"task", "max_steps"}
 
         async def on_progress(done: float, total: float | None, _message: str | None) -> None:
             progress.append((done, total))
 
         ran = await session.call_tool(
-            "run_task",
-            {"task": "add top_words", "model_name": f"replay:{CASSETTE}", "max_steps": 20},
-            progress_callback=on_progress,
+            "run_task", {"task": "add top_words", "max_steps": 20}, progress_callback=on_progress
         )
         run = json.loads(text(ran))
         runs = json.loads(text(await session.call_tool("list_runs", {"limit": 5})))
@@ -70,6 +73,9 @@ def test_a_client_runs_a_task_and_reads_its_run(wordstats_repo: Path, isolated_h
             await session.call_tool("review", {"revision": "--output=/tmp/x"}),
             await session.call_tool("review", {"revision": "HEAD..../../etc"}),
             await session.call_tool("repo_map", {"budget": 10**9}),
+            # Another repository's run: neither shown nor undone from here.
+            await session.call_tool("show_run", {"run": "run-elsewhere"}),
+            await session.call_tool("undo_run", {"run": "run-elsewhere"}),
         ]
         undone = await session.call_tool("undo_run", {"run": run["run_id"]})
         return {
@@ -83,7 +89,8 @@ def test_a_client_runs_a_task_and_reads_its_run(wordstats_repo: Path, isolated_h
             "undone": undone,
         }
 
-    answers = asyncio.run(session_with(wordstats_repo, steps))
+    record_run(isolated_home / "ledger.db", "run-elsewhere", workspace="/repos/elsewhere")
+    answers = asyncio.run(session_with(wordstats_repo, steps, "-m", f"replay:{CASSETTE}"))
     assert answers["listed"] == {
         "run_task",
         "list_runs",
@@ -96,7 +103,7 @@ def test_a_client_runs_a_task_and_reads_its_run(wordstats_repo: Path, isolated_h
     assert run["outcome"] == "completed" and run["exit_code"] == 0 and run["changed"]
     assert run["verification"]["status"] == "verified"
     assert progress and progress[0] == (1, 20)  # a notification per step while it ran
-    assert run["run_id"] in [r["id"] for r in answers["runs"]]
+    assert [r["id"] for r in answers["runs"]] == [run["run_id"]]  # this repository's only
     types = [event["type"] for event in answers["shown"]["events"]]
     assert types[0] == "run_started" and types[-1] == "run_finished"
     assert "top_words" in answers["mapped"]
@@ -116,3 +123,13 @@ def test_the_server_fails_in_one_line_outside_a_directory(tmp_path: Path) -> Non
         timeout=60,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_undo_with_a_directory_undoes_only_a_run_of_that_repository(
+    wordstats_repo: Path, isolated_home: Path
+) -> None:
+    from tests.helpers import run_acb
+
+    record_run(isolated_home / "ledger.db", "run-elsewhere", workspace="/repos/elsewhere")
+    done = run_acb("undo", "run-elsewhere", "-C", str(wordstats_repo), cwd=wordstats_repo)
+    assert done.returncode == 2 and "worked in /repos/elsewhere, not in" in done.stderr

@@ -107,8 +107,10 @@ class McpServerConfig:
     tool_timeout_s: float = 60.0
 
 
-MCP_SERVER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
-"""Tool names are `NAME__tool`, and providers accept only `[A-Za-z0-9_-]{1,64}`."""
+MCP_SERVER_NAME: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_-]{0,38}[A-Za-z0-9-])?")
+"""Tool names are `NAME__tool`, and providers accept only `[A-Za-z0-9_-]{1,64}`; a name with
+no `__` and no `_` at its end makes `NAME__tool` say which server it is (`a_` + `_x` and `a` +
+`__x` would both read `a___x`)."""
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
@@ -126,7 +128,10 @@ def _string_table(value: Any, where: str) -> dict[str, str]:
 def _mcp_server(name: str, table: Any, source: str) -> McpServerConfig:
     where = f"{source}: mcp_servers.{name}"
     if not MCP_SERVER_NAME.fullmatch(name) or "__" in name:
-        raise ConfigError(f"{where}: a server name is letters, digits, - and _ (no __), 1-40 long")
+        raise ConfigError(
+            f"{where}: a server name is letters, digits, - and _ (no __, not ending in _), "
+            "1-40 long"
+        )
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     unknown = set(table) - {f.name for f in fields(McpServerConfig)}
@@ -416,9 +421,17 @@ class Settings:
         record = asdict(self)
         record["ledger_path"] = str(self.ledger_path)
         for server in record["mcp_servers"].values():
-            # The names of what a server is given, never the values (tokens, passwords).
+            # The names of what a server is given, never the values (tokens, passwords), and
+            # neither its arguments nor a URL's credentials or query, where tokens also go.
             server["env"] = sorted(server["env"])
             server["headers"] = sorted(server["headers"])
+            server["args"] = f"{len(server['args'])} arguments"
+            if server["url"]:
+                parts = urlsplit(server["url"])
+                host = parts.hostname or ""
+                server["url"] = (
+                    f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+                )
         return record
 
 

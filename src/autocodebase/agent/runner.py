@@ -412,6 +412,8 @@ class RunSession:
             if state.status != "ready":
                 message = f"MCP server {state.name} left out: {state.error}"
                 self.bus.emit(Error(message=message, fatal=False))
+        for warning in self._mcp.warnings:
+            self.bus.emit(Error(message=warning, fatal=False))
         toolbox = self.agent.toolbox
         self.agent.toolbox = Toolbox([*toolbox.tools, *tools], toolbox.hidden)
 

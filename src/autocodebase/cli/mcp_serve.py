@@ -24,7 +24,6 @@ from mcp.server.fastmcp import Context, FastMCP
 
 RUN_REF = re.compile(r"last|[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./~^@{}-]{0,199}")
-MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./:@+-]{0,199}")
 MAX_ANSWER = 60_000
 """Characters of a tool's answer; the rest is in the ledger (`show_run`, `acb runs show`)."""
 
@@ -56,6 +55,13 @@ def _cut(text: str) -> str:
 
 def build_server(workspace: Path, model: str | None = None) -> Any:
     """The FastMCP server for `workspace` (resolved; every tool works there and only there)."""
+    from autocodebase.errors import UsageError
+    from autocodebase.vcs.git import git_root
+
+    found = git_root(workspace)
+    if found is None:
+        raise UsageError(f"{workspace} is not in a git repository: acb mcp serve -C REPO")
+    root = found.resolve()
     acb = [sys.executable, "-m", "autocodebase"]
     server = FastMCP(
         "acb",
@@ -77,7 +83,7 @@ def build_server(workspace: Path, model: str | None = None) -> Any:
         )
 
     @server.tool()
-    async def run_task(task: str, ctx: Context, max_steps: int = 30, model_name: str = "") -> str:  # type: ignore[type-arg]
+    async def run_task(task: str, ctx: Context, max_steps: int = 30) -> str:  # type: ignore[type-arg]
         """Run a coding task on the repository with acb exec: sandboxed commands, approvals
         never (nothing can be asked), the test and review gates, a commit with provenance, and
         a record in the ledger. Returns the run's id, outcome and final message.
@@ -85,16 +91,14 @@ def build_server(workspace: Path, model: str | None = None) -> Any:
         Args:
             task: What to do, in plain language.
             max_steps: The most model calls the run may make (1-200).
-            model_name: PROVIDER/NAME to use instead of the configured model.
         """
         if not task.strip():
             raise BadArgument("the task is empty")
         if not 1 <= max_steps <= 200:
             raise BadArgument("max_steps must be between 1 and 200")
-        chosen = model_name or model or ""
         arguments = ["exec", "-", "--json", "--max-steps", str(max_steps), "-C", str(workspace)]
-        if chosen:
-            arguments += ["--model", _checked(chosen, MODEL, "model")]
+        if model:  # chosen by whoever started the server, never by the client
+            arguments += ["--model", model]
         finished: dict[str, Any] = {}
         run_id = ""
         steps = 0
@@ -134,10 +138,23 @@ def build_server(workspace: Path, model: str | None = None) -> Any:
         }
         return json.dumps(summary, indent=2)
 
+    def own_run(ref: str) -> str:
+        """The id of run `ref` if it worked in this repository (`last`: the last one here):
+        a client given one repository reads and undoes nothing of another's."""
+        from autocodebase.cli.runs_cmd import reader
+
+        ledger = reader()
+        ref = _checked(ref, RUN_REF, "run")
+        run_id: str = ledger.last_in(root) if ref == "last" else ledger.resolve(ref)
+        where = Path(ledger.run(run_id)["workspace"])
+        if not (where == root or where.is_relative_to(root)):
+            raise BadArgument(f"run {run_id} did not work in this repository")
+        return run_id
+
     @server.tool()
     def list_runs(limit: int = 20) -> str:
-        """The most recent runs in the ledger (all repositories): id, start, task, model,
-        outcome, steps, cost.
+        """The most recent runs in this repository: id, start, task, model, outcome, steps,
+        cost.
 
         Args:
             limit: How many runs (1-200).
@@ -146,20 +163,20 @@ def build_server(workspace: Path, model: str | None = None) -> Any:
 
         if not 1 <= limit <= 200:
             raise BadArgument("limit must be between 1 and 200")
-        runs = reader().list_runs(limit)
+        runs = reader().list_runs_in(root, limit)
         return json.dumps([vars(run) for run in runs], indent=2)
 
     @server.tool()
     def show_run(run: str = "last") -> str:
-        """A run's record: its settings, outcome, final diff and every event.
+        """A run of this repository: its settings, outcome, final diff and every event.
 
         Args:
-            run: A run id, a unique prefix of one, or `last`.
+            run: A run id, a unique prefix of one, or `last` (the last run here).
         """
         from autocodebase.cli.runs_cmd import reader
 
         ledger = reader()
-        run_id = ledger.resolve(_checked(run, RUN_REF, "run"))
+        run_id = own_run(run)
         record = {**ledger.run(run_id), "events": ledger.events(run_id)}
         return _cut(json.dumps(record, indent=2, default=str))
 
@@ -205,9 +222,7 @@ def build_server(workspace: Path, model: str | None = None) -> Any:
         Args:
             run: A run id, a unique prefix of one, or `last` (the last run here).
         """
-        code, out, err = await acb_command(
-            "undo", _checked(run, RUN_REF, "run"), "-C", str(workspace)
-        )
+        code, out, err = await acb_command("undo", own_run(run), "-C", str(workspace))
         if code != 0:
             raise BadArgument(err.strip() or f"exit {code}")
         return out.strip() or "done"

@@ -31,6 +31,15 @@ def undo(run: str, force: bool, directory: Path) -> None:
         run_id = ledger.resolve(run)
     record = ledger.run(run_id)
     workspace = Path(record["workspace"])
+    source = click.get_current_context().get_parameter_source("directory")
+    if run != "last" and source is click.core.ParameterSource.COMMANDLINE:
+        # -C REPO says where: a run that worked elsewhere is not undone from here.
+        here_root = git_root(directory)
+        if here_root is None or not workspace.is_relative_to(here_root.resolve()):
+            raise UsageError(
+                f"run {run_id} worked in {workspace}, not in {directory}: "
+                f"acb undo {run_id} -C {workspace}"
+            )
     root = git_root(workspace) if workspace.is_dir() else None
     if root is None:
         raise UsageError(f"run {run_id} worked in {workspace}, which is no longer a git repository")

@@ -117,6 +117,18 @@ class LedgerReader:
         ).fetchall()
         return [RunSummary(**dict(row)) for row in rows]
 
+    def list_runs_in(self, root: Path, limit: int = 20) -> list[RunSummary]:
+        """The newest runs whose workspace lies in the repository at `root`."""
+        prefix = str(root).rstrip("/")
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.connection.execute(
+            "SELECT id, started_at, finished_at, task, model, outcome, steps, cost_usd,"
+            " input_tokens, output_tokens FROM runs WHERE workspace = ? OR workspace LIKE ?"
+            " ESCAPE '\\' ORDER BY started_at DESC LIMIT ?",
+            (prefix, escaped + "/%", limit),
+        ).fetchall()
+        return [RunSummary(**dict(row)) for row in rows]
+
     def resolve(self, ref: str) -> str:
         """A full run id from an id, a unique prefix of one, or `last`."""
         if ref == "last":
@@ -139,16 +151,10 @@ class LedgerReader:
 
     def last_in(self, root: Path) -> str:
         """The newest run whose workspace lies in the repository at `root`."""
-        prefix = str(root).rstrip("/")
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        row = self.connection.execute(
-            "SELECT id FROM runs WHERE workspace = ? OR workspace LIKE ? ESCAPE '\\'"
-            " ORDER BY started_at DESC LIMIT 1",
-            (prefix, escaped + "/%"),
-        ).fetchone()
-        if row is None:
+        found = self.list_runs_in(root, 1)
+        if not found:
             raise UsageError(f"no acb run has worked in {root} (see `acb runs list`)")
-        return str(row["id"])
+        return found[0].id
 
     def run(self, run_id: str) -> dict[str, Any]:
         row = self.connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()

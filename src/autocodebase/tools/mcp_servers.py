@@ -19,6 +19,8 @@ import contextlib
 import json
 import logging
 import os
+import re
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -30,11 +32,16 @@ from autocodebase.config import McpServerConfig
 from autocodebase.events import Approval
 from autocodebase.models.base import ToolSpec
 from autocodebase.output import truncate_text
+from autocodebase.programs import distrust, host_path, trusted, which
 from autocodebase.tools.base import Tool, ToolContext, ToolResult, _portable
 
 SEPARATOR = "__"
-MAX_NAME = 64
-"""Providers accept tool names of at most 64 characters."""
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What providers accept as a tool name."""
+MAX_TOOLS = 100
+"""Offered from all servers together (OpenAI takes 128 tools in all; each costs every step)."""
+MAX_DESCRIPTION = 1024
+MAX_SCHEMA_BYTES = 16 * 1024
 
 
 @dataclass
@@ -59,12 +66,32 @@ def _allowed(config: McpServerConfig, tool: str) -> bool:
 
 
 def _environment(config: McpServerConfig) -> dict[str, str]:
-    """What a stdio server gets: the SDK's short list of harmless variables (HOME, PATH, ...),
-    the variables the config passes on by name, and its own `env`. Never acb's API keys."""
+    """What a stdio server gets: the SDK's short list of harmless variables (HOME, ...), a
+    PATH without relative or workspace entries, the variables the config passes on by name,
+    and its own `env`. Never acb's API keys."""
     from mcp.client.stdio import get_default_environment
 
     passed = {name: os.environ[name] for name in config.env_vars if name in os.environ}
-    return {**get_default_environment(), **passed, **config.env}
+    return {**get_default_environment(), "PATH": host_path(), **passed, **config.env}
+
+
+def _program(command: str, workspace: Path) -> str:
+    """The server's program as an absolute path, looked up on the host PATH without its
+    relative entries and the workspace: a repository (or the model's earlier commands, which
+    may write the workspace) could otherwise plant `bin/NAME` that starts outside the sandbox."""
+    distrust(workspace)
+    if "/" in command:
+        if not Path(command).is_absolute():
+            raise McpCallError(
+                f"{command!r}: give the server's program as a name or an absolute path"
+            )
+        found: str | None = command
+    else:
+        found = which(command)
+    ours = Path(sys.executable).parent  # read-only in the sandbox, like `programs.installed`
+    if found is None or not (trusted(str(Path(found).parent)) or Path(found).parent == ours):
+        raise McpCallError(f"{command!r} is not a program on the host PATH (outside the workspace)")
+    return found
 
 
 def _headers(config: McpServerConfig) -> dict[str, str]:
@@ -86,7 +113,9 @@ class McpHub:
             quiet.addHandler(logging.NullHandler())
         now = time.monotonic()
         self.states = {n: ServerState(n, c, started_s=now) for n, c in servers.items() if c.enabled}
-        self.session_trusted: set[str] = set()
+        self.session_trusted: set[tuple[str, str]] = set()
+        """(server, tool) pairs a person approved for the rest of the session."""
+        self.warnings: list[str] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="acb-mcp", daemon=True)
         self._thread.start()
@@ -138,10 +167,10 @@ class McpHub:
         from mcp.client.stdio import stdio_client
 
         assert config.command is not None
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.log_dir / f"{state.name}.log").open("a", encoding="utf-8")
+        program = _program(config.command, self.workspace)
+        log = _open_log(self.log_dir / f"{state.name}.log")
         parameters = StdioServerParameters(
-            command=config.command,
+            command=program,
             args=list(config.args),
             env=_environment(config),
             cwd=config.cwd or str(self.workspace),
@@ -160,11 +189,32 @@ class McpHub:
         return list(self.states.values())
 
     def tools(self) -> list[McpTool]:
-        offered = []
+        """The servers' tools as tools of the run; what cannot be offered (a name providers
+        refuse, one taken already, a schema too large, past `MAX_TOOLS`) is left out and said
+        in `warnings`."""
+        offered: list[McpTool] = []
+        names: set[str] = set()
         for state in self.wait_ready():
             if state.status != "ready":
                 continue
             for tool in state.tools:
+                name = f"{state.name}{SEPARATOR}{tool.name}"
+                schema = tool.inputSchema if isinstance(tool.inputSchema, dict) else {}
+                problem = (
+                    "a name providers refuse"
+                    if not TOOL_NAME.fullmatch(name)
+                    else "a name taken already"
+                    if name in names
+                    else "a schema over 16 KB"
+                    if len(json.dumps(schema)) > MAX_SCHEMA_BYTES
+                    else f"more than {MAX_TOOLS} MCP tools"
+                    if len(offered) >= MAX_TOOLS
+                    else None
+                )
+                if problem:
+                    self.warnings.append(f"MCP tool {name[:80]!r} left out: {problem}")
+                    continue
+                names.add(name)
                 offered.append(McpTool(self, state, tool))
         return offered
 
@@ -218,6 +268,19 @@ class McpCallError(Exception):
     """A call that got no result: the server is gone, hung or failed."""
 
 
+MAX_LOG_BYTES = 5 * 1024 * 1024
+
+
+def _open_log(path: Path) -> Any:
+    """The server's stderr log, private to you, started afresh once it passes 5 MB."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+    descriptor = os.open(path, flags, 0o600)
+    if os.fstat(descriptor).st_size > MAX_LOG_BYTES:
+        os.ftruncate(descriptor, 0)
+    return os.fdopen(descriptor, "a", encoding="utf-8")
+
+
 @contextlib.asynccontextmanager
 async def _closing(transport: Any, log: Any) -> Any:
     try:
@@ -241,10 +304,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _qualified(server: str, tool: str) -> str:
-    return f"{server}{SEPARATOR}{tool}"[:MAX_NAME]
-
-
 class McpTool(Tool):
     """One server tool as a tool of the run. Its schema is the server's, not derived from a
     Python signature, so `Tool.__init__` is not used; what the toolbox and the loop ask of a
@@ -256,11 +315,11 @@ class McpTool(Tool):
         self.hub = hub
         self.state = state
         self.tool_name = str(tool.name)
-        self.name = _qualified(state.name, self.tool_name)
+        self.name = f"{state.name}{SEPARATOR}{self.tool_name}"
         schema = tool.inputSchema if isinstance(tool.inputSchema, dict) else {}
         schema = _portable({"type": "object", **schema})
         schema.setdefault("properties", {})
-        description = (tool.description or "").strip()
+        description = (tool.description or "").strip()[:MAX_DESCRIPTION]
         source = f"(from the MCP server {state.name}; runs outside the sandbox)"
         self.spec = ToolSpec(self.name, f"{description} {source}".strip(), schema)
 
@@ -273,7 +332,7 @@ class McpTool(Tool):
         return (
             config.trusted
             or self.tool_name in config.trusted_tools
-            or self.name in self.hub.session_trusted
+            or (self.state.name, self.tool_name) in self.hub.session_trusted
         )
 
     def run(self, context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
@@ -318,7 +377,7 @@ class McpTool(Tool):
         if decided == "deny":
             return "not run: the user declined this MCP tool call. Try another way or ask them."
         if decided != "approve-once":
-            self.hub.session_trusted.add(self.name)
+            self.hub.session_trusted.add((self.state.name, self.tool_name))
         return None
 
 
