@@ -399,3 +399,68 @@ def test_sandboxed_evaluation_commands_get_none_of_the_hosts_python_settings(
     assert env["PIP_INDEX_URL"] == "https://mirror.example/simple"  # how packages are found
     assert env["HOME"] == "/tmp" and env["PIP_NO_INDEX"] == "1"
     assert env["PATH"] == os.environ["PATH"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("evaluation")  # one at a time: venv builds and Ray are heavy
+@pytest.mark.timeout(900)
+def test_the_graded_tests_get_the_network_only_when_asked(
+    calc: tuple[Path, Path], eval_cache: Path, tmp_path: Path
+) -> None:
+    """A test that talks to a server (here one on this machine's loopback, as httpbin is for
+    requests' tests) fails in grading unless --grading-network lets it through."""
+    import socket
+    import threading
+
+    from tests.eval_instances import _new_file
+
+    repos, dataset = calc
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.sendall(b"pong")
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    first = json.loads(dataset.read_text().splitlines()[0])
+    test = (
+        "import socket\n\nfrom calc import add\n\n\ndef test_add_online():\n"
+        f"    with socket.create_connection(('127.0.0.1', {port}), timeout=5) as s:\n"
+        "        assert s.recv(4) == b'pong'\n    assert add(2, 3) == 5\n"
+    )
+    online = {
+        **first,
+        "instance_id": "acme__calc-4",
+        "test_patch": _new_file(repos / "acme__calc", "tests/test_online.py", test),
+        "FAIL_TO_PASS": json.dumps(["tests/test_online.py::test_add_online"]),
+    }
+    networked = tmp_path / "online.jsonl"
+    networked.write_text(json.dumps(online) + "\n")
+    statuses = {}
+    try:
+        for flags in ((), ("--grading-network",)):
+            out = tmp_path / f"out{len(flags)}"
+            where = ["--dataset", str(networked), "--repos", str(repos), "--cache", str(eval_cache)]
+            done = run_acb(
+                "eval",
+                "swe-bench",
+                *where,
+                "--out",
+                str(out),
+                "--model",
+                "gold",
+                *flags,
+                cwd=tmp_path,
+                timeout=900,
+            )
+            statuses[flags] = _report(out)["instances"]["acme__calc-4"]["status"]
+            assert done.returncode in (0, 1), done.stderr[-2000:]
+    finally:
+        listener.close()
+    assert statuses == {(): "unresolved", ("--grading-network",): "resolved"}

@@ -64,6 +64,12 @@ def eval_command() -> None:
     help="Environments and clones (default: $ACB_EVAL_CACHE or /var/tmp/acb-eval-UID).",
 )
 @click.option("--keep", is_flag=True, help="Keep each instance's checkouts under OUT/work.")
+@click.option(
+    "--grading-network",
+    is_flag=True,
+    help="Let the graded tests use the network (off by default; some projects' tests call "
+    "web services, and their results then depend on those).",
+)
 def swe_bench(
     dataset: Path,
     ids: str | None,
@@ -78,6 +84,7 @@ def swe_bench(
     repos: Path | None,
     cache: Path | None,
     keep: bool,
+    grading_network: bool,
 ) -> None:
     """Run MODEL on each instance and grade it: FAIL_TO_PASS and PASS_TO_PASS, as the
     leaderboard does. Environments are venvs built here from SWE-bench's specs (no Docker)."""
@@ -116,6 +123,7 @@ def swe_bench(
         timeout_s=timeout_s,
         max_cost=max_cost,
         keep=keep,
+        grading_network=grading_network,
     )
     skipped = len(chosen) - len(todo)
     click.echo(

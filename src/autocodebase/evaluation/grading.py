@@ -189,9 +189,11 @@ def grade(
     workdir: Path,
     timeout_s: int,
     cache: Path,
+    network: bool = False,
 ) -> Grade:
-    """Apply `patch` to a fresh checkout and run the official evaluation on it; an
-    `EnvironmentUnavailable` when the checkout cannot be installed or tested there."""
+    """Apply `patch` to a fresh checkout and run the official evaluation on it (with the
+    network only when `network`); an `EnvironmentUnavailable` when the checkout cannot be
+    installed or tested there."""
     from swebench.harness.grading import get_eval_report
 
     worktree = checkout(source, instance.base_commit, workdir / "grading")
@@ -229,7 +231,7 @@ def grade(
     script.write_text(local_eval_script(spec.eval_script_list, worktree))
     policy = SandboxPolicy(
         mode="workspace-write",
-        network=False,
+        network=network,
         limits=Limits(
             timeout_s=timeout_s,
             output_bytes=48 * 1024 * 1024,

@@ -45,6 +45,8 @@ class Options:
     max_cost: float | None = None
     keep: bool = False
     """Keep the checkouts after grading (for inspection)."""
+    grading_network: bool = False
+    """Let the graded tests use the network (the sandbox's network is off otherwise)."""
     worker: tuple[str, ...] = ()
     """The command that evaluates one instance (reads it on stdin); empty: this Python's
     `-m autocodebase.evaluation.pipeline` (`.batch` for batch tasks). A cluster whose workers
@@ -102,7 +104,16 @@ def evaluate(instance: Instance, options: Options) -> InstanceResult:
                 overlay=tree / OVERLAY,
             )
         try:
-            result = grade(instance, solution.patch, env, source, work, options.timeout_s, cache)
+            result = grade(
+                instance,
+                solution.patch,
+                env,
+                source,
+                work,
+                options.timeout_s,
+                cache,
+                network=options.grading_network,
+            )
         except EnvironmentUnavailable as exc:
             environment = f"{environment}, not testable"
             return finish("environment_error", patch=solution.patch, error=str(exc))
