@@ -55,7 +55,8 @@ class ServerState:
     """The server's tools (SDK `Tool` objects) that the config lets through."""
     session: Any = None
     ready: threading.Event = field(default_factory=threading.Event)
-    stop: asyncio.Event | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set (through the loop) when the hub closes; bound to the hub's loop on first use."""
     started_s: float = 0.0
 
 
@@ -129,7 +130,10 @@ class McpHub:
         import anyio
         from mcp import ClientSession
 
-        state.stop = asyncio.Event()
+        if state.stop.is_set():  # closed before it began
+            state.status = "stopped"
+            state.ready.set()
+            return
         try:
             async with contextlib.AsyncExitStack() as stack:
                 # Contexts are entered outside the timeout's scope: anyio's scopes must nest,
@@ -251,13 +255,16 @@ class McpHub:
             raise McpCallError(f"no answer within {timeout:g} s") from None
 
     def close(self) -> None:
-        """Stop every server (stdio ones are terminated) and the loop."""
+        """Stop every server (stdio ones are terminated) and the loop, within ten seconds."""
         for state in self.states.values():
-            if state.stop is not None:
-                self._loop.call_soon_threadsafe(state.stop.set)
+            self._loop.call_soon_threadsafe(state.stop.set)
+        deadline = time.monotonic() + 10
         for run in self._runs:
+            # Stuck or failed: cancelled below, either way.
             with contextlib.suppress(Exception):
-                run.result(timeout=10)
+                run.result(timeout=max(0.1, deadline - time.monotonic()))
+            if not run.done():
+                run.cancel()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
