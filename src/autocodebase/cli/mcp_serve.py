@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,14 @@ def _revision(value: str) -> str:
         if not REVISION.fullmatch(side) or ".." in side:
             raise BadArgument(f"revision {value!r} is not acceptable")
     return value
+
+
+def _tail(stream: Any) -> str:
+    """The last lines a child wrote to `stream` (a temporary file), which is then closed."""
+    stream.seek(0)
+    text = stream.read().decode(errors="replace")
+    stream.close()
+    return "\n".join(text.strip().splitlines()[-5:])
 
 
 def _cut(text: str) -> str:
@@ -102,7 +111,10 @@ def build_server(workspace: Path, model: str | None = None) -> Any:
         finished: dict[str, Any] = {}
         run_id = ""
         steps = 0
-        async with await anyio.open_process([*acb, *arguments], cwd=workspace) as process:
+        # stderr to a file: a pipe nobody reads would stop the run once it filled.
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+        command = [*acb, *arguments]
+        async with await anyio.open_process(command, cwd=workspace, stderr=errors) as process:
             assert process.stdin is not None and process.stdout is not None
             await process.stdin.send(task.encode())
             await process.stdin.aclose()
@@ -125,12 +137,13 @@ def build_server(workspace: Path, model: str | None = None) -> Any:
                     elif kind == "run_finished":
                         finished = event
             code = await process.wait()
+        said = _tail(errors)
         summary = {
             "run_id": run_id,
             "exit_code": code,
             "outcome": finished.get("outcome", "failed"),
             "final_message": finished.get("final_message", ""),
-            "error": finished.get("error"),
+            "error": finished.get("error") or (None if finished else said),
             "steps": finished.get("steps", steps),
             "cost_usd": finished.get("cost_usd"),
             "verification": finished.get("verification"),
