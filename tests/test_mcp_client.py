@@ -104,6 +104,7 @@ def test_a_repository_cannot_add_a_server(tmp_path: Path, isolated_home: Path) -
     assert any("mcp_servers" in warning for warning in settings.warnings)
 
 
+@pytest.mark.slow  # starts MCP servers (each a Python process of its own)
 def test_tools_are_listed_called_and_their_faults_reported(hub: McpHub) -> None:
     tools = {tool.name: tool for tool in hub.tools()}
     assert {"t__add", "t__note", "t__picture", "t__crash", "t__hang"} <= set(tools)
@@ -119,6 +120,7 @@ def test_tools_are_listed_called_and_their_faults_reported(hub: McpHub) -> None:
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.slow  # starts MCP servers (each a Python process of its own)
 def test_a_crashing_server_is_an_error_not_a_stuck_run(hub: McpHub) -> None:
     hub.tools()
     state = hub.states["t"]
@@ -129,6 +131,7 @@ def test_a_crashing_server_is_an_error_not_a_stuck_run(hub: McpHub) -> None:
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow  # starts MCP servers (each a Python process of its own)
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [(("--garbage",), "did not start within 3 s"), (("--slow-start", "30"), "did not start")],
@@ -148,6 +151,7 @@ def test_a_server_that_does_not_start_is_left_out(
         hub.close()
 
 
+@pytest.mark.slow  # starts MCP servers (each a Python process of its own)
 def test_the_config_chooses_which_tools_are_offered(tmp_path: Path) -> None:
     only = stdio_server(enabled_tools=("add", "shout", "hang"), disabled_tools=("hang",))
     hub = McpHub({"t": only}, tmp_path, tmp_path / "logs")
@@ -157,6 +161,7 @@ def test_the_config_chooses_which_tools_are_offered(tmp_path: Path) -> None:
         hub.close()
 
 
+@pytest.mark.slow  # starts MCP servers (each a Python process of its own)
 def test_a_streamable_http_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     port = free_port()
     process = subprocess.Popen(
@@ -219,6 +224,7 @@ def test_a_scripted_run_calls_a_trusted_tool_and_records_it(
     }
 
 
+@pytest.mark.slow  # starts MCP servers (each a Python process of its own)
 def test_an_untrusted_tool_is_refused_when_nobody_can_be_asked(
     wordstats_repo: Path, isolated_home: Path
 ) -> None:
@@ -234,6 +240,7 @@ def test_an_untrusted_tool_is_refused_when_nobody_can_be_asked(
     assert str(approvals[0]["command"]).startswith("t__note ")
 
 
+@pytest.mark.slow  # starts MCP servers (each a Python process of its own)
 def test_servers_are_added_listed_and_removed_from_the_command_line(
     tmp_path: Path, isolated_home: Path
 ) -> None:
