@@ -73,8 +73,9 @@ def _json_block(data: Any) -> Markup:
 
 def create_app(settings: Settings) -> Any:
     ledger = Ledger(settings.ledger)
-    secrets = {"ACB_SERVE_TOKEN": settings.token} if settings.token else {}
-    redactor = Redactor({**_environment_secrets(), **secrets})
+    # The server's own secrets and its token (a secret by its name) are hidden on every page.
+    token = {"ACB_SERVE_TOKEN": settings.token} if settings.token else {}
+    redactor = Redactor.from_environment({**os.environ, **token})
     templates = Environment(
         loader=PackageLoader("autocodebase.serve", "templates"),
         autoescape=select_autoescape(default=True),
@@ -234,9 +235,3 @@ def create_app(settings: Settings) -> Any:
     ]
     app = Starlette(routes=routes)
     return Guard(app, settings.token, settings.allowed_hosts)
-
-
-def _environment_secrets() -> dict[str, str]:
-    from autocodebase.redact import is_secret
-
-    return {name: value for name, value in os.environ.items() if is_secret(name, value)}
