@@ -1,4 +1,4 @@
-"""Anthropic Messages provider with tool use, streaming or not, through the official SDK."""
+"""Anthropic Messages provider with tool use, streaming or not."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from autocodebase.models.base import (
     Usage,
     parse_tool_arguments,
 )
-from autocodebase.models.clients import ANTHROPIC_ENDPOINT, anthropic_client
+from autocodebase.models.clients import ANTHROPIC_ENDPOINT, anthropic_http
 from autocodebase.models.deadline import request_timeout, until_deadline
-from autocodebase.models.faults import api_object, provider_faults
+from autocodebase.models.faults import api_object, fields_of, provider_faults
+from autocodebase.models.transport import JsonHttp, StreamError
 
 EPHEMERAL = {"type": "ephemeral"}
 """Anthropic's prompt cache marker: the prefix up to a marked block is cached for 5 minutes and
@@ -64,14 +65,14 @@ def messages_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, A
 
 def usage_from_wire(usage: Any) -> Usage:
     """Anthropic counts cached and fresh input apart; we report their sum as input."""
-    if usage is None:
+    if not isinstance(usage, dict):
         return Usage()
-    fresh = getattr(usage, "input_tokens", 0) or 0
-    cache_read = getattr(usage, "cache_read_input_tokens", 0) or 0
-    cache_write = getattr(usage, "cache_creation_input_tokens", 0) or 0
+    fresh = usage.get("input_tokens") or 0
+    cache_read = usage.get("cache_read_input_tokens") or 0
+    cache_write = usage.get("cache_creation_input_tokens") or 0
     return Usage(
         input_tokens=fresh + cache_read + cache_write,
-        output_tokens=getattr(usage, "output_tokens", 0) or 0,
+        output_tokens=usage.get("output_tokens") or 0,
         cached_input_tokens=cache_read,
     )
 
@@ -96,20 +97,16 @@ class AnthropicModel:
     timeout: float = 600.0
     max_output_tokens: int = 8192
     provider_label: str = "anthropic"
-    _client: Any = field(default=None, repr=False)
+    _client: JsonHttp | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
-        """Where requests go: the configured base URL, or the SDK's own default."""
+        """Where requests go: the configured base URL, or Anthropic's."""
         return self.base_url or ANTHROPIC_ENDPOINT
 
-    def warm_up(self) -> None:
-        """Import the SDK and build the client ahead of the first request."""
-        self._sdk()
-
-    def _sdk(self) -> Any:
+    def _http(self) -> JsonHttp:
         if self._client is None:
-            self._client = anthropic_client(self.api_key, self.base_url, self.timeout)
+            self._client = anthropic_http(self.api_key, self.base_url)
         return self._client
 
     def complete(
@@ -139,23 +136,33 @@ class AnthropicModel:
         with provider_faults(self.provider_label, self.endpoint):
             if self.stream:
                 return self._complete_streamed(request, on_text)
-            answer = self._sdk().messages.create(**request, timeout=request_timeout(self.timeout))
+            answer = self._http().post("/v1/messages", request, request_timeout(self.timeout))
             return self._parse(api_object(answer, self.provider_label))
 
-    def _parse(self, wire: Any) -> Response:
+    def _parse(self, wire: dict[str, Any]) -> Response:
+        if wire.get("type") == "error":
+            raise StreamError(wire)
         text: list[str] = []
         calls: list[ToolCall] = []
-        for block in wire.content or []:
-            if block.type == "text":
-                text.append(block.text)
-            elif block.type == "tool_use":
-                raw = json.dumps(block.input)
-                calls.append(ToolCall(block.id, block.name, parse_tool_arguments(raw), raw))
+        for block in wire.get("content") or []:
+            block = fields_of(block, self.provider_label)
+            if block.get("type") == "text":
+                text.append(block.get("text") or "")
+            elif block.get("type") == "tool_use":
+                raw = json.dumps(block.get("input") or {})
+                calls.append(
+                    ToolCall(
+                        block.get("id") or "",
+                        block.get("name") or "",
+                        parse_tool_arguments(raw),
+                        raw,
+                    )
+                )
         return Response(
             message=Message(role="assistant", content="".join(text), tool_calls=tuple(calls)),
-            usage=usage_from_wire(wire.usage),
-            stop_reason=wire.stop_reason or "end_turn",
-            model=wire.model or self.model_id,
+            usage=usage_from_wire(wire.get("usage")),
+            stop_reason=wire.get("stop_reason") or "end_turn",
+            model=wire.get("model") or self.model_id,
         )
 
     def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
@@ -165,31 +172,35 @@ class AnthropicModel:
         stop_reason: str | None = None
         finished = False
         model = self.model_id
-        stream = self._sdk().messages.create(
-            **request, stream=True, timeout=request_timeout(self.timeout)
+        stream = self._http().stream(
+            "/v1/messages", {**request, "stream": True}, request_timeout(self.timeout)
         )
         for event in until_deadline(stream, stream, self.provider_label):
-            kind = event.type
+            data = fields_of(event.data, self.provider_label)
+            kind = data.get("type") or event.name
+            if kind == "error" or event.name == "error":
+                raise StreamError(data)
             if kind == "message_start":
-                start_usage = event.message.usage
-                model = event.message.model or model
+                message = data.get("message") or {}
+                start_usage = message.get("usage")
+                model = message.get("model") or model
             elif kind == "content_block_start":
-                block = event.content_block
-                blocks[event.index] = _Block(
-                    block.type, getattr(block, "id", ""), getattr(block, "name", "")
+                block = data.get("content_block") or {}
+                blocks[data.get("index", len(blocks))] = _Block(
+                    block.get("type") or "text", block.get("id") or "", block.get("name") or ""
                 )
             elif kind == "content_block_delta":
-                delta = event.delta
-                target = blocks.setdefault(event.index, _Block("text"))
-                if delta.type == "text_delta":
-                    target.parts.append(delta.text)
+                delta = data.get("delta") or {}
+                target = blocks.setdefault(data.get("index", 0), _Block("text"))
+                if delta.get("type") == "text_delta":
+                    target.parts.append(delta.get("text") or "")
                     if on_text is not None:
-                        on_text(delta.text)
-                elif delta.type == "input_json_delta":
-                    target.parts.append(delta.partial_json)
+                        on_text(delta.get("text") or "")
+                elif delta.get("type") == "input_json_delta":
+                    target.parts.append(delta.get("partial_json") or "")
             elif kind == "message_delta":
-                stop_reason = event.delta.stop_reason or stop_reason
-                output_tokens = getattr(event.usage, "output_tokens", 0) or output_tokens
+                stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
+                output_tokens = (data.get("usage") or {}).get("output_tokens") or output_tokens
             elif kind == "message_stop":
                 finished = True
         if not finished:

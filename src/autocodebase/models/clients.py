@@ -1,28 +1,34 @@
-"""The official SDKs' clients, built the one way acb wants them: their own retries off (ours are
-visible and configurable), and each SDK imported only when a request is about to be made."""
+"""The HTTP clients of the two wire families, built with the headers each API wants."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+
+from autocodebase.models.transport import JsonHttp
 
 OPENAI_ENDPOINT = "https://api.openai.com/v1"
-"""Where the OpenAI SDK sends requests when no base URL is given."""
+"""Where OpenAI requests go when no base URL is given."""
 ANTHROPIC_ENDPOINT = "https://api.anthropic.com"
-"""Where the Anthropic SDK sends requests when no base URL is given."""
+"""Where Anthropic requests go when no base URL is given."""
+ANTHROPIC_VERSION = "2023-06-01"
+"""The Messages API version acb speaks (the one the API reference documents)."""
 
 
-def openai_client(api_key: str, base_url: str | None, timeout: float) -> Any:
-    """An OpenAI SDK client (Chat Completions and Responses)."""
-    import openai  # lazy: 0.4 s of import we only pay when a request is made
+def openai_http(api_key: str, base_url: str | None) -> JsonHttp:
+    """Chat Completions and Responses: a bearer key, and the organisation and project the
+    official SDK would send from the environment."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    for variable, header in (
+        ("OPENAI_ORG_ID", "OpenAI-Organization"),
+        ("OPENAI_PROJECT_ID", "OpenAI-Project"),
+    ):
+        if os.environ.get(variable):
+            headers[header] = os.environ[variable]
+    return JsonHttp(base_url or OPENAI_ENDPOINT, headers)
 
-    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
 
-
-def anthropic_client(api_key: str, base_url: str | None, timeout: float) -> Any:
-    """An Anthropic SDK client (Messages)."""
-    import anthropic  # lazy: ~0.9 s of import
-
-    # The SDK appends /v1/messages itself; accept the OpenAI-style ".../v1" users often paste
-    # instead of failing every request with a 404.
-    base_url = base_url.rstrip("/").removesuffix("/v1") if base_url else None
-    return anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+def anthropic_http(api_key: str, base_url: str | None) -> JsonHttp:
+    """Messages: the key in `x-api-key` and the API version. The OpenAI-style ".../v1" users
+    often paste as the base URL is accepted (the path adds /v1 itself)."""
+    base = base_url.rstrip("/").removesuffix("/v1") if base_url else ANTHROPIC_ENDPOINT
+    return JsonHttp(base, {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION})

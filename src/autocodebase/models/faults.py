@@ -1,7 +1,7 @@
-"""Turn SDK and transport exceptions into `ModelError`s the retry policy understands.
+"""Turn transport exceptions into `ModelError`s the retry policy understands.
 
-Both official SDKs expose `status_code` and the HTTP response on their status errors, so one
-duck-typed mapping serves every provider without importing either SDK here.
+An HTTP error carries `status_code`, `body` and `response.headers` (`transport.HttpStatusError`,
+as the official SDKs' errors did), so one duck-typed mapping serves every provider.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from autocodebase.models.base import ModelError
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
-TRANSPORT_MODULES = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "h11", "h2")
+TRANSPORT_MODULES = ("autocodebase.models.transport", "http", "ssl", "socket")
 
 
 def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -42,8 +42,11 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 
 def is_transport_error(exc: BaseException) -> bool:
-    """True for faults raised by an SDK or HTTP stack, as opposed to bugs in our own code."""
-    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in TRANSPORT_MODULES
+    """True for faults of the HTTP stack or the network, as opposed to bugs in our own code."""
+    module = type(exc).__module__
+    return isinstance(exc, OSError) or any(
+        module == name or module.startswith(name + ".") for name in TRANSPORT_MODULES
+    )
 
 
 def describe_body(body: Any) -> str:
@@ -152,7 +155,7 @@ def to_model_error(exc: BaseException, provider: str, endpoint: str | None = Non
 
 @contextlib.contextmanager
 def provider_faults(provider: str, endpoint: str | None = None) -> Iterator[None]:
-    """SDK and transport faults inside the block become `ModelError`s; our own bugs go through."""
+    """Transport faults inside the block become `ModelError`s; our own bugs go through."""
     try:
         yield
     except ModelError:
@@ -168,15 +171,24 @@ def provider_faults(provider: str, endpoint: str | None = None) -> Iterator[None
         raise
 
 
-def api_object(value: Any, provider: str) -> Any:
-    """The SDK's parsed answer, or a retryable fault when the server sent a 200 whose body is
-    not an API response at all (an HTML error page from a proxy, plain text): the SDKs then
-    hand back the body as a string."""
-    if isinstance(value, str | bytes):
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        shown = " ".join(text.split())[:200]
-        raise ModelError(
-            f"{provider} answered with something that is not an API response: {shown!r}",
-            retryable=True,
-        )
-    return value
+def api_object(value: Any, provider: str) -> dict[str, Any]:
+    """The parsed answer, or a retryable fault when the server sent a 200 whose body is not an
+    API response at all (an HTML error page from a proxy, plain text, a bare JSON value)."""
+    if isinstance(value, dict):
+        return value
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    shown = " ".join(text.split())[:200]
+    raise ModelError(
+        f"{provider} answered with something that is not an API response: {shown!r}",
+        retryable=True,
+    )
+
+
+def fields_of(value: Any, provider: str) -> dict[str, Any]:
+    """A JSON object inside an answer; anything else there is a malformed answer (retried)."""
+    if isinstance(value, dict):
+        return value
+    raise ModelError(
+        f"{provider} sent a malformed answer: expected an object, got {json.dumps(value)[:100]}",
+        retryable=True,
+    )

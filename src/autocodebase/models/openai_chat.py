@@ -1,5 +1,5 @@
 """OpenAI Chat Completions provider: api.openai.com and every compatible server (Ollama, vLLM,
-llama.cpp, LM Studio, OpenRouter), streaming or not, through the official SDK."""
+llama.cpp, LM Studio, OpenRouter), streaming or not."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from autocodebase.models.base import (
     Usage,
     parse_tool_arguments,
 )
-from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
+from autocodebase.models.clients import OPENAI_ENDPOINT, openai_http
 from autocodebase.models.deadline import request_timeout, until_deadline
-from autocodebase.models.faults import api_object, on_this_machine, provider_faults
+from autocodebase.models.faults import api_object, fields_of, on_this_machine, provider_faults
+from autocodebase.models.transport import EventStream, JsonHttp, StreamError
 
 
 def message_to_wire(message: Message, no_text: str | None = None) -> dict[str, Any]:
@@ -59,13 +60,13 @@ def tool_to_wire(spec: ToolSpec) -> dict[str, Any]:
 
 
 def usage_from_wire(usage: Any) -> Usage:
-    if usage is None:
+    if not isinstance(usage, dict):
         return Usage()
-    details = getattr(usage, "prompt_tokens_details", None)
+    details = usage.get("prompt_tokens_details")
     return Usage(
-        input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-        output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-        cached_input_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        cached_input_tokens=(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
     )
 
 
@@ -87,9 +88,8 @@ PASSED_BACK_FIELDS = ("extra_content",)
 refuses a request with fields it does not know)."""
 
 
-def passed_back_of(call: Any) -> dict[str, Any] | None:
-    extra = getattr(call, "model_extra", None) or {}
-    kept = {key: extra[key] for key in PASSED_BACK_FIELDS if extra.get(key) is not None}
+def passed_back_of(call: dict[str, Any]) -> dict[str, Any] | None:
+    kept = {key: call[key] for key in PASSED_BACK_FIELDS if call.get(key) is not None}
     return kept or None
 
 
@@ -101,20 +101,15 @@ class _PartialCall:
     passed_back: dict[str, Any] | None = None
 
 
-def _is_event_stream(stream: Any) -> bool:
-    headers = getattr(getattr(stream, "response", None), "headers", None) or {}
-    return "text/event-stream" in str(headers.get("content-type", ""))
-
-
-def _slot_of(fragment: Any, calls: dict[int, _PartialCall]) -> int:
+def _slot_of(fragment: dict[str, Any], calls: dict[int, _PartialCall]) -> int:
     """Which call a streamed fragment belongs to. OpenAI numbers them (`index`); Gemini's
     OpenAI-compatible endpoint and some proxies do not, so a fragment with a new id starts the
     next call and one without continues the last."""
-    index = getattr(fragment, "index", None)
+    index = fragment.get("index")
     if isinstance(index, int):
         return index
     last = max(calls, default=-1)
-    if last < 0 or (fragment.id and fragment.id != calls[last].id):
+    if last < 0 or (fragment.get("id") and fragment.get("id") != calls[last].id):
         return last + 1
     return last
 
@@ -134,11 +129,11 @@ class OpenAIChatModel:
     no_text: str | None = None
     """The `content` of a tool-call message without text (see `message_to_wire`); switched
     when the server refuses it."""
-    _client: Any = field(default=None, repr=False)
+    _client: JsonHttp | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
-        """Where requests go: the configured base URL, or the SDK's own default."""
+        """Where requests go: the configured base URL, or OpenAI's."""
         return self.base_url or OPENAI_ENDPOINT
 
     def __post_init__(self) -> None:
@@ -147,13 +142,9 @@ class OpenAIChatModel:
         if self.base_url and on_this_machine(urlsplit(self.base_url).hostname):
             self.no_text = ""
 
-    def warm_up(self) -> None:
-        """Import the SDK and build the client ahead of the first request."""
-        self._sdk()
-
-    def _sdk(self) -> Any:
+    def _http(self) -> JsonHttp:
         if self._client is None:
-            self._client = openai_client(self.api_key, self.base_url, self.timeout)
+            self._client = openai_http(self.api_key, self.base_url)
         return self._client
 
     def complete(
@@ -189,39 +180,42 @@ class OpenAIChatModel:
             return self._complete_whole(request)
 
     def _complete_whole(self, request: dict[str, Any]) -> Response:
-        answer = self._sdk().chat.completions.create(
-            **request, timeout=request_timeout(self.timeout)
-        )
+        answer = self._http().post("/chat/completions", request, request_timeout(self.timeout))
         return self._parse(api_object(answer, self.provider_label))
 
-    def _parse(self, completion: Any) -> Response:
-        if not completion.choices:
+    def _parse(self, completion: dict[str, Any]) -> Response:
+        choices = completion.get("choices")
+        if not choices:
             raise ModelError(f"{self.provider_label} returned no choices", retryable=True)
-        choice = completion.choices[0]
-        wire = choice.message
-        calls = tuple(
-            ToolCall(
-                id=call.id,
-                name=call.function.name,
-                arguments=parse_tool_arguments(call.function.arguments or ""),
-                raw_arguments=call.function.arguments or "",
-                passed_back=passed_back_of(call),
+        choice = fields_of(choices[0], self.provider_label)
+        wire = fields_of(choice.get("message") or {}, self.provider_label)
+        calls = []
+        for call in wire.get("tool_calls") or []:
+            function = call.get("function") or {}
+            raw = function.get("arguments") or ""
+            calls.append(
+                ToolCall(
+                    id=call.get("id") or "",
+                    name=function.get("name") or "",
+                    arguments=parse_tool_arguments(raw),
+                    raw_arguments=raw,
+                    passed_back=passed_back_of(call),
+                )
             )
-            for call in (wire.tool_calls or [])
-        )
         return Response(
-            message=Message(role="assistant", content=wire.content or "", tool_calls=calls),
-            usage=usage_from_wire(completion.usage),
-            stop_reason=choice.finish_reason or "stop",
-            model=completion.model or self.model_id,
+            message=Message(
+                role="assistant", content=wire.get("content") or "", tool_calls=tuple(calls)
+            ),
+            usage=usage_from_wire(completion.get("usage")),
+            stop_reason=choice.get("finish_reason") or "stop",
+            model=completion.get("model") or self.model_id,
         )
 
     def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
-        stream = self._sdk().chat.completions.create(
-            **request,
-            stream=True,
-            stream_options={"include_usage": True},
-            timeout=request_timeout(self.timeout),
+        stream = self._http().stream(
+            "/chat/completions",
+            {**request, "stream": True, "stream_options": {"include_usage": True}},
+            request_timeout(self.timeout),
         )
         text: list[str] = []
         calls: dict[int, _PartialCall] = {}
@@ -229,25 +223,29 @@ class OpenAIChatModel:
         usage = Usage()
         model = self.model_id
         received = False
-        for chunk in until_deadline(stream, stream, self.provider_label):
+        for event in until_deadline(stream, stream, self.provider_label):
             received = True
-            model = chunk.model or model
-            if chunk.usage is not None:
-                usage = usage_from_wire(chunk.usage)
-            for choice in chunk.choices or []:
-                delta = choice.delta
-                if delta is not None and delta.content:
-                    text.append(delta.content)
+            chunk = fields_of(event.data, self.provider_label)
+            if chunk.get("error"):
+                raise StreamError(chunk)
+            model = chunk.get("model") or model
+            if chunk.get("usage") is not None:
+                usage = usage_from_wire(chunk["usage"])
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    text.append(delta["content"])
                     if on_text is not None:
-                        on_text(delta.content)
-                for fragment in (delta.tool_calls or []) if delta is not None else []:
+                        on_text(delta["content"])
+                for fragment in delta.get("tool_calls") or []:
                     partial = calls.setdefault(_slot_of(fragment, calls), _PartialCall())
-                    partial.id = fragment.id or partial.id
+                    partial.id = fragment.get("id") or partial.id
                     partial.passed_back = passed_back_of(fragment) or partial.passed_back
-                    if fragment.function is not None:
-                        partial.name = fragment.function.name or partial.name
-                        partial.arguments.append(fragment.function.arguments or "")
-                finish = choice.finish_reason or finish
+                    function = fragment.get("function")
+                    if isinstance(function, dict):
+                        partial.name = function.get("name") or partial.name
+                        partial.arguments.append(function.get("arguments") or "")
+                finish = choice.get("finish_reason") or finish
         if not received and _is_event_stream(stream):
             # An empty 200 stream is how llama.cpp's server answers a request over its context
             # window; asked without streaming, it says so (HTTP 400), and the loop can compact.
@@ -274,3 +272,7 @@ class OpenAIChatModel:
             stop_reason=finish,
             model=model,
         )
+
+
+def _is_event_stream(stream: EventStream) -> bool:
+    return "text/event-stream" in stream.content_type

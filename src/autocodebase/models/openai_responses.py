@@ -20,9 +20,10 @@ from autocodebase.models.base import (
     Usage,
     parse_tool_arguments,
 )
-from autocodebase.models.clients import OPENAI_ENDPOINT, openai_client
+from autocodebase.models.clients import OPENAI_ENDPOINT, openai_http
 from autocodebase.models.deadline import request_timeout, until_deadline
-from autocodebase.models.faults import api_object, provider_faults
+from autocodebase.models.faults import api_object, fields_of, provider_faults
+from autocodebase.models.transport import JsonHttp
 
 
 def input_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
@@ -50,10 +51,10 @@ def input_to_wire(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """Read a field from an SDK object or a plain dict (streamed items arrive as either)."""
+    """A field of a JSON object; `default` when it is absent or `obj` is no object."""
     if isinstance(obj, dict):
         return obj.get(key, default)
-    return getattr(obj, key, default)
+    return default
 
 
 def response_from_wire(wire: Any, fallback_model: str) -> Response:
@@ -103,20 +104,16 @@ class OpenAIResponsesModel:
     timeout: float = 600.0
     max_output_tokens: int | None = None
     provider_label: str = "openai"
-    _client: Any = field(default=None, repr=False)
+    _client: JsonHttp | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
-        """Where requests go: the configured base URL, or the SDK's own default."""
+        """Where requests go: the configured base URL, or OpenAI's."""
         return self.base_url or OPENAI_ENDPOINT
 
-    def warm_up(self) -> None:
-        """Import the SDK and build the client ahead of the first request."""
-        self._sdk()
-
-    def _sdk(self) -> Any:
+    def _http(self) -> JsonHttp:
         if self._client is None:
-            self._client = openai_client(self.api_key, self.base_url, self.timeout)
+            self._client = openai_http(self.api_key, self.base_url)
         return self._client
 
     def complete(
@@ -146,19 +143,18 @@ class OpenAIResponsesModel:
             request["max_output_tokens"] = self.max_output_tokens
         with provider_faults(self.provider_label, self.endpoint):
             if not self.stream:
-                answer = self._sdk().responses.create(
-                    **request, timeout=request_timeout(self.timeout)
-                )
+                answer = self._http().post("/responses", request, request_timeout(self.timeout))
                 answer = api_object(answer, self.provider_label)
                 return response_from_wire(answer, self.model_id)
             return self._complete_streamed(request, on_text)
 
     def _complete_streamed(self, request: dict[str, Any], on_text: TextSink | None) -> Response:
-        stream = self._sdk().responses.create(
-            **request, stream=True, timeout=request_timeout(self.timeout)
+        stream = self._http().stream(
+            "/responses", {**request, "stream": True}, request_timeout(self.timeout)
         )
-        for event in until_deadline(stream, stream, self.provider_label):
-            kind = _get(event, "type")
+        for item in until_deadline(stream, stream, self.provider_label):
+            event = fields_of(item.data, self.provider_label)
+            kind = _get(event, "type") or item.name
             if kind == "response.output_text.delta" and on_text is not None:
                 on_text(_get(event, "delta", ""))
             elif kind in ("response.completed", "response.incomplete"):

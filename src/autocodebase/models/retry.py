@@ -1,7 +1,8 @@
 """Retry with exponential backoff and full jitter, honouring a server's Retry-After.
 
-Providers run with their SDK's own retries disabled so that every retry is visible as an event
-and the policy (attempts, delays) comes from one place the user can configure.
+Providers send each request once (no hidden retries in a client library), so that every retry
+is visible as an event and the policy (attempts, delays) comes from one place the user can
+configure.
 """
 
 from __future__ import annotations

@@ -1,0 +1,174 @@
+"""The providers' HTTP transport over real loopback sockets: kept-alive connections (and a
+server that dropped one), proxies from the environment, error statuses, server-sent events."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from autocodebase.models.transport import HttpStatusError, JsonHttp
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.seen.append((self.requestline, dict(self.headers), body))
+        if body.get("status"):
+            data = json.dumps({"error": {"message": "slow down"}}).encode()
+            self.send_response(int(body["status"]))
+            self.send_header("Retry-After", "7")
+        elif body.get("stream"):
+            data = b'event: a\ndata: {"n": 1}\n\n: a comment\ndata: {"n": 2}\n\ndata: [DONE]\n\n'
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+        else:
+            data = json.dumps({"echo": body, "connection": self.server.connections}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        if self.server.drop_after_answer:
+            self.close_connection = True  # no `Connection: close`: the client learns on reuse
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _KeepAlive)
+        self.seen: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.connections = 0
+        self.drop_after_answer = False
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        self.connections += 1
+        return super().get_request()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+@pytest.fixture
+def clients() -> Iterator[list[JsonHttp]]:
+    made: list[JsonHttp] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+def _client(made: list[JsonHttp], url: str, headers: dict[str, str] | None = None) -> JsonHttp:
+    made.append(JsonHttp(url, headers or {}))
+    return made[-1]
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    running = _Server()
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield running
+    running.shutdown()
+    running.server_close()
+
+
+def test_requests_share_one_kept_alive_connection(server: _Server, clients: list[JsonHttp]) -> None:
+    client = _client(clients, server.url, {"Authorization": "Bearer k"})
+    first = client.post("/chat", {"n": 1}, timeout=10)
+    second = client.post("/chat", {"n": 2}, timeout=10)
+    assert first["echo"] == {"n": 1} and second["echo"] == {"n": 2}
+    assert server.connections == 1
+    line, headers, _ = server.seen[0]
+    assert line == "POST /v1/chat HTTP/1.1"
+    assert headers["Authorization"] == "Bearer k" and headers["User-Agent"].startswith("acb/")
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_a_fault(
+    server: _Server, clients: list[JsonHttp]
+) -> None:
+    server.drop_after_answer = True
+    client = _client(clients, server.url, {})
+    assert client.post("/chat", {"n": 1}, timeout=10)["echo"] == {"n": 1}
+    assert client.post("/chat", {"n": 2}, timeout=10)["echo"] == {"n": 2}
+    assert server.connections == 2 and len(server.seen) == 2
+
+
+def test_an_error_status_carries_its_body_and_headers(
+    server: _Server, clients: list[JsonHttp]
+) -> None:
+    client = _client(clients, server.url, {})
+    with pytest.raises(HttpStatusError) as raised:
+        client.post("/chat", {"status": 429}, timeout=10)
+    assert raised.value.status_code == 429
+    assert raised.value.body == {"error": {"message": "slow down"}}
+    assert raised.value.response.headers["Retry-After"] == "7"
+    assert client.post("/chat", {"n": 3}, timeout=10)["connection"] == 1  # still reusable
+
+
+def test_server_sent_events_in_order_without_comments_or_the_end_marker(
+    server: _Server, clients: list[JsonHttp]
+) -> None:
+    events = list(_client(clients, server.url, {}).stream("/chat", {"stream": True}, timeout=10))
+    assert [(e.name, e.data) for e in events] == [("a", {"n": 1}), (None, {"n": 2})]
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """An HTTP proxy: takes absolute-form requests and forwards them."""
+
+    server: Any
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_POST(self) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        self.server.seen.append((self.path, self.headers.get("Proxy-Authorization")))
+        target = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        upstream = http.client.HTTPConnection(target.hostname or "", target.port, timeout=10)
+        upstream.request("POST", target.path, body, {"Content-Type": "application/json"})
+        answer = upstream.getresponse()
+        data = answer.read()
+        upstream.close()
+        self.send_response(answer.status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_http_proxy_from_the_environment_and_no_proxy(
+    server: _Server, clients: list[JsonHttp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    proxy.seen = []  # type: ignore[attr-defined]
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://user:p%40ss@127.0.0.1:{proxy.server_address[1]}")
+        answer = _client(clients, server.url, {}).post("/chat", {"n": 1}, timeout=10)
+        assert answer["echo"] == {"n": 1}
+        assert proxy.seen == [  # type: ignore[attr-defined]
+            (f"{server.url}/chat", "Basic dXNlcjpwQHNz")
+        ]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        _client(clients, server.url, {}).post("/chat", {"n": 2}, timeout=10)
+        assert len(proxy.seen) == 1  # type: ignore[attr-defined]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
