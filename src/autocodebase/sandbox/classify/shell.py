@@ -18,6 +18,20 @@ MAX_DEPTH = 4
 
 GLOB_CHARS = re.compile(r"[*?]|\[[^\]]*\]|\{[^}]*(,|\.\.)[^}]*\}")
 
+PLAIN = re.compile(r"[A-Za-z0-9_./:,+@%=' \"-]*")
+"""A command line made only of these characters is one simple command whose words are what
+`shlex` splits: no operator, redirection, expansion, glob, escape or comment can be written
+with them. Such lines (`ls`, `cat a.py`, `git status --short`, `pytest -q tests`) skip
+bashlex, which rebuilds its parser tables on import (0.3 s or more: issue 23)."""
+
+RESERVED_WORDS = frozenset(
+    {
+        *("if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while"),
+        *("until", "do", "done", "function", "time", "coproc", "in"),
+    }
+)
+"""Words that make a plain line bash syntax rather than a program call: bashlex judges those."""
+
 
 @dataclass(frozen=True)
 class Redirect:
@@ -62,12 +76,18 @@ class Parsed:
 
 def parse(command: str, depth: int = 0, via: str = "") -> Parsed:
     """Every simple command `command` would run (see the module docstring)."""
-    import bashlex  # lazy: only commands need it
-
     parsed = Parsed()
     if depth > MAX_DEPTH:
         parsed.problems.append("commands nested too deeply to judge")
         return parsed
+    words = _plain_words(command)
+    if words is not None:
+        from autocodebase.sandbox.classify.wrappers import expand
+
+        expand(SimpleCommand(tuple(words), via=via), depth, parsed)
+        return parsed
+    import bashlex  # lazy: only commands with shell syntax need it
+
     try:
         trees = bashlex.parse(command)
     except Exception as exc:  # bashlex raises its own errors and sometimes plain ones
@@ -77,6 +97,22 @@ def parse(command: str, depth: int = 0, via: str = "") -> Parsed:
     for tree in trees:
         walker.visit(tree)
     return parsed
+
+
+def _plain_words(command: str) -> list[str] | None:
+    """The words of a plain command line (see `PLAIN`); None when it is not one, or when its
+    first word would be an assignment (`A=1 cmd`) rather than the program."""
+    if not PLAIN.fullmatch(command):
+        return None
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:  # an unclosed quote: bashlex says why
+        return None
+    if not words or "=" in words[0] or words[0] in RESERVED_WORDS:
+        return None
+    return words
 
 
 def _raw(source: str, node: Any) -> str:
