@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autocodebase.context.engine import BackgroundMap
+from autocodebase.context.background import BackgroundMap
 from autocodebase.quality.review import static
 from tests.conftest import commit_all
 from tests.helpers import write_file

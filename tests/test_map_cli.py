@@ -104,7 +104,7 @@ def test_a_map_that_cannot_be_built_is_reported_and_the_run_goes_on(wordstats_re
 def test_a_slow_map_does_not_hold_up_the_run_and_follows_when_ready(tmp_path: Path) -> None:
     import time
 
-    from autocodebase.context.engine import _DETACHED, BackgroundMap
+    from autocodebase.context.background import _DETACHED, BackgroundMap
     from autocodebase.context.index import default_location
 
     repo = shop(tmp_path / "shop")

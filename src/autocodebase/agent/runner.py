@@ -23,7 +23,7 @@ from autocodebase.agent.review_gate import ReviewGate, advisory_model_review, ch
 from autocodebase.agent.test_gate import GateVerdict, TestGate
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
-from autocodebase.context.engine import BackgroundMap
+from autocodebase.context.background import BackgroundMap
 from autocodebase.events import (
     Approval,
     Error,
@@ -46,20 +46,35 @@ from autocodebase.sandbox.gate import ApprovalPolicy, ApprovalRequest, Approver,
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import sandbox_unavailable
 from autocodebase.tools import default_toolbox, hidden_for
-from autocodebase.tools.base import Toolbox, ToolContext
+from autocodebase.tools.base import Tool, Toolbox, ToolContext
 
 if TYPE_CHECKING:
     from autocodebase.tools.mcp_servers import McpHub
 
 
-def _warm_up(model: Model) -> None:
-    with contextlib.suppress(ImportError):
-        import bashlex  # noqa: F401 - the command classifier's parser, needed by the first step
-    warm_up = getattr(model, "warm_up", None)
-    if callable(warm_up):
-        # Whatever this hits, the first real request hits again and reports properly.
-        with contextlib.suppress(Exception):
-            warm_up()
+class FirstStepWarmer:
+    """What the first step needs and the first request does not (the command classifier's
+    parser, the tools' validation models: 0.2-0.4 s of import), prepared in a thread while the
+    first request is out. Started before it, the thread would take the interpreter's lock
+    from the set-up that request waits on; started after, it runs while the main thread waits
+    on the network. A bus sink: `ModelRequest` is its signal."""
+
+    def __init__(self, tools: Callable[[], Sequence[Tool]]) -> None:
+        self._tools = tools
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self._thread is None and event.get("type") == "model_request":
+            self._thread = threading.Thread(target=self._warm, daemon=True)
+            self._thread.start()
+
+    def _warm(self) -> None:
+        with contextlib.suppress(ImportError):
+            import bashlex  # noqa: F401
+        for tool in self._tools():
+            # Whatever fails here fails again, and is reported, when the tool is called.
+            with contextlib.suppress(Exception):
+                _ = tool.arguments_model
 
 
 def new_run_id() -> str:
@@ -96,6 +111,9 @@ class RunRequest:
     branch: str | None = None
     """Work on this new branch (created from HEAD) instead of the current one."""
     resumed_from: str | None = None
+    early_map: BackgroundMap | None = None
+    """The start-of-run map, when the front end started building it before importing the rest
+    of acb (`acb exec` does: it is the longest wait before the first request)."""
 
 
 class RunSession:
@@ -107,15 +125,14 @@ class RunSession:
         settings = request.settings
         self.workspace = request.workspace.resolve()
         self.approvals = settings.approvals or approvals_default
-        # Importing an SDK takes 0.4-0.9 s of CPU; git and sandbox set-up mostly wait on child
-        # processes, so doing both at once shortens the time to the first request.
-        self._warming = threading.Thread(target=_warm_up, args=(request.model,), daemon=True)
-        self._warming.start()
-        self._map = BackgroundMap(self.workspace, settings.map_tokens, request.task)
+        self._map = request.early_map or BackgroundMap(
+            self.workspace, settings.map_tokens, request.task
+        )
         self.root = preflight(self.workspace, settings, request.branch)
         self.run_id = new_run_id()
         self.connection = connect(settings.ledger_path)
-        sinks: list[Sink] = [LedgerWriter(self.connection), *request.sinks]
+        warmer = FirstStepWarmer(lambda: self.agent.toolbox.tools)
+        sinks: list[Sink] = [LedgerWriter(self.connection), *request.sinks, warmer]
         self.bus = EventBus(self.run_id, Redactor.from_environment(), sinks)
         self.policy = sandbox_policy(settings)
         self._mcp = _start_mcp(settings, self.workspace)
@@ -392,13 +409,11 @@ class RunSession:
 
     def start(self) -> None:
         """Begin a conversation (turns follow through `self.agent.turn`)."""
-        self._warming.join()
         self._offer_mcp_tools()
         self.agent.start(self.system_prompt())
 
     def run_task(self, task: str) -> RunResult:
         """A whole headless run of one task."""
-        self._warming.join()
         self._offer_mcp_tools()
         return self.agent.run(self.system_prompt(), task)
 

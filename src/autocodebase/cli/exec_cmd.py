@@ -21,6 +21,8 @@ from autocodebase.errors import UsageError
 
 if TYPE_CHECKING:
     from autocodebase.config import Settings
+    from autocodebase.context.background import BackgroundMap
+    from autocodebase.models.base import Model
 
 
 def _read_task(task: str | None) -> str:
@@ -98,11 +100,6 @@ def exec_command(
 
     TASK is plain language; use - (or nothing) to read it from stdin.
     """
-    from autocodebase.agent.runner import RunRequest, execute
-    from autocodebase.cli.render import HumanRenderer
-    from autocodebase.models.registry import build_model
-    from autocodebase.signals import terminating_signals
-
     workspace = directory
     text = _read_task(task)
     if yolo and sandbox_mode not in (None, "full-access"):
@@ -120,7 +117,34 @@ def exec_command(
         "use_git": False if no_git else None,
     }
     settings = settings_for(workspace, flags)
+    from autocodebase.context.background import BackgroundMap
+    from autocodebase.models.registry import build_model
+
     chosen = build_model(settings.model, settings)
+    # The map is the longest wait before the first request: its builder starts now, on the
+    # other core, while the rest of acb is imported and the run set up.
+    early_map = BackgroundMap(workspace.resolve(), settings.map_tokens, text)
+    try:
+        return _execute(text, workspace, settings, chosen, record, as_json, branch, early_map)
+    finally:
+        early_map.detach()
+
+
+def _execute(
+    text: str,
+    workspace: Path,
+    settings: Settings,
+    chosen: Model,
+    record: str | None,
+    as_json: bool,
+    branch: str | None,
+    early_map: BackgroundMap,
+) -> int:
+    """The run itself, once the map is being built."""
+    from autocodebase.agent.runner import RunRequest, execute
+    from autocodebase.cli.render import HumanRenderer
+    from autocodebase.signals import terminating_signals
+
     if record:
         from autocodebase.models.cassette import RecordingModel
 
@@ -128,7 +152,9 @@ def exec_command(
     sink: Callable[[dict[str, Any]], None] = _json_sink
     if not as_json:
         sink = HumanRenderer(sys.stderr)
-    request = RunRequest(text, workspace, settings, chosen, [sink], branch=branch)
+    request = RunRequest(
+        text, workspace, settings, chosen, [sink], branch=branch, early_map=early_map
+    )
     with terminating_signals() as caught:
         _run_id, result = execute(request)
     if caught.signum is not None:

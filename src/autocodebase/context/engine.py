@@ -5,8 +5,6 @@ map given to the model at the start of a run."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterable
 from functools import cache
 from importlib.util import find_spec
@@ -20,9 +18,6 @@ from autocodebase.context.repo_map import RepoMap, render_map
 
 DEFAULT_BUDGET = 1024
 """Tokens for the map at the start of a run (Aider's default map size is the same)."""
-MAP_WAIT_S = 1.0
-"""How long the first request waits for the start-of-run map (a cold index of a very large
-repository takes longer; the run goes on without the map rather than keep the user waiting)."""
 
 
 class ContextEngine:
@@ -110,66 +105,3 @@ def _load_map_dependencies() -> None:
     import numpy  # noqa: F401
 
     tokens.count_tokens("")
-
-
-_DETACHED: list[subprocess.Popen[bytes]] = []
-"""Map builders a run stopped waiting for; kept referenced so they finish undisturbed."""
-
-
-class BackgroundMap:
-    """The map for the start of a run, built in a child process while the run sets up
-    everything else (git checkpoint, sandbox probe, SDK import). A thread would fight the SDK
-    import for the GIL; a process gets the machine's other core, so on a small repository
-    the map costs the first request almost nothing."""
-
-    def __init__(self, root: Path, budget: int, query: str) -> None:
-        self.text = ""
-        self.error: str | None = None
-        self._child: subprocess.Popen[bytes] | None = None
-        if budget > 0:
-            # -P: the repository is our cwd, and must not shadow acb's own modules.
-            command = [sys.executable, "-P", "-m", "autocodebase.context.map_worker", str(root)]
-            self._child = subprocess.Popen(
-                [*command, str(budget), query],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-
-    def wait(self, timeout: float = MAP_WAIT_S) -> BackgroundMap:
-        """Wait up to `timeout` for the map. Not ready by then: `pending` stays True and the
-        builder goes on (`poll` picks its map up later, `detach` lets it finish the index)."""
-        if self._child is not None:
-            try:
-                out, err = self._child.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                return self
-            self._collect(out, err)
-        return self
-
-    @property
-    def pending(self) -> bool:
-        return self._child is not None
-
-    def poll(self) -> str | None:
-        """The map, once, as soon as the builder has finished (None until then, and after)."""
-        if self._child is None or self._child.poll() is None:
-            return None
-        out, err = self._child.communicate()
-        self._collect(out, err)
-        return self.text or None
-
-    def detach(self) -> None:
-        """Stop waiting; the builder finishes the index for the next run undisturbed."""
-        if self._child is not None:
-            _DETACHED.append(self._child)
-            self._child = None
-
-    def _collect(self, out: bytes, err: bytes) -> None:
-        assert self._child is not None
-        if self._child.returncode == 0:
-            self.text = out.decode("utf-8", "replace")
-        else:
-            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-            self.error = f"repo map unavailable: {last[0]}"
-        self._child = None
