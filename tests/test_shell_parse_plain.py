@@ -48,7 +48,7 @@ SYNTAX = [
     "ls; rm x",
     "ls && rm x",
     "cat 'unclosed",
-    "echo \"$(rm x)\"",
+    'echo "$(rm x)"',
     "ls\trm",
     "ls\nrm x",
 ]

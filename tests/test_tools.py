@@ -43,6 +43,34 @@ def test_schemas_are_derived_from_signatures_and_docstrings() -> None:
     assert "title" not in str(specs)
 
 
+def test_the_recorded_schemas_are_what_pydantic_derives_now() -> None:
+    """The first request reads `tools/specs.json` instead of importing pydantic: it must be
+    exactly the derivation, and every default tool must find its schema there (a tool changed
+    without `python -m autocodebase.tools.specs` fails here)."""
+    from autocodebase.tools.base import recorded_specs
+    from autocodebase.tools.specs import derived_table
+
+    assert recorded_specs() == derived_table()
+    for tool in default_toolbox().tools:
+        assert tool.spec == tool.derived_spec()
+
+
+def test_a_stale_recorded_schema_is_derived_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autocodebase.tools import base
+
+    table = {name: dict(entry) for name, entry in base.recorded_specs().items()}
+    table["read_file"]["description"] = "stale words"
+    table["read_file"]["fingerprint"] = "0" * 16
+    monkeypatch.setattr(base, "recorded_specs", lambda: table)
+    read_file = next(t for t in default_toolbox().tools if t.name == "read_file")
+    read_file._spec = None
+    try:
+        assert read_file.spec.description != "stale words"
+        assert read_file.spec == read_file.derived_spec()
+    finally:
+        read_file._spec = None
+
+
 def test_shell_runs_in_the_workspace(context: ToolContext) -> None:
     result = call(context, "shell", command="pwd; echo err >&2; exit 3")
     assert result.is_error and result.data["exit_code"] == 3

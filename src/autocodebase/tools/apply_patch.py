@@ -24,26 +24,24 @@ def codex_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[st
 @accepting(codex_arguments)
 @tool
 def apply_patch(context: ToolContext, patch: str) -> ToolResult:
-    """Create, delete, move or edit files with a patch; every file applies or none does.
+    """Edit files with a patch; all files apply or none.
 
-    Format (paths relative to the workspace):
     *** Begin Patch
-    *** Add File: path/new.py
-    +line of the new file
-    *** Update File: path/old.py
-    @@ def function_to_change():
-     context line (starts with a space)
-    -line to remove
-    +line to add
-    *** Delete File: path/obsolete.py
+    *** Add File: new.py
+    +line
+    *** Update File: old.py
+    @@ def anchor():
+     context line
+    -removed
+    +added
+    *** Delete File: gone.py
     *** End Patch
-    Give 3 lines of context around each change; an optional "@@ anchor" line (a class or def)
-    narrows where the hunk applies; "*** Move to: new/path" after Update File renames it.
-    A unified diff (git diff) and SEARCH/REPLACE blocks (path line, <<<<<<< SEARCH, =======,
-    >>>>>>> REPLACE) are accepted too.
+    3 lines of context around each change; the @@ anchor (a class or def) is optional;
+    "*** Move to: path" after Update File renames. Unified diffs and SEARCH/REPLACE blocks
+    work too.
 
     Args:
-        patch: The whole patch text, from '*** Begin Patch' to '*** End Patch'.
+        patch: The patch text.
     """
     return patch_result(context, patch)
 

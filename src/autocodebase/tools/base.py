@@ -3,11 +3,20 @@
 `@tool` reads the signature (after the `ToolContext` parameter) and the docstring's summary and
 `Args:` section; pydantic builds the schema and validates what the model sends, so a bad argument
 becomes an error message the model can act on.
+
+Pydantic is 0.1-0.3 s of import and model building, and the first request needs only the
+schemas: acb's own tools' schemas are read from `specs.json` (written by `python -m
+autocodebase.tools.specs`, checked against pydantic's derivation by a test, and ignored for a
+tool whose signature or docstring changed since), and each validation model is built on first
+use (the runner builds them while the first request is out).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import inspect
+import json
 import re
 import time
 import typing
@@ -115,6 +124,34 @@ def _portable(schema: Any, definitions: Mapping[str, Any] | None = None) -> Any:
     return schema
 
 
+SPECS_FILE = Path(__file__).with_name("specs.json")
+
+
+@functools.cache
+def recorded_specs() -> dict[str, dict[str, Any]]:
+    """The committed schemas of acb's own tools, by name (see the module docstring)."""
+    try:
+        loaded = json.loads(SPECS_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def fingerprint(function: ToolFunction) -> str:
+    """What a tool's schema is derived from: its signature and docstring. A recorded schema
+    with another fingerprint is stale and derived again."""
+    source = repr(
+        (
+            function.__qualname__,
+            function.__doc__,
+            sorted((k, str(v)) for k, v in function.__annotations__.items()),
+            function.__defaults__,
+            function.__kwdefaults__,
+        )
+    )
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
 class Tool:
     """A callable tool with its derived spec."""
 
@@ -124,8 +161,6 @@ class Tool:
         read_only: bool = False,
         changes_files: Callable[[Mapping[str, Any]], bool] | None = None,
     ):
-        import pydantic
-
         self.function = function
         self.normalise: Normaliser | None = None
         """Set by `accepting`: other agents' argument habits, rewritten before validation."""
@@ -133,31 +168,69 @@ class Tool:
         """Never changes files, so the loop need not snapshot the tree around its calls."""
         self._changes_files = changes_files
         self.name = function.__name__.rstrip("_")
-        description, arg_docs = _docstring_parts(function.__doc__ or "")
-        hints = typing.get_type_hints(function, include_extras=True)
-        parameters = list(inspect.signature(function).parameters.values())[1:]
+        self._spec: ToolSpec | None = None
+        self._arguments_model: Any = None
+
+    # Computed once, without a lock: `functools.cached_property` holds one lock for every
+    # instance on Python 3.11, so the main thread asking a tool for its schema waited for the
+    # warm-up thread building another tool's validation model.
+    @property
+    def spec(self) -> ToolSpec:
+        if self._spec is None:
+            recorded = recorded_specs().get(self.name)
+            if recorded is not None and recorded.get("fingerprint") == fingerprint(self.function):
+                self._spec = ToolSpec(self.name, recorded["description"], recorded["parameters"])
+            else:
+                self._spec = self.derived_spec()
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: ToolSpec) -> None:
+        self._spec = value
+
+    def derived_spec(self) -> ToolSpec:
+        """The spec from the signature and docstring, through pydantic."""
+        description, arg_docs = _docstring_parts(self.function.__doc__ or "")
+        schema = _portable(self.arguments_model.model_json_schema())
+        # An optional parameter without an `Args:` text is accepted but not offered: it exists
+        # for what other agents' models send (Codex's `workdir`), and every request would carry it.
+        unadvertised = {
+            p.name
+            for p in self._parameters()
+            if p.name not in arg_docs and p.default is not inspect.Parameter.empty
+        }
+        schema["properties"] = {
+            k: v for k, v in schema.get("properties", {}).items() if k not in unadvertised
+        }
+        return ToolSpec(self.name, description, schema)
+
+    def _parameters(self) -> list[inspect.Parameter]:
+        return list(inspect.signature(self.function).parameters.values())[1:]
+
+    @property
+    def arguments_model(self) -> Any:
+        """The pydantic model that validates a call's arguments."""
+        if self._arguments_model is None:
+            self._arguments_model = self._build_arguments_model()
+        return self._arguments_model
+
+    def _build_arguments_model(self) -> Any:
+        import pydantic
+
+        _, arg_docs = _docstring_parts(self.function.__doc__ or "")
+        hints = typing.get_type_hints(self.function, include_extras=True)
         fields: dict[str, Any] = {}
-        unadvertised = set()
-        for param in parameters:
-            if param.name not in arg_docs and param.default is not inspect.Parameter.empty:
-                unadvertised.add(param.name)
+        for param in self._parameters():
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[param.name] = (
                 hints[param.name],
                 pydantic.Field(default, description=arg_docs.get(param.name)),
             )
-        self.arguments_model = pydantic.create_model(
+        return pydantic.create_model(
             f"{self.name}_arguments",
             __config__=pydantic.ConfigDict(extra="forbid"),
             **fields,
         )
-        schema = _portable(self.arguments_model.model_json_schema())
-        # An optional parameter without an `Args:` text is accepted but not offered: it exists
-        # for what other agents' models send (Codex's `workdir`), and every request would carry it.
-        schema["properties"] = {
-            k: v for k, v in schema.get("properties", {}).items() if k not in unadvertised
-        }
-        self.spec = ToolSpec(self.name, description, schema)
 
     def may_change_files(self, arguments: Any) -> bool:
         """Whether a call with these arguments may change the working tree. The loop snapshots

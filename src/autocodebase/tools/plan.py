@@ -33,12 +33,10 @@ def codex_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[st
 def update_plan(
     context: ToolContext, steps: list[PlanStep], explanation: str | None = None
 ) -> ToolResult:
-    """Record or update the plan for this task as a short list of steps with their status.
-
-    Keep at most one step in_progress; mark steps completed as you finish them.
+    """Record the plan: its steps in order, each with a status; one in_progress at a time.
 
     Args:
-        steps: The whole plan, in order; each step has a text and a status.
+        steps: The whole plan.
     """
     if sum(1 for s in steps if s["status"] == "in_progress") > 1:
         raise ToolError("at most one step may be in_progress")

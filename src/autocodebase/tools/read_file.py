@@ -39,14 +39,12 @@ def claude_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[s
 def read_file(
     context: ToolContext, path: str, start_line: int | None = None, end_line: int | None = None
 ) -> ToolResult:
-    """Read a text file from the workspace, with line numbers.
-
-    Reads at most 400 lines at a time when no range is given; ask for a range to see more.
+    """Read a text file with line numbers (400 lines unless a range is given).
 
     Args:
-        path: File path, relative to the workspace root.
-        start_line: First line to show (1-based, inclusive).
-        end_line: Last line to show (inclusive).
+        path: The file.
+        start_line: First line (1-based).
+        end_line: Last line (inclusive).
     """
     target = resolve_inside(context.workspace, path)
     if not target.is_file():

@@ -18,13 +18,12 @@ MAX_BUDGET = 8192
 def repo_map(
     context: ToolContext, focus: str | None = None, budget: int | None = None
 ) -> ToolResult:
-    """Show a map of the repository: signatures (with line numbers) of the definitions that
-    matter most for `focus` and for the files you have read or edited, grouped by file, best
-    first. Use it to find where to look before reading files.
+    """Signatures (with line numbers) of the definitions most relevant to `focus` and to the
+    files you touched, by file, best first.
 
     Args:
-        focus: What you are looking for: the task, file paths, identifiers, error text.
-        budget: Size of the map in tokens (default 2048, at most 8192).
+        focus: The task, paths, identifiers or error text.
+        budget: Size in tokens (default 2048, at most 8192).
     """
     from autocodebase.context.engine import ContextEngine
 

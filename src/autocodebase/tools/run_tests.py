@@ -20,15 +20,14 @@ from autocodebase.tools.shell import MAX_TIMEOUT_S, default_gate
 def run_tests(
     context: ToolContext, selector: str | None = None, timeout_s: int | None = None
 ) -> ToolResult:
-    """Run the project's tests (the command is detected from its files, or set by the user)
-    and report which failed, with location, assertion and traceback tail.
+    """Run the project's tests (its runner is detected) and report failures with location,
+    assertion and traceback.
 
     Args:
-        selector: Run only some tests: failing tests as this tool names them, or pytest:
-            paths, node ids ("tests/test_x.py::TestC::test_y[1]") or "-k EXPR"; unittest
-            and Django: labels; go: a -run regex; cargo: a test-name filter; maven/gradle:
-            a class.
-        timeout_s: Seconds before the run is killed (default and maximum: the user's setting).
+        selector: Only these tests: names as this tool reports them, pytest paths, node ids
+            or "-k EXPR", unittest or Django labels, a go -run regex, a cargo filter, a
+            maven/gradle class.
+        timeout_s: Seconds before it is killed (default: the user's limit).
     """
     command = detect(context.workspace, context.test_command)
     if command is None:

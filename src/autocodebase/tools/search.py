@@ -98,12 +98,12 @@ def _inside(root: Path, file: Path, context: ToolContext | None = None) -> bool:
 def search(
     context: ToolContext, pattern: str, path: str | None = None, glob: str | None = None
 ) -> ToolResult:
-    """Search file contents for a regular expression; returns path:line:text matches.
+    """Search files for a regex (ripgrep syntax); returns path:line:text.
 
     Args:
-        pattern: Regular expression (ripgrep/Rust syntax), e.g. "def parse_\\w+".
-        path: File or directory to search, relative to the workspace (default: all of it).
-        glob: Only search files matching this glob, e.g. "*.py".
+        pattern: The regular expression.
+        path: File or directory (default: everything).
+        glob: Only files matching this glob, e.g. "*.py".
     """
     target = resolve_inside(context.workspace, path or ".")
     if not target.exists():

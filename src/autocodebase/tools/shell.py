@@ -114,20 +114,16 @@ def shell(
     justification: str | None = None,
     workdir: str | None = None,
 ) -> ToolResult:
-    """Run a bash command in the workspace and return its exit code and combined output.
+    """Run a bash command at the workspace root, in the sandbox; returns exit code and output.
 
-    Use it to inspect the project, run tests and linters, or use any command-line tool. Output
-    longer than the limit keeps its beginning and end: narrow long output (grep, head, tail)
-    or write it to a file and read_file parts of it. Prefer apply_patch for editing files.
-    Commands run in a sandbox (see the system prompt for what it allows).
+    Long output keeps its start and end: narrow it (grep, head). Edit files with apply_patch.
 
     Args:
-        command: The bash command line to run, e.g. "python -m pytest -q".
-        timeout_s: Seconds before the command is killed (default and maximum: the user's
-            setting).
-        with_escalated_permissions: Ask the user to run this one command outside the sandbox
-            (only when the approval policy is on-request, and only if the sandbox blocked it).
-        justification: Why the command needs to run outside the sandbox, shown to the user.
+        command: The bash command line.
+        timeout_s: Seconds before it is killed (default: the user's limit).
+        with_escalated_permissions: Ask the user to run it outside the sandbox (only after
+            the sandbox blocked it).
+        justification: Why it must run outside the sandbox, shown to the user.
     """
     if sent_patch(command):
         return patch_result(context, command, workdir or "")
