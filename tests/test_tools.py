@@ -231,3 +231,61 @@ def test_search_never_waits_on_a_named_pipe(tmp_path: Path) -> None:
     assert "a.py:1:def x" in everything.output
     named = search.run(context, {"pattern": "def", "path": "pipe"})
     assert named.is_error and "not a regular file or directory" in named.output
+
+
+PLAIN_CALLS = [
+    ("shell", {"command": "ls"}),
+    ("shell", {"command": "ls", "timeout_s": 5}),
+    ("read_file", {"path": "a.py"}),
+    ("read_file", {"path": "a.py", "start_line": 3, "end_line": 9}),
+    ("search", {"pattern": "def x", "glob": "*.py"}),
+    ("apply_patch", {"patch": "*** Begin Patch\n*** End Patch"}),
+    ("run_tests", {}),
+    ("repo_map", {"focus": "parser"}),
+]
+NOT_PLAIN_CALLS = [
+    ("shell", {"command": "ls", "timeout_s": "5"}),  # pydantic coerces
+    ("shell", {"command": "ls", "timeout_s": True}),
+    ("shell", {}),  # missing: pydantic's message
+    ("shell", {"command": "ls", "workdir": "src"}),  # accepted, not offered
+    ("shell", {"command": "ls", "colour": "red"}),
+    ("read_file", {"path": None}),
+    ("update_plan", {"steps": [{"step": "a", "status": "pending"}]}),
+]
+
+
+@pytest.mark.parametrize(("name", "arguments"), PLAIN_CALLS)
+def test_plainly_valid_arguments_are_what_pydantic_makes_of_them(
+    name: str, arguments: dict[str, object]
+) -> None:
+    chosen = default_toolbox().by_name[name]
+    assert chosen.plainly_valid(arguments) == chosen.validated(arguments)
+
+
+@pytest.mark.parametrize(("name", "arguments"), NOT_PLAIN_CALLS)
+def test_anything_else_is_left_to_pydantic(name: str, arguments: dict[str, object]) -> None:
+    assert default_toolbox().by_name[name].plainly_valid(arguments) is None
+
+
+def test_a_plain_run_does_not_import_pydantic(tmp_path: Path) -> None:
+    """What the first steps of most runs cost: no pydantic at all (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "a.txt").write_text("hello\n")
+    script = (
+        "import sys\n"
+        "from autocodebase.models.base import ToolCall\n"
+        "from autocodebase.tools import default_toolbox\n"
+        "from autocodebase.tools.base import ToolContext\n"
+        f"context = ToolContext(workspace=__import__('pathlib').Path({str(tmp_path)!r}), "
+        "emit=lambda e: None)\n"
+        "result, _ = default_toolbox().call(context, ToolCall('c', 'read_file', "
+        "{'path': 'a.txt'}, ''))\n"
+        "assert 'hello' in result.output, result.output\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"

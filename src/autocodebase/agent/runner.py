@@ -46,21 +46,22 @@ from autocodebase.sandbox.gate import ApprovalPolicy, ApprovalRequest, Approver,
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import sandbox_unavailable
 from autocodebase.tools import default_toolbox, hidden_for
-from autocodebase.tools.base import Tool, Toolbox, ToolContext
+from autocodebase.tools.base import Toolbox, ToolContext
 
 if TYPE_CHECKING:
     from autocodebase.tools.mcp_servers import McpHub
 
 
 class FirstStepWarmer:
-    """What the first step needs and the first request does not (the command classifier's
-    parser, the tools' validation models: 0.2-0.4 s of import), prepared in a thread while the
-    first request is out. Started before it, the thread would take the interpreter's lock
-    from the set-up that request waits on; started after, it runs while the main thread waits
-    on the network. A bus sink: `ModelRequest` is its signal."""
+    """What a first step may need and the first request does not (bashlex, the command
+    classifier's parser for lines with shell syntax: 0.3 s or more of import; a command
+    launcher in the sandbox's cgroup, 30-70 ms to start), prepared in a thread while the first
+    request is out. Started before it, the thread would take the
+    interpreter's lock from the set-up that request waits on; started after, it runs while the
+    main thread waits on the network. A bus sink: `ModelRequest` is its signal."""
 
-    def __init__(self, tools: Callable[[], Sequence[Tool]]) -> None:
-        self._tools = tools
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
         self._thread: threading.Thread | None = None
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -69,12 +70,13 @@ class FirstStepWarmer:
             self._thread.start()
 
     def _warm(self) -> None:
+        from autocodebase.sandbox.launcher import prestart
+
+        # Whatever fails here fails again, and is reported, when a command needs it.
+        with contextlib.suppress(Exception):
+            prestart(self._limits.max_processes, self._limits.memory_mb)
         with contextlib.suppress(ImportError):
             import bashlex  # noqa: F401
-        for tool in self._tools():
-            # Whatever fails here fails again, and is reported, when the tool is called.
-            with contextlib.suppress(Exception):
-                _ = tool.arguments_model
 
 
 def new_run_id() -> str:
@@ -131,7 +133,7 @@ class RunSession:
         self.root = preflight(self.workspace, settings, request.branch)
         self.run_id = new_run_id()
         self.connection = connect(settings.ledger_path)
-        warmer = FirstStepWarmer(lambda: self.agent.toolbox.tools)
+        warmer = FirstStepWarmer(sandbox_policy(settings).limits)
         sinks: list[Sink] = [LedgerWriter(self.connection), *request.sinks, warmer]
         self.bus = EventBus(self.run_id, Redactor.from_environment(), sinks)
         self.policy = sandbox_policy(settings)
