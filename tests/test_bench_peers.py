@@ -33,5 +33,7 @@ def test_the_harness_runs_acb_through_the_trajectory() -> None:
         "peak_rss_mb": sample.peak_rss_mb,
     }
     section = render({"acb": figures}, 1)
+    assert "| tool | acb 0.1.0 |" in section
     assert "| median | 0.050 (1.0x) |" in section
-    assert "acb leads on cold start." in section
+    assert "leads" not in section, "a tool alone leads nothing"
+    assert "acb's own goals: cold start 0.050 s" in section

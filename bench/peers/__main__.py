@@ -1,3 +1,3 @@
 from bench.peers.run import main
 
-main()
+raise SystemExit(main())

@@ -6,6 +6,7 @@ the shape the tool expects a model to speak in (its tool's name and argument, ho
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -41,7 +42,6 @@ class Tool:
     shell_tool: str | None
     """The name of the tool's shell function; None when the tool has no model-driven loop."""
     argument: str
-    install_hint: str
     env: dict[str, str] = field(default_factory=dict)
 
     def trajectory(self) -> list[Reply]:
@@ -60,26 +60,90 @@ def cache() -> Path:
     return Path(os.environ.get("ACB_BENCH_CACHE", Path.home() / ".cache" / "acb-bench"))
 
 
-def install(name: str) -> str | None:
-    """Install a peer under the cache dir when missing; its executable, or None."""
-    root = cache()
+class NotInstalled(Exception):
+    """A peer that could not be installed; the message says why (the installer's last words)."""
+
+
+PACKAGES = {"codex": "@openai/codex", "aider": "aider-chat", "mini-swe-agent": "mini-swe-agent"}
+"""The package each peer is installed from (npm for Codex, PyPI for the others)."""
+_VENVS = {"aider": "aider-venv", "mini-swe-agent": "mswea-venv"}
+_SCRIPTS = {"aider": "aider", "mini-swe-agent": "mini"}
+_EXTRAS = {"aider": [], "mini-swe-agent": ["mcp"]}  # without mcp, mini retries forever offline
+
+
+def place(name: str, pin: str | None = None) -> Path:
+    """Where a peer lives: one folder per pinned version, so a pin never reuses (or replaces)
+    whatever version an unpinned install fetched earlier."""
+    folder = "codex" if name == "codex" else _VENVS[name]
+    return cache() / (f"{folder}-{pin}" if pin else folder)
+
+
+def _tail(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    errors = [line for line in lines if "ERR" in line or "rror" in line]
+    return " / ".join((errors or lines)[-3:])[-400:] or f"exit {done.returncode}"
+
+
+def install(name: str, pin: str | None = None) -> str:
+    """Install a peer under the cache dir when missing (exactly version `pin` when given) and
+    return its executable; NotInstalled, with the installer's reason, when that fails."""
+    root = place(name, pin)
+    package = PACKAGES[name] + (("@" if name == "codex" else "==") + pin if pin else "")
     if name == "codex":
-        binary = root / "codex" / "node_modules" / ".bin" / "codex"
-        if not binary.exists() and shutil.which("npm"):
-            subprocess.run(
-                ["npm", "install", "--prefix", str(root / "codex"), "@openai/codex"],
-                check=False,
-                capture_output=True,
-            )
-        return str(binary) if binary.exists() else None
-    venv = {"aider": "aider-venv", "mini-swe-agent": "mswea-venv"}[name]
-    package = {"aider": ["aider-chat"], "mini-swe-agent": ["mini-swe-agent", "mcp"]}[name]
-    script = {"aider": "aider", "mini-swe-agent": "mini"}[name]
-    binary = root / venv / "bin" / script
+        binary = root / "node_modules" / ".bin" / "codex"
+        if binary.exists():
+            return str(binary)
+        if not shutil.which("npm"):
+            raise NotInstalled("npm is not on PATH")
+        argv = ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(root), package]
+        done = subprocess.run(argv, check=False, capture_output=True, text=True)
+    else:
+        binary = root / "bin" / _SCRIPTS[name]
+        if binary.exists():
+            return str(binary)
+        made = subprocess.run(
+            [sys.executable, "-m", "venv", str(root)], check=False, capture_output=True, text=True
+        )
+        if made.returncode != 0:
+            raise NotInstalled(f"python -m venv {root}: {_tail(made)}")
+        pip = [str(root / "bin" / "pip"), "install", "-q", package, *_EXTRAS[name]]
+        done = subprocess.run(pip, check=False, capture_output=True, text=True)
     if not binary.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(root / venv)], check=True)
-        subprocess.run([str(root / venv / "bin" / "pip"), "install", "-q", *package], check=False)
-    return str(binary) if binary.exists() else None
+        raise NotInstalled(f"installing {package} into {root} failed: {_tail(done)}")
+    return str(binary)
+
+
+def installed_version(name: str, binary: str) -> str:
+    """The exact version of the package that was measured, from its own metadata (what
+    `--version` prints is not always the package's version, nor always parseable)."""
+    if name == "acb":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("autocodebase")
+        except PackageNotFoundError:
+            return "?"
+    if name == "codex":
+        manifest = Path(binary).parents[1] / "@openai" / "codex" / "package.json"
+        try:
+            return str(json.loads(manifest.read_text())["version"])
+        except (OSError, ValueError, KeyError):
+            return "?"
+    python = Path(binary).parent / "python"
+    probe = f"import importlib.metadata as m; print(m.version({PACKAGES[name]!r}))"
+    done = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    return done.stdout.strip() or "?"
+
+
+def codex_home(binary: str) -> Path:
+    """Codex's state folder, next to its install (one per version). Codex 0.171 refuses to
+    start when CODEX_HOME does not exist, and will not put its sandbox helper under /tmp, so
+    the harness makes it here, outside the run's scratch folder."""
+    home = Path(binary).parents[2] / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
 
 
 def command(
@@ -105,7 +169,7 @@ def command(
             "--no-commit",
         ], env
     if name == "codex":
-        env.update(MOCK_KEY="sk-bench", CODEX_HOME=str(cache() / "codex-home"))
+        env.update(MOCK_KEY="sk-bench", CODEX_HOME=str(codex_home(binary)))
         provider = f'model_providers.mock={{name="mock",base_url="{url}/v1",env_key="MOCK_KEY",wire_api="responses"}}'
         return [
             binary,
@@ -171,10 +235,10 @@ def version(name: str, binary: str) -> str:
 
 
 TOOLS: dict[str, Tool] = {
-    "acb": Tool("acb", "shell", "command", "this repository"),
-    "codex": Tool("codex", "exec_command", "cmd", "npm install --prefix CACHE/codex @openai/codex"),
-    "aider": Tool("aider", None, "", "pip install aider-chat (own venv)"),
-    "mini-swe-agent": Tool("mini-swe-agent", "bash", "command", "pip install mini-swe-agent mcp"),
+    "acb": Tool("acb", "shell", "command"),
+    "codex": Tool("codex", "exec_command", "cmd"),
+    "aider": Tool("aider", None, ""),
+    "mini-swe-agent": Tool("mini-swe-agent", "bash", "command"),
 }
 
 
@@ -185,8 +249,6 @@ def help_argv(name: str, binary: str) -> list[str]:
 def summary(body: dict[str, Any]) -> str:
     """The part of a request a user pays for as input: messages (or Responses input),
     instructions, and tool schemas."""
-    import json
-
     parts = [
         body.get("messages") or body.get("input") or [],
         body.get("instructions") or "",
