@@ -248,3 +248,9 @@ def test_the_installed_version_is_read_from_the_package(tmp_path: Path) -> None:
     )
     binary = str(prefix / "node_modules" / ".bin" / "codex")
     assert tools.installed_version("codex", binary) == "0.171.0"
+
+
+def test_acb_is_measured_from_this_checkout() -> None:
+    """An editable install may point at another checkout; the acb measured is this tree's."""
+    path = tools.base_env("acb")["PYTHONPATH"].split(":")
+    assert path[0] == str(tools.REPO / "src")

@@ -55,6 +55,7 @@ from bench.peers.tools import (
     TASK,
     TOOLS,
     NotInstalled,
+    base_env,
     command,
     help_argv,
     install,
@@ -220,7 +221,11 @@ def help_time(name: str, binary: str, runs: int) -> tuple[float | None, str]:
         started = time.monotonic()
         try:
             done = subprocess.run(
-                help_argv(name, binary), capture_output=True, check=False, stdin=subprocess.DEVNULL
+                help_argv(name, binary),
+                capture_output=True,
+                check=False,
+                stdin=subprocess.DEVNULL,
+                env=base_env(name),
             )
         except OSError as error:
             return None, f"--help could not start: {error}"

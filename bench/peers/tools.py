@@ -106,8 +106,13 @@ def install(name: str, pin: str | None = None) -> str:
         )
         if made.returncode != 0:
             raise NotInstalled(f"python -m venv {root}: {_tail(made)}")
-        pip = [str(root / "bin" / "pip"), "install", "-q", package, *_EXTRAS[name]]
-        done = subprocess.run(pip, check=False, capture_output=True, text=True)
+        pip = [str(root / "bin" / "python"), "-m", "pip", "install", "-q", package]
+        try:
+            done = subprocess.run(
+                [*pip, *_EXTRAS[name]], check=False, capture_output=True, text=True
+            )
+        except OSError as error:
+            raise NotInstalled(f"{' '.join(pip)}: {error}") from error
     if not binary.exists():
         raise NotInstalled(f"installing {package} into {root} failed: {_tail(done)}")
     return str(binary)
@@ -146,11 +151,23 @@ def codex_home(binary: str) -> Path:
     return home
 
 
+def base_env(name: str) -> dict[str, str]:
+    """The environment a tool starts from. acb imports this checkout's `src/` first, whatever
+    the interpreter has installed (an editable install may point at another checkout), so the
+    acb measured is the acb of the tree the benchmark runs from."""
+    env = dict(os.environ)
+    if name == "acb":
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO / "src"), env.get("PYTHONPATH", "")])
+        )
+    return env
+
+
 def command(
     name: str, binary: str, url: str, task: str, home: Path
 ) -> tuple[list[str], dict[str, str]]:
     """argv and environment for one scripted run against the mock at `url`."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env = {k: v for k, v in base_env(name).items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     if name == "acb":
         env.update(
             OPENAI_API_KEY="sk-bench",
@@ -228,7 +245,13 @@ def command(
 def version(name: str, binary: str) -> str:
     argv = [binary, "-m", "autocodebase", "--version"] if name == "acb" else [binary, "--version"]
     done = subprocess.run(
-        argv, capture_output=True, text=True, check=False, timeout=60, stdin=subprocess.DEVNULL
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=base_env(name),
     )
     lines = (done.stdout + done.stderr).strip().splitlines()
     return next((line for line in lines if any(ch.isdigit() for ch in line)), "?")[:60]
