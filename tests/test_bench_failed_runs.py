@@ -1,0 +1,97 @@
+"""Every benchmark's failed-run path, fed data (nothing real is launched): what failed is shown
+as failed with its reason and never as a number, has no ratio and no place in the reading, and
+the command exits 1 for it, writing nothing, unless `--allow-missing` (issue 25). The peers
+benchmark has its own file, tests/test_bench_peers_report.py."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bench import outcome, startup
+
+NUMBER_MS = re.compile(r"\d+(\.\d+)? ms")
+
+
+@pytest.fixture
+def written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What a benchmark wrote into docs/benchmarks.md (nothing is really written)."""
+    sections: list[str] = []
+    monkeypatch.setattr(outcome, "write_section", lambda heading, text: sections.append(text))
+    return sections
+
+
+def row_of(section: str, label: str) -> str:
+    return next(line for line in section.splitlines() if line.startswith(f"| {label}"))
+
+
+# -- bench/outcome.py --------------------------------------------------------------------------
+
+
+def test_conclude_exits_1_and_writes_nothing_when_something_is_missing(
+    written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = outcome.conclude("## X\n", "## X", True, {"codex": "exit 1: boom"}, False)
+    assert code == 1 and written == []
+    err = capsys.readouterr().err
+    assert "could not measure tool codex: exit 1: boom" in err
+    assert "docs/benchmarks.md left as it was" in err and "--allow-missing" in err
+
+
+def test_conclude_with_allow_missing_writes_and_still_names_it(
+    written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert outcome.conclude("## X\n", "## X", True, {"codex": "boom"}, True) == 0
+    assert written == ["## X\n"]
+    assert "could not measure tool codex: boom" in capsys.readouterr().err
+
+
+def test_a_failure_cell_is_one_line_without_pipes() -> None:
+    cell = outcome.failed("Traceback:\n  a | b\nValueError: x")
+    assert cell == "failed: Traceback: a / b ValueError: x"
+
+
+# -- bench/startup.py --------------------------------------------------------------------------
+
+
+def startup_rows() -> list[startup.Row]:
+    return [
+        startup.Row("`acb --help` (process start to exit)", [0.05, 0.06, 0.07]),
+        startup.Row(
+            "`acb exec`, OpenAI Chat provider, to first request",
+            [0.7, 0.8],
+            ["exec exited 1: acb: internal error"],
+        ),
+        startup.Row(
+            "`acb exec`, Anthropic provider, to first request",
+            [],
+            ["no request reached the mock (exit 2): no such provider"] * 3,
+        ),
+    ]
+
+
+def test_startup_shows_a_measurement_without_a_working_run_as_failed() -> None:
+    section = startup.render(startup_rows(), 3)
+    failed = row_of(section, "`acb exec`, Anthropic")
+    assert "failed: no request reached the mock (exit 2): no such provider" in failed
+    assert not NUMBER_MS.search(failed), failed
+    assert "| 60 ms | 50 ms | 70 ms |" in row_of(section, "`acb --help`")
+
+
+def test_startup_keeps_failed_runs_out_of_the_figures_and_names_them() -> None:
+    section = startup.render(startup_rows(), 3)
+    assert "| 750 ms | 700 ms | 800 ms |" in row_of(section, "`acb exec`, OpenAI")
+    assert "1 of 3 runs failed and are not in its figures: exec exited 1" in section
+
+
+def test_startup_exit_status(
+    monkeypatch: pytest.MonkeyPatch, written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = iter(startup_rows() * 2)
+    monkeypatch.setattr(startup, "time_help", lambda runs: next(rows))
+    monkeypatch.setattr(startup, "time_first_request", lambda *args: next(rows))
+    assert startup.main(["--write"]) == 1
+    assert written == []
+    assert "could not measure figure `acb exec`, Anthropic" in capsys.readouterr().err
+    assert startup.main(["--write", "--allow-missing"]) == 0
+    assert len(written) == 1 and "failed: no request reached the mock" in written[0]
