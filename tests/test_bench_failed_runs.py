@@ -6,9 +6,10 @@ benchmark has its own file, tests/test_bench_peers_report.py."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from bench import outcome, startup
+from bench import outcome, sandbox, startup
 
 NUMBER_MS = re.compile(r"\d+(\.\d+)? ms")
 
@@ -95,3 +96,57 @@ def test_startup_exit_status(
     assert "could not measure figure `acb exec`, Anthropic" in capsys.readouterr().err
     assert startup.main(["--write", "--allow-missing"]) == 0
     assert len(written) == 1 and "failed: no request reached the mock" in written[0]
+
+
+# -- bench/sandbox.py --------------------------------------------------------------------------
+
+
+def test_sandbox_a_failing_column_is_failed_and_run_no_more() -> None:
+    calls: list[str] = []
+
+    def broken() -> None:
+        calls.append("boxed")
+        raise RuntimeError("bwrap: setting up uid map: Permission denied")
+
+    ms = sandbox.interleaved_medians({"bare": lambda: None, "boxed": broken}, 5)
+    assert isinstance(ms["bare"], float)
+    assert ms["boxed"] == "RuntimeError: bwrap: setting up uid map: Permission denied"
+    assert calls == ["boxed"], "a failed column is not timed again"
+
+
+def test_sandbox_row_shows_the_reason_and_no_difference() -> None:
+    ms: dict[str, sandbox.Figure] = {
+        "bare": 3.0,
+        "boxed": 80.0,
+        "full": "run_command ran it as none (fallback), exit 0: ",
+        "lean": 70.0,
+    }
+    line = sandbox.row("`true`", ms)
+    assert "| 3.0 ms | 80.0 ms (+77.0) | failed: run_command ran it as none (fallback)" in line
+    assert "| 70.0 ms (+67.0) |" in line
+    no_bare = sandbox.row("`true`", {**ms, "bare": "CalledProcessError: exit 127"})
+    assert "(+" not in no_bare, "no cost over a bare time that does not exist"
+
+
+def test_sandbox_run_command_that_falls_back_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autocodebase.sandbox.run import CommandOutcome
+
+    fallback = CommandOutcome(exit_code=0, output="", sandbox="none (fallback)")
+    monkeypatch.setattr(sandbox, "run_command", lambda *args: fallback)
+    with pytest.raises(RuntimeError, match="ran it as none \\(fallback\\)"):
+        sandbox.sandboxed(sandbox.SandboxPolicy(), "true", Path("/"), {})
+
+
+def test_sandbox_exit_status_without_bubblewrap(
+    monkeypatch: pytest.MonkeyPatch, written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bwrap is not installed")
+    assert sandbox.main(["-n", "1", "--write"]) == 1
+    out, err = capsys.readouterr()
+    assert written == []
+    assert "could not measure figure `true`: boxed: bubblewrap is unavailable" in err
+    assert (
+        "| `true` | " in out and "failed: bubblewrap is unavailable: bwrap is not installed" in out
+    )
+    assert sandbox.main(["-n", "1", "--write", "--allow-missing"]) == 0
+    assert len(written) == 1
