@@ -129,12 +129,13 @@ def test_sandbox_row_shows_the_reason_and_no_difference() -> None:
 
 
 def test_sandbox_run_command_that_falls_back_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autocodebase.sandbox.policy import SandboxPolicy
     from autocodebase.sandbox.run import CommandOutcome
 
     fallback = CommandOutcome(exit_code=0, output="", sandbox="none (fallback)")
     monkeypatch.setattr(sandbox, "run_command", lambda *args: fallback)
     with pytest.raises(RuntimeError, match="ran it as none \\(fallback\\)"):
-        sandbox.sandboxed(sandbox.SandboxPolicy(), "true", Path("/"), {})
+        sandbox.sandboxed(SandboxPolicy(), "true", Path("/"), {})
 
 
 def test_sandbox_exit_status_without_bubblewrap(
