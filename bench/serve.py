@@ -6,7 +6,10 @@ and a diff, the gates, the commit and the end), spread over 5 repositories and 4
 dashboard is served by uvicorn on loopback in this process; each page is fetched REPEAT times
 with urllib after one warm-up fetch, and the median and the slowest are reported.
 
-Usage: python bench/serve.py [--runs 10000] [--repeat 20] [--write]
+A page that cannot be fetched (an HTTP error, no answer) shows its reason instead of a time, and
+the command exits 1 without writing unless `--allow-missing` (bench/outcome.py).
+
+Usage: python bench/serve.py [--runs 10000] [--repeat 20] [--write] [--allow-missing]
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import write_section
+from bench.outcome import add_allow_missing, conclude, failed
 
 HEADING = "## acb serve: page times on a ledger of 10,000 runs"
 DIFF = "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1 +1,2 @@\n x = 1\n+y = 2\n"
@@ -132,78 +135,113 @@ def serve(ledger: Path) -> tuple[str, object]:
     port = listener.getsockname()[1]
     app = create_app(Settings(ledger=ledger, allowed_hosts=loopback_hosts(port)))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True).start()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
     while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start serving the dashboard (see its log above)")
         time.sleep(0.02)
     return f"http://127.0.0.1:{port}", server
 
 
-def timed(url: str, repeat: int) -> tuple[float, float, int]:
-    """(median ms, slowest ms, bytes) of `repeat` fetches after one warm-up."""
-    with urllib.request.urlopen(url) as answer:
-        size = len(answer.read())
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        with urllib.request.urlopen(url) as answer:
-            answer.read()
-        times.append((time.perf_counter() - began) * 1000)
+Timing = tuple[float, float, int] | str
+"""(median ms, slowest ms, bytes) of a page, or why it could not be fetched."""
+
+
+def fetch(url: str) -> bytes:
+    """The page's body; an error for anything but a 200 (a fast error page is no page time)."""
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        body: bytes = answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"HTTP {answer.status}")
+    return body
+
+
+def timed(url: str, repeat: int) -> Timing:
+    """(median ms, slowest ms, bytes) of `repeat` fetches after one warm-up, or why not."""
+    try:
+        size = len(fetch(url))
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            fetch(url)
+            times.append((time.perf_counter() - began) * 1000)
+    except (OSError, RuntimeError) as error:  # urllib's HTTPError and URLError are OSErrors
+        return f"{type(error).__name__}: {error}"
     return statistics.median(times), max(times), size
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def row(label: str, timing: Timing) -> str:
+    if isinstance(timing, str):
+        return f"| {label} | {failed(timing)} | – | – |"
+    median, slowest, size = timing
+    return f"| {label} | {median:.1f} ms | {slowest:.1f} ms | {size / 1024:.0f} KB |"
+
+
+def render(
+    rows: dict[str, Timing], runs: int, events: int, size_mb: float, fill_s: float, repeat: int
+) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"Measured {date.today()} on {platform.machine()}, {os.cpu_count()} cores, load "
+            f"average {load} (`python bench/serve.py`). A ledger of {runs:,} runs and "
+            f"{events:,} events ({size_mb:.0f} MB, filled in {fill_s:.0f} s by acb's own "
+            "ledger writer), served by uvicorn on loopback; each page fetched "
+            f"{repeat} times over HTTP after one warm-up. A page that fails to load shows why, "
+            "never a time.",
+            "",
+            "| page | median | slowest | size |",
+            "|---|---|---|---|",
+            *(row(label, timing) for label, timing in rows.items()),
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
+    add_allow_missing(parser)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         ledger = Path(folder) / "ledger.db"
         began = time.perf_counter()
         events = fill(ledger, args.runs)
         fill_s = time.perf_counter() - began
         base, _server = serve(ledger)
-        pages = [
-            ("runs, first page (50 of all)", "/"),
-            ("runs, page 100", "/?page=100"),
-            ("runs filtered by model and status", "/?model=anthropic%2Fclaude-b&outcome=failed"),
-            (
-                "runs filtered by repository and dates",
-                "/?repository=%2Frepos%2Fproject-3"
-                f"&since={date.fromtimestamp(time.time() - 3 * 86400)}&until={date.today()}",
-            ),
-            ("a run's page (15 events)", "/runs/bench-004242"),
-            ("a live run's new entries", "/runs/bench-004242/timeline?after=10"),
-            ("API: /api/runs (50)", "/api/runs"),
-            ("API: /api/runs/{id} with its events", "/api/runs/bench-004242"),
-        ]
-        rows = []
-        for label, path in pages:
-            median, slowest, size = timed(base + path, args.repeat)
-            rows.append(f"| {label} | {median:.1f} ms | {slowest:.1f} ms | {size / 1024:.0f} KB |")
-            print(rows[-1])
+        rows: dict[str, Timing] = {}
+        for label, path in pages(args.runs):
+            rows[label] = timed(base + path, args.repeat)
+            print(row(label, rows[label]))
         size_mb = ledger.stat().st_size / 1e6
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    section = "\n".join(
-        [
-            HEADING,
-            "",
-            f"Measured {date.today()} on {platform.machine()}, {os.cpu_count()} cores, load "
-            f"average {load} (`python bench/serve.py`). A ledger of {args.runs:,} runs and "
-            f"{events:,} events ({size_mb:.0f} MB, filled in {fill_s:.0f} s by acb's own "
-            "ledger writer), served by uvicorn on loopback; each page fetched "
-            f"{args.repeat} times over HTTP after one warm-up.",
-            "",
-            "| page | median | slowest | size |",
-            "|---|---|---|---|",
-            *rows,
-            "",
-        ]
-    )
-    print(section)
-    if args.write:
-        write_section(HEADING, section)
-    return 0
+    section = render(rows, args.runs, events, size_mb, fill_s, args.repeat)
+    missing = {label: timing for label, timing in rows.items() if isinstance(timing, str)}
+    return conclude(section, HEADING, args.write, missing, args.allow_missing, "page")
+
+
+def pages(runs: int) -> list[tuple[str, str]]:
+    """The pages timed; the run shown is bench-004242, or the last run of a smaller ledger."""
+    run_id = f"bench-{min(4242, runs - 1):06d}"
+    return [
+        ("runs, first page (50 of all)", "/"),
+        ("runs, page 100", "/?page=100"),
+        ("runs filtered by model and status", "/?model=anthropic%2Fclaude-b&outcome=failed"),
+        (
+            "runs filtered by repository and dates",
+            "/?repository=%2Frepos%2Fproject-3"
+            f"&since={date.fromtimestamp(time.time() - 3 * 86400)}&until={date.today()}",
+        ),
+        ("a run's page (15 events)", f"/runs/{run_id}"),
+        ("a live run's new entries", f"/runs/{run_id}/timeline?after=10"),
+        ("API: /api/runs (50)", "/api/runs"),
+        ("API: /api/runs/{id} with its events", f"/api/runs/{run_id}"),
+    ]
 
 
 if __name__ == "__main__":

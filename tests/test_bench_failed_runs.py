@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from bench import outcome, sandbox, startup
+from bench import outcome, sandbox, serve, startup
 
 NUMBER_MS = re.compile(r"\d+(\.\d+)? ms")
 
@@ -151,3 +151,41 @@ def test_sandbox_exit_status_without_bubblewrap(
     )
     assert sandbox.main(["-n", "1", "--write", "--allow-missing"]) == 0
     assert len(written) == 1
+
+
+# -- bench/serve.py ----------------------------------------------------------------------------
+
+
+def test_serve_a_page_that_cannot_be_fetched_is_failed() -> None:
+    timing = serve.timed("http://127.0.0.1:1/", 3)
+    assert isinstance(timing, str) and "URLError" in timing
+    line = serve.row("a run's page (15 events)", "HTTPError: HTTP Error 404: Not Found")
+    assert (
+        line
+        == "| a run's page (15 events) | failed: HTTPError: HTTP Error 404: Not Found | – | – |"
+    )
+    section = serve.render({"runs": (20.0, 25.0, 4096), "a run": timing}, 10, 150, 1.0, 0.5, 3)
+    assert "| runs | 20.0 ms | 25.0 ms | 4 KB |" in section
+    assert not NUMBER_MS.search(row_of(section, "a run"))
+
+
+def test_serve_exit_status(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    written: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(serve, "fill", lambda ledger, runs: ledger.write_bytes(b"x") and 0)
+    monkeypatch.setattr(serve, "serve", lambda ledger: ("http://127.0.0.1:1", None))
+
+    def timed(url: str, repeat: int) -> serve.Timing:
+        return (
+            "HTTPError: HTTP Error 500: Internal Server Error" if "/api/" in url else (9.0, 9.5, 10)
+        )
+
+    monkeypatch.setattr(serve, "timed", timed)
+    assert serve.main(["--runs", "10", "--write"]) == 1
+    assert written == []
+    assert "could not measure page API: /api/runs (50): HTTPError" in capsys.readouterr().err
+    assert serve.main(["--runs", "10", "--write", "--allow-missing"]) == 0
+    assert "| API: /api/runs (50) | failed: HTTPError: HTTP Error 500" in written[0]
