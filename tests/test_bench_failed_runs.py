@@ -5,11 +5,13 @@ benchmark has its own file, tests/test_bench_peers_report.py."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from bench import outcome, sandbox, serve, startup
+from bench.edits import run as edits
 
 NUMBER_MS = re.compile(r"\d+(\.\d+)? ms")
 
@@ -189,3 +191,87 @@ def test_serve_exit_status(
     assert "could not measure page API: /api/runs (50): HTTPError" in capsys.readouterr().err
     assert serve.main(["--runs", "10", "--write", "--allow-missing"]) == 0
     assert "| API: /api/runs (50) | failed: HTTPError: HTTP Error 500" in written[0]
+
+
+# -- bench/edits/run.py ------------------------------------------------------------------------
+
+
+def script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_edits_a_crashing_applier_is_a_failure_not_a_refusal(tmp_path: Path) -> None:
+    refuses = script(tmp_path / "refuses", "echo 'Invalid patch' >&2; exit 1")
+    assert edits.run_codex(refuses, "*** Begin Patch", "x = 1\n", tmp_path) is None
+    crashes = script(tmp_path / "crashes", "echo 'exec format error' >&2; exit 126")
+    with pytest.raises(edits.EngineFailed, match="exited 126: exec format error"):
+        edits.run_codex(crashes, "*** Begin Patch", "x = 1\n", tmp_path)
+    with pytest.raises(edits.EngineFailed, match="No such file"):
+        edits.run_codex(tmp_path / "absent", "*** Begin Patch", "x = 1\n", tmp_path)
+
+
+def test_edits_a_dead_aider_worker_is_a_failure_with_its_last_words(tmp_path: Path) -> None:
+    python = script(
+        tmp_path / "python", "echo \"ModuleNotFoundError: No module named 'aider'\" >&2"
+    )
+    worker = edits.AiderWorker(python)
+    with pytest.raises(edits.EngineFailed, match="No module named 'aider'"):
+        worker("x = 1\n", [("-", "x = 1"), ("+", "x = 2")])
+
+
+def test_edits_an_engine_that_cannot_apply_the_probe_is_failed(tmp_path: Path) -> None:
+    assert (
+        edits.probe(
+            "acb", lambda o, ops, a, w: edits.run_acb(edits.codex_patch(ops), o, w), tmp_path
+        )
+        == ""
+    )
+    why = edits.probe("broken", lambda o, ops, a, w: None, tmp_path)
+    assert why.startswith("broken did not apply a one-line clean edit")
+
+
+def test_edits_render_shows_a_failed_engine_without_counts() -> None:
+    tally = edits.Tally()
+    tally.cases["clean"] = 2
+    tally.add("acb (Codex patch)", "clean", "correct")
+    tally.add("acb (Codex patch)", "clean", "correct")
+    tally.add(edits.AIDER, "clean", "refused")  # counted before it died: not a result
+    section = edits.render(
+        ["acb (Codex patch)", edits.AIDER],
+        {edits.AIDER: "aider_worker.py stopped: MemoryError"},
+        tally,
+        [{"repo": "flask"}],
+        1.0,
+    )
+    assert "| clean | 2 | 2 ✓ / 0 refused / 0 ✗ | failed |" in section
+    assert "| **all** | 2 | 2 ✓ / 0 refused / 0 ✗ | failed |" in section
+    assert f"**{edits.AIDER}: not measured.** aider_worker.py stopped: MemoryError" in section
+
+
+def test_edits_exit_status_when_peers_are_missing(
+    tmp_path: Path, written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    edit = {
+        "repo": "demo",
+        "commit": "abc",
+        "path": "m.py",
+        "original": "def f():\n    return 1\n",
+        "expected": "def f():\n    return 2\n",
+        "ops": [[" ", "def f():"], ["-", "    return 1"], ["+", "    return 2"]],
+    }
+    corpus.write_text(json.dumps(edit) + "\n")
+    argv = ["--corpus", str(corpus), "--codex", str(tmp_path / "no-codex")]
+    argv += ["--aider-python", str(tmp_path / "no-python"), "--write"]
+    assert edits.main(argv) == 1
+    assert written == []
+    err = capsys.readouterr().err
+    assert f"could not measure engine {edits.CODEX}:" in err and "no-codex not found" in err
+    assert edits.main([*argv, "--allow-missing"]) == 0
+    assert (
+        "| clean | 1 | 1 ✓ / 0 refused / 0 ✗ | 1 ✓ / 0 refused / 0 ✗ | failed | failed |"
+        in written[0]
+    )
+    assert f"**{edits.CODEX}: not measured.**" in written[0]
