@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 from bench import outcome, sandbox, serve, startup
+from bench.context import report as context
 from bench.edits import run as edits
 
 NUMBER_MS = re.compile(r"\d+(\.\d+)? ms")
@@ -275,3 +277,118 @@ def test_edits_exit_status_when_peers_are_missing(
         in written[0]
     )
     assert f"**{edits.CODEX}: not measured.**" in written[0]
+
+
+# -- bench/context/report.py -------------------------------------------------------------------
+
+
+def speed_rows() -> list[dict[str, object]]:
+    acb = {"cold_s": 2.0, "warm_s": 0.2, "peak_mb": 300.0, "worker_peak_mb": 200.0, "runs": 3}
+    aider = {"cold_s": 10.0, "warm_s": 3.0, "peak_mb": 900.0, "runs": 3, "version": "0.86.2"}
+    return [
+        {"repo": "flask", "files": 80, "acb": acb, "aider": aider},
+        {
+            "repo": "mono",
+            "files": 11121,
+            "acb": acb,
+            "aider": {"failed": "aider_worker.py exited 1: MemoryError"},
+        },
+        {"repo": "sympy", "files": 1500, "acb": acb},
+    ]
+
+
+def quality_lines(aider_dies: bool) -> list[dict[str, object]]:
+    lines: list[dict[str, object]] = []
+    for number, source in enumerate(["history", "history", "swe-bench-lite"]):
+        ranks: dict[str, list[int | None]] = {"bm25": [1], "graph": [7], "fused-0.5": [1]}
+        if not (aider_dies and number == 2):
+            ranks["aider"] = [20]
+        lines.append(
+            {
+                "id": f"c{number}",
+                "source": source,
+                "repo": "flask",
+                "gold": ["a.py"],
+                "ranks": ranks,
+                "acb_rank_s": 0.1,
+                "aider_rank_s": 2.0,
+            }
+        )
+    if aider_dies:
+        lines.append(
+            {"failed_method": "aider", "reason": "aider_worker.py rank stopped (exit -9): Killed"}
+        )
+    return lines
+
+
+def test_context_speed_shows_a_failed_tool_without_ratio() -> None:
+    table = context.speed_table(speed_rows())
+    mono, sympy = row_of(table, "mono"), row_of(table, "sympy")
+    assert "failed: aider_worker.py exited 1: MemoryError" in mono
+    assert "x |" not in mono and "x |" not in sympy, "no ratio against a missing figure"
+    assert "failed: not run (no --aider-python" in sympy
+    assert "| 5.0x |" in row_of(table, "flask")
+
+
+def test_context_reading_uses_only_rows_where_both_were_measured() -> None:
+    results, _, _ = context.merge_records(quality_lines(aider_dies=False))
+    reading = context.reading(speed_rows(), results)
+    assert "On the largest tree (flask, 80 files)" in reading, (
+        "mono's Aider failed: not the largest"
+    )
+
+
+def test_context_a_dead_aider_is_failed_not_a_low_recall() -> None:
+    results, failures, dropped = context.merge_records(quality_lines(aider_dies=True))
+    assert failures == {"aider": "aider_worker.py rank stopped (exit -9): Killed"}
+    assert dropped == 0 and len(results) == 3, "acb keeps every case"
+    assert all("aider" not in r["ranks"] for r in results)  # type: ignore[operator]
+    overall, per_repo = context.quality_tables(results)
+    assert "Aider" not in overall and "aider R@5" not in per_repo
+    assert "Aider's map order" not in context.reading([], results)
+
+
+def test_context_a_group_without_cases_has_no_recall() -> None:
+    history_only = [r for r in quality_lines(aider_dies=False) if r["source"] == "history"]
+    results, _, _ = context.merge_records(history_only)
+    assert context.recall([], "bm25", 5) is None
+    overall, _ = context.quality_tables(results)
+    assert "| BM25 alone (acb's lexical index) | 1.000 | 1.000 | 1.000 | – | – | – |" in overall
+
+
+def test_context_exit_status(
+    tmp_path: Path, written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    speed, quality = tmp_path / "speed.json", tmp_path / "quality.jsonl"
+    speed.write_text(json.dumps(speed_rows()))
+    quality.write_text("".join(json.dumps(line) + "\n" for line in quality_lines(aider_dies=True)))
+    argv = ["--speed", str(speed), "--quality", str(quality), "--write"]
+    assert context.main(argv) == 1
+    assert written == []
+    err = capsys.readouterr().err
+    assert "could not measure tool aider (build speed, mono): aider_worker.py exited 1" in err
+    assert "could not measure tool aider (localisation): aider_worker.py rank stopped" in err
+    assert context.main([*argv, "--allow-missing"]) == 0
+    assert "**aider (localisation): not measured.** aider_worker.py rank stopped" in written[0]
+    assert "Aider: no figure" in written[0]
+    assert context.main([*argv, "--tools", "acb"]) == 0, "Aider not asked for"
+
+
+def test_context_a_failed_build_is_named_not_timed() -> None:
+    from bench.context import speed
+
+    with pytest.raises(speed.Failed, match="exited 3: boom"):
+        speed.measure([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
+    with pytest.raises(speed.Failed, match="printed no timing"):
+        speed.measure([sys.executable, "-c", "print('not json')"])
+
+
+def test_context_a_dead_aider_worker_raises_with_its_last_words(tmp_path: Path) -> None:
+    from bench.context import quality
+
+    python = script(tmp_path / "python", "echo 'ImportError: networkx' >&2; exit 1")
+    aider = quality.Aider(python)
+    with pytest.raises(quality.AiderFailed, match="ImportError: networkx"):
+        aider.ask(tmp_path, ["a.py"], "query")
+        aider.answer()
+    aider.log.close()

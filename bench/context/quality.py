@@ -7,6 +7,9 @@ Aider's map order (`aider_worker.py rank`, run in Aider's venv, fed the same fil
 The repositories are checked out in git worktrees under the cache; cases are visited in commit
 order so that both tools' caches see realistic, incremental change between cases.
 
+When Aider's worker dies, a line `{"failed_method": "aider", "reason": ...}` is written and the
+run goes on with acb alone: report.py then shows Aider as failed, with that reason.
+
 Usage: python bench/context/quality.py --cases CASES --repos DIR --out RESULTS.jsonl
        [--aider-python PY] [--limit N]
 """
@@ -17,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -54,29 +58,51 @@ class Aider:
     """Aider's RepoMap in its own venv, one request at a time over pipes."""
 
     def __init__(self, python: Path) -> None:
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - open while the worker runs
         self.child = subprocess.Popen(
             [str(python), str(HERE / "aider_worker.py"), "rank"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
             text=True,
         )
 
     def ask(self, root: Path, files: list[str], query: str) -> None:
         assert self.child.stdin is not None
-        self.child.stdin.write(
-            json.dumps({"root": str(root), "files": files, "query": query}) + "\n"
-        )
-        self.child.stdin.flush()
+        try:
+            self.child.stdin.write(
+                json.dumps({"root": str(root), "files": files, "query": query}) + "\n"
+            )
+            self.child.stdin.flush()
+        except OSError as error:
+            raise self.died() from error
 
     def answer(self) -> dict[str, object]:
         assert self.child.stdout is not None
-        return json.loads(self.child.stdout.readline())
+        try:
+            answer: dict[str, object] = json.loads(self.child.stdout.readline())
+        except ValueError as error:
+            raise self.died() from error
+        return answer
+
+    def died(self) -> AiderFailed:
+        """The worker stopped answering: kill it, and say what it said last."""
+        self.child.kill()
+        self.child.communicate()
+        self.log.seek(0)
+        said = " ".join(self.log.read()[-400:].split())
+        return AiderFailed(f"aider_worker.py rank stopped (exit {self.child.returncode}): {said}")
 
     def close(self) -> None:
         assert self.child.stdin is not None
         self.child.stdin.close()
         self.child.wait()
+        self.log.close()
+
+
+class AiderFailed(Exception):
+    """Aider's worker died; quality records it (`{"failed_method": "aider", ...}`) and goes on
+    with acb alone, and report.py shows Aider as failed rather than as a low recall."""
 
 
 def rank_with_acb(
@@ -135,16 +161,24 @@ def main() -> None:
                     git(tree, "checkout", "-q", "-f", "--detach", str(case["commit"]))
                     files = source_files(tree)
                     query, gold = str(case["query"]), list(case["gold"])  # type: ignore[call-overload]
-                    if aider:
-                        aider.ask(tree, files, query)
                     ranks: dict[str, list[int | None]] = {}
                     timing: dict[str, float] = {}
-                    if use_acb:
-                        ranks, timing = rank_with_acb(engine, query, gold)
-                    if aider:
-                        answer = aider.answer()
-                        ranks["aider"] = positions(list(answer["ranked"]), gold)  # type: ignore[call-overload]
-                        timing["aider_rank_s"] = float(answer["seconds"])  # type: ignore[arg-type]
+                    try:
+                        if aider:
+                            aider.ask(tree, files, query)
+                        if use_acb:
+                            ranks, timing = rank_with_acb(engine, query, gold)
+                        if aider:
+                            answer = aider.answer()
+                            ranks["aider"] = positions(list(answer["ranked"]), gold)  # type: ignore[call-overload]
+                            timing["aider_rank_s"] = float(answer["seconds"])  # type: ignore[arg-type]
+                    except AiderFailed as error:
+                        print(f"aider failed: {error}", file=sys.stderr, flush=True)
+                        out.write(json.dumps({"failed_method": "aider", "reason": str(error)}))
+                        out.write("\n")
+                        aider = None
+                        if use_acb and not ranks:
+                            ranks, timing = rank_with_acb(engine, query, gold)
                     record = {key: case[key] for key in ("id", "source", "repo", "gold")}
                     out.write(json.dumps({**record, "ranks": ranks, **timing}) + "\n")
                     out.flush()

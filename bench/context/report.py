@@ -1,6 +1,13 @@
 """Turn the speed and quality results into the "Context engine" section of docs/benchmarks.md.
 
+A tool whose build failed, or that was not run, is shown as failed with its reason, with no
+ratio, and is left out of the reading; a method with no result (Aider's worker died) has no
+recall column; a group with no case has no recall ("–"), never 0. The command exits 1 without
+writing when a tool asked for (`--tools`, default acb,aider) has no figure, unless
+`--allow-missing` (bench/outcome.py).
+
 Usage: python bench/context/report.py --speed S.json [--speed S2.json] --quality Q.jsonl --write
+       [--tools acb,aider] [--allow-missing]
 """
 
 from __future__ import annotations
@@ -14,25 +21,43 @@ import sys
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from report import write_section
+from bench.outcome import add_allow_missing, conclude, failed
 
 KS = (1, 5, 10)
 METHOD_NAMES = {
     "bm25": "BM25 alone (acb's lexical index)",
     "graph": "graph alone (PageRank personalised by named files/identifiers)",
-    "aider": "Aider 0.86.2 RepoMap order",
+    "aider": "Aider RepoMap order",
 }
 
 
-def recall(results: list[dict[str, object]], method: str, k: int) -> float:
+def recall(results: list[dict[str, object]], method: str, k: int) -> float | None:
+    """Mean recall@k over the cases, or None when there is no case: no cases is no figure."""
     scores = []
     for result in results:
         ranks = result["ranks"][method]  # type: ignore[index]
         scores.append(sum(1 for r in ranks if r is not None and r <= k) / len(ranks))
-    return sum(scores) / len(scores) if scores else 0.0
+    return sum(scores) / len(scores) if scores else None
+
+
+def shown(value: float | None, fmt: str = ".3f") -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def best(methods: list[str], cases: list[dict[str, object]], ks: tuple[int, ...]) -> str:
+    """The method with the highest recall at `ks` on `cases` (a case-less group ranks none)."""
+    return max(methods, key=lambda m: tuple(recall(cases, m, k) or 0.0 for k in ks))
+
+
+def chosen_blend(results: list[dict[str, object]], methods: list[str]) -> str:
+    """The default fused variant: best R@5 (then R@10) on the history cases (on all cases
+    when there are none)."""
+    dev = [r for r in results if r["source"] == "history"] or results
+    return best([m for m in methods if m.startswith("fused-")], dev, (5, 10))
 
 
 def method_label(method: str) -> str:
@@ -50,78 +75,87 @@ def method_label(method: str) -> str:
 
 
 def quality_tables(results: list[dict[str, object]]) -> tuple[str, str]:
-    methods = list(results[0]["ranks"])  # type: ignore[arg-type]
+    methods = list(results[0]["ranks"])  # type: ignore[call-overload]
     dev = [r for r in results if r["source"] == "history"]
     held_out = [r for r in results if r["source"] == "swe-bench-lite"]
-    fused = [m for m in methods if m.startswith("fused-")]
-    chosen = max(fused, key=lambda m: (recall(dev, m, 5), recall(dev, m, 10)))
+    chosen = chosen_blend(results, methods)
     lines = [
         "| method | all: R@1 | R@5 | R@10 | SWE-bench Lite: R@1 | R@5 | R@10 | history: R@1 | R@5 | R@10 |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method in methods:
-        cells = [
-            f"{recall(group, method, k):.3f}" for group in (results, held_out, dev) for k in KS
-        ]
+        cells = [shown(recall(group, method, k)) for group in (results, held_out, dev) for k in KS]
         label = method_label(method) + (" **(default)**" if method == chosen else "")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     per_repo = defaultdict(list)
     for result in results:
         per_repo[str(result["repo"])].append(result)
+    shown_methods = [m for m in ("bm25", "graph", chosen, "aider") if m in methods]
     repo_lines = [
-        "| project | cases | "
-        + " | ".join(f"{m} R@5" for m in ("bm25", "graph", chosen, "aider") if m in methods)
-        + " |"
+        "| project | cases | " + " | ".join(f"{m} R@5" for m in shown_methods) + " |",
+        "|---|---|" + "---|" * len(shown_methods),
     ]
-    repo_lines.append(
-        "|---|---|" + "---|" * len([m for m in ("bm25", "graph", chosen, "aider") if m in methods])
-    )
     for repo, group in sorted(per_repo.items()):
-        cells = [
-            f"{recall(group, m, 5):.3f}" for m in ("bm25", "graph", chosen, "aider") if m in methods
-        ]
+        cells = [shown(recall(group, m, 5)) for m in shown_methods]
         repo_lines.append(f"| {repo} | {len(group)} | " + " | ".join(cells) + " |")
     return "\n".join(lines), "\n".join(
         repo_lines
     ) + f"\n\nChosen blend: `{chosen}` (best R@5 on the history cases)."
 
 
+def measured(data: object) -> dict[str, float] | None:
+    """A tool's speed figures, or None when it failed or was not run."""
+    if isinstance(data, dict) and "failed" not in data:
+        return data
+    return None
+
+
+def why_not(data: object) -> str:
+    if isinstance(data, dict) and "failed" in data:
+        return str(data["failed"])
+    return "not run (no --aider-python: Aider's venv was not found)"
+
+
 def speed_table(speed: list[dict[str, object]]) -> str:
+    """Build times side by side; a tool without figures for a repository shows why, and no
+    ratio is made with it."""
     lines = [
         "| repository | files parsed | runs | acb cold | Aider cold | ratio | acb warm | Aider warm | ratio | acb peak RSS (main / each worker) | Aider peak RSS |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in speed:
-        acb, aider = row.get("acb"), row.get("aider")
-        if not acb:
-            continue
-        acb_d, aider_d = dict(acb), dict(aider) if aider else {}  # type: ignore[call-overload]
-        cold_ratio = f"{aider_d['cold_s'] / acb_d['cold_s']:.1f}x" if aider_d else "-"
-        warm_ratio = f"{aider_d['warm_s'] / acb_d['warm_s']:.1f}x" if aider_d else "-"
-        aider_cells = (
-            [
-                f"{aider_d['cold_s']:.2f} s",
-                cold_ratio,
-                f"{acb_d['warm_s']:.2f} s",
-                f"{aider_d['warm_s']:.2f} s",
-                warm_ratio,
-            ]
-            if aider_d
-            else ["-", "-", f"{acb_d['warm_s']:.2f} s", "-", "-"]
-        )
-        lines.append(
-            f"| {row['repo']} | {row['files']:,} | {acb_d['runs']} | {acb_d['cold_s']:.2f} s | "
-            + " | ".join(aider_cells)
-            + f" | {acb_d['peak_mb']:.0f} / {acb_d['worker_peak_mb']:.0f} MB | "
-            + (f"{aider_d['peak_mb']:.0f} MB |" if aider_d else "- |")
-        )
+        acb, aider = measured(row.get("acb")), measured(row.get("aider"))
+        no_acb, no_aider = failed(why_not(row.get("acb"))), failed(why_not(row.get("aider")))
+        both = acb is not None and aider is not None
+
+        def ratio(
+            key: str, a: dict[str, float] | None = acb, b: dict[str, float] | None = aider
+        ) -> str:
+            return f"{b[key] / a[key]:.1f}x" if a is not None and b is not None else "–"
+
+        runs = (acb or aider or {}).get("runs", "–")
+        cells = [
+            f"{acb['cold_s']:.2f} s" if acb else no_acb,
+            f"{aider['cold_s']:.2f} s" if aider else no_aider,
+            ratio("cold_s") if both else "–",
+            f"{acb['warm_s']:.2f} s" if acb else "failed",
+            f"{aider['warm_s']:.2f} s" if aider else "failed",
+            ratio("warm_s") if both else "–",
+            f"{acb['peak_mb']:.0f} / {acb['worker_peak_mb']:.0f} MB" if acb else "failed",
+            f"{aider['peak_mb']:.0f} MB" if aider else "failed",
+        ]
+        lines.append(f"| {row['repo']} | {row['files']:,} | {runs} | " + " | ".join(cells) + " |")
+    if not speed:
+        lines.append("| (no build speed results given: `--speed`) |" + " |" * 10)
     return "\n".join(lines)
 
 
 def reading(speed: list[dict[str, object]], results: list[dict[str, object]]) -> str:
-    """The honest summary: what the figures say, including where acb is not ahead."""
+    """The honest summary: what the figures say, including where acb is not ahead, made only
+    from figures that exist (a tool that failed is not in it)."""
     sentences = []
-    largest = max((r for r in speed if r.get("aider")), key=lambda r: int(r["files"]), default=None)  # type: ignore[call-overload]
+    both = [r for r in speed if measured(r.get("acb")) and measured(r.get("aider"))]
+    largest = max(both, key=lambda r: int(r["files"]), default=None)  # type: ignore[call-overload]
     if largest:
         acb, aider = dict(largest["acb"]), dict(largest["aider"])  # type: ignore[call-overload]
         sentences.append(
@@ -131,27 +165,30 @@ def reading(speed: list[dict[str, object]], results: list[dict[str, object]]) ->
             f"{aider['peak_mb']:.0f} MB; the cold figure uses both cores (worker processes), "
             "Aider parses on one."
         )
-    methods = list(results[0]["ranks"])  # type: ignore[arg-type]
+    methods = list(results[0]["ranks"])  # type: ignore[call-overload]
     fused = [m for m in methods if m.startswith("fused-")]
-    dev = [r for r in results if r["source"] == "history"]
     held = [r for r in results if r["source"] == "swe-bench-lite"]
-    chosen = max(fused, key=lambda m: (recall(dev, m, 5), recall(dev, m, 10)))
-    best_held = max(fused, key=lambda m: recall(held, m, 5))
+    chosen = chosen_blend(results, methods)
     sentences.append(
-        f"The fused ranking finds {recall(results, chosen, 5):.0%} of the gold files in its top "
-        f"five, against {recall(results, 'bm25', 5):.0%} for BM25 alone and "
-        f"{recall(results, 'graph', 5):.0%} for the graph alone: neither signal is enough by "
-        "itself, and demoting tests and lifting files the task names each add a few points."
+        f"The fused ranking finds {shown(recall(results, chosen, 5), '.0%')} of the gold files "
+        f"in its top five, against {shown(recall(results, 'bm25', 5), '.0%')} for BM25 alone "
+        f"and {shown(recall(results, 'graph', 5), '.0%')} for the graph alone: neither signal is "
+        "enough by itself, and demoting tests and lifting files the task names each add a few "
+        "points."
     )
-    if best_held != chosen:
-        sentences.append(
-            f"On the held-out SWE-bench Lite cases a different variant ({method_label(best_held)}) "
-            f"scores higher ({recall(held, best_held, 5):.3f} vs {recall(held, chosen, 5):.3f} "
-            "R@5); the default stays the one chosen on the history cases, as the method says."
-        )
+    if held:
+        best_held = best(fused, held, (5,))
+        if best_held != chosen:
+            sentences.append(
+                f"On the held-out SWE-bench Lite cases a different variant "
+                f"({method_label(best_held)}) scores higher ({shown(recall(held, best_held, 5))} "
+                f"vs {shown(recall(held, chosen, 5))} R@5); the default stays the one chosen on "
+                "the history cases, as the method says."
+            )
     if "aider" in methods:
         sentences.append(
-            f"Aider's map order reaches {recall(results, 'aider', 5):.0%} R@5: it is built to show "
+            f"Aider's map order reaches {shown(recall(results, 'aider', 5), '.0%')} R@5: it is "
+            "built to show "
             "the definitions most used across the repository (the task's words only reweight "
             "edges), not to retrieve the file a task is about, so vendored or central modules "
             "(urllib3 inside requests, sympy's core) fill its first places. It is the ordering "
@@ -160,8 +197,57 @@ def reading(speed: list[dict[str, object]], results: list[dict[str, object]]) ->
     return " ".join(sentences)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def merge(quality: list[Path]) -> tuple[list[dict[str, object]], dict[str, str], int]:
+    """`merge_records` of the quality files' lines."""
+    lines = [line for path in quality for line in path.read_text().splitlines() if line.strip()]
+    return merge_records([json.loads(line) for line in lines])
+
+
+def merge_records(
+    records: list[dict[str, Any]],
+) -> tuple[list[dict[str, object]], dict[str, str], int]:
+    """Quality records merged by case id; the methods that failed (left out of every case,
+    with why); how many cases lack some other method's result (left out)."""
+    merged: dict[str, dict[str, object]] = {}
+    failures: dict[str, str] = {}
+    for record in records:
+        if "failed_method" in record:
+            failures.setdefault(record["failed_method"], record["reason"])
+            continue
+        into = merged.setdefault(record["id"], {**record, "ranks": {}})
+        into["ranks"].update(record["ranks"])  # type: ignore[attr-defined]
+        into.update({k: v for k, v in record.items() if k.endswith("_s")})
+    for record in merged.values():
+        for method in failures:
+            record["ranks"].pop(method, None)  # type: ignore[attr-defined]
+    methods = set().union(*(set(r["ranks"]) for r in merged.values()))  # type: ignore[call-overload]
+    results = [r for r in merged.values() if set(r["ranks"]) == methods]  # type: ignore[call-overload]
+    return results, failures, len(merged) - len(results)
+
+
+def missing(
+    tools: list[str],
+    speed: list[dict[str, object]],
+    results: list[dict[str, object]],
+    failures: dict[str, str],
+) -> dict[str, str]:
+    """What was asked for and has no figure: a tool's build on a repository, or its ranking."""
+    out = {
+        f"{tool} (build speed, {row['repo']})": why_not(row.get(tool))
+        for row in speed
+        for tool in tools
+        if measured(row.get(tool)) is None
+    }
+    methods = set(results[0]["ranks"]) if results else set()  # type: ignore[call-overload]
+    if "aider" in tools and "aider" not in methods:
+        out["aider (localisation)"] = failures.get("aider", "no Aider result in the quality files")
+    if "acb" in tools and "bm25" not in methods:
+        out["acb (localisation)"] = failures.get("acb", "no acb result in the quality files")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--speed", type=Path, action="append", default=[])
     parser.add_argument(
         "--quality",
@@ -170,26 +256,18 @@ def main() -> None:
         required=True,
         help="results JSONL; several files (e.g. an acb run and an Aider run) merge by case id",
     )
+    parser.add_argument("--tools", default="acb,aider", help="the tools the report must have")
     parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
+    add_allow_missing(parser)
+    args = parser.parse_args(argv)
     speed = [row for path in args.speed for row in json.loads(path.read_text())]
-    merged: dict[str, dict[str, object]] = {}
-    for path in args.quality:
-        for line in path.read_text().splitlines():
-            if line.strip():
-                record = json.loads(line)
-                into = merged.setdefault(record["id"], {**record, "ranks": {}})
-                into["ranks"].update(record["ranks"])  # type: ignore[attr-defined]
-                into.update({k: v for k, v in record.items() if k.endswith("_s")})
-    methods = set().union(*(set(r["ranks"]) for r in merged.values()))  # type: ignore[call-overload]
-    results = [r for r in merged.values() if set(r["ranks"]) == methods]  # type: ignore[call-overload]
-    if len(results) < len(merged):
-        print(
-            f"{len(merged) - len(results)} cases lack some method's result: left out",
-            file=sys.stderr,
-        )
+    results, failures, dropped = merge(args.quality)
+    if dropped:
+        print(f"{dropped} cases lack some method's result: left out", file=sys.stderr)
+    if not results:
+        parser.error("no case has a result from every method: nothing to report")
     overall, per_repo = quality_tables(results)
-    sources = defaultdict(int)
+    sources: defaultdict[str, int] = defaultdict(int)
     for result in results:
         sources[str(result["source"])] += 1
     cpu = subprocess.run(
@@ -199,11 +277,25 @@ def main() -> None:
     ).stdout.strip()
     acb_rank = statistics.median(float(r["acb_rank_s"]) for r in results)  # type: ignore[arg-type]
     aider_rank = [float(r["aider_rank_s"]) for r in results if "aider_rank_s" in r]  # type: ignore[arg-type]
+    versions = {
+        str(d["version"]) for r in speed if (d := measured(r.get("aider"))) and "version" in d
+    }
+    aider_named = f"Aider {', '.join(sorted(versions))}" if versions else "Aider"
+    aider_ranking = (
+        f"Aider median {statistics.median(aider_rank):.2f} s (its `get_ranked_tags`, which "
+        "re-reads its tag cache and runs networkx PageRank on every call)."
+        if aider_rank and "aider" not in failures
+        else "Aider: no figure (see the failures above)."
+    )
+    notes = missing(args.tools.split(","), speed, results, failures)
+    failure_lines = "".join(f"- **{what}: not measured.** {why}\n" for what, why in notes.items())
+    left_out = f"{dropped} cases lacked some method's result and are left out.\n" if dropped else ""
+    failure_block = "\n" + failure_lines if failure_lines else ""
     section = f"""## Context engine (repo map)
 
-Machine: {cpu}, {subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()} cores, Python {platform.python_version()}; {date.today().isoformat()}. Aider 0.86.2 in its own venv
+Machine: {cpu}, {subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()} cores, Python {platform.python_version()}; {date.today().isoformat()}. {aider_named} in its own venv
 (`aider.repomap.RepoMap`, driven by `bench/context/aider_worker.py`). Commands and inputs: bench/README.md.
-
+{failure_block}{left_out}
 ### Build speed and memory
 
 Both tools build the 1,024-token map with no focus over the same file list (the files acb can
@@ -235,15 +327,12 @@ Per project, R@5:
 {per_repo}
 
 Ranking time per query (index current, ranking built): acb median {acb_rank * 1000:.0f} ms per method;
-Aider median {statistics.median(aider_rank) if aider_rank else float("nan"):.2f} s (its `get_ranked_tags`, which re-reads its tag cache and
-runs networkx PageRank on every call).
+{aider_ranking}
 
 **Reading.** {reading(speed, results)}
 """
-    print(section)
-    if args.write:
-        write_section("## Context engine", section)
+    return conclude(section, "## Context engine", args.write, notes, args.allow_missing)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -4,7 +4,9 @@
    `mono`, a 10k+ file union of them plus a site-packages tree (built once);
 2. cases (cases.py), speed (speed.py), quality (quality.py), report (report.py --write).
 
-Aider is used when `$ACB_BENCH_CACHE/aider-venv/bin/python` exists (see bench/README.md).
+Aider is used when `$ACB_BENCH_CACHE/aider-venv/bin/python` exists (see bench/README.md); when it
+does not, or its builds or rankings fail, the report shows it as failed and the command exits 1
+without writing, unless `--allow-missing`. The exit code is the report's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.outcome import ALLOW_MISSING_HELP
+
 CACHE = Path(os.environ.get("ACB_BENCH_CACHE", Path.home() / ".cache" / "acb-bench"))
 SOURCES = {
     "flask": "https://github.com/pallets/flask",
@@ -97,7 +103,7 @@ def ensure_mono(repos: Path, site_packages: Path | None) -> Path:
     return mono
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--swe-bench",
@@ -105,6 +111,7 @@ def main() -> None:
         default=ROOT.parent / "shared" / "data" / "swe-bench-lite-test.json",
     )
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per speed figure")
+    parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING_HELP)
     args = parser.parse_args()
     repos = CACHE / "repos"
     aider = CACHE / "aider-venv" / "bin" / "python"
@@ -158,18 +165,12 @@ def main() -> None:
         quality,
         *aider_args,
     )
-    step(
-        python,
-        HERE / "report.py",
-        "--speed",
-        speed_small,
-        "--speed",
-        speed_mono,
-        "--quality",
-        quality,
-        "--write",
-    )
+    report = [python, HERE / "report.py", "--speed", speed_small, "--speed", speed_mono]
+    report += ["--quality", quality, "--write"]
+    report += ["--allow-missing"] if args.allow_missing else []
+    print("+", " ".join(map(str, report)), file=sys.stderr, flush=True)
+    return subprocess.run([str(c) for c in report], check=False).returncode
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
