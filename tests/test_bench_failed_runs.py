@@ -14,6 +14,9 @@ import pytest
 from bench import outcome, sandbox, serve, startup
 from bench.context import report as context
 from bench.edits import run as edits
+from bench.review import canary as review_canary
+from bench.review import report as review_report
+from bench.review import run as review_run
 
 NUMBER_MS = re.compile(r"\d+(\.\d+)? ms")
 
@@ -392,3 +395,86 @@ def test_context_a_dead_aider_worker_raises_with_its_last_words(tmp_path: Path) 
         aider.ask(tmp_path, ["a.py"], "query")
         aider.answer()
     aider.log.close()
+
+
+# -- bench/review ------------------------------------------------------------------------------
+
+
+def review_with(gate_failures: dict[str, str]) -> review_report.Review:
+    review = review_report.Review(gate_failures=gate_failures)
+    review.per_category["sql-injection"] += [(True, True), (True, False)]
+    review.per_category["bug"] += [(True, False)]
+    review.injected_failures["ssrf"].append("src/flask/app.py: CalledProcessError: git show")
+    review.clean_total, review.clean_any, review.clean_high = 10, 2, 1
+    review.clean_failures.append("flask@abc1234567: CalledProcessError: bad revision")
+    return review
+
+
+def render_review(review: review_report.Review) -> str:
+    templates = {"sql-injection": ["t"], "ssrf": ["t"], "bug": ["t"]}
+    return review_report.render(review, templates, 4, "flask", ["flask"], 10, "1.0")
+
+
+def test_review_a_gate_that_did_not_run_is_named_and_the_reading_claims_nothing() -> None:
+    section = render_review(review_with({"semgrep": "semgrep is not installed"}))
+    assert "- **gate semgrep: did not run.** semgrep is not installed" in section
+    reading = next(line for line in section.splitlines() if line.startswith("Reading: "))
+    assert "every injected flaw is seen" not in section
+    assert "3 of 3 injected flaws are seen without semgrep, which did not run" in reading
+
+
+def test_review_unreviewable_cases_are_not_counted() -> None:
+    section = render_review(review_with({}))
+    assert "| ssrf | 0 | failed: src/flask/app.py: CalledProcessError: git show | – |" in section
+    assert "Found (any severity): **3/3 (100%)**" in section, "the failed case is not a miss"
+    assert "1 injected diffs could not be reviewed and are not counted" in section
+    assert "1 clean commits could not be reviewed and are not counted" in section
+    assert "With any finding: **2/10 (20%)**" in section
+
+
+def test_review_nothing_reviewed_is_no_percentage() -> None:
+    review = review_report.Review()
+    review.clean_failures.append("flask@abc: CalledProcessError: bad revision")
+    section = render_review(review)
+    assert "(0%)" not in section and "none reviewed" in section
+    assert review.missing(["bug"]) == {
+        "category bug": "no case was made",
+        "clean commits": "flask@abc: CalledProcessError: bad revision",
+    }
+
+
+def test_review_a_gate_silent_on_the_canary_is_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocodebase.quality.review import semgrep as semgrep_gate
+    from autocodebase.quality.review.findings import Finding
+
+    def without_semgrep(changes: object) -> list[Finding]:
+        tools = ("ruff", "bandit", "detect-secrets", "licence")
+        return [
+            Finding(tool=t, rule="x", severity="high", file="canary.py", line=1, message="m")
+            for t in tools
+        ]
+
+    monkeypatch.setattr(review_canary, "static_review", without_semgrep)
+    monkeypatch.setattr(semgrep_gate, "unavailable", lambda: "semgrep is not installed")
+    assert review_canary.gates_not_running(tmp_path) == {"semgrep": "semgrep is not installed"}
+    assert not (tmp_path / "canary.py").exists()
+
+
+def test_review_exit_status(
+    monkeypatch: pytest.MonkeyPatch, written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(
+        review_run,
+        "review_all",
+        lambda repos, clean, seed: review_with({"bandit": "No module named bandit"}),
+    )
+    monkeypatch.setattr(review_run, "semgrep_version", lambda: "1.0")
+    assert review_run.main(["--repo", "/nowhere/flask", "--write"]) == 1
+    assert written == []
+    err = capsys.readouterr().err
+    assert "could not measure part gate bandit: No module named bandit" in err
+    assert "could not measure part category ssrf" in err
+    assert review_run.main(["--repo", "/nowhere/flask", "--write", "--allow-missing"]) == 0
+    assert "**gate bandit: did not run.**" in written[0]

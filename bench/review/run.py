@@ -8,7 +8,14 @@ commit; the change is those inserted lines. A flaw counts as found when a findin
 Clean set: real commits from the same histories (changes to .py files, sampled with a fixed
 seed), reviewed exactly like `acb review REV`.
 
+Before any case, each measured gate must find its flaw in a canary file (bench/review/canary.py):
+one that finds nothing is not running and is named as failed, since its missing findings would
+read as flaws not found and clean commits not flagged. A case or a commit that cannot be
+reviewed is named and left out of every count (bench/review/report.py). Either makes the command
+exit 1 without writing, unless `--allow-missing` (bench/outcome.py).
+
 Usage: python bench/review/run.py --repo DIR [--repo DIR ...] [--clean N] [--write]
+       [--allow-missing]
 """
 
 from __future__ import annotations
@@ -16,24 +23,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
-from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
-sys.path.insert(0, str(HERE.parent))
-
-from report import write_section
+sys.path.insert(0, str(HERE.parents[1]))
 
 from autocodebase.quality.review.changes import ChangeSet, resolve
 from autocodebase.quality.review.findings import RANK
 from autocodebase.quality.review.static import static_review
+from bench.outcome import add_allow_missing, conclude
+from bench.review.canary import gates_not_running
+from bench.review.report import Review, render
 
 # category -> variants; {n} is replaced by a per-variant suffix so no two are identical.
 TEMPLATES: dict[str, list[str]] = {
@@ -113,17 +118,6 @@ TEMPLATES: dict[str, list[str]] = {
     ],
 }
 VARIANTS_PER_TEMPLATE = 4
-READING = """every injected flaw is seen; what blocks by default is narrower by design.
-Below high: {below}. By design, a URL or file name that arrives as a plain function parameter
-is medium or low (acb cannot know it is user input: `requests.get(url)` is ordinary code), while
-the same flow from `flask.request`/Django/Starlette request data is high (semgrep taint rules);
-open redirects, insecure temp files and a missing-timeout request are medium; so are most
-plain bugs (ruff). One request-sourced SSRF variant lands in a flask module that binds its own
-`request`, which the taint rule then does not trace. On clean commits the findings are mostly
-medium (ruff B904, foreign copyright lines that quote other projects' notices); the blocked ones
-come from undefined names ruff cannot resolve in isolation (F821) and private keys committed as
-test fixtures. Skipping `assert` notes in test files and the semgrep rules cut clean commits
-with any finding from 38% to the figure above, with no loss of recall."""
 
 
 def injected_cases(
@@ -172,105 +166,86 @@ def clean_commits(repo: Path, count: int, seed: int) -> list[str]:
     return log[:count]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def semgrep_version() -> str:
+    semgrep = Path(sys.executable).parent / "semgrep"
+    if not semgrep.exists():
+        return "(not installed)"
+    done = subprocess.run(
+        [str(semgrep), "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0"},
+    )
+    return done.stdout.strip() or "(not installed)"
+
+
+def review_all(repos: list[Path], clean: int, seed: int) -> Review:
+    """Every case and commit; what cannot be reviewed is recorded with why, never counted."""
+    review = Review()
+    with tempfile.TemporaryDirectory(prefix="acb-review-bench-") as scratch:
+        review.gate_failures = gates_not_running(Path(scratch))
+        for category, host, text, injected in injected_cases(repos[0], VARIANTS_PER_TEMPLATE, seed):
+            try:
+                found = review_injected(host, text, injected, Path(scratch))
+            except Exception as error:  # a case that cannot be reviewed is not "not found"
+                review.injected_failures[category].append(
+                    f"{host}: {type(error).__name__}: {error}"
+                )
+                continue
+            review.per_category[category].append(found)
+    for repo in repos:
+        for sha in clean_commits(repo, clean, seed):
+            with tempfile.TemporaryDirectory(prefix="acb-review-clean-") as scratch:
+                try:
+                    changes = resolve(repo, sha, False, Path(scratch))
+                    if not changes.lines:
+                        continue
+                    findings = static_review(changes)
+                except Exception as error:  # not reviewed is not clean
+                    review.clean_failures.append(
+                        f"{repo.name}@{sha[:10]}: {type(error).__name__}: {error}"
+                    )
+                    continue
+            review.clean_total += 1
+            review.clean_any += bool(findings)
+            review.clean_high += any(f.severity == "high" for f in findings)
+            for f in findings:
+                review.flagged[f"{f.tool} {f.rule} ({f.severity})"] += 1
+    return review
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--repo", type=Path, action="append", required=True)
     parser.add_argument("--clean", type=int, default=40, help="clean commits per repository")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
-    per_category: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
-    host_repo = args.repo[0]
-    with tempfile.TemporaryDirectory(prefix="acb-review-bench-") as scratch:
-        for category, host, text, injected in injected_cases(
-            host_repo, VARIANTS_PER_TEMPLATE, args.seed
-        ):
-            per_category[category].append(review_injected(host, text, injected, Path(scratch)))
-    clean_any = clean_high = clean_total = 0
-    flagged: dict[str, int] = defaultdict(int)
-    for repo in args.repo:
-        for sha in clean_commits(repo, args.clean, args.seed):
-            with tempfile.TemporaryDirectory(prefix="acb-review-clean-") as scratch:
-                changes = resolve(repo, sha, False, Path(scratch))
-                if not changes.lines:
-                    continue
-                findings = static_review(changes)
-            clean_total += 1
-            clean_any += bool(findings)
-            high = [f for f in findings if f.severity == "high"]
-            clean_high += bool(high)
-            for f in findings:
-                flagged[f"{f.tool} {f.rule} ({f.severity})"] += 1
-    injected_total = sum(len(v) for v in per_category.values())
-    found_any = sum(a for v in per_category.values() for a, _ in v)
-    found_high = sum(h for v in per_category.values() for _, h in v)
-    rows = [
-        f"| {c} | {len(v)} | {sum(a for a, _ in v)} ({sum(a for a, _ in v) / len(v):.0%}) | {sum(h for _, h in v)} ({sum(h for _, h in v) / len(v):.0%}) |"
-        for c, v in per_category.items()
-    ]
-    top = sorted(flagged.items(), key=lambda kv: -kv[1])[:8]
-    semgrep_version = (
-        subprocess.run(
-            [str(Path(sys.executable).parent / "semgrep"), "--version"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0"},
-        ).stdout.strip()
-        or "(not installed)"
+    add_allow_missing(parser)
+    args = parser.parse_args(argv)
+    review = review_all(args.repo, args.clean, args.seed)
+    section = render(
+        review,
+        TEMPLATES,
+        VARIANTS_PER_TEMPLATE,
+        args.repo[0].name,
+        [r.name for r in args.repo],
+        args.clean,
+        semgrep_version(),
     )
-    below = [
-        f"{c} {sum(h for _, h in v)}/{len(v)}"
-        for c, v in per_category.items()
-        if sum(h for _, h in v) < len(v)
-    ]
-    reading = READING.format(below="; ".join(below) or "none")
-    cpu = subprocess.run(
-        ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    section = f"""## Review gates (static)
-
-Machine: {cpu}, Python {platform.python_version()}; {date.today().isoformat()}. Method:
-`python bench/review/run.py` (see its docstring and bench/README.md); every static gate exactly
-as `acb review` runs them (ruff, bandit, semgrep {semgrep_version} with acb's rules, detect-secrets,
-licence check; shellcheck and the workflow checks see no files here), findings kept only on the
-changed lines. No model pass: no live model is reachable here, so no recorded model review exists;
-the scripted demo cassette is a functional test, not a measurement.
-
-Injected flaws: {injected_total} diffs ({len(TEMPLATES)} categories, {sum(len(t) for t in TEMPLATES.values())} templates × {VARIANTS_PER_TEMPLATE} variants, each
-inserted into a real file of {host_repo.name}). Found (any severity): **{found_any}/{injected_total} ({found_any / injected_total:.0%})**;
-found at high severity (what blocks a commit by default): {found_high}/{injected_total} ({found_high / injected_total:.0%}).
-
-| category | diffs | found (any) | found (high) |
-|---|---|---|---|
-{chr(10).join(rows)}
-
-Clean diffs: {clean_total} real commits touching .py files ({", ".join(r.name for r in args.repo)}, {args.clean} sampled per
-repository). With any finding: **{clean_any} ({clean_any / max(clean_total, 1):.0%})**; with a high finding (a blocked
-commit): **{clean_high} ({clean_high / max(clean_total, 1):.0%})**. Most frequent findings on clean commits:
-{"; ".join(f"{k} ×{v}" for k, v in top) or "none"}.
-
-Reading: {reading}
-"""
-    print(section)
-    print(
-        json.dumps(
-            {
-                "injected": injected_total,
-                "found_any": found_any,
-                "found_high": found_high,
-                "clean": clean_total,
-                "clean_any": clean_any,
-                "clean_high": clean_high,
-            }
-        ),
-        file=sys.stderr,
-    )
-    if args.write:
-        write_section("## Review gates", section)
+    results = [r for v in review.per_category.values() for r in v]
+    summary = {
+        "injected": len(results),
+        "found_any": sum(a for a, _ in results),
+        "found_high": sum(h for _, h in results),
+        "clean": review.clean_total,
+        "clean_any": review.clean_any,
+        "clean_high": review.clean_high,
+    }
+    print(json.dumps(summary), file=sys.stderr)
+    missing = review.missing(list(TEMPLATES))
+    return conclude(section, "## Review gates", args.write, missing, args.allow_missing, "part")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
