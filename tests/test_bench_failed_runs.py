@@ -14,6 +14,8 @@ import pytest
 from bench import outcome, sandbox, serve, startup
 from bench.context import report as context
 from bench.edits import run as edits
+from bench.real import harness as real_harness
+from bench.real import run as real_run
 from bench.review import canary as review_canary
 from bench.review import report as review_report
 from bench.review import run as review_run
@@ -478,3 +480,71 @@ def test_review_exit_status(
     assert "could not measure part category ssrf" in err
     assert review_run.main(["--repo", "/nowhere/flask", "--write", "--allow-missing"]) == 0
     assert "**gate bandit: did not run.**" in written[0]
+
+
+# -- bench/real --------------------------------------------------------------------------------
+
+
+def real_result(instance: str, outcome: str, wall: float, reason: str = "") -> real_harness.Result:
+    return real_harness.Result(
+        instance=instance,
+        repo="acme/tiny",
+        resolved=outcome == "completed",
+        outcome=outcome,
+        exit_code=0 if outcome == "completed" else 1,
+        wall_s=wall,
+        verification="verified" if outcome == "completed" else "none",
+        verification_detail="",
+        phases={"startup": 0.5, "model": 1.0} if outcome != "none" else {},
+        gate=[],
+        commit="abc" if outcome == "completed" else None,
+        message_source="model",
+        failing=[],
+        grade_s=1.0,
+        steps=4,
+        reason=reason,
+    )
+
+
+def real_results() -> list[real_harness.Result]:
+    crashed = "exit 1: acb: internal error: AttributeError('BackgroundMap') ; nothing committed"
+    return [
+        real_result("acme__tiny-1", "completed", 30.0),
+        real_result("acme__tiny-2", "completed", 50.0),
+        real_result("acme__tiny-3", "none", 1.2, crashed),
+    ]
+
+
+def test_real_a_run_acb_did_not_finish_is_a_failed_row_out_of_the_times() -> None:
+    section = real_run.render(real_results(), [], {"acme__tiny-4": "CalledProcessError: pip"})
+    crashed = row_of(section, "acme__tiny-3")
+    assert "| no | failed: exit 1: acb: internal error" in crashed
+    assert "1.2" not in crashed, "a crashed run's wall time is no figure"
+    assert "**2 of 3 resolved" in section, "still not resolved"
+    assert "Wall time (the 2 runs acb finished): median 40.0 s, max 50.0 s" in section
+    assert "- acme__tiny-4: CalledProcessError: pip" in section
+
+
+def test_real_exit_status(
+    tmp_path: Path, written: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "results.json"
+    saved.write_text(json.dumps([r.record() for r in real_results()]))
+    data = tmp_path / "lite.json"
+    data.write_text("[]")
+    argv = ["--repos", str(tmp_path), "--data", str(data), "--results", str(saved), "--write"]
+    argv += [
+        "--instance",
+        "acme__tiny-1",
+        "--instance",
+        "acme__tiny-2",
+        "--instance",
+        "acme__tiny-3",
+    ]
+    assert real_run.main(argv) == 1
+    assert written == []
+    assert "could not measure instance acme__tiny-3: acb did not finish" in capsys.readouterr().err
+    assert real_run.main([*argv, "--instance", "acme__nope-9", "--allow-missing"]) == 0
+    err = capsys.readouterr().err
+    assert f"could not measure instance acme__nope-9: not in {data}" in err
+    assert "Not run: acme__nope-9" in written[0]

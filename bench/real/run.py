@@ -7,7 +7,14 @@ wall time, acb's own time by phase, what the test gate ran and the verification 
 why an instance falls short of issue 16's bar (resolved, within 5 minutes, verified or partly
 verified), from the events.
 
+A run acb did not finish (no `run_finished`: it crashed or was killed) is a failed row with its
+reason, with no time and none in the aggregates; an instance the harness could not set up or
+grade, or could not run at all (no repository, no environment), is named and counted nowhere.
+Any of them makes the command exit 1 without writing, unless `--allow-missing`
+(bench/outcome.py).
+
 Usage: python bench/real/run.py --repos DIR [--instance ID ...] [--json FILE] [--write]
+       [--allow-missing]
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
 from bench.edits.lite import find_repo
+from bench.outcome import add_allow_missing, conclude, failed, one_line
 from bench.real.envs import ensure_venv, env_for, install_checkout
 from bench.real.harness import (
     TIME_LIMIT_S,
@@ -41,7 +49,6 @@ from bench.real.harness import (
     run_acb,
     script,
 )
-from bench.report import write_section
 
 DATA = REPO.parent / "shared" / "data" / "swe-bench-lite-test.json"
 CACHE = Path.home() / ".cache" / "acb-bench"
@@ -109,10 +116,37 @@ def _overhead(result: Result) -> float:
     return result.wall_s - p.get("model", 0.0) - tests
 
 
-def render(results: list[Result], skipped: list[str]) -> str:
+def finished(result: Result) -> bool:
+    """Whether acb ended the run (a `run_finished` event, even interrupted): a run that did not
+    (acb crashed, or was killed) has no times, only its reason."""
+    return result.outcome != "none"
+
+
+def unmeasured(
+    results: list[Result], skipped: list[str], failures: dict[str, str]
+) -> dict[str, str]:
+    """Instances asked for that have no measurement, and why."""
+    out = dict(failures)
+    out |= {
+        r.instance: f"acb did not finish the run: {r.reason}" for r in results if not finished(r)
+    }
+    for line in skipped:
+        name, _, why = line.partition(" (")
+        out[name] = why.rstrip(")")
+    return out
+
+
+def render(
+    results: list[Result], skipped: list[str], failures: dict[str, str] | None = None
+) -> str:
+    """The section. A run acb did not finish is a failed row with its reason (no times, none in
+    the aggregates, still not resolved); an instance the harness could not set up or grade is
+    named under the table and counted nowhere."""
+    failures = failures or {}
     resolved = sum(r.resolved for r in results)
     bar = sum(not r.reason for r in results)
     limited = [r.instance for r in results if r.environment_limited]
+    timed = [r for r in results if finished(r)]
     lines = [
         "## Real repositories (SWE-bench Lite, default settings)",
         "",
@@ -148,6 +182,9 @@ def render(results: list[Result], skipped: list[str]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        if not finished(r):
+            lines.append(f"| {r.instance} | no | {failed(r.reason)} |" + " – |" * 11)
+            continue
         p = r.phases
         tools = sum(v for k, v in p.items() if k.startswith("tool:") and k != "tool:run_tests")
         ran = "; ".join(
@@ -162,25 +199,30 @@ def render(results: list[Result], skipped: list[str]) -> str:
             f"| {_s(p.get('gate_other'))} | {_s(p.get('review'))} | {_s(p.get('commit'))} "
             f"| {ran or 'none'} | {r.verification} |"
         )
-    if results:
-        walls = [r.wall_s for r in results]
+    if timed:
+        walls = [r.wall_s for r in timed]
+        unfinished = len(results) - len(timed)
         lines += [
             "",
-            f"Wall time: median {statistics.median(walls):.1f} s, max {max(walls):.1f} s, "
+            f"Wall time{f' (the {len(timed)} runs acb finished)' if unfinished else ''}: "
+            f"median {statistics.median(walls):.1f} s, max {max(walls):.1f} s, "
             f"total {sum(walls):.0f} s; acb's own time (wall less the model's answers and "
-            f"the tests it ran): median {statistics.median(_overhead(r) for r in results):.1f}"
+            f"the tests it ran): median {statistics.median(_overhead(r) for r in timed):.1f}"
             f" s. `run_tests` by the model took "
-            f"{sum(r.phases.get('tool:run_tests', 0.0) for r in results):.0f} s in all, the "
-            f"gate's test runs {sum(r.phases.get('gate_tests', 0.0) for r in results):.0f} s.",
+            f"{sum(r.phases.get('tool:run_tests', 0.0) for r in timed):.0f} s in all, the "
+            f"gate's test runs {sum(r.phases.get('gate_tests', 0.0) for r in timed):.0f} s.",
             "",
             "Verification details:",
             "",
-            *[f"- {r.instance}: {r.verification} ({r.verification_detail})" for r in results],
+            *[f"- {r.instance}: {r.verification} ({r.verification_detail})" for r in timed],
         ]
     short = [r for r in results if r.reason]
     if short:
         lines += ["", "Short of the bar, with the reason from the events:", ""]
         lines += [f"- {r.instance}: {r.reason}" for r in short]
+    if failures:
+        lines += ["", "Could not be measured (the harness failed; not counted anywhere above):", ""]
+        lines += [f"- {name}: {one_line(why, 600)}" for name, why in failures.items()]
     if skipped:
         lines += ["", "Not run: " + "; ".join(skipped) + "."]
     return "\n".join(lines) + "\n"
@@ -206,7 +248,7 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--repos",
@@ -232,7 +274,8 @@ def main() -> None:
         help="results of an earlier --json run: kept, not run again",
     )
     parser.add_argument("--keep", action="store_true", help="keep each scratch checkout")
-    args = parser.parse_args()
+    add_allow_missing(parser)
+    args = parser.parse_args(argv)
     wanted = args.instance or list(DEFAULT_INSTANCES)
     instances = {i["instance_id"]: i for i in json.loads(args.data.read_text())}
     results: list[Result] = []
@@ -248,7 +291,11 @@ def main() -> None:
             results.append(result)
     done = {r.instance for r in results}
     skipped: list[str] = []
+    failures: dict[str, str] = {}
     for name in [w for w in wanted if w not in done]:
+        if name not in instances:
+            skipped.append(f"{name} (not in {args.data})")
+            continue
         instance = instances[name]
         git_dir = find_repo(args.repos, instance["repo"])
         if git_dir is None:
@@ -261,6 +308,10 @@ def main() -> None:
         started = time.monotonic()
         try:
             result = run_one(instance, git_dir, args.envs, scratch, args.events)
+        except Exception as error:  # one instance's setup or grading failing is that instance's
+            failures[name] = f"{type(error).__name__}: {_error_text(error)}"
+            print(f"{name}: could not be measured: {failures[name]}", flush=True)
+            continue
         finally:
             if not args.keep:
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -276,11 +327,20 @@ def main() -> None:
         )
     order = {name: index for index, name in enumerate(wanted)}
     results.sort(key=lambda r: order.get(r.instance, len(order)))
-    section = render(results, skipped)
-    print(section)
-    if args.write:
-        write_section("## Real repositories", section)
+    section = render(results, skipped, failures)
+    missing = unmeasured(results, skipped, failures)
+    return conclude(
+        section, "## Real repositories", args.write, missing, args.allow_missing, "instance"
+    )
+
+
+def _error_text(error: Exception) -> str:
+    """An exception's message, with a failed command's own last words when it has them."""
+    said = getattr(error, "stderr", None) or getattr(error, "output", None) or ""
+    if isinstance(said, bytes):
+        said = said.decode(errors="replace")
+    return one_line(f"{error} {said[-400:]}", 600)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
