@@ -14,6 +14,7 @@ import pytest
 from bench import outcome, sandbox, serve, startup
 from bench.context import report as context
 from bench.edits import run as edits
+from bench.eval import run as eval_run
 from bench.real import harness as real_harness
 from bench.real import run as real_run
 from bench.review import canary as review_canary
@@ -548,3 +549,72 @@ def test_real_exit_status(
     err = capsys.readouterr().err
     assert f"could not measure instance acme__nope-9: not in {data}" in err
     assert "Not run: acme__nope-9" in written[0]
+
+
+# -- bench/eval --------------------------------------------------------------------------------
+
+
+def eval_report() -> dict[str, object]:
+    return {
+        "total": 2,
+        "resolved": ["a__b-1"],
+        "unresolved": [],
+        "environment_error": ["a__b-2"],
+        "error": ["a__b-2"],
+        "instances": {
+            "a__b-1": {"status": "resolved"},
+            "a__b-2": {"status": "error", "error": "pip could not install numpy==1.2"},
+        },
+    }
+
+
+def test_eval_a_configuration_without_a_report_is_a_failed_row() -> None:
+    results: list[dict[str, object]] = [
+        {
+            "config": "ray:2",
+            "failed": "acb eval exited 2 and wrote no report: No module named 'ray'",
+        },
+        {"config": "local:1", "wall_s": 80.0, "exit": 1, "report": eval_report()},
+    ]
+    section = eval_run.section(results, "0.50")
+    assert (
+        "| ray:2 | failed: acb eval exited 2 and wrote no report: No module named 'ray' | – |"
+        in section
+    )
+    assert "| local:1 | 1 | 0 | 1 | 0 | 80.0 s |" in section
+    assert "- a__b-2: error; pip could not install numpy==1.2" in section
+    none = eval_run.section(results[:1], "0.50")
+    assert "No configuration produced a report." in none
+
+
+def test_eval_run_without_a_report_fails_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_python = script(tmp_path / "python", "echo \"No module named 'ray'\" >&2; exit 2")
+    monkeypatch.setattr(sys, "executable", str(fake_python))
+    result = eval_run.run("ray:2", ["a__b-1"], tmp_path, tmp_path, tmp_path / "out", tmp_path)
+    assert result["config"] == "ray:2" and "wall_s" not in result
+    assert "acb eval exited 2 and wrote no report" in str(result["failed"])
+    assert "No module named 'ray'" in str(result["failed"])
+
+
+def test_eval_exit_status(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    written: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def run(config: str, *args: object) -> dict[str, object]:
+        if config.startswith("ray"):
+            return {"config": config, "failed": "no module named ray"}
+        return {"config": config, "wall_s": 10.0, "exit": 0, "report": eval_report()}
+
+    monkeypatch.setattr(eval_run, "run", run)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("a__b-1\na__b-2\n")
+    argv = ["--repos", str(tmp_path), "--ids", str(ids), "--write"]
+    assert eval_run.main(argv) == 1
+    assert written == []
+    assert "could not measure configuration ray:2: no module named ray" in capsys.readouterr().err
+    assert eval_run.main([*argv, "--allow-missing"]) == 0
+    assert "| ray:2 | failed: no module named ray |" in written[0]
