@@ -3,12 +3,14 @@ git-diff-to-Codex conversion and the exact comparison keep working without the r
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from bench.edits.gitdiff import full_section, parse_unified, to_codex
 from bench.edits.history import history_instances
-from bench.edits.lite import render, run_all
+from bench.edits.lite import main, render, run_all
 
 LONG = "def configure(self, name, expression, argument_sequence=None, global_vars=None, extra=0):"
 BEFORE = f"""class Printer:
@@ -105,3 +107,30 @@ def test_recent_commits_with_several_hunks_become_instances(tmp_path: Path) -> N
     outcomes = run_all([found], tmp_path)
     assert [o.status for o in outcomes] == ["exact", "exact"]
     assert instance["base_commit"] != found["base_commit"]
+
+
+def test_an_instance_the_harness_cannot_set_up_is_failed_not_counted(tmp_path: Path) -> None:
+    """A base commit missing from the mirror: the engine was never asked, so the instance is
+    neither applied nor refused, and the section names it with git's reason."""
+    instance = make_instance(tmp_path)
+    broken = {**instance, "instance_id": "acme__widgets-2", "base_commit": "0" * 40}
+    outcomes = run_all([instance, broken], tmp_path)
+    assert [o.status for o in outcomes if o.instance == "acme__widgets-2"] == ["failed"] * 2
+    section = render(outcomes, 1.0)
+    assert "| acme/widgets | 1 | 1 | 1 / 0 / 0 / 0 / 0 | 1 / 0 / 0 / 0 / 0 |" in section
+    assert "Could not be measured (the harness failed; counted nowhere above):" in section
+    assert "- acme__widgets-2: Command '['git'" in section
+
+
+def test_the_command_exits_1_for_an_instance_it_could_not_measure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance = make_instance(tmp_path)
+    broken = {**instance, "instance_id": "acme__widgets-2", "base_commit": "0" * 40}
+    data = tmp_path / "lite.json"
+    data.write_text(json.dumps([instance, broken]))
+    argv = ["--repos", str(tmp_path), "--data", str(data)]
+    assert main(argv) == 1
+    assert "could not measure instance acme__widgets-2" in capsys.readouterr().err
+    assert main([*argv, "--allow-missing"]) == 0
+    assert main([*argv, "--only", "widgets-1"]) == 0, "an unavailable repository is not a failure"

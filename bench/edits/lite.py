@@ -5,7 +5,10 @@ Each gold patch (a git diff) is rewritten in Codex's grammar twice: with git's h
 acb applies each to the files at `base_commit`; the result must equal, byte for byte, what
 `git apply` makes of the gold diff. A refusal is fine when it is explained (its message is
 classified); a misapplied patch is a defect. Instances whose repository is not in `--repos`
-are counted as "repository not available", never as applied or refused.
+are counted as "repository not available", never as applied or refused. An instance the
+harness cannot set up (its base commit missing from a mirror, `git apply` rejecting the gold
+diff) is named as failed and counted nowhere, and the command exits 1 without writing unless
+`--allow-missing` (bench/outcome.py).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from autocodebase.edits.model import PatchError
 from autocodebase.edits.parse import parse_edits
 from bench.edits.gitdiff import FileDiff, NotExpressible, parse_unified, to_codex
 from bench.edits.history import history_instances
-from bench.report import write_section
+from bench.outcome import add_allow_missing, conclude, one_line
 
 DATA = REPO.parent / "shared" / "data" / "swe-bench-lite-test.json"
 VARIANTS = {"anchors": True, "no-anchors": False}
@@ -56,7 +59,8 @@ EXPLAINED = {
 @dataclass(frozen=True)
 class Outcome:
     """One instance in one variant: `status` is exact / misapplied / refused / not-expressible /
-    unavailable; `detail` is the refusal's class and message, or what differs."""
+    unavailable / failed (the harness could not set the instance up: no figure at all);
+    `detail` is the refusal's class and message, what differs, or why it failed."""
 
     instance: str
     repo: str
@@ -196,7 +200,15 @@ def run_all(instances: Iterable[dict[str, str]], repos: Path) -> list[Outcome]:
             ]
             continue
         with tempfile.TemporaryDirectory(prefix="acb-lite-") as work:
-            outcomes += run_instance(instance, git_dir, Path(work))
+            try:
+                outcomes += run_instance(instance, git_dir, Path(work))
+            except (subprocess.CalledProcessError, OSError) as error:
+                # The pre-image or git's own post-image could not be made: the engine was never
+                # asked, so this is neither applied nor refused.
+                said = getattr(error, "stderr", b"") or b""
+                why = one_line(f"{error} {said.decode(errors='replace')}", 400)
+                name, repo = instance["instance_id"], instance["repo"]
+                outcomes += [Outcome(name, repo, v, "failed", why) for v in VARIANTS]
     return outcomes
 
 
@@ -208,8 +220,9 @@ def _row(label: str, outcomes: list[Outcome]) -> str:
     for variant in VARIANTS:
         counts = Counter(o.status for o in outcomes if o.variant == variant)
         cells.append(" / ".join(str(counts[s]) for s in STATUSES))
-    repeated = len({o.instance for o in outcomes if o.repeated_anchor})
-    instances = len({o.instance for o in outcomes})
+    counted = [o for o in outcomes if o.status != "failed"]
+    repeated = len({o.instance for o in counted if o.repeated_anchor})
+    instances = len({o.instance for o in counted})
     return f"| {label} | {instances} | {repeated} | {' | '.join(cells)} |"
 
 
@@ -250,6 +263,10 @@ def render(
     if absent:
         names = ", ".join(f"{repo} ({n})" for repo, n in sorted(absent.items()))
         lines += ["", f"Not in `--repos` for this run, so not measured: {names}."]
+    broken = {o.instance: o.detail for o in outcomes if o.status == "failed"}
+    if broken:
+        lines += ["", "Could not be measured (the harness failed; counted nowhere above):", ""]
+        lines += [f"- {name}: {why}" for name, why in broken.items()]
     if baseline:
         lines += ["", *_comparison(baseline, summarize(outcomes, ""))]
     if history:
@@ -343,7 +360,7 @@ def _refusals(outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=Path, required=True, help="dir of clones/bare mirrors")
     parser.add_argument("--data", type=Path, default=DATA, help="SWE-bench Lite JSON")
@@ -357,14 +374,14 @@ def main() -> None:
         "--history", action="append", default=[], help="owner/name for --commits (repeatable)"
     )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
+    add_allow_missing(parser)
+    args = parser.parse_args(argv)
     instances = [i for i in json.loads(args.data.read_text()) if args.only in i["instance_id"]]
     started = time.perf_counter()
     outcomes = run_all(instances, args.repos)
     history = run_history(args.repos, args.history, args.commits) if args.commits else None
     baseline = json.loads(args.before.read_text()) if args.before else None
     section = render(outcomes, time.perf_counter() - started, baseline, history)
-    print(section)
     if args.json:
         args.json.write_text("".join(json.dumps(o.__dict__) + "\n" for o in outcomes))
     if args.save_baseline:
@@ -372,9 +389,10 @@ def main() -> None:
         if history:
             summary["history"] = summarize(history, args.label)
         args.save_baseline.write_text(json.dumps(summary, indent=1) + "\n")
-    if args.write:
-        write_section("## SWE-bench Lite gold patches through the edit engine", section)
+    missing = {o.instance: o.detail for o in [*outcomes, *(history or [])] if o.status == "failed"}
+    heading = "## SWE-bench Lite gold patches through the edit engine"
+    return conclude(section, heading, args.write, missing, args.allow_missing, "instance")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
