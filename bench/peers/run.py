@@ -250,7 +250,9 @@ def figures(samples: list[Sample]) -> dict[str, object]:
     overheads = [s.overhead_ms for s in good if s.overhead_ms is not None]
     return {
         **counts,
-        "first_request_s": statistics.median(s.first_request_s or 0.0 for s in good),
+        "first_request_s": statistics.median(
+            s.first_request_s for s in good if s.first_request_s is not None
+        ),
         "wall_s": statistics.median(s.wall_s for s in good),
         "overhead_ms": statistics.median(overheads) if overheads else None,
         "steps": good[0].steps,
