@@ -254,3 +254,24 @@ def test_acb_is_measured_from_this_checkout() -> None:
     """An editable install may point at another checkout; the acb measured is this tree's."""
     path = tools.base_env("acb")["PYTHONPATH"].split(":")
     assert path[0] == str(tools.REPO / "src")
+
+
+def test_results_saved_before_failures_were_marked_are_read_as_failed(tmp_path: Path) -> None:
+    """The issue's own report: Codex's runs all failed and were saved as zeros."""
+    old_codex = {
+        "version": "codex-cli 0.171.0",
+        "help_s": 0.08,
+        "first_request_s": 0,
+        "first_tokens": 0,
+        "total_tokens": 0,
+        "steps": 0,
+        "tokens_per_step": [],
+        "ok_runs": 0,
+        "runs": 3,
+        "note": CODEX_REASON,
+    }
+    path = saved(tmp_path, {"acb": measured(), "codex": old_codex})
+    assert peers.main(["--results", str(path)]) == 1
+    assert peers.from_saved(old_codex)["failed"] == f"0 of 3 runs succeeded: {CODEX_REASON}"
+    section = peers.render({"acb": measured(), "codex": peers.from_saved(old_codex)}, 3)
+    assert "codex" not in reading_line(section) and "0.000 s" not in section

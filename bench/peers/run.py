@@ -308,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in args.results.read_text().splitlines():
             if line.startswith("{"):
                 saved.update(json.loads(line))
+        saved = {name: from_saved(data) for name, data in saved.items()}
         return _publish(saved, args.runs, args.write, args.allow_missing)
     names = [n.strip() for n in args.tools.split(",") if n.strip()]
     unknown = [n for n in names if n not in TOOLS]
@@ -326,6 +327,16 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = measure(name, pins.get(name), args.runs, count)
         print(json.dumps({name: results[name]}), file=sys.stderr)
     return _publish(results, args.runs, args.write, args.allow_missing)
+
+
+def from_saved(data: dict[str, object]) -> dict[str, object]:
+    """A saved tool's entry as this version reads it. Lines saved before failed runs were
+    marked hold a tool with no successful run as zeros beside `ok_runs: 0`: that is a
+    failure, with the note it saved, and none of its figures."""
+    if "failed" in data or data.get("ok_runs") != 0:
+        return data
+    why = f"0 of {data.get('runs', '?')} runs succeeded: {data.get('note') or 'no reason saved'}"
+    return {"version": data.get("version", "?"), "failed": why}
 
 
 PIN_FLAGS = {
