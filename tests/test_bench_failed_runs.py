@@ -227,6 +227,7 @@ def test_edits_a_dead_aider_worker_is_a_failure_with_its_last_words(tmp_path: Pa
     worker = edits.AiderWorker(python)
     with pytest.raises(edits.EngineFailed, match="No module named 'aider'"):
         worker("x = 1\n", [("-", "x = 1"), ("+", "x = 2")])
+    worker.log.close()
 
 
 def test_edits_an_engine_that_cannot_apply_the_probe_is_failed(tmp_path: Path) -> None:

@@ -95,11 +95,13 @@ def run_codex(binary: Path, patch_text: str, original: str, workdir: Path) -> st
 
 class AiderWorker:
     def __init__(self, python: Path):
+        # Its stderr (a line per refusal) goes to a file: an unread pipe would fill and stall it.
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - open while the worker runs
         self.process = subprocess.Popen(
             [str(python), str(Path(__file__).with_name("aider_worker.py"))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
             text=True,
         )
 
@@ -114,7 +116,9 @@ class AiderWorker:
             answer = json.loads(self.process.stdout.readline())
         except (OSError, ValueError) as error:  # the worker died: say what it said last
             self.process.kill()
-            _, said = self.process.communicate()
+            self.process.communicate()
+            self.log.seek(0)
+            said = self.log.read()
             raise EngineFailed(f"aider_worker.py stopped: {one_line(said[-400:])}") from error
         content: str | None = answer["content"]
         return content
