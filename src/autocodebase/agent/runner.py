@@ -19,8 +19,6 @@ from autocodebase import __version__
 from autocodebase.agent.git_flow import RunGit, preflight
 from autocodebase.agent.loop import Agent, LoopLimits, RunResult
 from autocodebase.agent.prompts import sandbox_instructions, system_prompt
-from autocodebase.agent.review_gate import ReviewGate, advisory_model_review, chain
-from autocodebase.agent.test_gate import GateVerdict, TestGate
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.background import BackgroundMap
@@ -49,6 +47,8 @@ from autocodebase.tools import default_toolbox, hidden_for
 from autocodebase.tools.base import Toolbox, ToolContext
 
 if TYPE_CHECKING:
+    from autocodebase.agent.review_gate import ReviewGate
+    from autocodebase.agent.test_gate import GateVerdict, TestGate
     from autocodebase.tools.mcp_servers import McpHub
 
 
@@ -140,6 +140,8 @@ class RunSession:
         self._mcp = _start_mcp(settings, self.workspace)
         self.git: RunGit | None = None
         self._review: ReviewGate | None = None
+        self._test_gate: TestGate | None = None
+        self._gate_chain: Callable[[], GateVerdict] | None = None
         self.agent = self._build()
 
     def _build(self) -> Agent:
@@ -256,13 +258,41 @@ class RunSession:
 
     def _checks(self, agent: Agent) -> None:
         """The test and review gates a run passes before it may finish, and what its record
-        says was verified."""
+        says was verified. The gates are built when the run first asks to finish: their
+        modules (test detection, the static reviewers) are a third of what acb imports, and
+        the first request does not need them."""
+        settings, git_flow = self.request.settings, self.git
+
+        def verification() -> Verification | None:
+            if not agent.file_calls:
+                return None
+            if not settings.test_gate:
+                return GATE_OFF
+            found = self._test_gate.verification if self._test_gate is not None else None
+            return found or unverified("the run ended before its tests ran")
+
+        agent.verification = lambda: found.record() if (found := verification()) else None
+        if git_flow is not None:
+            git_flow.verification = verification
+            if settings.review_gate:
+                git_flow.review_findings = lambda: (
+                    [f.record() for f in self._review.findings] if self._review else []
+                )
+        if settings.test_gate or settings.review_gate:
+            agent.check_done = lambda: self._gates(agent)()
+
+    def _gates(self, agent: Agent) -> Callable[[], GateVerdict]:
+        """The gates, chained; built on the first call (see `_checks`)."""
+        if self._gate_chain is not None:
+            return self._gate_chain
+        from autocodebase.agent.review_gate import ReviewGate, chain
+        from autocodebase.agent.test_gate import TestGate
+
         settings, bus, git_flow = self.request.settings, self.bus, self.git
         start = (lambda: (git_flow.root, git_flow.start_ref)) if git_flow else (lambda: None)
         checks: list[Callable[[], GateVerdict]] = []
-        test_gate: TestGate | None = None
         if settings.test_gate:
-            test_gate = TestGate(
+            self._test_gate = TestGate(
                 context=self.tool_context,
                 emit=bus.emit,
                 changed=lambda: bool(agent.file_calls),
@@ -271,18 +301,7 @@ class RunSession:
                 changed_paths=lambda: self._workspace_paths(agent.file_calls),
                 budget_s=min(settings.test_budget_s, settings.test_timeout_s),
             )
-            checks.append(test_gate)
-
-        def verification() -> Verification | None:
-            if not agent.file_calls:
-                return None
-            if test_gate is None:
-                return GATE_OFF
-            return test_gate.verification or unverified("the run ended before its tests ran")
-
-        agent.verification = lambda: found.record() if (found := verification()) else None
-        if git_flow is not None:
-            git_flow.verification = verification
+            checks.append(self._test_gate)
         if settings.review_gate:
             review = ReviewGate(
                 workspace=self.workspace,
@@ -292,20 +311,26 @@ class RunSession:
                 block_on=settings.review_block_on,
                 rounds=settings.review_rounds,
             )
-            if settings.review_model:
-                review.model_review = advisory_model_review(
-                    self.request.model,
-                    settings.review_model_tokens,
-                    self._retry,
-                    agent.account,
-                    bus.emit,
-                )
-            checks.append(review)
             self._review = review
-            if git_flow is not None:
-                git_flow.review_findings = lambda: [f.record() for f in review.findings]
-        if checks:
-            agent.check_done = chain(*checks)
+            self._set_model_review()
+            checks.append(review)
+        self._gate_chain = chain(*checks)
+        return self._gate_chain
+
+    def _set_model_review(self) -> None:
+        """The advisory model review, by the run's current model, when the user asked for it."""
+        settings = self.request.settings
+        if self._review is None or not settings.review_model:
+            return
+        from autocodebase.agent.review_gate import advisory_model_review
+
+        self._review.model_review = advisory_model_review(
+            self.agent.model,
+            settings.review_model_tokens,
+            self._retry,
+            self.agent.account,
+            self.bus.emit,
+        )
 
     # -- what a front end may change; it never reaches into the loop -----------------------
 
@@ -324,10 +349,7 @@ class RunSession:
             self.agent.cost = None  # what the new model's calls cost is not known
         if self.git is not None:
             self.git.model = model
-        if self._review is not None and settings.review_model:
-            self._review.model_review = advisory_model_review(
-                model, settings.review_model_tokens, self._retry, self.agent.account, self.bus.emit
-            )
+        self._set_model_review()
         self.bus.emit(
             ModelSwitched(model=model.name, previous=previous, priced=self.agent.price is not None)
         )
