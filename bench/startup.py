@@ -98,6 +98,75 @@ def time_first_request(
     return row
 
 
+@dataclass
+class Breakdown:
+    """Where one run's time to its first request went: import time by origin (self times from
+    `-X importtime`, which slows imports itself), and the rest of the wall time."""
+
+    wall_ms: float
+    imports_ms: dict[str, float]
+
+
+def _origin(module: str) -> str:
+    top = module.split(".")[0]
+    if top == "autocodebase":
+        return "acb's own modules"
+    if top in sys.stdlib_module_names or top.startswith("_"):
+        return "the standard library"
+    return "third-party"
+
+
+def profile_first_request(model: str, key_env: str, url_env: str, suffix: str) -> Breakdown:
+    """One exec under `-X importtime`, stopped the moment its first request arrives (what it
+    imports after that is not on the critical path)."""
+    import re
+
+    with tempfile.TemporaryDirectory() as scratch:
+        workspace = Path(scratch) / "ws"
+        shutil.copytree(REPO / "examples" / "wordstats", workspace)
+        subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)
+        env = {**os.environ, "ACB_HOME": str(Path(scratch) / "home"), key_env: "bench-key-01234"}
+        log = Path(scratch) / "imports.txt"
+        # A warm index first, as in the timed runs (only the first of those is cold).
+        for attempt in ("warm-up", "profiled"):
+            with MockModelServer([Reply("done")]) as server, log.open("w") as sink:
+                env[url_env] = server.url + suffix
+                argv = [sys.executable, "-X", "importtime", *ACB[1:], "exec", "say done"]
+                started = time.monotonic()
+                process = subprocess.Popen(
+                    [*argv, "-m", model, "-C", str(workspace)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=sink,
+                )
+                while not server.requests and process.poll() is None:
+                    time.sleep(0.002)
+                arrived = server.requests[0].received_at if server.requests else None
+                if attempt == "profiled":
+                    process.kill()
+                process.wait(timeout=TIMEOUT_S)
+        if arrived is None:
+            raise RuntimeError("the profiled run sent no request")
+        spent: dict[str, float] = {}
+        for line in log.read_text(errors="replace").splitlines():
+            found = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+            if found:
+                origin = _origin(found.group(2))
+                spent[origin] = spent.get(origin, 0.0) + int(found.group(1)) / 1000
+        return Breakdown((arrived - started) * 1000, spent)
+
+
+def breakdown_lines(label: str, found: Breakdown) -> list[str]:
+    imports = sum(found.imports_ms.values())
+    parts = ", ".join(f"{name} {ms:.0f} ms" for name, ms in sorted(found.imports_ms.items()))
+    return [
+        f"- {label}: {found.wall_ms:.0f} ms to the first request under `-X importtime`; "
+        f"imports {imports:.0f} ms ({parts}); the other {found.wall_ms - imports:.0f} ms are "
+        "Python's start, the git checkpoint, the sandbox probe, the ledger and any wait for "
+        "the repo map (built in parallel by a child process started before the imports)."
+    ]
+
+
 def table(rows: list[Row]) -> list[str]:
     """The table, and under it every failure: a measurement without a working run is a
     failed row, never a time."""
@@ -138,7 +207,9 @@ def describe_machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {system}"
 
 
-def render(rows: list[Row], runs: int) -> str:
+def render(rows: list[Row], runs: int, profiles: list[str] | None = None) -> str:
+    where = ["Where the time goes (one more run each, stopped at its first request):"]
+    where += profiles or []
     return "\n".join(
         [
             HEADING,
@@ -148,11 +219,12 @@ def render(rows: list[Row], runs: int) -> str:
             "(OS file cache warm, no Python bytecode recompilation); `exec` is timed from spawn "
             "to the arrival of its first request at a loopback mock server, on a copy of "
             "examples/wordstats; that includes the git checkpoint, the sandbox probe and the "
-            "start-of-run repo map (built in a child process while the SDK is imported). A run "
+            "start-of-run repo map (built in a child process while acb is imported). A run "
             "that fails (non-zero exit, no request) is not a sample: it is named below the table.",
             "",
             *table(rows),
             "",
+            *([*where, ""] if profiles else []),
         ]
     )
 
@@ -163,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     add_allow_missing(parser)
     args = parser.parse_args(argv)
+    # Bytecode for every module, whatever PYTHONDONTWRITEBYTECODE says: a fresh checkout's first
+    # runs would otherwise be timing the compiler.
+    import compileall
+
+    compileall.compile_dir(REPO / "src" / "autocodebase", quiet=1)
     rows = [
         time_help(args.runs),
         time_first_request(
@@ -182,8 +259,24 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ),
     ]
+    profiles: list[str] = []
+    for label, model, key_env, url_env, suffix in (
+        ("OpenAI Chat", "openai/bench", "OPENAI_API_KEY", "OPENAI_BASE_URL", "/v1"),
+        ("Anthropic", "anthropic/bench", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", ""),
+    ):
+        try:
+            profiles += breakdown_lines(
+                label, profile_first_request(model, key_env, url_env, suffix)
+            )
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            profiles.append(f"- {label}: {failed(one_line(str(exc), 200))}")
     return conclude(
-        render(rows, args.runs), HEADING, args.write, missing(rows), args.allow_missing, "figure"
+        render(rows, args.runs, profiles),
+        HEADING,
+        args.write,
+        missing(rows),
+        args.allow_missing,
+        "figure",
     )
 
 

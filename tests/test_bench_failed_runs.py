@@ -619,3 +619,17 @@ def test_eval_exit_status(
     assert "could not measure configuration ray:2: no module named ray" in capsys.readouterr().err
     assert eval_run.main([*argv, "--allow-missing"]) == 0
     assert "| ray:2 | failed: no module named ray |" in written[0]
+
+
+def test_the_startup_breakdown_names_where_the_time_went() -> None:
+    found = startup.Breakdown(
+        400.0, {"acb's own modules": 150.0, "the standard library": 60.0, "third-party": 30.0}
+    )
+    (line,) = startup.breakdown_lines("OpenAI Chat", found)
+    assert "400 ms to the first request" in line and "imports 240 ms" in line
+    assert "the other 160 ms" in line
+    assert startup._origin("autocodebase.agent.loop") == "acb's own modules"
+    assert startup._origin("json.decoder") == "the standard library"
+    assert startup._origin("click.core") == "third-party"
+    shown = startup.render(startup_rows(), 3, [line])
+    assert "Where the time goes" in shown and line in shown
