@@ -309,7 +309,7 @@ def test_every_schema_is_portable_across_providers(approvals: str) -> None:
         assert spec.parameters["type"] == "object"
         assert set(spec.parameters.get("required", [])) <= set(spec.parameters["properties"])
     specs = {s.name: s.parameters["properties"] for s in default_toolbox(hidden_for("never")).specs}
-    assert set(specs["shell"]) == {"command", "timeout_s"}
+    assert set(specs["shell"]) == {"command"}  # timeout_s and workdir: accepted, not offered
     assert set(specs["update_plan"]) == {"steps"}
     assert set(specs["apply_patch"]) == {"patch"}
     step = specs["update_plan"]["steps"]["items"]

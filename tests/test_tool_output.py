@@ -188,7 +188,7 @@ def test_cut_shell_output_says_how_to_see_the_rest(context: ToolContext) -> None
     status = result.output.splitlines()[-1]
     assert status.startswith("[exit code 0, ") and "s; 588906 bytes of output, only its" in status
     assert "narrow it (grep, head, tail, a test selector)" in status
-    assert "write it to a file and read_file parts of it" in status
+    assert "write it to a file and read parts of it" in status
     short = call(context, "shell", command="seq 1 10")
     assert short.output.endswith("[exit code 0, " + short.output.split("[exit code 0, ")[1])
     assert "bytes of output" not in short.output

@@ -36,8 +36,10 @@ def test_schemas_are_derived_from_signatures_and_docstrings() -> None:
     ]
     shell = specs["shell"].parameters
     assert shell["required"] == ["command"]
-    assert shell["properties"]["timeout_s"]["type"] == "integer"
+    assert "timeout_s" not in shell["properties"]  # no Args: text: accepted, not offered
     assert "bash command line" in shell["properties"]["command"]["description"]
+    reading = specs["read_file"].parameters["properties"]
+    assert reading["start_line"]["type"] == "integer"
     plan = specs["update_plan"].parameters["properties"]["steps"]
     assert plan["type"] == "array"
     assert "title" not in str(specs)
@@ -53,6 +55,23 @@ def test_the_recorded_schemas_are_what_pydantic_derives_now() -> None:
     assert recorded_specs() == derived_table()
     for tool in default_toolbox().tools:
         assert tool.spec == tool.derived_spec()
+
+
+def test_file_tools_answer_but_are_offered_only_when_asked_for(tmp_path: Path) -> None:
+    from autocodebase.tools import FILE_TOOLS
+
+    box = default_toolbox(unoffered=FILE_TOOLS)
+    assert [s.name for s in box.specs] == [
+        "shell",
+        "repo_map",
+        "apply_patch",
+        "run_tests",
+        "update_plan",
+    ]
+    (tmp_path / "a.txt").write_text("hello\n")
+    context = ToolContext(workspace=tmp_path, emit=EventLog())
+    result, _ = box.call(context, ToolCall("c1", "read_file", {"path": "a.txt"}, ""))
+    assert "hello" in result.output and not result.is_error
 
 
 def test_a_stale_recorded_schema_is_derived_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,11 +218,10 @@ def test_escalation_is_offered_only_when_someone_can_be_asked() -> None:
 
     assert shell_params("on-request") == {
         "command",
-        "timeout_s",
         "with_escalated_permissions",
         "justification",
     }
-    assert shell_params("never") == shell_params("untrusted") == {"command", "timeout_s"}
+    assert shell_params("never") == shell_params("untrusted") == {"command"}
 
 
 def test_a_search_with_too_many_hits_says_how_to_see_the_rest(context: ToolContext) -> None:
@@ -235,7 +253,6 @@ def test_search_never_waits_on_a_named_pipe(tmp_path: Path) -> None:
 
 PLAIN_CALLS = [
     ("shell", {"command": "ls"}),
-    ("shell", {"command": "ls", "timeout_s": 5}),
     ("read_file", {"path": "a.py"}),
     ("read_file", {"path": "a.py", "start_line": 3, "end_line": 9}),
     ("search", {"pattern": "def x", "glob": "*.py"}),
@@ -244,8 +261,9 @@ PLAIN_CALLS = [
     ("repo_map", {"focus": "parser"}),
 ]
 NOT_PLAIN_CALLS = [
-    ("shell", {"command": "ls", "timeout_s": "5"}),  # pydantic coerces
-    ("shell", {"command": "ls", "timeout_s": True}),
+    ("shell", {"command": "ls", "timeout_s": 5}),  # accepted, not offered
+    ("read_file", {"path": "a.py", "start_line": "3"}),  # pydantic coerces
+    ("read_file", {"path": "a.py", "start_line": True}),
     ("shell", {}),  # missing: pydantic's message
     ("shell", {"command": "ls", "workdir": "src"}),  # accepted, not offered
     ("shell", {"command": "ls", "colour": "red"}),

@@ -365,6 +365,12 @@ class Settings:
     map_wait_s: float = field(default=1.0, metadata=setting(project=_up_to(30)))
     """How long the first request waits for that map; a map not ready by then (a cold index of
     a large repository) follows with a later tool result."""
+    file_tools: bool = field(
+        default=False, metadata=setting(project=_no_more_than, table="tools.file_tools")
+    )
+    """Offer `read_file` and `search` in every request's tool list. Off, they still answer a
+    model that calls them, and the model reads and searches with shell (`sed -n`, `rg -n`), as
+    Codex CLI's does: 240 fewer input tokens on every request."""
     shell_timeout_s: int = field(default=120, metadata=setting(project=_no_more_than))
     output_limit: int = field(default=10_000, metadata=setting(project=_no_more_than))
     request_timeout_s: float = field(default=600.0, metadata=setting(project=None))

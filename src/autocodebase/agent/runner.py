@@ -43,7 +43,7 @@ from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.gate import ApprovalPolicy, ApprovalRequest, Approver, CommandGate
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import sandbox_unavailable
-from autocodebase.tools import default_toolbox, hidden_for
+from autocodebase.tools import FILE_TOOLS, default_toolbox, hidden_for
 from autocodebase.tools.base import Toolbox, ToolContext
 
 if TYPE_CHECKING:
@@ -219,7 +219,10 @@ class RunSession:
         request, settings = self.request, self.request.settings
         return Agent(
             model=request.model,
-            toolbox=default_toolbox(hidden_for(self.approvals)),
+            toolbox=default_toolbox(
+                hidden_for(self.approvals),
+                frozenset() if settings.file_tools else FILE_TOOLS,
+            ),
             context=self.tool_context,
             emit=self.bus.emit,
             limits=LoopLimits(
@@ -454,7 +457,7 @@ class RunSession:
         for warning in self._mcp.warnings:
             self.bus.emit(Error(message=warning, fatal=False))
         toolbox = self.agent.toolbox
-        self.agent.toolbox = Toolbox([*toolbox.tools, *tools], toolbox.hidden)
+        self.agent.toolbox = Toolbox([*toolbox.tools, *tools], toolbox.hidden, toolbox.unoffered)
 
     def close(self) -> None:
         if self._mcp is not None:

@@ -353,13 +353,15 @@ class Toolbox:
     """Optional parameters not offered to the model, by tool (e.g. asking to leave the sandbox
     when no one can be asked): every request carries the schemas, so unusable ones cost tokens
     on every step."""
+    unoffered: frozenset[str] = frozenset()
+    """Tools that answer a call but are left out of the specs sent with each request."""
 
     def __post_init__(self) -> None:
         self.by_name = {t.name: t for t in self.tools}
 
     @property
     def specs(self) -> list[ToolSpec]:
-        return [self._offered(t.spec) for t in self.tools]
+        return [self._offered(t.spec) for t in self.tools if t.name not in self.unoffered]
 
     def _offered(self, spec: ToolSpec) -> ToolSpec:
         hidden = self.hidden.get(spec.name)

@@ -33,7 +33,7 @@ def codex_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[st
 def update_plan(
     context: ToolContext, steps: list[PlanStep], explanation: str | None = None
 ) -> ToolResult:
-    """Record the plan: its steps in order, each with a status; one in_progress at a time.
+    """Record the plan: steps in order with their status, one in_progress at a time.
 
     Args:
         steps: The whole plan.

@@ -18,8 +18,7 @@ MAX_BUDGET = 8192
 def repo_map(
     context: ToolContext, focus: str | None = None, budget: int | None = None
 ) -> ToolResult:
-    """Signatures (with line numbers) of the definitions most relevant to `focus` and to the
-    files you touched, by file, best first.
+    """Signatures of the definitions most relevant to `focus` and to the files you touched.
 
     Args:
         focus: The task, paths, identifiers or error text.

@@ -20,14 +20,12 @@ from autocodebase.tools.shell import MAX_TIMEOUT_S, default_gate
 def run_tests(
     context: ToolContext, selector: str | None = None, timeout_s: int | None = None
 ) -> ToolResult:
-    """Run the project's tests (its runner is detected) and report failures with location,
+    """Run the project's tests (its runner is detected); failures come with location,
     assertion and traceback.
 
     Args:
-        selector: Only these tests: names as this tool reports them, pytest paths, node ids
-            or "-k EXPR", unittest or Django labels, a go -run regex, a cargo filter, a
-            maven/gradle class.
-        timeout_s: Seconds before it is killed (default: the user's limit).
+        selector: Only these tests: as this tool names them, or pytest node ids or -k EXPR,
+            unittest labels, a go -run regex, a cargo filter.
     """
     command = detect(context.workspace, context.test_command)
     if command is None:

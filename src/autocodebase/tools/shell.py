@@ -28,7 +28,7 @@ SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 PATCH_COMMANDS = ("apply_patch", "applypatch")
 CUT_ADVICE = (
     "only its beginning and end shown: to see the rest, narrow it (grep, head, tail, a test "
-    "selector) or write it to a file and read_file parts of it"
+    "selector) or write it to a file and read parts of it (sed -n 'A,Bp')"
 )
 """Said under output that was cut, at its end where a model looks for the exit status:
 told only that bytes were omitted, models rerun the same command."""
@@ -116,11 +116,8 @@ def shell(
 ) -> ToolResult:
     """Run a bash command at the workspace root, in the sandbox; returns exit code and output.
 
-    Long output keeps its start and end: narrow it (grep, head). Edit files with apply_patch.
-
     Args:
         command: The bash command line.
-        timeout_s: Seconds before it is killed (default: the user's limit).
         with_escalated_permissions: Ask the user to run it outside the sandbox (only after
             the sandbox blocked it).
         justification: Why it must run outside the sandbox, shown to the user.
