@@ -68,6 +68,9 @@ def test_file_tools_answer_but_are_offered_only_when_asked_for(tmp_path: Path) -
         "run_tests",
         "update_plan",
     ]
+    from autocodebase.models.cassette import ANSWERED_UNLISTED
+
+    assert ANSWERED_UNLISTED == FILE_TOOLS  # a replayed call to them has not diverged
     (tmp_path / "a.txt").write_text("hello\n")
     context = ToolContext(workspace=tmp_path, emit=EventLog())
     result, _ = box.call(context, ToolCall("c1", "read_file", {"path": "a.txt"}, ""))

@@ -185,16 +185,20 @@ def run_command(
     if content is not None and how != "bubblewrap":
         workspace = cwd = content
     started = time.monotonic()
+    unsandboxed = how != "bubblewrap"
+    if unsandboxed:
+        # Counted before it starts: a command counted only once started could be swept as a
+        # straggler by another command's end in between (seen under load, issue 23).
+        _counted(limits, +1)
     try:
         command_run = _start(argv, env, cwd or workspace, limits)
     except OSError as exc:
+        if unsandboxed:
+            _counted(limits, -1)
         remove_placeholders(placeholders)
         return CommandOutcome(
             None, f"could not start the command: {exc}", sandbox=how, refused=str(exc)
         )
-    unsandboxed = how != "bubblewrap"
-    if unsandboxed:
-        _counted(limits, +1)
     buffer = _OutputWatch(limits.output_bytes, limits.kill_after_output_bytes, command_run.pid)
     reader = threading.Thread(target=buffer.drain, args=(command_run.output,), daemon=True)
     # A watchdog thread kills on timeout while we block in waitpid: Popen.wait(timeout) polls
