@@ -124,6 +124,9 @@ class Agent:
     """How the tree is snapshotted (None: nothing is tracked); `changes` owns it from here."""
     before_finish: Callable[[RunResult], None] | None = None
     """Called with the result before `run_finished` is emitted (the runner commits there)."""
+    ready: Callable[[], None] | None = None
+    """Waits for set-up the runner does while the first request is out (the start checkpoint);
+    called before any tool runs and before the run finishes, raising what that set-up raised."""
     check_done: Callable[[], GateVerdict] | None = None
     """Asked when the model says it is done (the test gate): feedback continues the turn."""
     verification: Callable[[], dict[str, Any] | None] | None = None
@@ -168,7 +171,8 @@ class Agent:
         """Begin a run: the system prompt, and the baseline its final diff is taken against."""
         self._started = time.monotonic()
         self.messages = [Message("system", system)]
-        self.changes.start()
+        if self.ready is None:  # else the runner takes the baseline with its checkpoint
+            self.changes.start()
         self._warned_cost = False
 
     def compact(self, forced: bool = False) -> bool:
@@ -221,7 +225,7 @@ class Agent:
             result = self._loop(first_step)
         except LimitReached as stop:
             result = self._result(stop.outcome, str(stop))
-        except ModelError as exc:
+        except (ModelError, AcbError) as exc:
             self.emit(Error(message=str(exc), fatal=True))
             result = self._result("failed", str(exc))
         except KeyboardInterrupt as stop:
@@ -249,9 +253,10 @@ class Agent:
 
     def finish(self, result: RunResult) -> RunResult:
         """End the run: final diff, the runner's hook (git), and `run_finished`."""
-        diff = self.changes.diff_since()
-        result.diff = diff
         try:
+            if self.ready is not None:
+                self.ready()
+            result.diff = self.changes.diff_since()
             if self.before_finish is not None:
                 self.before_finish(result)
         except AcbError as exc:
@@ -266,7 +271,7 @@ class Agent:
                     usage=vars(self.usage),
                     cost_usd=self.cost,
                     duration_s=round(time.monotonic() - self._started, 3),
-                    diff=diff,
+                    diff=result.diff,
                     error=result.error,
                     verification=self.verification() if self.verification else None,
                 )
@@ -484,6 +489,8 @@ class Agent:
         return message
 
     def _run_tool(self, call: ToolCall) -> None:
+        if self.ready is not None:
+            self.ready()
         self.emit(
             events.ToolCall(
                 step=self.steps,

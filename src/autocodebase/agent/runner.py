@@ -79,6 +79,31 @@ class FirstStepWarmer:
             import bashlex  # noqa: F401
 
 
+class InBackground:
+    """Work started in a thread now, that something later must wait for (`wait` raises what
+    the work raised, every time it is asked: nothing may go on as if it had been done)."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._work = work
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # handed to whoever waits
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def new_run_id() -> str:
     """Sortable by time, unique enough to type a prefix of: 20261124-061502-3fa9c1."""
     return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
@@ -122,7 +147,12 @@ class RunSession:
     """One run, set up once and driven turn by turn: `acb exec` runs one turn, a conversation
     many. Everything a run does reaches the ledger through its event bus."""
 
-    def __init__(self, request: RunRequest, approvals_default: ApprovalPolicy = "never"):
+    def __init__(
+        self,
+        request: RunRequest,
+        approvals_default: ApprovalPolicy = "never",
+        checkpoint_in_background: bool = False,
+    ):
         self.request = request
         settings = request.settings
         self.workspace = request.workspace.resolve()
@@ -140,6 +170,8 @@ class RunSession:
         self._mcp = _start_mcp(settings, self.workspace)
         self.git: RunGit | None = None
         self._review: ReviewGate | None = None
+        self._checkpointing: InBackground | None = None
+        self._checkpoint_in_background = checkpoint_in_background
         self._test_gate: TestGate | None = None
         self._gate_chain: Callable[[], GateVerdict] | None = None
         self.agent = self._build()
@@ -251,11 +283,30 @@ class RunSession:
             file_calls=lambda: agent.file_calls,
             branch=request.branch,
         )
-        with announce_if_slow(
-            self.bus.emit, "checkpoint", "checkpointing the working tree (this run's undo point)"
-        ):
-            git.start()
+
+        def start() -> None:
+            with announce_if_slow(
+                self.bus.emit,
+                "checkpoint",
+                "checkpointing the working tree (this run's undo point)",
+            ):
+                git.start()
+
         agent.changes.snapshots = git.snapshots
+        if self._checkpoint_in_background:
+            # The start checkpoint and the baseline of the run's diff are a dozen git commands
+            # (child processes: the thread waits, the interpreter is free): taken while the
+            # first request is built and sent, they are done before any tool runs
+            # (`agent.ready`), which is all their promise needs. (A conversation reads the
+            # checkpoint at once, and takes it here.)
+            def start_and_baseline() -> None:
+                start()
+                agent.changes.start()
+
+            self._checkpointing = InBackground(start_and_baseline)
+            agent.ready = self._checkpointing.wait
+        else:
+            start()
         agent.before_finish = git.finish
         return git
 
@@ -460,6 +511,8 @@ class RunSession:
         self.agent.toolbox = Toolbox([*toolbox.tools, *tools], toolbox.hidden, toolbox.unoffered)
 
     def close(self) -> None:
+        if self._checkpointing is not None:
+            self._checkpointing.join()  # never leave git half-way through a checkpoint
         if self._mcp is not None:
             self._mcp.close()
         self.connection.close()
@@ -487,5 +540,5 @@ def _start_mcp(settings: Settings, workspace: Path) -> McpHub | None:
 
 def execute(request: RunRequest) -> tuple[str, RunResult]:
     """Run one task to an outcome; return the run id and result. Everything is in the ledger."""
-    with RunSession(request) as session:
+    with RunSession(request, checkpoint_in_background=True) as session:
         return session.run_id, session.run_task(request.task)

@@ -17,7 +17,11 @@ from autocodebase.ledger.migrations import migrate
 def connect(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=10, isolation_level=None)
+        # Events reach the ledger from more than one thread (the start checkpoint is taken in
+        # one, announcements come from timers); the event bus lets one through at a time.
+        connection = sqlite3.connect(
+            path, timeout=10, isolation_level=None, check_same_thread=False
+        )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         migrate(connection)
