@@ -66,3 +66,41 @@ def test_a_failed_start_checkpoint_stops_the_run_before_any_tool(
     errors = [e for e in events if e["type"] == "error" and e.get("fatal")]
     assert any("disk full" in str(e["message"]) for e in errors)
     assert not any(e["type"] == "tool_result" for e in events)
+
+
+def test_a_listing_killed_half_way_fails_the_checkpoint_instead_of_recording_nothing(
+    wordstats_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C reaching git's `ls-files` made an empty listing, hence an empty undo point
+    (and `acb undo` then deleted every file): found by an attack on the background checkpoint."""
+    import subprocess
+
+    from autocodebase.vcs import git as git_module
+    from autocodebase.vcs.checkpoint import Snapshotter
+
+    real_run = git_module._run
+
+    def killed_listing(root, args, env, stdin):  # type: ignore[no-untyped-def]
+        if args[0] == "ls-files" and "--others" in args:
+            return subprocess.CompletedProcess(args, -2, b"", b"")
+        return real_run(root, args, env, stdin)
+
+    monkeypatch.setattr(git_module, "_run", killed_listing)
+    with pytest.raises(GitError, match="signal 2"):
+        Snapshotter(wordstats_repo).checkpoint("r1", "start")
+    assert not git_module.git_ok(
+        wordstats_repo, "rev-parse", "-q", "--verify", "refs/acb/checkpoints/r1/start"
+    )
+
+
+def test_undo_refuses_an_empty_start_checkpoint_when_head_has_files(
+    wordstats_repo: Path,
+) -> None:
+    from autocodebase.vcs.undo import UndoRefused, undo_run
+
+    empty_tree = git(wordstats_repo, "mktree", input=b"").decode().strip()
+    commit = git(wordstats_repo, "commit-tree", empty_tree, "-m", "damaged").decode().strip()
+    git(wordstats_repo, "update-ref", "refs/acb/checkpoints/r2/start", commit)
+    with pytest.raises(UndoRefused, match="looks damaged"):
+        undo_run(wordstats_repo, "r2", None)
+    assert (wordstats_repo / "wordstats" / "core.py").is_file()

@@ -172,3 +172,120 @@ def test_http_proxy_from_the_environment_and_no_proxy(
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_a_key_with_a_stray_newline_is_used_stripped_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autocodebase.config import Settings
+    from autocodebase.errors import UsageError
+    from autocodebase.models.registry import build_model
+    from autocodebase.redact import Redactor
+
+    secret = "corp-gateway-7f3a9b2c4d"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret + "\n")
+    model = build_model("anthropic/claude-x", Settings())
+    assert model.api_key == secret  # type: ignore[attr-defined]
+    redactor = Redactor.from_environment()
+    assert secret not in redactor.text(f"key {secret} and {secret!r} and {secret + chr(10)!r}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "abc\ndef-0123456789")
+    with pytest.raises(UsageError) as raised:
+        build_model("anthropic/claude-x", Settings())
+    assert "control character" in str(raised.value) and "def-0123" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "nan"}, None),
+        ({"Retry-After": "inf"}, None),
+        ({"Retry-After": "Tue, 99 Foo 2026"}, None),
+        ({"retry-after-ms": "-5"}, 0.0),
+        ({"Retry-After": "7"}, 7.0),
+    ],
+)
+def test_a_retry_after_that_is_no_number_of_seconds_is_ignored(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    from autocodebase.models.faults import parse_retry_after
+
+    assert parse_retry_after(headers) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"choices": ["a string"]}',
+        '{"choices": [{"message": "text", "finish_reason": "stop"}]}',
+        "[" * 100_000,
+    ],
+)
+def test_json_of_the_wrong_shape_is_a_malformed_answer_not_a_crash(
+    body: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocodebase.models.base import Message, ModelError
+    from autocodebase.models.openai_chat import OpenAIChatModel
+    from tests.fakes.mock_server import Fault, MockModelServer
+
+    with MockModelServer([Fault(raw=body)]) as mock:
+        model = OpenAIChatModel("m/x", "x", "k", f"{mock.url}/v1", stream=False)
+        with pytest.raises(ModelError) as raised:
+            model.complete([Message("user", "hi")], [])
+    assert raised.value.retryable and "malformed" in str(raised.value)
+
+
+def test_a_proxy_acb_cannot_speak_to_safely_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autocodebase.errors import UsageError
+
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "https://user:secret-pass@proxy.example:8443")
+    with pytest.raises(UsageError) as raised:
+        JsonHttp("https://api.example.com/v1", {})
+    assert "https:// URL" in str(raised.value) and "secret-pass" not in str(raised.value)
+
+
+def test_a_server_that_keeps_sending_nothing_useful_is_hung_up_on_at_the_deadline() -> None:
+    """Keep-alive comments every 0.2 s never let a read time out; the run's time limit still
+    ends the request (found by an attack: it held `acb exec --max-minutes` forever)."""
+    import time
+
+    from autocodebase.models.base import Message, ModelError
+    from autocodebase.models.deadline import requests_end_by
+    from autocodebase.models.openai_chat import OpenAIChatModel
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            client.recv(65536)
+            try:
+                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+                while not stop.is_set():
+                    client.sendall(b": keep-alive\n")
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            finally:
+                client.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    model = OpenAIChatModel("m/x", "x", "k", f"http://127.0.0.1:{port}/v1", timeout=5.0)
+    started = time.monotonic()
+    try:
+        with requests_end_by(started + 1.5), pytest.raises(ModelError):
+            model.complete([Message("user", "hi")], [])
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 10  # without the hang-up: never

@@ -216,6 +216,9 @@ class Redactor:
         pairs: dict[str, str] = {}
         for name, value in (secrets or {}).items():
             pairs[value] = name
+            # As it is used (stripped: a key pasted with a newline) and as a repr shows it.
+            pairs.setdefault(value.strip(), name)
+            pairs.setdefault(repr(value)[1:-1], name)
             # A URL's password is a secret on its own too (a tool may print just that part).
             for match in URL_CREDENTIALS.finditer(value):
                 part = _url_secret(match)

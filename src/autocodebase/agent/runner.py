@@ -22,6 +22,7 @@ from autocodebase.agent.prompts import sandbox_instructions, system_prompt
 from autocodebase.config import Settings
 from autocodebase.context.agents_md import discover
 from autocodebase.context.background import BackgroundMap
+from autocodebase.errors import AcbError
 from autocodebase.events import (
     Approval,
     Error,
@@ -92,8 +93,10 @@ class InBackground:
     def _run(self) -> None:
         try:
             self._work()
-        except BaseException as exc:  # handed to whoever waits
+        except AcbError as exc:  # handed to whoever waits
             self._error = exc
+        except Exception as exc:  # a full disk, a locked ledger: the run's error, not a crash
+            self._error = AcbError(f"the start checkpoint failed: {type(exc).__name__}: {exc}")
 
     def join(self) -> None:
         self._thread.join()

@@ -22,8 +22,9 @@ def openai_http(api_key: str, base_url: str | None) -> JsonHttp:
         ("OPENAI_ORG_ID", "OpenAI-Organization"),
         ("OPENAI_PROJECT_ID", "OpenAI-Project"),
     ):
-        if os.environ.get(variable):
-            headers[header] = os.environ[variable]
+        value = os.environ.get(variable, "").strip()
+        if value and value.isprintable():
+            headers[header] = value
     return JsonHttp(base_url or OPENAI_ENDPOINT, headers)
 
 

@@ -37,6 +37,11 @@ def requests_end_by(deadline: float | None) -> Iterator[None]:
         _ENDS_AT.reset(token)
 
 
+def current_deadline() -> float | None:
+    """The `time.monotonic()` by which requests must end (None: no limit)."""
+    return _ENDS_AT.get()
+
+
 def request_timeout(configured: float) -> float:
     """The timeout for a request starting now: the user's, or the time left if that is less."""
     deadline = _ENDS_AT.get()

@@ -10,6 +10,7 @@ import contextlib
 import email.utils
 import ipaddress
 import json
+import math
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -28,17 +29,25 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     lowered = {key.lower(): value for key, value in headers.items()}
     if "retry-after-ms" in lowered:
         try:
-            return float(lowered["retry-after-ms"]) / 1000
+            return _finite(float(lowered["retry-after-ms"]) / 1000)
         except ValueError:
             pass
     value = lowered.get("retry-after")
     if value is None:
         return None
     try:
-        return float(value)
+        return _finite(float(value))
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
+        try:
+            when = email.utils.parsedate_to_datetime(value) if value else None
+        except (TypeError, ValueError):  # neither seconds nor a date: no advice taken
+            return None
         return max(when.timestamp() - time.time(), 0.0) if when else None
+
+
+def _finite(seconds: float) -> float | None:
+    """A server's wait in seconds, if it is one ("nan" and "inf" parse as floats)."""
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def is_transport_error(exc: BaseException) -> bool:
@@ -160,10 +169,18 @@ def provider_faults(provider: str, endpoint: str | None = None) -> Iterator[None
         yield
     except ModelError:
         raise
-    except json.JSONDecodeError as exc:  # a 200 whose body or SSE line is not JSON
+    except (json.JSONDecodeError, RecursionError) as exc:  # a body or SSE line not JSON
         where = f" at {endpoint}" if endpoint else ""
         raise ModelError(
             f"{provider}{where} sent a malformed answer: {exc}", retryable=True
+        ) from exc
+    except (AttributeError, TypeError) as exc:
+        # JSON of the wrong shape where the wire format has an object (a list of `choices`
+        # that are strings): the provider's parsing met it, and says so.
+        where = f" at {endpoint}" if endpoint else ""
+        raise ModelError(
+            f"{provider}{where} sent a malformed answer ({type(exc).__name__}: {exc})",
+            retryable=True,
         ) from exc
     except Exception as exc:
         if is_transport_error(exc):

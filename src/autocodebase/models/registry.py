@@ -93,7 +93,10 @@ def build_model(spec: str, settings: Settings) -> Model:
     base_url = (
         os.environ.get(entry.base_url_env) if entry.base_url_env else None
     ) or entry.base_url
-    api_key = os.environ.get(entry.api_key_env, "") if entry.api_key_env else ""
+    api_key = os.environ.get(entry.api_key_env, "").strip() if entry.api_key_env else ""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in api_key):
+        # It would go into an HTTP header, where it is refused; the value is never repeated.
+        raise UsageError(f"{entry.api_key_env} contains a control character; set it again")
     if entry.key_required and not api_key:
         if spec == settings.model and "model" not in settings.sources:
             raise UsageError(no_model_chosen(spec, str(entry.api_key_env)))

@@ -12,10 +12,13 @@ a per-read timeout.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +26,11 @@ from urllib.parse import unquote, urlsplit
 
 from autocodebase import __version__
 
-STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-"""What a kept-alive connection the server has since closed raises on reuse: the request never
-reached it, so it is sent once more on a fresh connection."""
+UNSENT = (BrokenPipeError, ConnectionResetError)
+"""What sending on a kept-alive connection the server has since closed raises: the request did
+not reach it, so it is sent once more on a fresh connection. (A connection that closed while
+idle is found before reuse; one dropped after the request went out is a fault for the retry
+policy, visible and counted, never a silent second request.)"""
 
 
 class HttpStatusError(Exception):
@@ -80,6 +85,10 @@ class EventStream:
         self.content_type = response.getheader("content-type", "") or ""
 
     def __iter__(self) -> Iterator[ServerEvent]:
+        with _deadline_explained(self._response):
+            yield from self._events()
+
+    def _events(self) -> Iterator[ServerEvent]:
         name: str | None = None
         data: list[str] = []
         try:
@@ -101,7 +110,7 @@ class EventStream:
                         name = value
                     elif field == "data":
                         data.append(value)
-            if data:
+            if data and not _expired(self._response):
                 event = self._event(name, "\n".join(data))
                 if event is not None:
                     yield event
@@ -140,6 +149,15 @@ class JsonHttp:
         self._lock = threading.Lock()
         proxy = self._proxy_from_environment()
         self._via = urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else None
+        if self._via is not None and self._via.scheme != "http":
+            from autocodebase.errors import UsageError
+
+            # Spoken to in plain text, its credentials would travel in clear.
+            raise UsageError(
+                f"the {self.scheme} proxy from the environment is a {self._via.scheme}:// URL, "
+                "which acb cannot speak; give the proxy's http:// address (what goes to the "
+                "API through it is still TLS)"
+            )
         if self._via is not None and self._via.username and self.scheme == "http":
             self.headers["Proxy-Authorization"] = _basic(self._via.username, self._via.password)
 
@@ -147,7 +165,8 @@ class JsonHttp:
         """POST `payload`; the answer's JSON (or its text when it is not JSON)."""
         response = self._send(path, payload, timeout, "application/json")
         try:
-            return _decoded(response.read())
+            with _deadline_explained(response):
+                return _decoded(response.read())
         finally:
             self._release(response)
 
@@ -165,17 +184,32 @@ class JsonHttp:
         while True:
             connection, reused = self._connection(timeout)
             try:
+                timer = _hang_up_at_deadline(connection)  # from the connect to the last byte
+            except TimeoutError:
+                connection.close()
+                raise
+            try:
                 connection.request("POST", self._request_target(target), body, headers)
-                response = connection.getresponse()
-            except STALE_CONNECTION:
+                if timer is not None:
+                    timer.connected()
+            except UNSENT:
+                _cancel(timer)
                 connection.close()
                 if reused:
                     continue
                 raise
             except BaseException:
+                _cancel(timer)
+                connection.close()
+                raise
+            try:
+                response = connection.getresponse()
+            except BaseException:
+                _cancel(timer)
                 connection.close()
                 raise
             response.connection_object = connection  # type: ignore[attr-defined]
+            response.deadline_timer = timer  # type: ignore[attr-defined]
             if response.status >= 400:
                 try:
                     error_body = _decoded(response.read())
@@ -188,7 +222,9 @@ class JsonHttp:
         with self._lock:
             while self._idle:
                 connection = self._idle.pop()
-                if connection.sock is not None:
+                if _closed_by_server(connection):
+                    connection.close()
+                elif connection.sock is not None:
                     connection.sock.settimeout(timeout)
                     connection.timeout = timeout
                     return connection, True
@@ -198,6 +234,7 @@ class JsonHttp:
         """Give the connection back for the next request when the whole answer was read and the
         server keeps it open; close it otherwise (a stream cut short, `Connection: close`)."""
         connection: http.client.HTTPConnection = response.connection_object  # type: ignore[attr-defined]
+        _cancel(getattr(response, "deadline_timer", None))
         if response.isclosed() and not response.will_close and connection.sock is not None:
             with self._lock:
                 self._idle.append(connection)
@@ -246,6 +283,91 @@ class JsonHttp:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+
+class _DeadlineTimer(threading.Timer):
+    """Shuts the connection's socket down at the deadline (`expired` says it fired)."""
+
+    def __init__(self, delay: float, connection: http.client.HTTPConnection) -> None:
+        super().__init__(delay, self._hang_up)
+        self.daemon = True
+        self.connection = connection
+        self.sock: socket.socket | None = connection.sock
+        """Kept: a response read until the server closes takes the socket from the
+        connection (`connection.sock` is None from then on)."""
+        self.expired = False
+
+    def connected(self) -> None:
+        """The request went out: hold on to its socket, and hang up now if time is up."""
+        self.sock = self.connection.sock or self.sock
+        if self.expired:
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        self.expired = True
+        sock = self.sock or self.connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _hang_up_at_deadline(connection: http.client.HTTPConnection) -> _DeadlineTimer | None:
+    """Close the connection when the run's time is up, whatever the server is doing: a read
+    timeout bounds each read, and a server sending a keep-alive comment, a header or a byte
+    every few seconds never lets one expire (the fault that follows is retried, and the retry
+    policy sees the time is up). A request whose deadline has passed is not sent at all."""
+    from autocodebase.models.deadline import current_deadline
+
+    deadline = current_deadline()
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the run's time limit has passed")
+    timer = _DeadlineTimer(left, connection)
+    timer.start()
+    return timer
+
+
+def _expired(response: http.client.HTTPResponse) -> bool:
+    timer = getattr(response, "deadline_timer", None)
+    return timer is not None and timer.expired
+
+
+@contextlib.contextmanager
+def _deadline_explained(response: http.client.HTTPResponse) -> Iterator[None]:
+    """An answer cut by the deadline's hang-up ends as what it is: the time limit."""
+    try:
+        yield
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if _expired(response):
+            raise TimeoutError(_TIME_UP) from exc
+        raise
+    if _expired(response):
+        raise TimeoutError(_TIME_UP)
+
+
+_TIME_UP = "the run's time limit came while the answer was still arriving"
+
+
+def _cancel(timer: _DeadlineTimer | None) -> None:
+    if timer is not None:
+        timer.cancel()
+
+
+def _closed_by_server(connection: http.client.HTTPConnection) -> bool:
+    """An idle connection with something to read has been closed (or broken) by the server:
+    a kept-alive connection says nothing until it is asked."""
+    import select
+
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _basic(user: str, password: str | None) -> str:

@@ -138,18 +138,14 @@ def recorded_specs() -> dict[str, dict[str, Any]]:
 
 
 def fingerprint(function: ToolFunction) -> str:
-    """What a tool's schema is derived from: its signature and docstring. A recorded schema
-    with another fingerprint is stale and derived again."""
-    source = repr(
-        (
-            function.__qualname__,
-            function.__doc__,
-            sorted((k, str(v)) for k, v in function.__annotations__.items()),
-            function.__defaults__,
-            function.__kwdefaults__,
-        )
-    )
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+    """What a tool's schema is derived from: its module's source (the signature, the docstring
+    and the types it names, aliases included). A recorded schema with another fingerprint is
+    stale and derived again."""
+    try:
+        source = Path(function.__code__.co_filename).read_bytes()
+    except OSError:
+        return ""  # no source to compare: never trust a recorded schema
+    return hashlib.sha256(function.__qualname__.encode() + b"\0" + source).hexdigest()[:16]
 
 
 class Tool:
@@ -179,7 +175,8 @@ class Tool:
     def spec(self) -> ToolSpec:
         if self._spec is None:
             recorded = recorded_specs().get(self.name)
-            if recorded is not None and recorded.get("fingerprint") == fingerprint(self.function):
+            stamp = fingerprint(self.function)
+            if recorded is not None and stamp and recorded.get("fingerprint") == stamp:
                 self._spec = ToolSpec(self.name, recorded["description"], recorded["parameters"])
             else:
                 self._spec = self.derived_spec()

@@ -91,7 +91,11 @@ class Snapshotter:
         self._dirty = False
 
     def _paths(self) -> tuple[list[str], dict[str, Entry]]:
-        paths = worktree_files(self.root) or []
+        paths = worktree_files(self.root)
+        if paths is None:
+            # Never an empty listing instead: a checkpoint of nothing is an undo point that
+            # deletes every file (found by an attack on issue 23's background checkpoint).
+            raise GitError(f"git cannot list the files of {self.root}")
         gitlinks = {p: e for p, e in index_entries(self.root).items() if e.mode == "160000"}
         self.nested = nested_repositories(self.root, paths)
         return paths, gitlinks

@@ -192,8 +192,16 @@ def _run(
     root: Path, args: tuple[str, ...], env: Mapping[str, str] | None, stdin: bytes | None
 ) -> subprocess.CompletedProcess[bytes]:
     argv, full_env = git_invocation(root, args, env)
+    # A session of its own: a Ctrl-C at the terminal is acb's to handle (the call is stopped
+    # through acb), never a git command killed half-way whose empty output reads as an answer.
     return subprocess.run(
-        argv, cwd=root, env=full_env, input=stdin, capture_output=True, check=False
+        argv,
+        cwd=root,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        check=False,
+        start_new_session=True,
     )
 
 
@@ -240,6 +248,8 @@ def worktree_files(directory: Path) -> list[str] | None:
     done = _run(
         directory, ("ls-files", "-z", "--cached", "--others", "--exclude-standard"), None, None
     )
+    if done.returncode < 0:  # killed: the listing is not an answer (None means "not in git")
+        raise GitError(f"git ls-files was stopped by signal {-done.returncode}")
     if done.returncode != 0:
         return None
     return sorted({p for p in done.stdout.decode("utf-8", "surrogateescape").split("\0") if p})

@@ -51,6 +51,14 @@ def undo_run(root: Path, run_id: str, commit: str | None, force: bool = False) -
         )
     start = read_tree(root, start_ref)
     current = Snapshotter(root).entries()
+    if not start and not force and head_commit(root) and read_tree(root, "HEAD"):
+        # An empty undo point in a repository whose last commit has files is a damaged
+        # checkpoint (a run cannot start from less than its commit): restoring it would
+        # delete every file.
+        raise UndoRefused(
+            f"run {run_id}'s start checkpoint is empty while HEAD has files: it looks damaged, "
+            "and undoing it would delete them all (use --force to restore it anyway)"
+        )
     finished = ref_exists(root, end_ref)
     end = read_tree(root, end_ref) if finished else current
     paths = changed_paths(start, end)
