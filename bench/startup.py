@@ -162,8 +162,9 @@ def breakdown_lines(label: str, found: Breakdown) -> list[str]:
     return [
         f"- {label}: {found.wall_ms:.0f} ms to the first request under `-X importtime`; "
         f"imports {imports:.0f} ms ({parts}); the other {found.wall_ms - imports:.0f} ms are "
-        "Python's start, the git checkpoint, the sandbox probe, the ledger and any wait for "
-        "the repo map (built in parallel by a child process started before the imports)."
+        "Python's start, the sandbox probe, the ledger and any wait for the repo map (built by a "
+        "child process started before the imports; the git checkpoint is taken in a thread "
+        "while the request is out)."
     ]
 
 
@@ -218,8 +219,9 @@ def render(rows: list[Row], runs: int, profiles: list[str] | None = None) -> str
             f"Method: `python bench/startup.py -n {runs}`; each sample is a fresh process "
             "(OS file cache warm, no Python bytecode recompilation); `exec` is timed from spawn "
             "to the arrival of its first request at a loopback mock server, on a copy of "
-            "examples/wordstats; that includes the git checkpoint, the sandbox probe and the "
-            "start-of-run repo map (built in a child process while acb is imported). A run "
+            "examples/wordstats; that includes the sandbox probe and the start-of-run repo map "
+            "(built in a child process while acb is imported); the git checkpoint is taken "
+            "alongside and awaited before any tool runs. A run "
             "that fails (non-zero exit, no request) is not a sample: it is named below the table.",
             "",
             *table(rows),

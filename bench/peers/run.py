@@ -450,10 +450,11 @@ def reading(results: dict[str, dict[str, object]]) -> str:
         parts.append("acb's own goals: " + "; ".join(goals) + ".")
     if peer_ahead:
         parts.append(
-            "acb's first request carries a repo map and seven tool schemas, and each of its "
-            "steps runs the command in bubblewrap and checkpoints the workspace (what makes "
-            "`acb undo` possible); those are the costs behind the figures where a leaner peer "
-            "is ahead."
+            "acb's first request carries five tool schemas and waits (up to `map_wait_s`) for its "
+            "repo map, built from a cold index in each run's fresh repository; each of its steps "
+            "runs the command in bubblewrap and checkpoints the workspace around commands that "
+            "may change it (what makes `acb undo` possible); those are the costs behind the "
+            "figures where a leaner peer is ahead."
         )
     return " ".join(parts)
 
