@@ -101,6 +101,9 @@ def test_startup_exit_status(
     rows = iter(startup_rows() * 2)
     monkeypatch.setattr(startup, "time_help", lambda runs: next(rows))
     monkeypatch.setattr(startup, "time_first_request", lambda *args: next(rows))
+    monkeypatch.setattr(
+        startup, "profile_first_request", lambda *args: startup.Breakdown(400.0, {"x": 1.0})
+    )
     assert startup.main(["--write"]) == 1
     assert written == []
     assert "could not measure figure `acb exec`, Anthropic" in capsys.readouterr().err

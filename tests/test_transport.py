@@ -78,7 +78,7 @@ def _client(made: list[JsonHttp], url: str, headers: dict[str, str] | None = Non
 @pytest.fixture
 def server() -> Iterator[_Server]:
     running = _Server()
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread = threading.Thread(target=running.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield running
     running.shutdown()
@@ -156,7 +156,7 @@ def test_http_proxy_from_the_environment_and_no_proxy(
 ) -> None:
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
     proxy.seen = []  # type: ignore[attr-defined]
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True).start()
     try:
         for name in ("NO_PROXY", "no_proxy"):
             monkeypatch.delenv(name, raising=False)
