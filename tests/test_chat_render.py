@@ -28,7 +28,7 @@ def test_text_tools_diff_and_totals() -> None:
             "type": "tool_result",
             "name": "shell",
             "is_error": False,
-            "output": "[red]x[/red]\n[exit code 0, 0.0s]",
+            "output": "[red]x[/red]\n[exit 0]",
             "data": {},
             "duration_s": 0.01,
         },

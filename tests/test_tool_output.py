@@ -4,6 +4,7 @@ plumbing), and output cut at the limit says how to see the rest."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -186,12 +187,22 @@ def test_cut_shell_output_says_how_to_see_the_rest(context: ToolContext) -> None
     assert result.output.startswith("FIRST") and "LAST" in result.output
     assert 10_000 <= len(result.output) < 10_500
     status = result.output.splitlines()[-1]
-    assert status.startswith("[exit code 0, ") and "s; 588906 bytes of output, only its" in status
+    assert re.fullmatch(r"\[exit 0(, \d+\.\ds)?; 588906 bytes of output, only its.*\]", status)
     assert "narrow it (grep, head, tail, a test selector)" in status
     assert "write it to a file and read parts of it" in status
     short = call(context, "shell", command="seq 1 10")
-    assert short.output.endswith("[exit code 0, " + short.output.split("[exit code 0, ")[1])
+    assert re.search(r"\n10\n\[exit 0(, \d+\.\ds)?\]$", short.output)
     assert "bytes of output" not in short.output
+
+
+def test_shell_says_how_long_a_command_took_only_when_it_took_a_second(
+    context: ToolContext,
+) -> None:
+    slow = call(context, "shell", command="sleep 1; echo done")
+    assert re.fullmatch(r"done\n\[exit 0, \d+\.\ds\]", slow.output)
+    assert float(slow.output.rsplit(", ", 1)[1].rstrip("s]")) >= 1.0
+    failed = call(context, "shell", command="echo no; exit 4")
+    assert failed.is_error and re.fullmatch(r"no\n\[exit 4(, \d+\.\ds)?\]$", failed.output)
 
 
 def test_read_file_cut_at_the_limit_says_to_use_a_range(context: ToolContext) -> None:

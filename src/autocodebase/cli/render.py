@@ -79,7 +79,7 @@ class HumanRenderer:
     def on_tool_result(self, event: dict[str, Any]) -> None:
         lines = event["output"].rstrip().splitlines()
         if not event["is_error"]:
-            # For commands the last line is our "[exit code 0, 1.2s]"; the one above it is
+            # For commands the last line is our "[exit 0, 1.2s]"; the one above it is
             # usually the command's own summary ("7 passed in 0.03s").
             shown = lines[-2:] if event["name"] == "shell" else lines[-1:]
             self._line(f"  ✓ {' · '.join(s.strip() for s in shown)[:160] or 'ok'}", dim=True)

@@ -24,24 +24,20 @@ def codex_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[st
 @accepting(codex_arguments)
 @tool
 def apply_patch(context: ToolContext, patch: str) -> ToolResult:
-    """Edit files with a patch; all files apply or none.
+    """Edit files; all apply or none.
 
     *** Begin Patch
-    *** Add File: new.py
+    *** Update File: a.py
+    @@ def f():
+     context
+    -old
+    +new
+    *** Add File: b.py
     +line
-    *** Update File: old.py
-    @@ def anchor():
-     context line
-    -removed
-    +added
-    *** Delete File: gone.py
+    *** Delete File: c.py
     *** End Patch
-    3 lines of context around each change; the @@ anchor (a class or def) is optional;
-    "*** Move to: path" after Update File renames. Unified diffs and SEARCH/REPLACE blocks
-    work too.
-
-    Args:
-        patch: The patch text.
+    3 context lines; @@ (a def or class) is optional; "*** Move to: path" after Update File
+    renames. Unified diffs work too.
     """
     return patch_result(context, patch)
 

@@ -33,11 +33,7 @@ def codex_arguments(_context: ToolContext, arguments: dict[str, Any]) -> dict[st
 def update_plan(
     context: ToolContext, steps: list[PlanStep], explanation: str | None = None
 ) -> ToolResult:
-    """Record the plan: steps in order with their status, one in_progress at a time.
-
-    Args:
-        steps: The whole plan.
-    """
+    """Record the whole plan, steps in order; at most one in_progress."""
     if sum(1 for s in steps if s["status"] == "in_progress") > 1:
         raise ToolError("at most one step may be in_progress")
     context.plan = [{"step": s["step"], "status": s["status"]} for s in steps]

@@ -18,11 +18,11 @@ MAX_BUDGET = 8192
 def repo_map(
     context: ToolContext, focus: str | None = None, budget: int | None = None
 ) -> ToolResult:
-    """Signatures of the definitions most relevant to `focus` and to the files you touched.
+    """Signatures of the definitions most relevant to focus and to files you touched.
 
     Args:
-        focus: The task, paths, identifiers or error text.
-        budget: Size in tokens (default 2048, at most 8192).
+        focus: Task, paths, names or error text.
+        budget: Tokens (default 2048, max 8192).
     """
     from autocodebase.context.engine import ContextEngine
 

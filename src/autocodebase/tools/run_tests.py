@@ -20,12 +20,11 @@ from autocodebase.tools.shell import MAX_TIMEOUT_S, default_gate
 def run_tests(
     context: ToolContext, selector: str | None = None, timeout_s: int | None = None
 ) -> ToolResult:
-    """Run the project's tests (its runner is detected); failures come with location,
-    assertion and traceback.
+    """Run the project's tests; failures come with location and traceback.
 
     Args:
-        selector: Only these tests: as this tool names them, or pytest node ids or -k EXPR,
-            unittest labels, a go -run regex, a cargo filter.
+        selector: Only these: names as reported here, pytest ids or -k EXPR, or the runner's
+            own filter.
     """
     command = detect(context.workspace, context.test_command)
     if command is None:

@@ -24,6 +24,9 @@ from autocodebase.tools.base import (
 from autocodebase.tools.workspace import display_path, resolve_inside
 
 MAX_TIMEOUT_S = 3600
+SHOWN_DURATION_S = 1.0
+"""A command's duration is said when it took at least this long; below it, the tenths of a
+second a quick command took are noise the model pays for again on every later step."""
 SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 PATCH_COMMANDS = ("apply_patch", "applypatch")
 CUT_ADVICE = (
@@ -114,10 +117,9 @@ def shell(
     justification: str | None = None,
     workdir: str | None = None,
 ) -> ToolResult:
-    """Run a bash command at the workspace root, in the sandbox; returns exit code and output.
+    """Run a bash command in the sandbox, at the workspace root.
 
     Args:
-        command: The bash command line.
         with_escalated_permissions: Ask the user to run it outside the sandbox (only after
             the sandbox blocked it).
         justification: Why it must run outside the sandbox, shown to the user.
@@ -154,11 +156,12 @@ def shell(
     elif outcome.killed_for_output:
         status = f"killed after printing {outcome.output_bytes} bytes"
     else:
-        status = f"exit code {outcome.exit_code}"
-    cut = ""
+        status = f"exit {outcome.exit_code}"
+    if outcome.duration_s >= SHOWN_DURATION_S:
+        status += f", {outcome.duration_s:.1f}s"
     if outcome.output_bytes > context.output_limit:
-        cut = f"; {outcome.output_bytes} bytes of output, {CUT_ADVICE}"
+        status += f"; {outcome.output_bytes} bytes of output, {CUT_ADVICE}"
     output = outcome.output.rstrip()
-    text = f"{output}\n[{status}, {outcome.duration_s:.1f}s{cut}]" if output else f"[{status}]"
+    text = f"{output}\n[{status}]" if output else f"[{status}]"
     failed = outcome.exit_code != 0
     return ToolResult(text, is_error=failed, data=data)
