@@ -77,7 +77,9 @@ class FirstStepWarmer:
         with contextlib.suppress(Exception):
             prestart(self._limits.max_processes, self._limits.memory_mb)
         with contextlib.suppress(ImportError):
-            import bashlex  # noqa: F401
+            from autocodebase.sandbox.classify.bash_tables import import_bashlex
+
+            import_bashlex()
 
 
 class InBackground:

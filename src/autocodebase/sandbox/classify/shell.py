@@ -22,7 +22,7 @@ PLAIN = re.compile(r"[A-Za-z0-9_./:,+@%=' \"-]*")
 """A command line made only of these characters is one simple command whose words are what
 `shlex` splits: no operator, redirection, expansion, glob, escape or comment can be written
 with them. Such lines (`ls`, `cat a.py`, `git status --short`, `pytest -q tests`) skip
-bashlex, which rebuilds its parser tables on import (0.3 s or more: issue 23)."""
+bashlex, whose import costs about 0.1 s even with its tables recorded (bash_tables.py)."""
 
 RESERVED_WORDS = frozenset(
     {
@@ -86,10 +86,10 @@ def parse(command: str, depth: int = 0, via: str = "") -> Parsed:
 
         expand(SimpleCommand(tuple(words), via=via), depth, parsed)
         return parsed
-    import bashlex  # lazy: only commands with shell syntax need it
+    from autocodebase.sandbox.classify.bash_tables import import_bashlex
 
     try:
-        trees = bashlex.parse(command)
+        trees = import_bashlex().parse(command)  # lazy: only shell syntax needs it
     except Exception as exc:  # bashlex raises its own errors and sometimes plain ones
         parsed.problems.append(f"cannot parse the command ({type(exc).__name__})")
         return parsed

@@ -1,0 +1,128 @@
+"""bashlex, imported without recomputing its parser tables on every start.
+
+bashlex builds its LALR tables with its own copy of PLY each time it is imported (it has no
+table cache): about half a second of CPU here, paid by every run whose first command has shell
+syntax, and by the warm-up that prepares it while the first request is out, which then holds
+the interpreter's lock while the first steps run. The tables depend only on the grammar, so
+acb keeps them in `bash_tables.json` beside this module, computed from the pinned bashlex
+(`python -m autocodebase.sandbox.classify.bash_tables` writes them again), and hands them to
+bashlex's own parser instead of computing them.
+
+They are used only for the grammar they were computed from: the productions and precedence
+bashlex declares are compared with the ones recorded, and any difference (another bashlex)
+falls back to PLY's computation. The rest of bashlex (its grammar, its callbacks, its
+corrections to the tables after they are built) runs unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+TABLES = Path(__file__).with_name("bash_tables.json")
+
+
+def grammar_key(grammar: Any) -> list[Any]:
+    """What the tables are a function of: every production, in order, and the precedence
+    of each terminal."""
+    productions = [str(p) for p in grammar.Productions]
+    precedence = sorted([term, list(rule)] for term, rule in grammar.Precedence.items())
+    return [productions, precedence]
+
+
+class _RecordedTables:
+    """Stands in for PLY's `LRTable` with the tables read from `TABLES`: the attributes
+    `yacc()` and `LRParser` read, nothing else."""
+
+    def __init__(self, grammar: Any, recorded: dict[str, Any]) -> None:
+        self.grammar = grammar
+        self.lr_productions = grammar.Productions
+        self.lr_action = {int(s): dict(row) for s, row in recorded["action"].items()}
+        self.lr_goto = {int(s): dict(row) for s, row in recorded["goto"].items()}
+        self.sr_conflicts: list[Any] = []
+        self.rr_conflicts: list[Any] = []
+
+    def bind_callables(self, pdict: dict[str, Any]) -> None:
+        for production in self.lr_productions:
+            production.bind(pdict)
+
+
+def _recorded() -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(TABLES.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def import_bashlex() -> ModuleType:
+    """`import bashlex`, with the recorded tables when they fit its grammar."""
+    if "bashlex" in sys.modules:
+        return sys.modules["bashlex"]
+    spec = importlib.util.find_spec("bashlex")
+    recorded = _recorded()
+    if spec is None or spec.loader is None or recorded is None:
+        return importlib.import_module("bashlex")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["bashlex"] = package
+    try:
+        yacc: Any = importlib.import_module("bashlex.yacc")
+        computed = yacc.LRTable
+
+        def tables(grammar: Any, log: Any = None) -> Any:
+            if grammar_key(grammar) == recorded["grammar"]:
+                return _RecordedTables(grammar, recorded)
+            return computed(grammar, log)
+
+        yacc.LRTable = tables
+        try:
+            spec.loader.exec_module(package)
+        finally:
+            yacc.LRTable = computed
+    except BaseException:
+        for name in [n for n in sys.modules if n == "bashlex" or n.startswith("bashlex.")]:
+            del sys.modules[name]
+        raise
+    return package
+
+
+def compute_tables() -> dict[str, Any]:
+    """The tables PLY computes for the installed bashlex's grammar, as `TABLES` holds them
+    (imports bashlex in a fresh interpreter state of its own: call it from a script)."""
+    if "bashlex" in sys.modules:
+        raise RuntimeError("compute the tables before bashlex is imported")
+    spec = importlib.util.find_spec("bashlex")
+    assert spec is not None and spec.loader is not None
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["bashlex"] = package
+    yacc: Any = importlib.import_module("bashlex.yacc")
+    computed = yacc.LRTable
+    seen: dict[str, Any] = {}
+
+    def recording(grammar: Any, log: Any = None) -> Any:
+        table = computed(grammar, log)
+        # Copied now: bashlex corrects a few entries of the built parser's tables in place.
+        seen["tables"] = {
+            "grammar": grammar_key(grammar),
+            "action": {str(s): dict(row) for s, row in table.lr_action.items()},
+            "goto": {str(s): dict(row) for s, row in table.lr_goto.items()},
+        }
+        return table
+
+    yacc.LRTable = recording
+    try:
+        spec.loader.exec_module(package)
+    finally:
+        yacc.LRTable = computed
+    tables: dict[str, Any] = seen["tables"]
+    return tables
+
+
+if __name__ == "__main__":
+    TABLES.write_text(json.dumps(compute_tables(), sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {TABLES}")
