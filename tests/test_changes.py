@@ -158,3 +158,22 @@ def test_every_default_tool_runs_through_the_loop(wordstats_repo: Path) -> None:
     assert [e["name"] for e in finished] == [name for name, _ in calls]
     assert [e["name"] for e in finished if e["is_error"]] == []
     assert list(agent.file_calls) == ["wordstats/core.py"]
+
+
+def test_a_snapshot_reads_an_untracked_name_that_looks_like_an_index_entry_as_a_name(
+    wordstats_repo: Path,
+) -> None:
+    """One `git ls-files` lists both tracked entries and untracked files; a hostile checkout's
+    file named like an index record must not turn a real file into a submodule entry (which a
+    checkpoint keeps by commit id, so undo would not restore its bytes)."""
+    from autocodebase.vcs.git import git_text
+
+    core = "wordstats/core.py"
+    blob = git_text(wordstats_repo, "rev-parse", f"HEAD:{core}")
+    lookalike = f"160000 {'0' * 40} 0\t{core}"
+    (wordstats_repo / lookalike).parent.mkdir()
+    (wordstats_repo / lookalike).write_text("decoy\n")
+    tree = Snapshotter(wordstats_repo).entries()
+    assert tree[core].mode == "100644" and tree[core].blob == blob
+    assert lookalike in tree and tree[lookalike].mode == "100644"
+    assert not any(entry.mode == "160000" for entry in tree.values())

@@ -52,6 +52,7 @@ from bench.outcome import add_allow_missing, conclude, one_line
 from bench.peers.tools import (
     COMMANDS,
     PACKAGES,
+    REPO,
     TASK,
     TOOLS,
     NotInstalled,
@@ -268,6 +269,12 @@ def measure(
     name: str, pin: str | None, runs: int, count: Callable[[str], int]
 ) -> dict[str, object]:
     """Install (when needed), check the version, run and summarise one tool."""
+    if name == "acb":
+        # Bytecode for every module, whatever PYTHONDONTWRITEBYTECODE says, as an installed
+        # acb has it (the peers' venvs were compiled by pip): else this would time the compiler.
+        import compileall
+
+        compileall.compile_dir(REPO / "src" / "autocodebase", quiet=1)
     try:
         binary = sys.executable if name == "acb" else install(name, pin)
     except NotInstalled as error:

@@ -23,9 +23,9 @@ from autocodebase.vcs.git import (
     GitError,
     git,
     git_invocation,
+    git_run,
     git_text,
     head_commit,
-    worktree_files,
 )
 from autocodebase.vcs.protected import nested_repositories
 
@@ -91,12 +91,8 @@ class Snapshotter:
         self._dirty = False
 
     def _paths(self) -> tuple[list[str], dict[str, Entry]]:
-        paths = worktree_files(self.root)
-        if paths is None:
-            # Never an empty listing instead: a checkpoint of nothing is an undo point that
-            # deletes every file (found by an attack on issue 23's background checkpoint).
-            raise GitError(f"git cannot list the files of {self.root}")
-        gitlinks = {p: e for p, e in index_entries(self.root).items() if e.mode == "160000"}
+        paths, staged = listed_files(self.root)
+        gitlinks = {p: e for p, e in staged.items() if e.mode == "160000"}
         self.nested = nested_repositories(self.root, paths)
         return paths, gitlinks
 
@@ -206,6 +202,39 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "acb@localhost",
 }
 """Only for private checkpoint objects, which never appear in the user's history."""
+
+
+def listed_files(root: Path) -> tuple[list[str], dict[str, Entry]]:
+    """Tracked and untracked-not-ignored files under `root` (as `worktree_files` lists them),
+    with the index entries (stage 0) of the tracked ones, from one `git ls-files`: a snapshot
+    is taken around every command that may change files, and a second git process was a
+    third of its time. `-t` tags each record, so an untracked file whose name looks like an
+    index entry ("160000 <id> 0<TAB>src/app.py") is still read as the name it is."""
+    done = git_run(
+        root, "ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--stage"
+    )
+    if done.returncode != 0:
+        # Never an empty listing instead: a checkpoint of nothing is an undo point that
+        # deletes every file (found by an attack on issue 23's background checkpoint).
+        how = f"stopped by signal {-done.returncode}" if done.returncode < 0 else "failed"
+        raise GitError(f"git cannot list the files of {root} (git ls-files {how})")
+    paths: set[str] = set()
+    staged: dict[str, Entry] = {}
+    for record in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if not record:
+            continue
+        tag, _, rest = record.partition(" ")
+        if tag == "?":
+            paths.add(rest)
+            continue
+        meta, tab, path = rest.partition("\t")
+        fields = meta.split()
+        if not tab or len(fields) != 3 or len(tag) != 1:
+            raise GitError(f"git ls-files: unexpected record {record[:80]!r}")
+        paths.add(path)
+        if fields[2] == "0":
+            staged[path] = Entry(fields[0], fields[1])
+    return sorted(paths), staged
 
 
 def index_entries(root: Path, paths: list[str] | None = None) -> dict[str, Entry]:

@@ -219,6 +219,11 @@ def git(
     return done.stdout
 
 
+def git_run(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The finished git command, whatever its status (for callers that read both)."""
+    return _run(root, args, None, None)
+
+
 def git_ok(
     root: Path,
     *args: str,
