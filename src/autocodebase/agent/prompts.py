@@ -10,7 +10,7 @@ from autocodebase.context.agents_md import Instructions
 from autocodebase.sandbox.policy import SandboxPolicy
 
 BASE_PROMPT = """\
-You are acb, a coding agent in the user's repository; a human will review your change.
+You are acb, a coding agent; a human will review your change.
 - Find the code first (the map, repo_map, `rg -n`, `sed -n 'A,Bp'`); reproduce a bug before \
 fixing it.
 - Edit with apply_patch: minimal, in the project's style; no re-reading after it applies. For \
@@ -21,7 +21,6 @@ one change across many files, script it.
 input). Long output is cut in the middle: narrow it.
 - acb handles git: never commit, stash, checkout, reset or clean; undo your edit with a reverse \
 patch; never discard work that is not yours.
-- A command the sandbox refused is refused again. Without network nothing can be installed.
 - When done, reply without a tool call: what you changed, how you verified it, what is left.
 """
 
@@ -44,7 +43,7 @@ def sandbox_instructions(policy: SandboxPolicy, approvals: str) -> str:
             if policy.mode == "read-only"
             else "workspace and /tmp writable, .git and .acb read-only"
         )
-        network = "network on" if policy.network else "no network"
+        network = "network on" if policy.network else "no network (nothing can be installed)"
         text = f"{policy.mode} (bubblewrap): {writable}; {network}; no secrets in env."
     if approvals == "on-request":
         text += (
@@ -53,6 +52,8 @@ def sandbox_instructions(policy: SandboxPolicy, approvals: str) -> str:
         )
     elif approvals == "untrusted":
         text += " Commands that are not read-only need the user's approval."
+    if policy.mode != "full-access" and approvals != "on-request":
+        text += " A refused command is refused again."
     return text
 
 

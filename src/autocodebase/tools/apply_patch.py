@@ -36,8 +36,7 @@ def apply_patch(context: ToolContext, patch: str) -> ToolResult:
     +line
     *** Delete File: c.py
     *** End Patch
-    3 context lines; @@ (a def or class) is optional; "*** Move to: path" after Update File
-    renames. Unified diffs work too.
+    3 context lines; @@ is optional; "*** Move to: path" after Update File renames.
     """
     return patch_result(context, patch)
 

@@ -22,7 +22,7 @@ def repo_map(
 
     Args:
         focus: Task, paths, names or error text.
-        budget: Tokens (default 2048, max 8192).
+        budget: Tokens (2048; max 8192).
     """
     from autocodebase.context.engine import ContextEngine
 

@@ -23,8 +23,7 @@ def run_tests(
     """Run the project's tests; failures come with location and traceback.
 
     Args:
-        selector: Only these: names as reported here, pytest ids or -k EXPR, or the runner's
-            own filter.
+        selector: Subset: names as reported, pytest ids, -k EXPR, or the runner's filter.
     """
     command = detect(context.workspace, context.test_command)
     if command is None:
