@@ -10,11 +10,12 @@ from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
-from autocodebase.context import lexical, paths, ranking, tokens
+from autocodebase.context import lexical, paths, ranking, small_map, tokens
 from autocodebase.context import repo_map as rendering
 from autocodebase.context.index import RefreshStats, SymbolIndex
 from autocodebase.context.ranking import DEFAULT_TUNING, Method, Ranker, Ranking, Tuning
 from autocodebase.context.repo_map import RepoMap, render_map
+from autocodebase.context.small_map import whole_map
 
 DEFAULT_BUDGET = 1024
 """Tokens for the map at the start of a run (Aider's default map size is the same)."""
@@ -80,10 +81,27 @@ class ContextEngine:
         if remembered is not None:
             text, files, definitions = json.loads(remembered)
             return RepoMap(text=text, files=files, definitions=definitions)
-        ranker = self.ranker()
-        built = render_map(ranker.rank(query, focus), self.index.definitions_of, budget, exclude)
+        index = self.index
+        small = whole_map(
+            index.paths().values(),
+            index.definitions_of,
+            index.references_in,
+            budget,
+            query,
+            focus,
+            exclude,
+        )
+        if small is not None:
+            generation = self.index.generation()
+            built = small
+        else:
+            ranker = self.ranker()
+            generation = self._ranker_generation
+            built = render_map(
+                ranker.rank(query, focus), self.index.definitions_of, budget, exclude
+            )
         value = json.dumps([built.text, built.files, built.definitions])
-        self.index.remember(key, self._ranker_generation, value)
+        self.index.remember(key, generation, value)
         return built
 
 
@@ -93,7 +111,7 @@ def _code_stamp() -> list[object]:
     (each module's file size and mtime, so an edited or upgraded acb never reuses an old map)
     and whether the real tokenizer is installed."""
     stamp: list[object] = [find_spec("tiktoken") is not None]
-    for module in (lexical, paths, ranking, rendering, tokens):
+    for module in (lexical, paths, ranking, rendering, small_map, tokens):
         status = Path(module.__file__ or "").stat()
         stamp.append([module.__name__, status.st_size, status.st_mtime_ns])
     return stamp

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autocodebase.edits.apply import apply_edits
-from autocodebase.edits.model import FileEdit, PatchError
-from autocodebase.edits.parse import parse_edits
 from autocodebase.events import FileChanged
 from autocodebase.output import truncate_text
 from autocodebase.tools.base import ToolContext, ToolResult, accepting, renamed, tool
+
+if TYPE_CHECKING:
+    from autocodebase.edits.model import FileEdit
 
 PRECISE_GRADES = frozenset({"exact", "insert"})
 
@@ -50,6 +50,11 @@ def _below(workdir: str, path: str | None) -> str | None:
 def patch_result(context: ToolContext, patch: str, workdir: str = "") -> ToolResult:
     """Apply `patch` (its relative paths taken from `workdir`, for a patch sent through shell
     the way Codex's models do) and describe what changed."""
+    # The edit engine is imported by the first patch, not by every run's start (20 ms).
+    from autocodebase.edits.apply import apply_edits
+    from autocodebase.edits.model import PatchError
+    from autocodebase.edits.parse import parse_edits
+
     try:
         edits: list[FileEdit] = [
             replace(e, path=_below(workdir, e.path) or e.path, move_to=_below(workdir, e.move_to))

@@ -8,9 +8,6 @@ options acb adds to read results back).
 
 from __future__ import annotations
 
-from autocodebase.quality.detect import detect
-from autocodebase.quality.results import failure_digest
-from autocodebase.quality.runner import run_test_command
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.tools.base import ToolContext, ToolError, ToolResult, tool
 from autocodebase.tools.shell import MAX_TIMEOUT_S, default_gate
@@ -25,6 +22,11 @@ def run_tests(
     Args:
         selector: Subset: names as reported, pytest ids, -k EXPR, or the runner's filter.
     """
+    # The test machinery is imported by the first test run, not by every run's start.
+    from autocodebase.quality.detect import detect
+    from autocodebase.quality.results import failure_digest
+    from autocodebase.quality.runner import run_test_command
+
     command = detect(context.workspace, context.test_command)
     if command is None:
         raise ToolError(
