@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocodebase.agent.commit_message import trailers, write_commit_message
 from autocodebase.agent.loop import RunResult
 from autocodebase.config import Settings
 from autocodebase.errors import UsageError
@@ -15,9 +14,7 @@ from autocodebase.events import Checkpoint, Error, Event, Git
 from autocodebase.models.base import Model, Usage
 from autocodebase.models.retry import RetryPolicy
 from autocodebase.quality.verification import Verification
-from autocodebase.vcs.blame import provenance_record
 from autocodebase.vcs.checkpoint import Snapshotter, Tree, changed_paths, read_tree
-from autocodebase.vcs.commit import attach_note, commit_run
 from autocodebase.vcs.git import GitError, git, git_root, git_text, head_commit
 from autocodebase.vcs.safety import operation_in_progress
 
@@ -85,6 +82,11 @@ class RunGit:
 
     def commit(self, base: Tree, end_ref: str, diff: str) -> Git:
         """Commit what changed from `base` to the checkpoint `end_ref`; say what happened."""
+        # Needed once, at the end of a run: not imported by every run's start.
+        from autocodebase.agent.commit_message import trailers, write_commit_message
+        from autocodebase.vcs.blame import provenance_record
+        from autocodebase.vcs.commit import attach_note, commit_run
+
         end_tree = read_tree(self.root, end_ref)
         end_tree, left = held_back(base, end_tree, self._warn(base, end_tree))
         paths = changed_paths(base, end_tree)
