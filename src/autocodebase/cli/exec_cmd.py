@@ -118,13 +118,15 @@ def exec_command(
     }
     settings = settings_for(workspace, flags)
     from autocodebase.context.background import BackgroundMap
-    from autocodebase.models.registry import build_model
 
-    chosen = build_model(settings.model, settings)
     # The map is the longest wait before the first request: its builder starts now, on the
-    # other core, while the rest of acb is imported and the run set up.
+    # other core, while the model client and the rest of acb are imported and the run set up
+    # (a run that then fails, say for a missing key, leaves it to finish the index).
     early_map = BackgroundMap(workspace.resolve(), settings.map_tokens, text)
     try:
+        from autocodebase.models.registry import build_model
+
+        chosen = build_model(settings.model, settings)
         return _execute(text, workspace, settings, chosen, record, as_json, branch, early_map)
     finally:
         early_map.detach()
