@@ -12,8 +12,8 @@ system-deps:
 	@scripts/system-deps.sh
 
 $(STAMP): pyproject.toml
-	@echo "creating $(VENV) and installing acb with its dependencies: model clients (openai, anthropic),"
-	@echo "tree-sitter grammars, the review analysers (ruff, bandit, semgrep, ...), deploy validators,"
+	@echo "creating $(VENV) and installing acb with its dependencies: tree-sitter grammars, bm25s,"
+	@echo "the review analysers (ruff, bandit, semgrep, ...), deploy validators,"
 	@echo "the evaluation engines (swebench, ray) and the test tools (pytest, mypy, ...): about 2 GB,"
 	@echo "a few minutes the first time"
 	$(PYTHON) -m venv $(VENV)
