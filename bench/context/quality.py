@@ -1,8 +1,12 @@
 """File-level localisation: for each case (see cases.py), check out the repository at the
 case's commit, rank its files for the query with every method, and record where the gold files
 landed. Methods: acb's BM25 alone, acb's graph alone (PageRank personalised by the files and
-identifiers the query names, like Aider's), acb's fused ranking at several blend weights, and
-Aider's map order (`aider_worker.py rank`, run in Aider's venv, fed the same file list).
+identifiers the query names, like Aider's), acb's fused ranking at several blend weights, the
+file order of the map itself (`map`: `ContextEngine.repo_map(query=...)` at the default budget,
+exactly what the model sees at the start of a run and what `acb map --focus` prints; `map-4096`
+at a 4,096-token budget), plain `bm25s` as a baseline (its default `bm25s.tokenize` over each
+file's path + "\n" + full content, the same file list acb ranks, the query tokenised the same
+way), and Aider's map order (`aider_worker.py rank`, run in Aider's venv, fed the same file list).
 
 The repositories are checked out in git worktrees under the cache; cases are visited in commit
 order so that both tools' caches see realistic, incremental change between cases.
@@ -28,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 
-from autocodebase.context.engine import ContextEngine
+from autocodebase.context.engine import DEFAULT_BUDGET, ContextEngine
 from autocodebase.context.index import source_files
 from autocodebase.context.ranking import Ranker, Tuning
 
@@ -105,6 +109,48 @@ class AiderFailed(Exception):
     with acb alone, and report.py shows Aider as failed rather than as a low recall."""
 
 
+class PlainBm25s:
+    """The baseline: `bm25s` as its README uses it, on path + "\n" + content of each file.
+
+    Tokens are cached per (path, blob) so that consecutive cases of one repository only
+    re-tokenise what changed; the index itself is rebuilt for every case."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], list[str]] = {}
+
+    def rank(self, tree: Path, files: list[str], query: str) -> list[str]:
+        import bm25s
+        import numpy as np
+
+        blobs: dict[str, str] = {}
+        for line in git(tree, "ls-files", "-s").splitlines():
+            _, blob, rest = line.split(" ", 2)
+            blobs[rest.split("\t", 1)[1]] = blob
+        corpus: list[list[str]] = []
+        fresh: dict[tuple[str, str], list[str]] = {}
+        for path in files:
+            key = (path, blobs.get(path, ""))
+            tokens = self._tokens.get(key)
+            if tokens is None or not key[1]:
+                text = (tree / path).read_text(encoding="utf-8", errors="replace")
+                tokens = bm25s.tokenize(
+                    [path + "\n" + text], return_ids=False, show_progress=False
+                )[0]
+                tokens = [sys.intern(t) for t in tokens]
+            fresh[key] = tokens
+            corpus.append(tokens)
+        self._tokens = fresh
+        retriever = bm25s.BM25()
+        retriever.index(corpus, show_progress=False)
+        vocabulary = retriever.vocab_dict or {}
+        asked = bm25s.tokenize([query], return_ids=False, show_progress=False)[0]
+        asked = [t for t in asked if t in vocabulary]
+        if not asked:
+            return list(files)
+        scores = retriever.get_scores(asked)
+        return [files[i] for i in np.argsort(-scores, kind="stable")]
+
+
 def rank_with_acb(
     engine: ContextEngine, query: str, gold: list[str]
 ) -> tuple[dict[str, list[int | None]], dict[str, float]]:
@@ -119,6 +165,8 @@ def rank_with_acb(
         fused = ranker.rank(query, method="fused", tuning=tuning)
         ranks[label] = positions([p for p, _ in fused.files], gold)
     per_method = (time.perf_counter() - built) / (2 + len(VARIANTS))
+    ranks["map"] = positions(engine.repo_map(DEFAULT_BUDGET, query=query).files, gold)
+    ranks["map-4096"] = positions(engine.repo_map(4096, query=query).files, gold)
     return ranks, {"acb_index_s": built - started, "acb_rank_s": per_method}
 
 
@@ -141,6 +189,7 @@ def main() -> None:
     tools = set(args.tools.split(","))
     aider = Aider(args.aider_python) if args.aider_python and "aider" in tools else None
     use_acb = "acb" in tools
+    plain = PlainBm25s() if "bm25s" in tools or use_acb else None
     args.work.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for repo, group in by_repo.items():
@@ -156,6 +205,8 @@ def main() -> None:
             )
             if args.limit:
                 dated = dated[: args.limit]
+            if plain is not None:
+                plain = PlainBm25s()  # per repository: its cache holds one tree's tokens
             with ContextEngine(tree, args.work / f"{repo}.db") as engine:
                 for case in dated:
                     git(tree, "checkout", "-q", "-f", "--detach", str(case["commit"]))
@@ -168,6 +219,11 @@ def main() -> None:
                             aider.ask(tree, files, query)
                         if use_acb:
                             ranks, timing = rank_with_acb(engine, query, gold)
+                        if plain is not None:
+                            if not use_acb:
+                                engine.refresh()
+                            ranked = plain.rank(tree, [p for _, p in engine.index.files()], query)
+                            ranks["bm25s"] = positions(ranked, gold)
                         if aider:
                             answer = aider.answer()
                             ranks["aider"] = positions(list(answer["ranked"]), gold)  # type: ignore[call-overload]
