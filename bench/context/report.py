@@ -32,6 +32,9 @@ METHOD_NAMES = {
     "bm25": "BM25 alone (acb's lexical index)",
     "graph": "graph alone (PageRank personalised by named files/identifiers)",
     "aider": "Aider RepoMap order",
+    "bm25s": "plain bm25s (path + full content, default `bm25s.tokenize`)",
+    "map": "**acb map order** (the files of the 1,024-token map the model sees)",
+    "map-4096": "acb map order at 4,096 tokens",
 }
 
 
@@ -90,7 +93,7 @@ def quality_tables(results: list[dict[str, object]]) -> tuple[str, str]:
     per_repo = defaultdict(list)
     for result in results:
         per_repo[str(result["repo"])].append(result)
-    shown_methods = [m for m in ("bm25", "graph", chosen, "aider") if m in methods]
+    shown_methods = [m for m in ("bm25s", "bm25", "graph", chosen, "map", "aider") if m in methods]
     repo_lines = [
         "| project | cases | " + " | ".join(f"{m} R@5" for m in shown_methods) + " |",
         "|---|---|" + "---|" * len(shown_methods),
@@ -185,6 +188,21 @@ def reading(speed: list[dict[str, object]], results: list[dict[str, object]]) ->
                 f"vs {shown(recall(held, chosen, 5))} R@5); the default stays the one chosen on "
                 "the history cases, as the method says."
             )
+    if "map" in methods and "bm25s" in methods:
+        groups = (
+            ("history", [r for r in results if r["source"] == "history"]),
+            ("SWE-bench Lite", held),
+        )
+        figures = "; ".join(
+            f"{name}: R@1 {shown(recall(group, 'map', 1))} vs {shown(recall(group, 'bm25s', 1))}, "
+            f"R@5 {shown(recall(group, 'map', 5))} vs {shown(recall(group, 'bm25s', 5))}"
+            for name, group in groups
+            if group
+        )
+        sentences.append(
+            "The map's own file order (what the model sees; files without definitions never "
+            f"appear in it) against plain bm25s on path + content: {figures}."
+        )
     if "aider" in methods:
         sentences.append(
             f"Aider's map order reaches {shown(recall(results, 'aider', 5), '.0%')} R@5: it is "
