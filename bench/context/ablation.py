@@ -32,11 +32,13 @@ sys.path.insert(0, str(HERE.parents[1] / "src"))
 import numpy as np
 
 from autocodebase.context.engine import DEFAULT_BUDGET, ContextEngine
-from autocodebase.context.lexical import MAX_DOC_TERMS, _kept_words, path_terms, text_terms
+from autocodebase.context.lexical import _kept_words, path_terms, text_terms
 from autocodebase.context.ranking import DEFAULT_TUNING, Tuning
 from autocodebase.context.repo_map import render_map
 
 K1, B = 1.5, 0.75
+MAX_DOC_TERMS = 400
+"""What the index kept of comments and docstrings before (EXTRACTOR_VERSION 3)."""
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'')
 
 # variant name -> (weights of the parts, query tokenisation)
@@ -54,7 +56,26 @@ VARIANTS: dict[str, tuple[dict[str, float], str]] = {
     "bag-dupq": ({"P": 3, "D": 2, "R": 1, "C": 1}, "acb-dup"),
     "3P+F-dupq": ({"P": 3, "F": 1}, "acb-dup"),
 }
+VARIANTS2: dict[str, tuple[dict[str, float], str]] = {
+    "3P+F-dupq": ({"P": 3, "F": 1}, "acb-dup"),
+    "P+F-dupq": ({"P": 1, "F": 1}, "acb-dup"),
+    "2P+F-dupq": ({"P": 2, "F": 1}, "acb-dup"),
+    "5P+F-dupq": ({"P": 5, "F": 1}, "acb-dup"),
+    "3P+2D+F-dupq": ({"P": 3, "D": 2, "F": 1}, "acb-dup"),
+    "3P+F-sqrtq": ({"P": 3, "F": 1}, "acb-sqrt"),
+    "3P+Fu-dupq": ({"P": 3, "Fu": 1}, "acb-dup"),
+    "3P+2D+Fu-dupq": ({"P": 3, "D": 2, "Fu": 1}, "acb-dup"),
+    "bag+S-dupq": ({"P": 3, "D": 2, "R": 1, "C": 1, "S": 1}, "acb-dup"),
+    "bag+Fu-dupq": ({"P": 3, "D": 2, "R": 1, "C": 1, "Fu": 1}, "acb-dup"),
+}
+VARIANTS.update(VARIANTS2)
 TUNINGS = {"default": DEFAULT_TUNING}
+GRID = {
+    f"b{blend}-t{tests}-n{named}": Tuning(blend=blend, test_weight=tests, mention_boost=named)
+    for blend in (0.5, 0.75, 0.9)
+    for tests in (0.5,)
+    for named in (0.25, 0.5, 1.0)
+}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -88,7 +109,8 @@ def parts_of(
         "C": Counter(text_terms(doc, MAX_DOC_TERMS)),
         "Cfull": Counter(text_terms(doc)),
         "S": Counter(text_terms(literals)),
-        "F": Counter(text_terms(text)),
+        "F": (full := Counter(text_terms(text))),
+        "Fu": Counter(dict.fromkeys(full, 1)),
         "plain": Counter(
             bm25s.tokenize([path + "\n" + text], return_ids=False, show_progress=False)[0]
         ),
@@ -102,29 +124,43 @@ def query_terms(query: str, how: str) -> list[str]:
         terms = bm25s.tokenize([query], return_ids=False, show_progress=False)[0]
     else:
         terms = text_terms(query)
-    return terms if how in {"plain", "acb-dup"} else list(dict.fromkeys(terms))
+    return terms if how in {"plain", "acb-dup", "acb-sqrt"} else list(dict.fromkeys(terms))
 
 
-def bm25(
-    docs: list[dict[str, Counter[str]]], weights: dict[str, float], terms: list[str]
-) -> np.ndarray:
-    n = len(docs)
-    length = np.array(
-        [sum(w * sum(d[p].values()) for p, w in weights.items()) for d in docs], dtype=float
-    )
-    norm = K1 * (1 - B + B * length / max(length.mean(), 1e-9))
-    score = np.zeros(n)
-    counts = Counter(terms)
-    for term, repeat in counts.items():
-        tf = np.array(
-            [sum(w * d[p].get(term, 0) for p, w in weights.items()) for d in docs], dtype=float
-        )
-        df = int((tf > 0).sum())
-        if df == 0:
-            continue
-        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        score += repeat * idf * tf / (tf + norm)
-    return score
+class Scorer:
+    """BM25 of any weighted mix of parts over one case's documents; the per-part lengths and
+    term counts are computed once and shared by every variant."""
+
+    def __init__(self, docs: list[dict[str, Counter[str]]]) -> None:
+        self.docs = docs
+        self._length: dict[str, np.ndarray] = {}
+        self._tf: dict[tuple[str, str], np.ndarray] = {}
+
+    def length(self, part: str) -> np.ndarray:
+        if part not in self._length:
+            self._length[part] = np.array([d[part].total() for d in self.docs], dtype=float)
+        return self._length[part]
+
+    def tf(self, part: str, term: str) -> np.ndarray:
+        key = (part, term)
+        if key not in self._tf:
+            self._tf[key] = np.array([d[part].get(term, 0) for d in self.docs], dtype=float)
+        return self._tf[key]
+
+    def bm25(self, weights: dict[str, float], terms: list[str], query_tf: str) -> np.ndarray:
+        n = len(self.docs)
+        length = sum(w * self.length(p) for p, w in weights.items())
+        norm = K1 * (1 - B + B * length / max(float(np.mean(length)), 1e-9))
+        score = np.zeros(n)
+        for term, repeat in Counter(terms).items():
+            tf = sum(w * self.tf(p, term) for p, w in weights.items())
+            df = int((tf > 0).sum())
+            if df == 0:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            weight = math.sqrt(repeat) if query_tf == "sqrt" else repeat
+            score += weight * idf * tf / (tf + norm)
+        return score
 
 
 class _Fixed:
@@ -142,11 +178,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--source", help="only the cases of this source (history)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--no-map", action="store_true", help="BM25 ranks only")
+    parser.add_argument("--grid", action="store_true", help="every tuning of GRID, not the default")
     args = parser.parse_args()
     chosen = {name: VARIANTS[name] for name in args.variants.split(",")}
+    tunings = GRID if args.grid else TUNINGS
     cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
+    if args.source:
+        cases = [case for case in cases if case["source"] == args.source]
     by_repo: dict[str, list[dict[str, object]]] = defaultdict(list)
     for case in cases:
         by_repo[str(case["repo"])].append(case)
@@ -197,15 +238,20 @@ def main() -> None:
                     query, gold = str(case["query"]), list(case["gold"])  # type: ignore[call-overload]
                     paths = [path for _, path, _, _ in rows]
                     ranker = engine.ranker()
+                    scorer = Scorer(docs)
                     ranks: dict[str, list[int | None]] = {}
                     for name, (weights, how) in chosen.items():
-                        scores = bm25(docs, weights, query_terms(query, how))
+                        scores = scorer.bm25(
+                            weights,
+                            query_terms(query, how),
+                            "sqrt" if how.endswith("sqrt") else "linear",
+                        )
                         order = np.argsort(-scores, kind="stable")
                         ranks[f"{name}:bm25"] = positions([paths[i] for i in order], gold)
                         if args.no_map:
                             continue
                         ranker._bm25 = _Fixed(scores)  # type: ignore[assignment]
-                        for label, tuning in TUNINGS.items():
+                        for label, tuning in tunings.items():
                             ranking = ranker.rank(query, tuning=tuning)
                             ranks[f"{name}:fused-{label}"] = positions(
                                 [p for p, _ in ranking.files], gold

@@ -15,7 +15,7 @@ When Aider's worker dies, a line `{"failed_method": "aider", "reason": ...}` is 
 run goes on with acb alone: report.py then shows Aider as failed, with that reason.
 
 Usage: python bench/context/quality.py --cases CASES --repos DIR --out RESULTS.jsonl
-       [--aider-python PY] [--limit N]
+       [--aider-python PY] [--tools acb,bm25s,aider] [--limit N]
 """
 
 from __future__ import annotations
@@ -178,7 +178,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--aider-python", type=Path)
     parser.add_argument(
-        "--tools", default="acb,aider", help="acb, aider or both (separate runs can be merged)"
+        "--tools",
+        default="acb,bm25s,aider",
+        help="any of acb, bm25s (plain bm25s), aider (separate runs can be merged)",
     )
     parser.add_argument("--limit", type=int, default=0, help="at most N cases per repository")
     args = parser.parse_args()
@@ -189,7 +191,7 @@ def main() -> None:
     tools = set(args.tools.split(","))
     aider = Aider(args.aider_python) if args.aider_python and "aider" in tools else None
     use_acb = "acb" in tools
-    plain = PlainBm25s() if "bm25s" in tools or use_acb else None
+    plain = PlainBm25s() if "bm25s" in tools else None
     args.work.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for repo, group in by_repo.items():

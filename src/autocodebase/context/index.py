@@ -28,7 +28,7 @@ from autocodebase.context.parsing import _parse_one, _Parsed
 from autocodebase.context.symbols import Definition
 from autocodebase.vcs.git import worktree_files
 
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 """Bump when a query or the extractor changes what it stores."""
 INDEX_DIR = Path(".acb") / "index"
 PARALLEL_THRESHOLD = 150

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autocodebase.context.lexical import file_terms
-from autocodebase.context.symbols import extract
+from autocodebase.context.symbols import MAX_FILE_BYTES, extract, looks_binary
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ def _parse_one(root: str, path: str, mtime_ns: int, size: int, known_sha1: str) 
     symbols = extract(path, data)
     if symbols is None:
         return None
+    readable = len(data) <= MAX_FILE_BYTES and not looks_binary(data)
+    content = data.decode("utf-8", "replace") if readable else ""
     return _Parsed(
         path=path,
         mtime_ns=mtime_ns,
@@ -46,9 +48,7 @@ def _parse_one(root: str, path: str, mtime_ns: int, size: int, known_sha1: str) 
         sha1=sha1,
         language=symbols.language,
         doc=symbols.doc,
-        terms=file_terms(
-            path, (d.name for d in symbols.definitions), symbols.references, symbols.doc
-        ),
+        terms=file_terms(path, (d.name for d in symbols.definitions), content),
         definitions=[
             (d.name, d.kind, d.line, d.end_line, d.signature) for d in symbols.definitions
         ],
