@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
+# The index's parse workers are child interpreters: without this they would import whichever
+# acb the venv has installed, and a cold build or a large checkout would mix two versions.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(HERE.parents[1] / "src"), os.environ.get("PYTHONPATH")])
+)
 
 import numpy as np
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
+# The index's parse workers are child interpreters: without this they would import whichever
+# acb the venv has installed, and a cold build or a large checkout would mix two versions.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(HERE.parents[1] / "src"), os.environ.get("PYTHONPATH")])
+)
 
 from autocodebase.context.engine import DEFAULT_BUDGET, ContextEngine
 from autocodebase.context.index import source_files
