@@ -50,6 +50,7 @@ VARIANTS = {
     "fused-0.5-named": Tuning(blend=0.5, mention_boost=0.5),
     "fused-0.5-tests0.5-named": Tuning(blend=0.5, test_weight=0.5, mention_boost=0.5),
     "fused-0.75-tests0.5-named": Tuning(blend=0.75, test_weight=0.5, mention_boost=0.5),
+    "fused-0.9-tests0.5-named": Tuning(blend=0.9, test_weight=0.5, mention_boost=0.5),
 }
 
 
