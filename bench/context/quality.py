@@ -42,12 +42,14 @@ from autocodebase.context.engine import DEFAULT_BUDGET, ContextEngine
 from autocodebase.context.index import source_files
 from autocodebase.context.ranking import Ranker, Tuning
 
+_PLAIN = {"test_weight": 1.0, "mention_boost": 0.0}
+"""Every knob spelled out: `Tuning(blend=0.5)` alone would take the default's other knobs."""
 VARIANTS = {
-    "fused-0.25": Tuning(blend=0.25),
-    "fused-0.5": Tuning(blend=0.5),
-    "fused-0.75": Tuning(blend=0.75),
-    "fused-0.5-tests0.5": Tuning(blend=0.5, test_weight=0.5),
-    "fused-0.5-named": Tuning(blend=0.5, mention_boost=0.5),
+    "fused-0.25": Tuning(blend=0.25, **_PLAIN),
+    "fused-0.5": Tuning(blend=0.5, **_PLAIN),
+    "fused-0.75": Tuning(blend=0.75, **_PLAIN),
+    "fused-0.5-tests0.5": Tuning(blend=0.5, test_weight=0.5, mention_boost=0.0),
+    "fused-0.5-named": Tuning(blend=0.5, test_weight=1.0, mention_boost=0.5),
     "fused-0.5-tests0.5-named": Tuning(blend=0.5, test_weight=0.5, mention_boost=0.5),
     "fused-0.75-tests0.5-named": Tuning(blend=0.75, test_weight=0.5, mention_boost=0.5),
     "fused-0.9-tests0.5-named": Tuning(blend=0.9, test_weight=0.5, mention_boost=0.5),
