@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autocodebase.context.engine import ContextEngine
-from autocodebase.context.lexical import Bm25, file_terms, text_terms
+from autocodebase.context.lexical import Bm25, file_terms, term_counts, text_terms
 from tests.helpers import write_file
 
 FILES = {
@@ -50,12 +50,16 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_the_document_holds_string_literals_and_the_whole_content() -> None:
-    terms = file_terms("shop/pricing.py", ["convert"], FILES["shop/pricing.py"]).split()
+    content = FILES["shop/pricing.py"]
+    counts = term_counts(file_terms("shop/pricing.py", ["convert"], content))
     # The error message's words: not a name, not a comment, only a string literal.
-    assert {"unsupported", "exchange", "table"} <= set(terms)
-    # The path three times, the definition twice more than its use in the content.
-    assert terms.count("pricing") == 3
-    assert terms.count("convert") == 2 + text_terms(FILES["shop/pricing.py"]).count("convert")
+    assert {"unsupported", "exchange", "table"} <= set(counts)
+    # The path three times, the definition twice more than its use in the content, and every
+    # other word as often as the content has it.
+    assert counts["pricing"] == 3
+    assert counts["convert"] == 2 + text_terms(content).count("convert")
+    assert counts["rates"] == text_terms(content).count("rates") == 3
+    assert sum(counts.values()) == 3 * 2 + 2 + len(text_terms(content))
 
 
 def test_an_error_message_quoted_in_a_task_finds_the_file_that_raises_it(repo: Path) -> None:
@@ -73,13 +77,15 @@ def test_scores_are_bm25s_scores(seed: int) -> None:
     bm25s = pytest.importorskip("bm25s")
     rng = random.Random(seed)
     vocabulary = [f"w{i}" for i in range(40)]
-    documents = [" ".join(rng.choices(vocabulary, k=rng.randint(0, 30))) for _ in range(25)]
+    documents = [rng.choices(vocabulary, k=rng.randint(0, 30)) for _ in range(25)]
     query = "w1 w2 w2 w3 w39 nowhere"
     reference = bm25s.BM25()
-    reference.index([d.split() or ["\0"] for d in documents], show_progress=False)
+    reference.index([text_terms(" ".join(d)) or ["\0"] for d in documents], show_progress=False)
     known = [t for t in text_terms(query) if t in reference.vocab_dict]
     expected = reference.get_scores(known)
-    got = Bm25(documents).scores(query)
+    stored = [file_terms("", [], " ".join(words)) for words in documents]
+    assert any(":" in doc for doc in stored)  # repeated words are stored once, counted
+    got = Bm25(stored).scores(query)
     assert got.any()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
