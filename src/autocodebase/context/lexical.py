@@ -9,8 +9,9 @@ is repeated.
 
 Measured on the localisation benchmark (bench/context/ablation.py, commit-history cases): the
 earlier document (path, defined and referenced names, comments capped at 400 terms) missed
-string literals and the rest of the content, and found fewer gold files than plain bm25s over
-path + content; this one finds more (docs/benchmarks.md, "Localisation quality").
+string literals and how often the code uses each word, and found fewer gold files than plain
+bm25s over path + content (recall@5 0.63 against 0.67 on 359 cases); this one finds more
+(0.71), and the map built on it 0.78 (docs/benchmarks.md, "Localisation quality").
 """
 
 from __future__ import annotations
