@@ -155,12 +155,12 @@ class Scorer:
 
     def bm25(self, weights: dict[str, float], terms: list[str], query_tf: str) -> np.ndarray:
         n = len(self.docs)
-        length = sum(w * self.length(p) for p, w in weights.items())
+        length: np.ndarray = sum((w * self.length(p) for p, w in weights.items()), np.zeros(n))
         norm = K1 * (1 - B + B * length / max(float(np.mean(length)), 1e-9))
         score = np.zeros(n)
         for term, repeat in Counter(terms).items():
-            tf = sum(w * self.tf(p, term) for p, w in weights.items())
-            df = int((tf > 0).sum())
+            tf: np.ndarray = sum((w * self.tf(p, term) for p, w in weights.items()), np.zeros(n))
+            df = int(np.count_nonzero(tf))
             if df == 0:
                 continue
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
