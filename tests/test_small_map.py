@@ -71,6 +71,7 @@ def test_a_map_that_does_not_fit_goes_to_the_ranker_and_keeps_its_budget(
                 engine.index.paths().values(),
                 engine.index.definitions_of,
                 engine.index.references_in,
+                lambda _: {},
                 budget=40,
             )
             is None
@@ -82,5 +83,6 @@ def test_a_map_that_does_not_fit_goes_to_the_ranker_and_keeps_its_budget(
 def test_a_repository_past_the_small_size_is_never_mapped_whole() -> None:
     paths = [f"pkg/m{i}.py" for i in range(SMALL_REPOSITORY_FILES + 1)]
     one = [Definition("f", "function", 1, 1, "def f():")]
-    assert whole_map(paths, lambda _: one, lambda _: {}, budget=10**6) is None
-    assert whole_map(paths[:-1], lambda _: one, lambda _: {}, budget=10**6) is not None
+    nothing: dict[str, float] = {}
+    assert whole_map(paths, lambda _: one, lambda _: {}, lambda _: nothing, 10**6) is None
+    assert whole_map(paths[:-1], lambda _: one, lambda _: {}, lambda _: nothing, 10**6)

@@ -86,6 +86,7 @@ class ContextEngine:
             index.paths().values(),
             index.definitions_of,
             index.references_in,
+            self._lexical_weights,
             budget,
             query,
             focus,
@@ -103,6 +104,14 @@ class ContextEngine:
         value = json.dumps([built.text, built.files, built.definitions])
         self.index.remember(key, generation, value)
         return built
+
+    def _lexical_weights(self, query: str) -> dict[str, float]:
+        """BM25 for `query` by path, over the stored documents, without numpy (for
+        small_map, which asks only of repositories of a few files)."""
+        paths = [path for _, path in self.index.files()]
+        return dict(
+            zip(paths, lexical.Bm25(list(self.index.documents())).weights(query), strict=True)
+        )
 
 
 @cache

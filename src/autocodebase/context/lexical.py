@@ -121,13 +121,12 @@ class Bm25:
     bm25s and scipy), and a query reads only the counts of its own terms."""
 
     def __init__(self, documents: Sequence[str]) -> None:
-        import numpy as np
-
         self.size = len(documents)
         self._counts = [term_counts(doc) for doc in documents]
-        length = np.fromiter((sum(c.values()) for c in self._counts), float, self.size)
-        length = np.maximum(length, 1.0)  # an empty file is one empty term, as in bm25s
-        self._norm = K1 * (1 - B + B * length / float(length.mean())) if self.size else length
+        # An empty file is one empty term, as in bm25s.
+        lengths = [max(sum(counts.values()), 1) for counts in self._counts]
+        mean = sum(lengths) / self.size if self.size else 1.0
+        self._norm = [K1 * (1 - B + B * length / mean) for length in lengths]
         self._df: dict[str, int] = {}
 
     def _frequency(self, term: str) -> int:
@@ -136,17 +135,24 @@ class Bm25:
             df = self._df[term] = sum(1 for counts in self._counts if term in counts)
         return df
 
-    def scores(self, query: str) -> np.ndarray:
+    def weights(self, query: str) -> list[float]:
         """One score per document (zeros when no query term is known); a term the query
-        repeats weighs as many times."""
-        import numpy as np
-
-        score = np.zeros(self.size, dtype=np.float64)
+        repeats weighs as many times. Plain Python: a small repository's map orders its
+        files with these and never imports numpy (small_map.py)."""
+        score = [0.0] * self.size
         for term, repeat in Counter(text_terms(query)).items():
             df = self._frequency(term)
             if df == 0:
                 continue
             idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
-            tf = np.fromiter((counts.get(term, 0) for counts in self._counts), float, self.size)
-            score += repeat * idf * tf / (tf + self._norm)
+            for i, counts in enumerate(self._counts):
+                tf = counts.get(term, 0)
+                if tf:
+                    score[i] += repeat * idf * tf / (tf + self._norm[i])
         return score
+
+    def scores(self, query: str) -> np.ndarray:
+        """`weights` as an array, for the ranker."""
+        import numpy as np
+
+        return np.asarray(self.weights(query), dtype=np.float64)

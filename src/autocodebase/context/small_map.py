@@ -2,11 +2,12 @@
 
 Ranking exists to choose what a budget leaves out. When every definition of a repository fits,
 nothing is left out, and the order of the files is all that ranking would add; building it
-(numpy, bm25s and the graph: half a second of imports for a one-file project) was most of a
-new repository's wait for its first request. So a repository of at most
-`SMALL_REPOSITORY_FILES` files whose whole map fits is shown whole, with a cheap order: the
-files the task or the focus names, then those sharing the most words with the task, then by
-path. Anything larger, or that does not fit, goes to the ranker as before.
+(numpy and the definition graph: a few tenths of a second of imports for a one-file project)
+was most of a new repository's wait for its first request. So a repository of at most
+`SMALL_REPOSITORY_FILES` files whose whole map fits is shown whole, ordered without the graph:
+the files the task names, then by the same BM25 the ranker uses (in plain Python), tests
+weighed down as the ranker weighs them, then the focus and what it uses, then by path.
+Anything larger, or that does not fit, goes to the ranker as before.
 
 Whether it fits is decided without loading the tokenizer (0.2-0.6 s here): a map is accepted
 when its UTF-8 bytes are at most `BYTES_PER_TOKEN` times the budget. cl100k never needed
@@ -16,10 +17,8 @@ so at 2 the budget holds with room to spare.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
-from autocodebase.context.lexical import identifier_words, path_terms, text_terms
 from autocodebase.context.paths import is_test_path
 from autocodebase.context.ranking import DEFAULT_TUNING, Ranking
 from autocodebase.context.repo_map import RepoMap, render_map
@@ -36,6 +35,7 @@ def whole_map(
     paths: Iterable[str],
     definitions_of: Callable[[str], list[Definition]],
     references_in: Callable[[str], Mapping[str, object]],
+    lexical: Callable[[str], Mapping[str, float]],
     budget: int,
     query: str = "",
     focus: Iterable[str] = (),
@@ -49,7 +49,7 @@ def whole_map(
         return None
     definitions = {path: definitions_of(path) for path in listed}
     total = sum(len(found) for found in definitions.values())
-    order = _cheap_order(definitions, query, focus, references_in)
+    order = _cheap_order(definitions, query, focus, references_in, lexical)
     ranking = Ranking(files=[(path, 0.0) for path in order])
     built = render_map(ranking, definitions.__getitem__, EVERYTHING)
     if built.definitions < total or len(built.text.encode("utf-8")) > budget * BYTES_PER_TOKEN:
@@ -62,12 +62,12 @@ def _cheap_order(
     query: str,
     focus: Iterable[str],
     references_in: Callable[[str], Mapping[str, object]],
+    lexical: Callable[[str], Mapping[str, float]],
 ) -> list[str]:
-    """Files the task names (by path, file name or dotted module) first, then by the task's
-    words in the path (twice) and in the names the file defines, each word by how few files
-    have it (half as much for a test file, as the ranker weighs tests), then the focus (files
-    the run touched) and the files defining what named or touched files use, then by path."""
-    wanted = set(text_terms(query))
+    """Files the task names (by path, file name or dotted module) first, then by BM25 for
+    the task (`lexical`: path, definitions and content; a test file at the ranker's test
+    weight), then the focus (files the run touched) and the files defining what named or
+    touched files use, then by path."""
     named: set[str] = set()
     lowered = query.lower()
     for path in definitions:
@@ -75,25 +75,16 @@ def _cheap_order(
         module = path.rsplit(".", 1)[0].replace("/", ".")
         if name.lower() in lowered or path.lower() in lowered or module.lower() in lowered:
             named.add(path)
-
     touched = set(focus) | named
     used = {name for path in touched if path in definitions for name in references_in(path)}
     leaned_on = {p for p, found in definitions.items() if any(d.name in used for d in found)}
-
-    in_path = {path: wanted.intersection(path_terms(path)) for path in definitions}
-    in_names = {
-        path: wanted.intersection(w for d in found for w in identifier_words(d.name))
-        for path, found in definitions.items()
-    }
-    files_with = Counter(w for path in definitions for w in in_path[path] | in_names[path])
+    scores = lexical(query) if query else {}
 
     def key(path: str) -> tuple[bool, float, bool, bool, str]:
-        shared = sum(2 / files_with[w] for w in in_path[path])
-        shared += sum(1 / files_with[w] for w in in_names[path])
         weight = TEST_WEIGHT if is_test_path(path) else 1.0
         return (
             path not in named,
-            -shared * weight,
+            -scores.get(path, 0.0) * weight,
             path not in touched,
             path not in leaned_on,
             path,
