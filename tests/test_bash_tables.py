@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from autocodebase.sandbox.classify import bash_tables
 
@@ -101,3 +102,21 @@ print(bashlex.parse("a && b")[0].kind)
 """
     )
     assert said.split() == ["list"]  # parsed, and the spy never spoke
+
+
+def test_a_tables_file_of_the_wrong_shape_is_not_used(tmp_path: Path) -> None:
+    """Found by a differential fuzz of the recorded tables: valid JSON of another shape made
+    the import raise instead of falling back to PLY."""
+    for text in ("[]", "42", "{}", '{"grammar": [], "action": {"x": {}}, "goto": {}}'):
+        bad = tmp_path / "tables.json"
+        bad.write_text(text)
+        said = _python(
+            SPY
+            + f"""
+from pathlib import Path
+bash_tables.TABLES = Path({str(bad)!r})
+assert bash_tables._recorded() is None
+print(bash_tables.import_bashlex().parse("a | b")[0].kind)
+"""
+        )
+        assert said.split() == ["pipeline"], text

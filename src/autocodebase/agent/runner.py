@@ -76,7 +76,7 @@ class FirstStepWarmer:
         # Whatever fails here fails again, and is reported, when a command needs it.
         with contextlib.suppress(Exception):
             prestart(self._limits.max_processes, self._limits.memory_mb)
-        with contextlib.suppress(ImportError):
+        with contextlib.suppress(Exception):
             from autocodebase.sandbox.classify.bash_tables import import_bashlex
 
             import_bashlex()

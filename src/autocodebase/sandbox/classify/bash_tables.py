@@ -53,10 +53,20 @@ class _RecordedTables:
 
 
 def _recorded() -> dict[str, Any] | None:
+    """The recorded tables, or None when the file is missing or not shaped like them (then
+    PLY computes the tables, as bashlex always did)."""
     try:
-        data: dict[str, Any] = json.loads(TABLES.read_text(encoding="utf-8"))
+        data = json.loads(TABLES.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(data, dict) or not isinstance(data.get("grammar"), list):
+        return None
+    for table in ("action", "goto"):
+        rows = data.get(table)
+        if not isinstance(rows, dict) or not all(
+            state.isdigit() and isinstance(row, dict) for state, row in rows.items()
+        ):
+            return None
     return data
 
 
