@@ -63,11 +63,7 @@ def test_the_repo_map_tool_sees_edits_made_during_the_run(tmp_path: Path) -> Non
     )
     write_file(repo / "shop/refunds.py", "def refund(invoice):\n    return -invoice.total()\n")
     after = ask("refund an invoice")
-    # A repository this small is shown whole (small_map.py): the new file is in it, among
-    # the files that share the task's words, ahead of the rest.
-    files = [line for line in after.splitlines() if line.endswith(".py:")]
-    assert "shop/refunds.py:\n1│def refund(invoice):" in after
-    assert set(files[:2]) == {"shop/refunds.py:", "shop/billing.py:"}
+    assert after.startswith("shop/refunds.py:\n1│def refund(invoice):")
     assert toolbox.by_name["repo_map"].read_only
     context.context_engine.close()
 
