@@ -86,3 +86,13 @@ def test_a_repository_past_the_small_size_is_never_mapped_whole() -> None:
     nothing: dict[str, float] = {}
     assert whole_map(paths, lambda _: one, lambda _: {}, lambda _: nothing, 10**6) is None
     assert whole_map(paths[:-1], lambda _: one, lambda _: {}, lambda _: nothing, 10**6)
+
+
+def test_a_file_is_named_by_its_path_name_or_module_not_inside_a_longer_word() -> None:
+    from autocodebase.context.small_map import _named_in
+
+    assert _named_in("a bug in shop/report.py", "shop/report.py")
+    assert _named_in("report.py crashes.", "shop/report.py")
+    assert _named_in("see shop.report for the totals", "shop/report.py")
+    assert not _named_in("audio.py crashes", "io.py")
+    assert not _named_in("the report is wrong", "shop/report.py")

@@ -17,6 +17,7 @@ so at 2 the budget holds with room to spare.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 
 from autocodebase.context.paths import is_test_path
@@ -68,13 +69,8 @@ def _cheap_order(
     the task (`lexical`: path, definitions and content; a test file at the ranker's test
     weight), then the focus (files the run touched) and the files defining what named or
     touched files use, then by path."""
-    named: set[str] = set()
     lowered = query.lower()
-    for path in definitions:
-        name = path.rsplit("/", 1)[-1]
-        module = path.rsplit(".", 1)[0].replace("/", ".")
-        if name.lower() in lowered or path.lower() in lowered or module.lower() in lowered:
-            named.add(path)
+    named = {path for path in definitions if _named_in(lowered, path)}
     touched = set(focus) | named
     used = {name for path in touched if path in definitions for name in references_in(path)}
     leaned_on = {p for p, found in definitions.items() if any(d.name in used for d in found)}
@@ -91,3 +87,14 @@ def _cheap_order(
         )
 
     return sorted(definitions, key=key)
+
+
+def _named_in(lowered_query: str, path: str) -> bool:
+    """Whether the task names `path` whole: as the path, its file name or its dotted module,
+    not as part of a longer word (`io.py` is not named by `audio.py`)."""
+    module = path.rsplit(".", 1)[0].replace("/", ".")
+    for form in (path, path.rsplit("/", 1)[-1], module):
+        pattern = rf"(?<![\w./-]){re.escape(form.lower())}(?![\w/-])"
+        if "." in form and re.search(pattern, lowered_query):
+            return True
+    return False
