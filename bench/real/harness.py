@@ -248,8 +248,9 @@ def phases(run: AcbRun) -> dict[str, float]:
     """acb's time by phase, from the event timestamps (seconds):
 
     - startup: process spawn to `run_started` (imports, config, ledger);
-    - checkpoint: `run_started` to `checkpoint` (snapshot of the tree as found);
-    - to_first_request: `checkpoint` to the first `model_request` (prompt, map start);
+    - checkpoint: `run_started` to `checkpoint` (snapshot of the tree as found; `acb exec`
+      takes it in a thread while the first request is out, so it overlaps the next phase);
+    - to_first_request: `run_started` to the first `model_request` (prompt, map);
     - model: the mock's answers (`model_response.duration_s`), not acb's;
     - tools: per tool name, `tool_result.duration_s` (run_tests counted as tests);
     - gate_tests: the test gate's runs (`tests_checked.duration_s`), and gate_other: the gate's
@@ -274,8 +275,8 @@ def phases(run: AcbRun) -> dict[str, float]:
         out["startup"] = started - run.started_at
     if started is not None and checkpoint is not None:
         out["checkpoint"] = checkpoint - started
-    if first_request is not None and (checkpoint or started) is not None:
-        out["to_first_request"] = first_request - (checkpoint or started or 0.0)
+    if first_request is not None and started is not None:
+        out["to_first_request"] = first_request - started
     out["model"] = sum(e.get("duration_s") or 0.0 for e in by_type.get("model_response", []))
     for result in by_type.get("tool_result", []):
         key = f"tool:{result['name']}"
