@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -70,26 +71,19 @@ def _recorded() -> dict[str, Any] | None:
     return data
 
 
-def import_bashlex() -> ModuleType:
-    """`import bashlex`, with the recorded tables when they fit its grammar."""
-    if "bashlex" in sys.modules:
-        return sys.modules["bashlex"]
+def _import_with_tables(make_tables: Callable[[Any, Any, Any], Any]) -> ModuleType:
+    """Import bashlex with PLY's `LRTable(grammar, log)` replaced by
+    `make_tables(computed, grammar, log)` while its parser module builds its parser (PLY's own
+    class is put back after); on any failure no `bashlex` module is left half imported."""
     spec = importlib.util.find_spec("bashlex")
-    recorded = _recorded()
-    if spec is None or spec.loader is None or recorded is None:
-        return importlib.import_module("bashlex")
+    if spec is None or spec.loader is None:
+        raise ImportError("bashlex is not installed")
     package = importlib.util.module_from_spec(spec)
     sys.modules["bashlex"] = package
     try:
         yacc: Any = importlib.import_module("bashlex.yacc")
         computed = yacc.LRTable
-
-        def tables(grammar: Any, log: Any = None) -> Any:
-            if grammar_key(grammar) == recorded["grammar"]:
-                return _RecordedTables(grammar, recorded)
-            return computed(grammar, log)
-
-        yacc.LRTable = tables
+        yacc.LRTable = lambda grammar, log=None: make_tables(computed, grammar, log)
         try:
             spec.loader.exec_module(package)
         finally:
@@ -101,20 +95,30 @@ def import_bashlex() -> ModuleType:
     return package
 
 
+def import_bashlex() -> ModuleType:
+    """`import bashlex`, with the recorded tables when they fit its grammar."""
+    if "bashlex" in sys.modules:
+        return sys.modules["bashlex"]
+    recorded = _recorded()
+    if recorded is None or importlib.util.find_spec("bashlex") is None:
+        return importlib.import_module("bashlex")
+
+    def tables(computed: Any, grammar: Any, log: Any) -> Any:
+        if grammar_key(grammar) == recorded["grammar"]:
+            return _RecordedTables(grammar, recorded)
+        return computed(grammar, log)
+
+    return _import_with_tables(tables)
+
+
 def compute_tables() -> dict[str, Any]:
     """The tables PLY computes for the installed bashlex's grammar, as `TABLES` holds them
     (imports bashlex in a fresh interpreter state of its own: call it from a script)."""
     if "bashlex" in sys.modules:
         raise RuntimeError("compute the tables before bashlex is imported")
-    spec = importlib.util.find_spec("bashlex")
-    assert spec is not None and spec.loader is not None
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["bashlex"] = package
-    yacc: Any = importlib.import_module("bashlex.yacc")
-    computed = yacc.LRTable
     seen: dict[str, Any] = {}
 
-    def recording(grammar: Any, log: Any = None) -> Any:
+    def recording(computed: Any, grammar: Any, log: Any) -> Any:
         table = computed(grammar, log)
         # Copied now: bashlex corrects a few entries of the built parser's tables in place.
         seen["tables"] = {
@@ -124,11 +128,7 @@ def compute_tables() -> dict[str, Any]:
         }
         return table
 
-    yacc.LRTable = recording
-    try:
-        spec.loader.exec_module(package)
-    finally:
-        yacc.LRTable = computed
+    _import_with_tables(recording)
     tables: dict[str, Any] = seen["tables"]
     return tables
 
