@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autocodebase.context.lexical import file_terms
-from autocodebase.context.symbols import MAX_FILE_BYTES, extract, looks_binary
+from autocodebase.context.symbols import extract, readable
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,7 @@ def _parse_one(root: str, path: str, mtime_ns: int, size: int, known_sha1: str) 
     symbols = extract(path, data)
     if symbols is None:
         return None
-    readable = len(data) <= MAX_FILE_BYTES and not looks_binary(data)
-    content = data.decode("utf-8", "replace") if readable else ""
+    content = data.decode("utf-8", "replace") if readable(data) else ""
     return _Parsed(
         path=path,
         mtime_ns=mtime_ns,

@@ -66,13 +66,18 @@ def looks_binary(data: bytes) -> bool:
     return b"\0" in data[:8192]
 
 
+def readable(data: bytes) -> bool:
+    """Whether a file's bytes are worth reading as text: not too big, not binary."""
+    return len(data) <= MAX_FILE_BYTES and not looks_binary(data)
+
+
 def extract(path: str, data: bytes) -> FileSymbols | None:
     """Symbols of `data` read from `path`, or None when the language is not one we parse."""
     spec = spec_for(path)
     if spec is None:
         return None
     symbols = FileSymbols(path=path, language=spec.grammar)
-    if len(data) > MAX_FILE_BYTES or looks_binary(data):
+    if not readable(data):
         return symbols
     from tree_sitter import QueryCursor
 
