@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,13 @@ def write_file(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> Path:
+    """Each `path: text` of `files` written under `root`; `root`."""
+    for path, text in files.items():
+        write_file(root / path, text)
+    return root
 
 
 def json_events(stdout: str) -> list[dict[str, Any]]:

@@ -19,15 +19,12 @@ from autocodebase.context.paths import is_test_path
 from autocodebase.context.ranking import Tuning, _pagerank
 from autocodebase.context.tokens import count_tokens
 from tests.helpers import SHOP_FILES as FILES
-from tests.helpers import write_file
+from tests.helpers import write_file, write_files
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    for path, text in FILES.items():
-        write_file(root / path, text)
-    return root
+    return write_files(tmp_path / "repo", FILES)
 
 
 def rows(location: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

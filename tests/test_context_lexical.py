@@ -11,7 +11,7 @@ import pytest
 
 from autocodebase.context.engine import ContextEngine
 from autocodebase.context.lexical import Bm25, file_terms, term_counts, text_terms
-from tests.helpers import write_file
+from tests.helpers import write_files
 
 FILES = {
     "shop/__init__.py": "",
@@ -43,10 +43,7 @@ FILES = {
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    for path, text in FILES.items():
-        write_file(root / path, text)
-    return root
+    return write_files(tmp_path / "repo", FILES)
 
 
 def test_the_document_holds_string_literals_and_the_whole_content() -> None:

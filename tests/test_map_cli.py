@@ -10,13 +10,18 @@ from autocodebase.tools import default_toolbox
 from autocodebase.tools.base import ToolContext
 from tests.fakes.mock_server import Reply
 from tests.helpers import SHOP_FILES as FILES
-from tests.helpers import EventLog, exec_with_mock, run_acb, write_file, write_user_config
+from tests.helpers import (
+    EventLog,
+    exec_with_mock,
+    run_acb,
+    write_file,
+    write_files,
+    write_user_config,
+)
 
 
 def shop(root: Path) -> Path:
-    for path, text in FILES.items():
-        write_file(root / path, text)
-    return root
+    return write_files(root, FILES)
 
 
 def test_acb_map_prints_the_focused_map_and_reuses_its_index(tmp_path: Path) -> None:

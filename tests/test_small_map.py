@@ -13,13 +13,17 @@ from autocodebase.context.engine import ContextEngine
 from autocodebase.context.small_map import SMALL_REPOSITORY_FILES, whole_map
 from autocodebase.context.symbols import Definition
 from autocodebase.context.tokens import count_tokens
-from tests.helpers import SHOP_FILES, write_file
+from tests.helpers import SHOP_FILES, write_files
 
 
 def _shop(root: Path) -> Path:
-    for path, text in SHOP_FILES.items():
-        write_file(root / path, text)
-    return root
+    return write_files(root, SHOP_FILES)
+
+
+def _definitions(engine: ContextEngine) -> dict[str, int]:
+    """How many definitions each indexed file has."""
+    paths = engine.index.paths().values()
+    return {path: len(engine.index.definitions_of(path)) for path in paths}
 
 
 def test_a_small_repository_is_mapped_whole_with_what_the_task_names_first(
@@ -28,8 +32,9 @@ def test_a_small_repository_is_mapped_whole_with_what_the_task_names_first(
     repo = _shop(tmp_path / "shop")
     with ContextEngine(repo, tmp_path / "index.db") as engine:
         engine.refresh()
-        defining = [p for p in engine.index.paths().values() if engine.index.definitions_of(p)]
-        every = sum(len(engine.index.definitions_of(p)) for p in defining)
+        counts = _definitions(engine)
+        defining = [path for path, count in counts.items() if count]
+        every = sum(counts.values())
         built = engine.repo_map(budget=1024, query="the tax on an invoice")
         assert built.definitions == every and sorted(built.files) == sorted(defining)
         assert built.files[0] == "shop/billing.py"
@@ -65,7 +70,7 @@ def test_a_map_that_does_not_fit_goes_to_the_ranker_and_keeps_its_budget(
     repo = _shop(tmp_path / "shop")
     with ContextEngine(repo, tmp_path / "index.db") as engine:
         engine.refresh()
-        every = sum(len(engine.index.definitions_of(p)) for p in engine.index.paths().values())
+        every = sum(_definitions(engine).values())
         assert (
             whole_map(
                 engine.index.paths().values(),
