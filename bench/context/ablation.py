@@ -29,6 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
+sys.path.insert(0, str(HERE.parents[1]))
 # The index's parse workers are child interpreters: without this they would import whichever
 # acb the venv has installed, and a cold build or a large checkout would mix two versions.
 os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -41,6 +42,7 @@ from autocodebase.context.engine import DEFAULT_BUDGET, ContextEngine
 from autocodebase.context.lexical import _kept_words, path_terms, text_terms
 from autocodebase.context.ranking import DEFAULT_TUNING, Tuning
 from autocodebase.context.repo_map import render_map
+from bench.context.quality import cases_by_repo, in_commit_order
 
 K1, B = 1.5, 0.75
 MAX_DOC_TERMS = 400
@@ -191,27 +193,11 @@ def main() -> None:
     args = parser.parse_args()
     chosen = {name: VARIANTS[name] for name in args.variants.split(",")}
     tunings = GRID if args.grid else TUNINGS
-    cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
-    if args.source:
-        cases = [case for case in cases if case["source"] == args.source]
-    by_repo: dict[str, list[dict[str, object]]] = defaultdict(list)
-    for case in cases:
-        by_repo[str(case["repo"])].append(case)
+    by_repo = cases_by_repo(args.cases, args.source or None)
     args.work.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for repo, group in by_repo.items():
-            clone = args.repos / repo
-            tree = args.work / "trees" / repo
-            if not tree.exists():
-                git(clone, "worktree", "add", "-f", "--detach", str(tree), "HEAD")
-            dated = sorted(
-                group,
-                key=lambda c: int(
-                    git(clone, "show", "-s", "--format=%ct", str(c["commit"])).strip()
-                ),
-            )
-            if args.limit:
-                dated = dated[: args.limit]
+            tree, dated = in_commit_order(args.repos, args.work, repo, group, args.limit)
             cache: dict[tuple[str, str], dict[str, Counter[str]]] = {}
             with ContextEngine(tree, args.work / f"{repo}.db") as engine:
                 for case in dated:

@@ -62,6 +62,33 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
+def cases_by_repo(path: Path, source: str | None = None) -> dict[str, list[dict[str, object]]]:
+    """The cases of a cases file (cases.py), by repository; only `source`'s when given."""
+    by_repo: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        if line.strip():
+            case = json.loads(line)
+            if source is None or case["source"] == source:
+                by_repo[str(case["repo"])].append(case)
+    return by_repo
+
+
+def in_commit_order(
+    repos: Path, work: Path, repo: str, group: list[dict[str, object]], limit: int
+) -> tuple[Path, list[dict[str, object]]]:
+    """A worktree of `repo` under `work` (made once) and its cases in commit-date order, so
+    that caches see realistic, incremental change between cases; the first `limit` if set."""
+    clone = repos / repo
+    tree = work / "trees" / repo
+    if not tree.exists():
+        git(clone, "worktree", "add", "-f", "--detach", str(tree), "HEAD")
+    dated = sorted(
+        group,
+        key=lambda c: int(git(clone, "show", "-s", "--format=%ct", str(c["commit"])).strip()),
+    )
+    return tree, dated[:limit] if limit else dated
+
+
 def positions(ranked: list[str], gold: list[str]) -> list[int | None]:
     where = {path: i + 1 for i, path in enumerate(ranked)}
     return [where.get(g) for g in gold]
@@ -193,10 +220,7 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=0, help="at most N cases per repository")
     args = parser.parse_args()
-    cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
-    by_repo: dict[str, list[dict[str, object]]] = defaultdict(list)
-    for case in cases:
-        by_repo[str(case["repo"])].append(case)
+    by_repo = cases_by_repo(args.cases)
     tools = set(args.tools.split(","))
     aider = Aider(args.aider_python) if args.aider_python and "aider" in tools else None
     use_acb = "acb" in tools
@@ -204,18 +228,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for repo, group in by_repo.items():
-            clone = args.repos / repo
-            tree = args.work / "trees" / repo
-            if not tree.exists():
-                git(clone, "worktree", "add", "-f", "--detach", str(tree), "HEAD")
-            dated = sorted(
-                group,
-                key=lambda c: int(
-                    git(clone, "show", "-s", "--format=%ct", str(c["commit"])).strip()
-                ),
-            )
-            if args.limit:
-                dated = dated[: args.limit]
+            tree, dated = in_commit_order(args.repos, args.work, repo, group, args.limit)
             if plain is not None:
                 plain = PlainBm25s()  # per repository: its cache holds one tree's tokens
             with ContextEngine(tree, args.work / f"{repo}.db") as engine:
