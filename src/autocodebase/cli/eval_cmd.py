@@ -70,6 +70,21 @@ def eval_command() -> None:
     help="Let the graded tests use the network (off by default; some projects' tests call "
     "web services, and their results then depend on those).",
 )
+@click.option(
+    "--packages-before",
+    metavar="DATE|none",
+    help="Environments get the packages uploaded before DATE (YYYY-MM-DD); none: today's. "
+    "Default: 2024-08-01 for SWE-bench's specs (their era), an instance's own "
+    "environment's packages_before otherwise.",
+)
+@click.option(
+    "--max-builds",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Environment builds at once on each machine (a build downloads, compiles and "
+    "installs; instances whose environment is built do not wait).",
+)
 def swe_bench(
     dataset: Path,
     ids: str | None,
@@ -85,10 +100,13 @@ def swe_bench(
     cache: Path | None,
     keep: bool,
     grading_network: bool,
+    packages_before: str | None,
+    max_builds: int,
 ) -> None:
     """Run MODEL on each instance and grade it: FAIL_TO_PASS and PASS_TO_PASS, as the
     leaderboard does. Environments are venvs built here from SWE-bench's specs (no Docker)."""
     from autocodebase.evaluation.environments import default_cache
+    from autocodebase.evaluation.era import parse_packages_before
     from autocodebase.evaluation.executors import run_on
     from autocodebase.evaluation.instances import load_instances, select
     from autocodebase.evaluation.pipeline import Options
@@ -100,6 +118,7 @@ def swe_bench(
     )
 
     _require_swebench()
+    parse_packages_before(packages_before)  # a bad date fails here, not in every worker
     chosen = select(
         load_instances(dataset),
         [i.strip() for i in ids.split(",") if i.strip()] if ids else (),
@@ -124,6 +143,8 @@ def swe_bench(
         max_cost=max_cost,
         keep=keep,
         grading_network=grading_network,
+        packages_before=packages_before,
+        max_builds=max_builds,
     )
     skipped = len(chosen) - len(todo)
     click.echo(

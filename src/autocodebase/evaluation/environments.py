@@ -14,7 +14,6 @@ reported as such, never as an unresolved instance.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -24,15 +23,22 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from autocodebase.errors import AcbError
 from autocodebase.evaluation.checkouts import git
+from autocodebase.evaluation.era import (
+    UploadDates,
+    UploadDatesUnavailable,
+    era_of,
+    exact_pins,
+    pin_to_era,
+)
 from autocodebase.evaluation.instances import Instance
+from autocodebase.evaluation.locks import build_slot, locked
 from autocodebase.sandbox.environment import command_environment
 from autocodebase.sandbox.policy import Limits, SandboxPolicy
 from autocodebase.sandbox.run import run_command
@@ -81,9 +87,12 @@ class Environment:
     """The cached venv with the spec's packages."""
     python: str
     spec: dict[str, Any]
+    packages_before: date | None = None
+    """Packages uploaded from this day on were replaced by earlier releases (`era`)."""
 
     def describe(self) -> str:
-        return f"{self.kind} {self.base.name} (Python {self.python})"
+        era = f", packages before {self.packages_before}" if self.packages_before else ""
+        return f"{self.kind} {self.base.name} (Python {self.python}{era})"
 
 
 def spec_for(instance: Instance) -> dict[str, Any]:
@@ -239,18 +248,6 @@ def private_cache(cache: Path) -> Path:
     return cache
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One builder per environment on this machine (workers and Ray tasks alike)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _sandboxed(
     command: str,
     workspace: Path,
@@ -275,8 +272,16 @@ def _sandboxed(
     return outcome.output
 
 
-def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
-    """The cached venv for the instance's (repository, version), built if missing."""
+def build_base(
+    instance: Instance,
+    checkout: Path,
+    cache: Path,
+    packages_before: date | str | None = "default",
+    max_builds: int = 2,
+) -> Environment:
+    """The cached venv for the instance's (repository, version), built if missing, with the
+    packages of `packages_before`'s era ("default": the instance's own, see `era.era_of`), and
+    at most `max_builds` builds at once on this machine."""
     if not visible_in_sandbox(cache):
         raise EnvironmentUnavailable(
             f"the environment cache {cache} is under a home or /run, which sandboxed commands "
@@ -285,19 +290,29 @@ def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
     spec = spec_for(instance)
     python_version = str(spec.get("python", f"{sys.version_info.major}.{sys.version_info.minor}"))
     requirements = requirements_of(spec, instance, checkout)
+    era = (
+        era_of(spec, instance.environment is not None, str(instance.raw.get("created_at", "")))
+        if packages_before == "default"
+        else packages_before
+    )
+    assert era is None or isinstance(era, date)
     # The whole spec is in the key: an instance stating its own install commands never shares
     # (or poisons) the venv of one whose commands differ.
     # So is what the checkout declares it depends on: the venv gets the project's own
     # dependencies, and each instance installs its checkout into it offline.
     declared = [_read(checkout / name) for name in DECLARATIONS]
-    stated = json.dumps([python_version, requirements, spec, declared], sort_keys=True, default=str)
+    stated = json.dumps(
+        [python_version, requirements, spec, declared, *([str(era)] if era else [])],
+        sort_keys=True,
+        default=str,
+    )
     key = hashlib.sha256(stated.encode()).hexdigest()[:12]
     base = cache / "envs" / f"{instance.repo.replace('/', '__')}-{instance.version}-{key}"
-    environment = Environment("venv", base, python_version, spec)
+    environment = Environment("venv", base, python_version, spec, era)
     marker = base / ".acb-env.json"
     if marker.is_file():
         return environment
-    with _locked(base.parent / f"{base.name}.lock"):
+    with locked(base.parent / f"{base.name}.lock"), build_slot(cache, max_builds):
         if marker.is_file():  # another worker built it while we waited
             return environment
         python = find_python(python_version)
@@ -315,9 +330,65 @@ def build_base(instance: Instance, checkout: Path, cache: Path) -> Environment:
             _sandboxed(f"{pip} --upgrade {quoted}", base, cache, network=True)
         _install_dependencies(environment, checkout, cache)
         built: dict[str, Any] = {"python": str(python), "requirements": requirements}
+        if era is not None:
+            built["packages_before"] = str(era)
+            built["downgraded"] = _downgrade_to_era(environment, python, cache, requirements)
         built["seconds"] = round(time.monotonic() - started, 1)
         marker.write_text(json.dumps(built, indent=2))
     return environment
+
+
+INSTALLED = "installed.json"
+LIST_INSTALLED = (
+    "import json, sys\n"
+    "from importlib import metadata\n"
+    "found = {d.metadata['Name']: d.version for d in metadata.distributions()}\n"
+    "found.pop(None, None)\n"
+    "open(sys.argv[1], 'w').write(json.dumps(found))\n"
+)
+
+
+def _downgrade_to_era(
+    environment: Environment, python: Path, cache: Path, requirements: list[list[str]]
+) -> dict[str, str]:
+    """`era.pin_to_era` on the built venv: listed and installed in the sandbox (the venv's own
+    interpreter is the build's, never run on the host)."""
+    base = environment.base
+    assert environment.packages_before is not None
+    listing = base / INSTALLED
+    version = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+    def installed() -> dict[str, str]:
+        listing.unlink(missing_ok=True)
+        script = shlex.quote(LIST_INSTALLED)
+        _sandboxed(f"{base}/bin/python -c {script} {listing}", base, cache, network=False)
+        found = json.loads(listing.read_text()[:1_000_000])
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    def install(pins: list[str]) -> None:
+        quoted = " ".join(shlex.quote(p) for p in pins)
+        pip = f"{base}/bin/python -m pip install --disable-pip-version-check -q"
+        _sandboxed(f"{pip} {quoted}", base, cache, network=True)
+
+    try:
+        return pin_to_era(
+            environment.packages_before,
+            version,
+            UploadDates(cache),
+            installed,
+            install,
+            keep=exact_pins(requirements),
+        )
+    except UploadDatesUnavailable as exc:
+        raise EnvironmentUnavailable(
+            f"the package index's upload dates are unreachable ({exc}); "
+            "--packages-before none builds with today's packages"
+        ) from exc
 
 
 UNINSTALL_LOCAL = (

@@ -2,9 +2,9 @@
 
 Both hand each instance to `pipeline.run_in_child`, so results do not depend on the executor. A
 worker that dies without a result is retried (`ATTEMPTS` in all); Ray also retries a task whose
-worker process died (`max_retries`). Environment builds are serialised per environment by a file
-lock on each machine, so the cap on concurrent builds is one per environment per machine, and
-at most `workers` sandboxes run at once.
+worker process died (`max_retries`). On each machine, file locks in the environment cache let
+one worker build a given environment and at most `--max-builds` build at once
+(`locks.build_slot`); at most `workers` instances (and so sandboxes) run at once.
 """
 
 from __future__ import annotations

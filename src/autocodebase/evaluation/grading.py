@@ -39,6 +39,48 @@ APPLY_COMMANDS = (
     "patch --batch --fuzz=5 -p1 -i",
 )
 """What the official harness tries, in its order (`swebench.harness.run_evaluation`)."""
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+def cpu_weight_folders(cpu: Path = CGROUP_V1_CPU) -> tuple[Path, ...]:
+    """The cgroup v1 CPU controller's folder when it sets no quota, to be shown empty to the
+    graded tests. Without a quota, `cpu.shares` is a relative weight (1024 by default), yet
+    some projects read it as a CPU count: pylint 2.x divides it by 1024, finds 1 CPU on this
+    2-core machine and skips its "needs 2 cores" tests, which SWE-bench counts as failed. Its
+    spec grants pylint 2 CPUs (`nano_cpus`), and in Docker on a cgroup v2 host, where the
+    leaderboard's images run, that folder does not exist and pylint counts the cores."""
+    try:
+        quota = int((cpu / "cpu.cfs_quota_us").read_text().strip())
+    except (OSError, ValueError):
+        return ()
+    return (cpu.resolve(),) if quota == -1 and (cpu / "cpu.shares").is_file() else ()
+
+
+NO_NETWORK = re.compile(
+    r"Network is unreachable|\[Errno 101\]|Name or service not known|Temporary failure in "
+    r"name resolution|No address associated with hostname|\[Errno -[235]\]|socket\.gaierror"
+)
+"""How a test says it found no network: no route, no name resolution. A refused connection
+is not among them (a test's own loopback server that did not start is the test's fault)."""
+_SECTION = re.compile(r"^_{3,} (.+?) _{3,}$", re.MULTILINE)
+
+
+def failed_for_network(log: str, failed: list[str]) -> list[str]:
+    """The graded tests among `failed` whose failure report in pytest's log shows no network."""
+    sections: dict[str, str] = {}
+    headers = list(_SECTION.finditer(log))
+    for header, following in zip(headers, [*headers[1:], None], strict=True):
+        end = following.start() if following else len(log)
+        sections[header.group(1)] = log[header.end() : end]
+    found = []
+    for test in failed:
+        title = ".".join(test.split("::")[1:]) or test
+        text = "".join(body for name, body in sections.items() if name.endswith(title))
+        if NO_NETWORK.search(text):
+            found.append(test)
+    return found
+
+
 LOG_PARSERS = ("pytest", "django", "sympy", "seaborn", "matplotlib", "sphinx", "requests")
 
 
@@ -232,6 +274,7 @@ def grade(
     policy = SandboxPolicy(
         mode="workspace-write",
         network=network,
+        emptied=cpu_weight_folders(),
         limits=Limits(
             timeout_s=timeout_s,
             output_bytes=48 * 1024 * 1024,
@@ -246,9 +289,20 @@ def grade(
         raise RuntimeError(f"evaluation not run: {outcome.refused}")
     report = get_eval_report(spec, prediction, str(log), include_tests_status=True)
     result = report[instance.instance_id]
+    status = result.get("tests_status", {})
+    if not result["resolved"] and not network:
+        graded = [status.get(key, {}) for key in ("FAIL_TO_PASS", "PASS_TO_PASS")]
+        failed = [test for group in graded for test in group.get("failure", [])]
+        offline = failed_for_network(outcome.output, failed)
+        if offline:
+            raise EnvironmentUnavailable(
+                f"{len(offline)} graded test(s) need the network, which grading here does not "
+                f"have ({', '.join(offline[:3])}{', ...' if len(offline) > 3 else ''}): "
+                "--grading-network grades them where the internet is reachable"
+            )
     return Grade(
         bool(result["resolved"]),
         bool(result["patch_successfully_applied"]),
         log,
-        result.get("tests_status", {}),
+        status,
     )

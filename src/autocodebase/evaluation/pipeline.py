@@ -27,6 +27,7 @@ from autocodebase.evaluation.environments import (
     make_overlay,
     private_cache,
 )
+from autocodebase.evaluation.era import parse_packages_before
 from autocodebase.evaluation.grading import grade
 from autocodebase.evaluation.instances import Instance, instance_from_record
 from autocodebase.evaluation.results import InstanceResult, load_result, save_result
@@ -47,6 +48,10 @@ class Options:
     """Keep the checkouts after grading (for inspection)."""
     grading_network: bool = False
     """Let the graded tests use the network (the sandbox's network is off otherwise)."""
+    packages_before: str | None = None
+    """`--packages-before` as given (a date or `none`); None: each instance's default."""
+    max_builds: int = 2
+    """Environment builds at once on one machine (`locks.build_slot`)."""
     worker: tuple[str, ...] = ()
     """The command that evaluates one instance (reads it on stdin); empty: this Python's
     `-m autocodebase.evaluation.pipeline` (`.batch` for batch tasks). A cluster whose workers
@@ -79,7 +84,8 @@ def evaluate(instance: Instance, options: Options) -> InstanceResult:
         source = source_for(instance.repo, Path(options.repos) if options.repos else None, cache)
         tree = checkout(source, instance.base_commit, work / "agent")
         try:
-            env = build_base(instance, tree, cache)
+            era = parse_packages_before(options.packages_before)
+            env = build_base(instance, tree, cache, era, options.max_builds)
         except EnvironmentUnavailable as exc:
             environment = f"not built: {exc}"
             return finish("environment_error", error=str(exc))
@@ -116,6 +122,8 @@ def evaluate(instance: Instance, options: Options) -> InstanceResult:
             )
         except EnvironmentUnavailable as exc:
             environment = f"{environment}, not testable"
+            if (work / "eval.log").is_file():
+                shutil.copy(work / "eval.log", logs / "eval.log")
             return finish("environment_error", patch=solution.patch, error=str(exc))
         shutil.copy(result.log, logs / "eval.log")
         return finish(

@@ -182,6 +182,8 @@ def bwrap_command(
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for state in _kernel_state():
         args += ["--ro-bind", state, state]
+    for folder in policy.emptied:
+        args += ["--tmpfs", str(folder), "--remount-ro", str(folder)]
     tmp_size = str(limits.tmp_mb * 1024 * 1024)
     args += ["--size", tmp_size, "--tmpfs", "/dev/shm"]  # noqa: S108 - private, bounded
     args += ["--remount-ro", "/dev"]  # the /dev tmpfs itself is unbounded: nothing goes there

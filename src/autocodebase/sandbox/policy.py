@@ -43,6 +43,9 @@ class SandboxPolicy:
     """Secret-looking variables passed in anyway, by exact name."""
     fallback: Fallback = "refuse"
     limits: Limits = field(default_factory=Limits)
+    emptied: tuple[Path, ...] = ()
+    """System folders shown empty (a read-only tmpfs over them): what a command must not read
+    because it would mislead it, not because it is secret (those are hidden everywhere)."""
 
     def describe(self) -> str:
         network = "network on" if self.network else "network off"
