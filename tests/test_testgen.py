@@ -199,7 +199,7 @@ def test_exactly_the_tests_that_earn_their_place_are_kept(tmp_path: Path) -> Non
     again, server = acb_tests(repo, [Reply(fenced(USELESS))], "calc/ops.py", "--max-rounds", "1")
     assert again.returncode == 0, again.stderr
     guided = server.requests[0].body["messages"][1]["content"]
-    assert "Earlier generated tests for this project were rejected" in guided
+    assert "Lessons from earlier generated tests for this project" in guided
     assert "import-error" in guided and "No module named 'calc.missing'" in guided
 
 
@@ -304,13 +304,13 @@ def src_project(root: Path, pyproject: str) -> Path:
 def test_a_src_layout_module_is_imported_by_its_package_name(
     tmp_path: Path, pyproject: str, target: str, module: str
 ) -> None:
-    from autocodebase.quality.testgen import import_path
+    from autocodebase.quality.testgen_prompt import import_path
 
     assert import_path(src_project(tmp_path, pyproject), target) == module
 
 
 def test_other_layouts_keep_their_import_paths(tmp_path: Path) -> None:
-    from autocodebase.quality.testgen import import_path
+    from autocodebase.quality.testgen_prompt import import_path
 
     flat = project(tmp_path / "flat")
     assert import_path(flat, "calc/ops.py") == "calc.ops"
@@ -325,7 +325,7 @@ def test_the_prompt_names_the_import_path_and_shows_the_projects_test_idioms(
     tmp_path: Path,
 ) -> None:
     from autocodebase.quality.coverage import Coverage
-    from autocodebase.quality.testgen import build_prompt
+    from autocodebase.quality.testgen_prompt import build_prompt
 
     root = src_project(tmp_path, '[tool.setuptools.packages.find]\nwhere = ["src"]\n')
     write_file(root / "tests/test_ops_generated.py", "from calc.ops import clamp\n")
@@ -339,7 +339,7 @@ def test_the_prompt_names_the_import_path_and_shows_the_projects_test_idioms(
 
 
 def test_a_long_example_is_cut_between_tests(tmp_path: Path) -> None:
-    from autocodebase.quality.testgen import existing_test_example
+    from autocodebase.quality.testgen_prompt import existing_test_example
 
     tests = "\n\n".join(f"def test_{n}():\n    assert {n} == {n}\n" for n in range(60))
     write_file(tmp_path / "tests/test_many.py", tests)

@@ -231,11 +231,38 @@ class TestCandidate(Event):
     verdict: str
     """`kept` or `rejected`."""
     category: str
-    """kept, syntax-error, import-error, fixture-error, failing, flaky or no-gain."""
+    """kept, syntax-error, import-error, fixture-error, failing, repr-assertion, flaky,
+    nondeterministic or no-gain."""
     reason: str
     gain: int
     """Lines and branches it newly covers (0 when kept for a mutant it kills)."""
     code: str
+    killed: int = 0
+    """Surviving mutants it kills (mutation testing on)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestLessons(Event):
+    """What `acb tests` took from the record of earlier generations for one module, before
+    asking for its tests: the strategy, why, and the lessons the prompt carries."""
+
+    __test__ = False
+    type: str = "test_lessons"
+    target: str
+    strategy: str
+    """examples, properties, edge-cases or mutants (`quality.testgen_memory`)."""
+    why: str
+    lessons: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MutantsSurvived(Event):
+    """After a mutation run of `acb tests`: the mutants of a module its tests still miss, for
+    the next generation to aim at."""
+
+    type: str = "mutants_survived"
+    target: str
+    mutants: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)

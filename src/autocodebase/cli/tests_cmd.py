@@ -1,7 +1,8 @@
 """`acb tests`: generate tests that earn their place, and report what they bought.
 
 A recorded run like any other (ledger, checkpoint, `acb undo`, a commit with provenance);
-every candidate's verdict is an event, and rejections teach the next prompt.
+every candidate's verdict is an event, and the record of earlier generations teaches the next
+one (`quality.testgen_memory`): `--history` shows it, `--forget` sets it aside.
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ from autocodebase.errors import UsageError
 )
 @click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines on stdout.")
 @click.option("--commit/--no-commit", default=None, help="Commit the kept tests (default: on).")
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Show what earlier generations here learned (per module: verdicts, strategy, lessons) "
+    "and exit.",
+)
+@click.option(
+    "--forget",
+    is_flag=True,
+    help="Set the record aside (for PATHS, or all): later generations start afresh. Nothing is "
+    "deleted from the ledger.",
+)
 def tests_command(
     paths: tuple[str, ...],
     directory: Path,
@@ -51,6 +64,8 @@ def tests_command(
     mutation: bool,
     as_json: bool,
     commit: bool | None,
+    history: bool,
+    forget: bool,
 ) -> int:
     """Generate tests for PATHS (Python modules; default: the least-covered ones)."""
     from autocodebase.agent.loop import RunResult
@@ -62,7 +77,8 @@ def tests_command(
     from autocodebase.models.registry import build_model
     from autocodebase.models.retry import RetryPolicy
     from autocodebase.quality.coverage import CoverageUnavailable
-    from autocodebase.quality.testgen import TestGenerator, guidance_from
+    from autocodebase.quality.testgen import TestGenerator
+    from autocodebase.quality.testgen_memory import Memory
     from autocodebase.quality.verification import of_whole_suite
     from autocodebase.sandbox.environment import command_environment
 
@@ -73,6 +89,10 @@ def tests_command(
         if not target.is_file() or target.suffix != ".py":
             raise UsageError(f"{raw} is not a Python file in {workspace}")
         targets.append(target.relative_to(workspace).as_posix())
+    if history and forget:
+        raise UsageError("--history and --forget: one at a time")
+    if history or forget:
+        return _memory_command(workspace, targets, forget)
     settings = settings_for(workspace, {"model": model, "commit": commit})
     task = "acb tests " + " ".join([*paths, *(["--mutation"] if mutation else [])]).strip()
     sink: Any = _json_sink if as_json else HumanRenderer(sys.stderr)
@@ -87,7 +107,10 @@ def tests_command(
             env=command_environment(settings.env_allow),
             emit=session.bus.emit,
             timeout_s=settings.test_timeout_s,
-            guidance=guidance_from(LedgerReader(session.connection).candidates(workspace)),
+            memory=Memory(
+                LedgerReader(session.connection).test_memory(workspace),
+                lambda: _has_hypothesis(session.gate, workspace, settings.env_allow),
+            ),
             retry=RetryPolicy.from_settings(settings),
             on_model_call=agent.account_step,
         )
@@ -113,6 +136,33 @@ def tests_command(
     if result.error and not as_json:
         click.echo(f"acb tests: {result.error}", err=True)
     return result.exit_code
+
+
+def _memory_command(workspace: Path, targets: list[str], forget: bool) -> int:
+    """`--history` or `--forget`: the ledger only, no run."""
+    from autocodebase.config import load_settings
+    from autocodebase.ledger.store import LedgerReader, connect, forget_test_memory
+    from autocodebase.quality.testgen_memory import Memory, history_lines
+
+    connection = connect(load_settings(workspace).ledger_path)
+    if forget:
+        forget_test_memory(connection, workspace, targets or None)
+        what = ", ".join(targets) if targets else "every module"
+        click.echo(f"acb tests: the record for {what} no longer teaches later generations")
+        return 0
+    memory = Memory(LedgerReader(connection).test_memory(workspace), hypothesis_available=True)
+    click.echo("\n".join(history_lines(memory, targets or None)))
+    return 0
+
+
+def _has_hypothesis(gate: Any, workspace: Path, env_allow: Any) -> bool:
+    """Whether the project's Python can import hypothesis (property-based tests need it)."""
+    from autocodebase.sandbox.environment import command_environment
+
+    probe = gate.run(
+        "python -c 'import hypothesis'", workspace, command_environment(env_allow), timeout_s=60
+    )
+    return bool(probe.exit_code == 0)
 
 
 def render_report(report: Any) -> str:

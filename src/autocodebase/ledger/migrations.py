@@ -69,6 +69,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_model ON runs(model, started_at);
     CREATE INDEX runs_commit ON runs(commit_sha);
     """,
+    # 6: `acb tests --forget`: test generation's record starts afresh after this, nothing deleted
+    """
+    CREATE TABLE testgen_resets (
+        at REAL NOT NULL,
+        workspace TEXT NOT NULL,
+        target TEXT
+    );
+    """,
 ]
 
 

@@ -172,15 +172,44 @@ class LedgerReader:
         ).fetchall()
         return [json.loads(row["payload"]) for row in rows]
 
-    def candidates(self, workspace: Path, limit: int = 200) -> list[dict[str, Any]]:
-        """The latest `test_candidate` verdicts of runs in `workspace`, newest first: what
-        `acb tests` learns from."""
-        rows = self.connection.execute(
-            "SELECT e.payload FROM events e JOIN runs r ON r.id = e.run_id "
-            "WHERE r.workspace = ? AND e.type = 'test_candidate' ORDER BY e.ts DESC LIMIT ?",
-            (str(workspace), limit),
+    def test_memory(
+        self, workspace: Path, limit: int = 500
+    ) -> list[tuple[float, str, str, dict[str, Any]]]:
+        """`acb tests`' record in `workspace`, newest first, as (time, run id, event type,
+        payload): candidates' verdicts, the lessons each generation was given and the mutants
+        it left alive; what `testgen_resets` set aside is left out."""
+        resets = self.connection.execute(
+            "SELECT target, MAX(at) FROM testgen_resets WHERE workspace = ? GROUP BY target",
+            (str(workspace),),
         ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        since_all = max((at for target, at in resets if target is None), default=0.0)
+        since = {target: at for target, at in resets if target is not None}
+        rows = self.connection.execute(
+            "SELECT e.ts, e.run_id, e.type, e.payload FROM events e JOIN runs r ON r.id = "
+            "e.run_id WHERE r.workspace = ? AND e.ts > ? AND e.type IN ('test_candidate', "
+            "'test_lessons', 'mutants_survived') ORDER BY e.ts DESC, e.seq DESC LIMIT ?",
+            (str(workspace), since_all, limit),
+        ).fetchall()
+        found = []
+        for ts, run_id, kind, payload in rows:
+            record = json.loads(payload)
+            if ts > since.get(str(record.get("target")), 0.0):
+                found.append((float(ts), str(run_id), str(kind), record))
+        return found
+
+
+def forget_test_memory(
+    connection: sqlite3.Connection, workspace: Path, targets: list[str] | None
+) -> None:
+    """`acb tests --forget`: the record before now no longer teaches (for `targets`, or all)."""
+    now = time.time()
+    with connection:
+        chosen: list[str | None] = list(targets) if targets else [None]
+        for target in chosen:
+            connection.execute(
+                "INSERT INTO testgen_resets (at, workspace, target) VALUES (?, ?, ?)",
+                (now, str(workspace), target),
+            )
 
 
 def record_release(
