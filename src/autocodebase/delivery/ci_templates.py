@@ -28,19 +28,25 @@ SETUP = {  # action, and the `with:` key that takes the version
         "java-version",
     ),
 }
+# Code scanning's SARIF upload (acb's action and its example review workflow); the commit of the
+# annotated tag v4.36.2, not the tag object's own SHA.
+UPLOAD_SARIF = (
+    "github/codeql-action/upload-sarif@8aad20d150bbac5944a9f9d289da16a4b0d87c1e  # v4.36.2"
+)
 
 
 def known_pins() -> dict[str, str]:
     """Action -> the full commit SHA acb pins it to (and checked against its release tag). A
     model repairing a workflow can invent a SHA that passes the schema and zizmor; only these
     are known to exist."""
-    lines = [CHECKOUT, *(action for action, _ in SETUP.values())]
+    lines = [CHECKOUT, *(action for action, _ in SETUP.values()), UPLOAD_SARIF]
     return dict(line.split("  #")[0].split("@", 1) for line in lines)
 
 
 def pin_lines() -> str:
     """The pinned `uses:` lines, for a model that writes or repairs a workflow."""
-    return "\n".join(f"- uses: {line}" for line in [CHECKOUT, *(a for a, _ in SETUP.values())])
+    lines = [CHECKOUT, *(a for a, _ in SETUP.values()), UPLOAD_SARIF]
+    return "\n".join(f"- uses: {line}" for line in lines)
 
 
 IMAGES = {

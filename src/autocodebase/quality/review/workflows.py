@@ -1,6 +1,7 @@
-"""CI workflow files: schema validity (check-jsonschema's bundled GitHub and GitLab schemas,
-offline) and security (zizmor --offline: template injection, unpinned actions, excessive
-permissions, dangerous triggers, persisted credentials).
+"""CI workflow files and GitHub Action metadata (`action.yml`): schema validity
+(check-jsonschema's bundled GitHub workflow, GitHub Action and GitLab CI schemas, offline)
+and security (zizmor --offline: template injection, unpinned actions, excessive permissions,
+dangerous triggers, persisted credentials).
 
 Used by the review gates on changed workflows and by `acb ci` to prove what it generates.
 """
@@ -14,7 +15,11 @@ from pathlib import Path
 from autocodebase.programs import installed
 from autocodebase.quality.review.findings import RANK, Finding, Severity
 
-SCHEMAS = {"github": "vendor.github-workflows", "gitlab": "vendor.gitlab-ci"}
+SCHEMAS = {
+    "github": "vendor.github-workflows",
+    "github-action": "vendor.github-actions",
+    "gitlab": "vendor.gitlab-ci",
+}
 _ZIZMOR_LEVEL: dict[str, Severity] = {
     "High": "high",
     "Medium": "medium",
@@ -28,7 +33,9 @@ _DOWNGRADE: dict[str, Severity] = {"high": "medium", "medium": "low", "low": "lo
 def provider_of(path: str) -> str | None:
     if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
         return "github"
-    if Path(path).name == ".gitlab-ci.yml":
+    if Path(path).name in ("action.yml", "action.yaml"):
+        return "github-action"
+    if Path(path).name.endswith(".gitlab-ci.yml"):  # .gitlab-ci.yml, or a template to include
         return "gitlab"
     return None
 
@@ -74,9 +81,9 @@ def schema_findings(root: Path, files: list[str]) -> list[Finding]:
 
 
 def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
-    """zizmor audits GitHub workflows only; `--offline` keeps it from asking GitHub about
-    action versions."""
-    chosen = [f for f in files if provider_of(f) == "github"]
+    """zizmor audits GitHub workflows and actions only; `--offline` keeps it from asking
+    GitHub about action versions."""
+    chosen = [f for f in files if provider_of(f) in ("github", "github-action")]
     program = installed("zizmor")
     if not chosen or program is None:
         return []
