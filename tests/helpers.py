@@ -65,6 +65,32 @@ def write_files(root: Path, files: Mapping[str, str]) -> Path:
     return root
 
 
+def demo_review_repo(tmp_path: Path) -> Path:
+    """The example project as shipped, committed, then the change the demo's exec cassette
+    makes (the same lines, applied by hand) as a second commit: what the scripted review of
+    examples/cassettes/wordstats-review.jsonl reviews (HEAD, or HEAD~1..HEAD)."""
+    from tests.conftest import commit_all, git
+
+    repo_root = Path(__file__).resolve().parents[1]
+    root = tmp_path / "wordstats"
+    git(tmp_path, "clone", "-q", "--no-hardlinks", str(repo_root), "clone")
+    (tmp_path / "clone/examples/wordstats").rename(root)
+    commit_all(root, "as shipped", init=True)
+    core = root / "wordstats/core.py"
+    core.write_text(
+        core.read_text().replace("import re\n", "import re\nfrom collections import Counter\n")
+        + "\n\ndef top_words(text: str, n: int) -> list[tuple[str, int]]:\n"
+        '    """The `n` most frequent words with their counts, most frequent first.\n\n'
+        "    Ties are broken alphabetically, so the answer does not depend on word order.\n"
+        '    """\n    if n < 0:\n        raise ValueError("n must not be negative")\n'
+        "    counts = Counter(words(text))\n"
+        "    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]\n"
+    )
+    write_file(root / "tests/test_top_words.py", "\n" * 17 + "def test_zero():\n    pass\n")
+    commit_all(root, "top_words")
+    return root
+
+
 def json_events(stdout: str) -> list[dict[str, Any]]:
     """The events of an `acb ... --json` run, from its stdout."""
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]

@@ -13,7 +13,7 @@ from autocodebase.quality.review.changes import parse_patches, whole_file_patch
 from autocodebase.quality.review.compress import compress
 from tests.conftest import commit_all, git
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
-from tests.helpers import run_acb, write_file
+from tests.helpers import demo_review_repo, run_acb, write_file
 
 BEFORE = '''"""Users."""
 
@@ -172,22 +172,7 @@ def test_the_demo_cassette_reviews_the_demo_commit(tmp_path: Path) -> None:
     """The scripted review of examples/cassettes/wordstats-review.jsonl, on the change the
     demo's exec cassette makes (applied here by hand: the same lines)."""
     repo_root = Path(__file__).resolve().parents[1]
-    root = tmp_path / "wordstats"
-    git(tmp_path, "clone", "-q", "--no-hardlinks", str(repo_root), "clone")
-    (tmp_path / "clone/examples/wordstats").rename(root)
-    commit_all(root, "as shipped", init=True)
-    core = root / "wordstats/core.py"
-    core.write_text(
-        core.read_text().replace("import re\n", "import re\nfrom collections import Counter\n")
-        + "\n\ndef top_words(text: str, n: int) -> list[tuple[str, int]]:\n"
-        '    """The `n` most frequent words with their counts, most frequent first.\n\n'
-        "    Ties are broken alphabetically, so the answer does not depend on word order.\n"
-        '    """\n    if n < 0:\n        raise ValueError("n must not be negative")\n'
-        "    counts = Counter(words(text))\n"
-        "    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]\n"
-    )
-    write_file(root / "tests/test_top_words.py", "\n" * 17 + "def test_zero():\n    pass\n")
-    commit_all(root, "top_words")
+    root = demo_review_repo(tmp_path)
     cassette = repo_root / "examples/cassettes/wordstats-review.jsonl"
     done = run_acb("review", "HEAD", "--format", "json", "-m", f"replay:{cassette}", cwd=root)
     assert done.returncode == 0, done.stderr
