@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from autocodebase.delivery.ci import USES, unknown_actions
-from autocodebase.delivery.prove import Proof, Runner, prove, prove_action
+from autocodebase.delivery.prove import Proof, Runner, prove, prove_action, steps_of
 from autocodebase.programs import installed
 from autocodebase.quality.review.findings import Finding
 from autocodebase.quality.review.workflows import validate
@@ -119,6 +119,24 @@ def test_the_example_workflows_ask_for_least_privilege() -> None:
         "pull-requests": "write",
         "security-events": "write",
     }
+
+
+def test_the_proof_reads_a_composite_action_as_a_runner_would() -> None:
+    """Inputs from the context or their defaults, other expressions empty (and said so), the
+    runner's bash flags, setup-python stood in for, a conditional step not run blind."""
+    steps, not_run = steps_of(
+        ACTION.read_text(), "github-action", Runner(context={"inputs.mode": "review"})
+    )
+    install, run = steps
+    assert install.env == {"MODE": "review"}
+    assert install.script.startswith("set -eo pipefail\n")
+    assert run.env["FAIL_ON"] == "never" and run.env["GITHUB_TOKEN"] == ""
+    assert "`${{ github.token }}` (action): not given, empty" in not_run
+    conditional = "runs:\n  using: composite\n  steps:\n    - run: x\n      if: always()\n"
+    assert steps_of(conditional, "github-action") == (
+        [],
+        ["step 'step 1' (action): its condition is not evaluated here"],
+    )
 
 
 # -- the steps, run here ------------------------------------------------------------------
