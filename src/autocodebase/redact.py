@@ -71,6 +71,19 @@ HARMLESS_NAMES = frozenset(
 """Variables whose values are never judged by their shape (a long `LS_COLORS` or `PATH` is not a
 key); with `HARMLESS_PREFIXES`. Their names match no secret word either."""
 HARMLESS_PREFIXES = ("LC_", "XDG_")
+FORGE_TOKEN_NAMES = frozenset(
+    {
+        "GH_TOKEN",
+        "GITHUB_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+        "GITLAB_TOKEN",
+        "CI_JOB_TOKEN",
+    }
+)
+"""Tokens that push and open pull requests as the user (`acb resolve`, `acb review --post`):
+secret by name like every `*_TOKEN`, and, unlike others, never passed to a sandboxed command
+even when the user allowed the name (`sandbox/environment.py`)."""
 MIN_SECRET_LENGTH = 8
 """Shorter values are not replaced in free text: `abc` would be replaced inside every word."""
 

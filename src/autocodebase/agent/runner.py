@@ -7,11 +7,12 @@ never reach into the loop.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +147,9 @@ class RunRequest:
     early_map: BackgroundMap | None = None
     """The start-of-run map, when the front end started building it before importing the rest
     of acb (`acb exec` does: it is the longest wait before the first request)."""
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Secrets the run's records must never show that are not in the environment (a forge
+    token from `gh auth token`): `{name: value}`, added to the redactor's."""
 
 
 class RunSession:
@@ -170,7 +174,8 @@ class RunSession:
         self.connection = connect(settings.ledger_path)
         warmer = FirstStepWarmer(sandbox_policy(settings).limits)
         sinks: list[Sink] = [LedgerWriter(self.connection), *request.sinks, warmer]
-        self.bus = EventBus(self.run_id, Redactor.from_environment(), sinks)
+        redactor = Redactor.from_environment({**os.environ, **request.secrets})
+        self.bus = EventBus(self.run_id, redactor, sinks)
         self.policy = sandbox_policy(settings)
         self._mcp = _start_mcp(settings, self.workspace)
         self.git: RunGit | None = None

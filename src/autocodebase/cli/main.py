@@ -38,6 +38,11 @@ SUBCOMMANDS = {
         "map_command",
         "Show the repo map: what matters for a task",
     ),
+    "resolve": (
+        "autocodebase.cli.resolve_cmd",
+        "resolve_command",
+        "An issue to a branch, a run and a pull request",
+    ),
     "review": (
         "autocodebase.cli.review_cmd",
         "review_command",

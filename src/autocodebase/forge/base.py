@@ -1,0 +1,52 @@
+"""The forge-neutral shapes `acb resolve` and `acb review --post` work with, and the one
+protocol both forges implement; the clients translate to and from their wire formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from autocodebase.quality.review.findings import Finding
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    body: str
+    web_url: str
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """A pull request (GitHub) or merge request (GitLab) that was opened."""
+
+    number: int
+    web_url: str
+
+
+@dataclass(frozen=True)
+class PostedReview:
+    web_url: str
+    comments: int
+    """Findings placed on their lines."""
+    in_body: int
+    """Findings the forge would not take on a line (outside the diff), listed in the body."""
+
+
+class Forge(Protocol):
+    def issue(self, number: int) -> Issue:
+        """The issue's title and text."""
+        ...
+
+    def open_change_request(
+        self, title: str, body: str, head: str, base: str, draft: bool
+    ) -> ChangeRequest:
+        """A pull/merge request from branch `head` (or `owner:head`) into `base`."""
+        ...
+
+    def post_review(self, number: int, summary: str, findings: list[Finding]) -> PostedReview:
+        """`summary` and each finding on its line of the change request `number`."""
+        ...
+
+    def close(self) -> None: ...
