@@ -61,6 +61,13 @@ class ForgeHttp:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+            self._client = None
+
+    def __enter__(self) -> ForgeHttp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def request(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
         """The decoded JSON answer to `METHOD path` (absolute URLs are taken as they are)."""
