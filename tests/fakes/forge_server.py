@@ -56,7 +56,9 @@ class ForgeServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.state = self.state  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> ForgeServer:
         self._thread.start()
