@@ -40,7 +40,11 @@ def test_urls_name_the_forge_project_and_api() -> None:
     ghe = parse_forge_url("https://ghe.corp.example/octo/hello/pull/4")
     assert ghe.api_url == "https://ghe.corp.example/api/v3" and ghe.kind == "change"
     lab = parse_forge_url("https://git.example.org/grp/sub/proj/-/merge_requests/9")
-    assert (lab.forge, lab.project, lab.project_id) == ("gitlab", "grp/sub/proj", "grp%2Fsub%2Fproj")
+    assert (lab.forge, lab.project, lab.project_id) == (
+        "gitlab",
+        "grp/sub/proj",
+        "grp%2Fsub%2Fproj",
+    )
     assert lab.api_url == "https://git.example.org/api/v4"
     assert parse_forge_url("http://127.0.0.1:8080/o/r/issues/1").api_url.startswith("http://127")
     for bad, says in [
@@ -97,7 +101,11 @@ def test_retries_500_and_429_then_succeeds(forge: ForgeServer) -> None:
 @pytest.mark.parametrize(
     ("token", "path", "says"),
     [
-        ("ghp_wrongWrongWrong0123", "/repos/octo/hello/issues/12", "HTTP 401: Bad credentials; the token was refused"),
+        (
+            "ghp_wrongWrongWrong0123",
+            "/repos/octo/hello/issues/12",
+            "HTTP 401: Bad credentials; the token was refused",
+        ),
         (TOKEN, "/repos/octo/hello/issues/99", "HTTP 404: Not Found; not found, or not visible"),
     ],
 )

@@ -87,7 +87,12 @@ def test_resolve_a_github_issue(wordstats_repo: Path, tmp_path: Path, isolated_h
         "Add longest_word",
     )
     body = pull.body["body"]
-    for expected in ["Closes #12.", "wordstats/core.py", "tests/test_longest.py", "## Verification"]:
+    for expected in [
+        "Closes #12.",
+        "wordstats/core.py",
+        "tests/test_longest.py",
+        "## Verification",
+    ]:
         assert expected in body
     assert "verified" in body and "tokens in" in body and "`openai/mock-model`" in body
     run_id = body.split("run id: `")[1].split("`")[0]

@@ -73,9 +73,7 @@ class ForgeServer:
         self.state.faults.append((prefix, status, headers or {}))
 
     def requests_to(self, method: str, pattern: str) -> list[Recorded]:
-        return [
-            r for r in self.state.requests if r.method == method and re.search(pattern, r.path)
-        ]
+        return [r for r in self.state.requests if r.method == method and re.search(pattern, r.path)]
 
 
 GITHUB_ISSUE = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/issues/(\d+)$")
@@ -83,7 +81,9 @@ GITHUB_PULLS = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/pulls$")
 GITHUB_PULL = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/pulls/(\d+)(/files|/reviews)?$")
 GITLAB_ISSUE = re.compile(r"^/api/v4/projects/([^/]+)/issues/(\d+)$")
 GITLAB_MRS = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests$")
-GITLAB_MR = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)(/diffs|/discussions|/notes)?$")
+GITLAB_MR = re.compile(
+    r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)(/diffs|/discussions|/notes)?$"
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -120,7 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(status, {"message": "Server Error"}, headers)
                 return
         if not self._authorised(path):
-            self._json(401, {"message": "Bad credentials" if "/v3/" in path else "401 Unauthorized"})
+            self._json(
+                401, {"message": "Bad credentials" if "/v3/" in path else "401 Unauthorized"}
+            )
             return
         routed = self._github(method, path, parts.query, body) if "/v3/" in path else None
         if routed is None and "/v4/" in path:
@@ -182,7 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "base": {"sha": BASE_SHA},
             }
         if method == "GET" and part == "/files":
-            files = [{"filename": n, "status": "modified", "patch": p} for n, p in self.state.files.items()]
+            files = [
+                {"filename": n, "status": "modified", "patch": p}
+                for n, p in self.state.files.items()
+            ]
             page = int(dict(q.split("=") for q in query.split("&") if "=" in q).get("page", "1"))
             # One file per page, so that a client that does not follow Link misses some.
             if page < len(files):
@@ -262,8 +267,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, {"message": "position is invalid"}
             lines = commentable_lines(self.state.files.items())
             if position.get("new_line") not in lines.get(position.get("new_path"), set()):
-                return 400, {"message": "400 Bad request - Note {:line_code=>[\"can't be blank\"]}"}
-            return 201, {"id": "6a9c1750b37d", "individual_note": False, "notes": [{"body": body["body"]}]}
+                return 400, {"message": '400 Bad request - Note {:line_code=>["can\'t be blank"]}'}
+            return 201, {
+                "id": "6a9c1750b37d",
+                "individual_note": False,
+                "notes": [{"body": body["body"]}],
+            }
         if method == "POST" and part == "/notes":
             return 201, {"id": 302, "body": body["body"]}
         return None

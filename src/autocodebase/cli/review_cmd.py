@@ -39,6 +39,18 @@ from autocodebase.config import BLOCK_ON
     "`[review] model = true` uses the configured one.",
 )
 @click.option("--no-model", is_flag=True, help="Static gates only, whatever the config says.")
+@click.option(
+    "--post",
+    metavar="PR_URL",
+    help="Also post the findings as a review on this GitHub pull request or GitLab merge "
+    "request, each on its line (token: GITHUB_TOKEN/GH_TOKEN, gh's login, or GITLAB_TOKEN).",
+)
+@click.option(
+    "--sarif",
+    "sarif_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the findings as SARIF 2.1.0 to this file (for code scanning).",
+)
 def review_command(
     spec: str | None,
     directory: Path,
@@ -47,6 +59,8 @@ def review_command(
     fail_on: str,
     model: str | None,
     no_model: bool,
+    post: str | None,
+    sarif_path: Path | None,
 ) -> int:
     """Review a change: ruff (bug rules), bandit, semgrep (acb's own rules), detect-secrets,
     shellcheck, workflow schema and zizmor, and a licence check, on the lines it adds or
@@ -68,6 +82,7 @@ def review_command(
         raise UsageError("give a revision or --uncommitted, not both")
     if model and no_model:
         raise UsageError("give --model or --no-model, not both")
+    target = _post_target(post) if post else None
     root = git_root(directory)
     if root is None:
         raise UsageError(f"{directory} is not in a git repository")
@@ -86,9 +101,49 @@ def review_command(
     for why in unavailable_gates():
         click.echo(f"acb review: {why}", err=True)
     click.echo(FORMATS[output](findings, changes.label), nl=False)
+    if sarif_path is not None:
+        try:
+            sarif_path.write_text(FORMATS["sarif"](findings, changes.label), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {sarif_path}: {exc.strerror or exc}") from None
+    if target is not None:
+        _post(target, findings, FORMATS["markdown"](findings, changes.label))
     if fail_on != "never" and at_least(findings, fail_on):
         return 1
     return 3 if model_failed else 0
+
+
+def _post_target(url: str) -> tuple[Any, Any]:
+    """The pull/merge request `url` names and the token to post with, both checked before
+    any review work is done."""
+    from autocodebase.errors import UsageError
+    from autocodebase.forge.refs import parse_forge_url
+    from autocodebase.forge.tokens import find_token
+
+    ref = parse_forge_url(url)
+    if ref.kind != "change":
+        raise UsageError(f"{url} is an issue; --post takes a pull or merge request URL")
+    token = find_token(ref.forge, ref.host)
+    if token is None:
+        names = "GITLAB_TOKEN" if ref.forge == "gitlab" else "GH_TOKEN/GITHUB_TOKEN or `gh auth`"
+        raise UsageError(f"posting a review needs a token: set {names}")
+    return ref, token
+
+
+def _post(target: tuple[Any, Any], findings: list[Any], summary: str) -> None:
+    from autocodebase.forge.clients import forge_for
+
+    ref, token = target
+    client = forge_for(ref, token)
+    try:
+        posted = client.post_review(ref.number, summary, findings)
+    finally:
+        client.close()
+    click.echo(
+        f"acb review: posted to {posted.web_url}: {posted.comments} on their lines, "
+        f"{posted.in_body} in the summary",
+        err=True,
+    )
 
 
 def _model_findings(changes: Any, settings: Any) -> list[Any]:
