@@ -256,6 +256,18 @@ def test_https_push_credentials_go_through_the_environment_only(tmp_path: Path) 
         push_environment("http://example.com/o/r.git", tmp_path, TOKEN, "x")
 
 
+def test_a_token_goes_only_to_the_forge_it_is_for(tmp_path: Path) -> None:
+    # A pushurl or insteadOf rule pointing elsewhere must not receive the token.
+    with pytest.raises(UsageError, match=r"refusing to push to evil\.example with the token"):
+        push_environment("https://evil.example/o/r.git", tmp_path, TOKEN, "x", "github.com")
+    _, env = push_environment("https://GitHub.com/o/r.git", tmp_path, TOKEN, "x", "github.com")
+    assert env["GIT_CONFIG_VALUE_1"].startswith("Authorization: Basic ")
+    _, env = push_environment("http://127.0.0.1:8123/o.git", tmp_path, TOKEN, "x", "127.0.0.1:8123")
+    assert env["GIT_CONFIG_COUNT"] == "2"
+    _, env = push_environment("https://evil.example/o/r.git", tmp_path, None, "x", "github.com")
+    assert env["GIT_CONFIG_COUNT"] == "1", "no token, nothing to refuse"
+
+
 def test_a_real_push_over_http_authenticates_without_the_token_in_argv_or_config(
     tmp_path: Path, forge: ForgeServer
 ) -> None:

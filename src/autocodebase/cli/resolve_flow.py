@@ -204,7 +204,8 @@ def push(plan: Plan) -> None:
     assert plan.remote is not None
     forge = plan.pr_on.forge if plan.pr_on else "github"
     token = plan.token.value if plan.token else None
-    url = push_branch(plan.worktree, plan.remote, plan.branch, token, PUSH_USER[forge])
+    host = plan.pr_on.host if plan.pr_on else None
+    url = push_branch(plan.worktree, plan.remote, plan.branch, token, PUSH_USER[forge], host)
     say(f"pushed {plan.branch} to {plan.remote} ({_shown(url)})")
 
 

@@ -40,10 +40,12 @@ def _loopback(host: str) -> bool:
 
 
 def push_environment(
-    url: str, root: Path, token: str | None, user: str
+    url: str, root: Path, token: str | None, user: str, token_host: str | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The extra `git push` options and the environment (config as `GIT_CONFIG_*` variables)
-    that let git push to `url` and nowhere else."""
+    that let git push to `url` and nowhere else. A token is sent only to `token_host`, the
+    forge it belongs to (when given): a push URL on another host (a `pushurl` or `insteadOf`
+    someone set) is refused rather than handed the token."""
     parts = urlsplit(url) if "://" in url else None
     scheme = parts.scheme if parts else ("file" if _is_path(url) else "ssh")
     pairs: list[tuple[str, str]] = []
@@ -54,6 +56,11 @@ def push_environment(
         if scheme == "http" and not _loopback(parts.hostname or ""):
             raise UsageError(f"refusing to push over http:// to {parts.hostname}: use https")
         pairs.append((f"protocol.{scheme}.allow", "always"))
+        if token and token_host and _host(token_host) != (parts.hostname or "").lower():
+            raise UsageError(
+                f"refusing to push to {parts.hostname} with the token for {token_host}: the "
+                "remote's push URL is on another host"
+            )
         if token:
             basic = base64.b64encode(f"{user}:{token}".encode()).decode()
             scope = f"{scheme}://{parts.netloc.rpartition('@')[2]}/"
@@ -75,6 +82,11 @@ def push_environment(
     return options, env
 
 
+def _host(netloc: str) -> str:
+    """`host[:port]` without its port, lowercased."""
+    return (urlsplit(f"//{netloc}").hostname or netloc).lower()
+
+
 def _is_path(url: str) -> bool:
     return url.startswith(("/", "./", "../", "~")) or (":" not in url)
 
@@ -92,12 +104,18 @@ def _check_local_remote(path: Path, root: Path) -> None:
 
 
 def push_branch(
-    root: Path, remote: str, branch: str, token: str | None = None, user: str = "x-access-token"
+    root: Path,
+    remote: str,
+    branch: str,
+    token: str | None = None,
+    user: str = "x-access-token",
+    token_host: str | None = None,
 ) -> str:
     """Push `branch` to the same name on `remote`; the URL pushed to. `user` is the name
-    the forge expects beside a token (GitHub: any, `x-access-token`; GitLab: `oauth2`)."""
+    the forge expects beside a token (GitHub: any, `x-access-token`; GitLab: `oauth2`);
+    `token_host` the forge the token is for (see `push_environment`)."""
     url = push_url(root, remote)
-    options, env = push_environment(url, root, token, user)
+    options, env = push_environment(url, root, token, user, token_host)
     refspec = f"refs/heads/{branch}:refs/heads/{branch}"
     try:
         git(root, "push", "--porcelain", *options, url, refspec, env=env)
