@@ -18,19 +18,26 @@ from autocodebase.errors import UsageError
 @click.option(
     "--target",
     type=click.Choice(["local", "compose", "kubernetes"]),
-    default="local",
-    show_default=True,
+    default=None,
     help="local: supervised releases behind a loopback proxy; compose/kubernetes: write the "
-    "artefacts (Dockerfile, compose.yaml or k8s/app.yaml), validated.",
+    "artefacts (Dockerfile, compose.yaml or k8s/app.yaml), validated. Default: the "
+    "environment's `target` in .acb/deploy.toml (local when it has none).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing artefacts (compose/kubernetes).")
 @click.option(
     "--env",
     "env",
-    default="default",
-    show_default=True,
-    help="Environment: the [env.NAME] table of .acb/deploy.toml.",
+    multiple=True,
+    help="Environment: the [env.NAME] table of .acb/deploy.toml (default: its top-level "
+    "keys). Repeatable with --docs (default there: every environment).",
 )
+@click.option(
+    "--docs",
+    is_flag=True,
+    help="Write docs/deploy.md: each environment's prerequisites, artefacts, commands "
+    "(checked), settings and secrets (names only) and what verification measures.",
+)
+@click.option("--check", is_flag=True, help="With --docs: exit 1 if docs/deploy.md is stale.")
 @click.option("--rev", default="HEAD", show_default=True, help="The commit to release.")
 @click.option("--rollback", is_flag=True, help="Release the previous release again.")
 @click.option(
@@ -54,8 +61,10 @@ from autocodebase.errors import UsageError
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def deploy_command(
     directory: Path,
-    target: str,
-    env: str,
+    target: str | None,
+    env: tuple[str, ...],
+    docs: bool,
+    check: bool,
     rev: str,
     rollback: bool,
     show_status: bool,
@@ -69,6 +78,7 @@ def deploy_command(
     mirrored live traffic and probes (error rate, p95 latency, its /metrics), switch the proxy
     to it, watch it, and switch back if it fails. Configured by .acb/deploy.toml. Exit 1 when
     the release did not go live."""
+    from autocodebase.cli.deploy_docs import warn_if_stale, write_docs
     from autocodebase.cli.exec_cmd import settings_for
     from autocodebase.delivery.local import deploy, load_config, observed_config, read_state
     from autocodebase.vcs.git import GitError, git_root
@@ -76,17 +86,33 @@ def deploy_command(
     root = directory
     if git_root(root) is None:
         raise UsageError(f"{root} is not in a git repository")
+    if docs:
+        if rollback or show_status or stop_all or target:
+            raise UsageError(
+                "--docs writes the guide only: drop --rollback/--status/--stop/--target"
+            )
+        return write_docs(root, list(env), check, overwrite, as_json)
+    if check:
+        raise UsageError("--check is for --docs")
+    if len(env) > 1:
+        raise UsageError("give one --env (several only with --docs)")
+    name = env[0] if env else "default"
     if sum((rollback, show_status, stop_all)) > 1:
         raise UsageError("give one of --rollback, --status and --stop")
-    if target != "local" and (rollback or show_status or stop_all):
+    if target not in (None, "local") and (rollback or show_status or stop_all):
         raise UsageError("--rollback, --status and --stop are for --target local")
     if show_status:
-        return _status(root, observed_config(root, env), as_json)
+        return _status(root, observed_config(root, name), as_json)
     if stop_all:
-        return _stop(root, observed_config(root, env), as_json)
-    config = load_config(root, env)
+        return _stop(root, observed_config(root, name), as_json)
+    config = load_config(root, name)
+    target = target or config.target
     if target != "local":
-        return _artefacts(root, config, target, overwrite, as_json)
+        if rollback:
+            raise UsageError(f"--rollback is for --target local; [{name}] is {target}")
+        code = _artefacts(root, config, target, overwrite, as_json)
+        warn_if_stale(root)
+        return code
     if rollback:
         previous = read_state(root, config).get("previous")
         if not previous:
@@ -114,6 +140,7 @@ def deploy_command(
     else:
         kept = "the previous release keeps serving" if result.outcome == "rolled-back" else ""
         click.echo(f"{result.sha[:12]} {result.outcome}: {result.reason}. {kept}".strip(), err=True)
+    warn_if_stale(root)
     return 0 if result.outcome == "live" else 1
 
 

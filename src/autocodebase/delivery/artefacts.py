@@ -99,6 +99,8 @@ def compose(plan: ProjectPlan, config: DeployConfig) -> str:
     for name in needed:
         for key, value in SERVICES[name].exported.items():
             env[key] = value.replace("localhost", name).replace("127.0.0.1", name)
+    for secret in config.secrets:  # the host's value at `docker compose up`, never the file's
+        env[secret] = f"${{{secret}:?set {secret} in the environment}}"
     if env:
         lines.append("    environment:")
         lines += [f"      {k}: {json.dumps(v)}" for k, v in env.items()]
@@ -165,6 +167,7 @@ def kubernetes(config: DeployConfig, name: str) -> str:
                                 "capabilities": {"drop": ["ALL"]},
                             },
                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+                            **_secret_env(config, name),
                         }
                     ],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
@@ -187,14 +190,35 @@ def kubernetes(config: DeployConfig, name: str) -> str:
     return head + yaml.safe_dump_all([deployment, service], sort_keys=False)
 
 
+def secret_name(app: str) -> str:
+    """The Kubernetes Secret the Deployment reads deploy.toml's `secrets` from."""
+    return f"{app}-secrets"
+
+
+def _secret_env(config: DeployConfig, app: str) -> dict[str, object]:
+    if not config.secrets:
+        return {}
+    ref = secret_name(app)
+    return {
+        "env": [
+            {"name": key, "valueFrom": {"secretKeyRef": {"name": ref, "key": key}}}
+            for key in config.secrets
+        ]
+    }
+
+
+def app_name(root: Path) -> str:
+    """The name of the app in Kubernetes (Deployment, Service, image): the directory's."""
+    return "".join(c if c.isalnum() else "-" for c in root.name.lower()).strip("-") or "app"
+
+
 def build(plan: ProjectPlan, config: DeployConfig, root: Path, target: str) -> Artefacts:
     out = Artefacts()
     out.files["Dockerfile"] = dockerfile(plan, config, root)
     if target == "compose":
         out.files["compose.yaml"] = compose(plan, config)
     else:
-        name = "".join(c if c.isalnum() else "-" for c in root.name.lower()).strip("-") or "app"
-        out.files["k8s/app.yaml"] = kubernetes(config, name)
+        out.files["k8s/app.yaml"] = kubernetes(config, app_name(root))
     validate(out)
     return out
 

@@ -35,6 +35,8 @@ from autocodebase.errors import UsageError
 from autocodebase.vcs.git import git_text
 
 CONFIG_FILE = ".acb/deploy.toml"
+TARGETS = ("local", "compose", "kubernetes")
+"""Where an environment runs: this machine behind acb's proxy, a Compose host, a cluster."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class DeployConfig:
     max_error_rate: float = 0.02
     max_p95_ms: float = 1000.0
     health_timeout_s: float = 30.0
+    target: str = "local"
+    """Where this environment runs (`TARGETS`); a config without one means local, as before
+    targets were per environment."""
+    secrets: tuple[str, ...] = ()
+    """Names of environment variables the app needs whose values are secret. Only the names
+    are written anywhere: the local release gets them from acb's environment, compose.yaml
+    from the host's at `docker compose up`, Kubernetes from a Secret."""
     env: str = "default"
     """Which environment (`--env NAME`: the `[env.NAME]` table of deploy.toml overrides the
     top-level keys); each has its own proxy, state and history."""
@@ -84,7 +93,36 @@ def load_config(root: Path, env: str = "default") -> DeployConfig:
     if unknown or "command" not in data:
         problem = f"unknown keys {unknown}" if unknown else "command is required"
         raise DeployError(f"{CONFIG_FILE}: {problem}")
+    where = "" if env == "default" else f"[env.{env}] "
+    if data.get("target", "local") not in TARGETS:
+        raise DeployError(
+            f"{CONFIG_FILE}: {where}target must be one of {', '.join(TARGETS)}, "
+            f"not {data['target']!r}"
+        )
+    secrets = data.get("secrets", [])
+    if not isinstance(secrets, list) or not all(
+        isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in secrets
+    ):
+        raise DeployError(
+            f"{CONFIG_FILE}: {where}secrets must be a list of environment variable names"
+        )
+    data["secrets"] = tuple(secrets)
     return DeployConfig(**data, env=env)
+
+
+def environments(root: Path) -> list[str]:
+    """Every environment deploy.toml describes: "default" (its top-level keys) and each
+    `[env.NAME]`, in the file's order."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise DeployError(
+            f'no {CONFIG_FILE}: write one with at least command = "... --port {{port}}"'
+        )
+    try:
+        tables = tomllib.loads(path.read_text()).get("env", {})
+    except tomllib.TOMLDecodeError as error:
+        raise DeployError(f"{CONFIG_FILE}: {error}") from None
+    return ["default", *tables]
 
 
 def observed_config(root: Path, env: str = "default") -> DeployConfig:

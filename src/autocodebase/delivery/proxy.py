@@ -398,7 +398,7 @@ def _launch(sha: object) -> Launch:
     release = built_release(served.root, sha)
     config = load_config(served.root, served.env)
     port = free_port()
-    env = release_environment(release, port)
+    env = release_environment(release, port, config.secrets)
     argv = release_argv(config.command, release, port, env, served.unsandboxed)
     log = served.root / ".acb" / "deploy" / served.env / "logs" / f"{release.name}.log"
     return Launch(port, argv, release, env, open_log(served.root, log))

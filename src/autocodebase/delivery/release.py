@@ -16,7 +16,7 @@ import shlex
 import shutil
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -138,9 +138,11 @@ def build_release(root: Path, sha: str, network: bool = False, unsandboxed: bool
     return release
 
 
-def release_environment(release: Path, port: int) -> dict[str, str]:
+def release_environment(release: Path, port: int, secrets: Sequence[str] = ()) -> dict[str, str]:
+    """The release's environment: acb's, without secrets except those deploy.toml names in
+    `secrets` (the app needs them; they are passed on by name, never written down)."""
     venv = release / ".venv"
-    env = command_environment()
+    env = command_environment(allowed=secrets)
     env.update(
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         VIRTUAL_ENV=str(venv),
