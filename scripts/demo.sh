@@ -58,6 +58,8 @@ for _ in $(seq 40); do curl -s "http://127.0.0.1:$port/count?text=some+traffic" 
 acb deploy -C "$work" --status
 acb monitor -C "$work" --window 1m
 acb deploy -C "$work" --stop
+acb deploy -C "$work" --env onprem   # target = "compose": Dockerfile + compose.yaml, validated
+acb deploy -C "$work" --docs         # docs/deploy.md: every environment, its commands checked
 echo
 echo "== undo is one command away: acb undo (not run here)"
 echo

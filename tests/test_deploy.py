@@ -255,7 +255,10 @@ def test_environments_have_their_own_proxy_and_history(service: tuple[Path, int]
     default = json.loads(run_acb("deploy", "--status", "--json", cwd=root).stdout)
     assert default["state"] == {} and default["history"] == []
     missing = run_acb("deploy", "--env", "prod", cwd=root)
-    assert missing.returncode == 2 and "no [env.prod] (environments: staging)" in missing.stderr
+    assert (
+        missing.returncode == 2
+        and "no [env.prod] (environments: onprem, staging)" in missing.stderr
+    )
 
 
 def through_proxy(port: int, times: int) -> None:
