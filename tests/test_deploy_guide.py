@@ -278,3 +278,27 @@ def test_the_local_commands_of_the_written_guide_run(tmp_path: Path) -> None:
     assert run_acb("deploy", "--docs", "--check", cwd=root).returncode == 0, (
         "deploying is not a change"
     )
+
+
+@pytest.mark.slow  # kubernetes-validate on the manifest
+def test_the_kubernetes_part_reads_the_manifest(tmp_path: Path) -> None:
+    from autocodebase.cli.deploy_docs import acb_argv_problem
+    from autocodebase.delivery.artefacts import app_name, kubernetes, secret_name
+    from autocodebase.delivery.guide import render
+    from autocodebase.delivery.guide_build import build_guide
+
+    extra = '\n[env.prod]\ntarget = "kubernetes"\nsecrets = ["WORDSTATS_API_TOKEN"]\n'
+    root = example(tmp_path, extra)
+    (root / "k8s").mkdir()
+    (root / "k8s/app.yaml").write_text(kubernetes(load_config(root, "prod"), app_name(root)))
+    guide = build_guide(root, ["prod"], acb_argv_problem)
+    text = render(guide)
+    phases = commands_in(text, "prod")
+    assert phases["build"] == ["docker build -t ws:latest ."]
+    assert phases["release"] == [
+        "kubectl apply -f k8s/app.yaml",
+        "kubectl rollout status deployment/ws --timeout=120s",
+    ]
+    assert phases["rollback"] == ["kubectl rollout undo deployment/ws"]
+    assert f"| `WORDSTATS_API_TOKEN` | secret | the Secret `{secret_name('ws')}`" in text
+    assert "readiness: `GET /healthz` every 5 s" in text
