@@ -148,6 +148,22 @@ def test_dry_run_says_what_it_would_create_and_creates_nothing(
     assert "token:    gh auth token" in done.stdout and TOKEN not in done.stdout
     assert [r.method for r in forge.state.requests] == ["GET"]
     assert git(wordstats_repo, "branch", "--list", "acb/*").strip() == ""
+    assert "sandbox" not in done.stdout.split("run:")[1].splitlines()[0]
+
+
+def test_the_runs_sandbox_can_be_chosen_for_the_run(wordstats_repo: Path, tmp_path: Path) -> None:
+    """`--sandbox MODE`, as `acb exec` takes it; the plan says it (the action's resolve proof,
+    tests/test_action.py, runs with it)."""
+    _bare, _log, env = _setup(tmp_path, wordstats_repo)
+    with ForgeServer(TOKEN) as forge:
+        forge.state.issues[("octo/wordstats", 12)] = ISSUE
+        url = f"{forge.url}/octo/wordstats/issues/12"
+        args = ("resolve", url, "--dry-run", "--sandbox", "full-access")
+        done = run_acb(*args, cwd=wordstats_repo, env=env)
+        bad = run_acb("resolve", url, "--sandbox", "none", cwd=wordstats_repo, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "with the configured model, sandbox full-access, approvals never" in done.stdout
+    assert bad.returncode == 2 and "'none' is not one of" in bad.stderr
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from autocodebase.cli.options import directory_option
+from autocodebase.cli.options import directory_option, sandbox_option
 
 if TYPE_CHECKING:
     from autocodebase.cli.resolve_flow import Plan
@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 @click.option("--max-steps", type=click.IntRange(min=1), help="Most model calls allowed.")
 @click.option("--max-minutes", type=click.FloatRange(min=0), help="Wall-clock minutes.")
 @click.option("--max-cost", type=click.FloatRange(min=0), help="Most USD to spend.")
+@sandbox_option(
+    "Where the run's commands may write (default: the settings'). full-access runs them "
+    "without acb's sandbox: only where something else contains them (a container, a CI job)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Run events as JSON lines on stderr.")
 def resolve_command(
     issue: str,
@@ -59,6 +63,7 @@ def resolve_command(
     max_steps: int | None,
     max_minutes: float | None,
     max_cost: float | None,
+    sandbox_mode: str | None,
     as_json: bool,
 ) -> int:
     """Resolve ISSUE (a GitHub/GitLab issue URL or a markdown task file): branch, run, push,
@@ -67,13 +72,14 @@ def resolve_command(
 
     plan = make_plan(issue, directory, base, branch, remote, worktree)
     if dry_run:
-        click.echo(show_plan(plan, model, draft, no_pr))
+        click.echo(show_plan(plan, model, draft, no_pr, sandbox_mode))
         return 0
     flags: dict[str, Any] = {
         "model": model,
         "max_steps": max_steps,
         "max_minutes": max_minutes,
         "max_cost": max_cost,
+        "sandbox_mode": sandbox_mode,
         "approvals": "never",
         "test_gate": True,
         "review_gate": True,

@@ -134,13 +134,16 @@ def _current_branch(root: Path) -> str:
     return name
 
 
-def show_plan(plan: Plan, model: str | None, draft: bool, no_pr: bool) -> str:
+def show_plan(
+    plan: Plan, model: str | None, draft: bool, no_pr: bool, sandbox_mode: str | None = None
+) -> str:
     """The plan in words, for `--dry-run`."""
+    sandbox = f"sandbox {sandbox_mode}, " if sandbox_mode else ""
     lines = [
         f"issue:    {plan.issue.title} ({plan.issue.web_url})",
         f"branch:   {plan.branch} from {plan.base} ({plan.base_commit[:12]})",
         f"worktree: {plan.worktree}",
-        f"run:      acb exec with {model or 'the configured model'}, approvals never, "
+        f"run:      acb exec with {model or 'the configured model'}, {sandbox}approvals never, "
         "test and review gates on, commit on",
     ]
     if plan.remote is None:
