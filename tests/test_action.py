@@ -5,8 +5,11 @@ and their steps proven by running them here on the example project with the scri
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,12 +18,13 @@ import pytest
 import yaml
 
 from autocodebase.delivery.ci import USES, unknown_actions
-from autocodebase.delivery.prove import Proof, Runner, prove, prove_action, steps_of
+from autocodebase.delivery.prove import VENV, Proof, Runner, prove, prove_action, steps_of
 from autocodebase.programs import installed
 from autocodebase.quality.review.findings import Finding
 from autocodebase.quality.review.workflows import validate
-from tests.conftest import git
-from tests.helpers import demo_review_repo, run_acb
+from tests.conftest import commit_all, git
+from tests.fakes.forge_server import ForgeServer
+from tests.helpers import demo_review_repo, write_file
 
 REPO = Path(__file__).resolve().parents[1]
 ACTION = REPO / "action.yml"
@@ -28,6 +32,7 @@ EXAMPLES = {name: REPO / "docs/examples" / name for name in ("acb-issue.yml", "a
 GITLAB = REPO / "templates/gitlab/acb.gitlab-ci.yml"
 CASSETTE = REPO / "examples/cassettes/wordstats-review.jsonl"
 SHA = re.compile(r"[0-9a-f]{40}")
+PATH = os.environ["PATH"]
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -139,6 +144,58 @@ def test_the_proof_reads_a_composite_action_as_a_runner_would() -> None:
     )
 
 
+PROBE_ACTION = """\
+runs:
+  using: composite
+  steps:
+    - name: origin
+      shell: bash
+      run: git remote get-url origin
+    - name: reach
+      shell: bash
+      run: python -c "import sys, urllib.request as u; u.urlopen(sys.argv[1])" "$FORGE" || true
+    - name: own the clone
+      shell: bash
+      run: git config acb.proof owned
+"""
+
+
+@pytest.mark.slow  # two proofs, each making its virtualenv: 30 s or more
+def test_a_runner_names_the_clones_origin_shares_the_network_and_may_own_its_git(
+    tmp_path: Path,
+) -> None:
+    """What the forge proofs rest on: `origin` as a checkout sets it, loopback reachable only
+    with the runner's network, and the clone's `.git` writable only when the runner says so."""
+    root = tmp_path / "project"
+    write_file(root / "README.md", "hello\n")
+    commit_all(root, "initial", init=True)
+    write_file(tmp_path / "action/action.yml", PROBE_ACTION)
+    origin = "https://forge.example/octo/project.git"
+    with ForgeServer(TOKEN) as forge:
+        owned, kept = (
+            prove_action(
+                tmp_path / "action",
+                root,
+                Runner(
+                    env={"FORGE": f"{forge.url}/api/v3/x"},
+                    history=True,
+                    origin=origin,
+                    writable_git=own,
+                    network=own,
+                    scratch=tmp_path / name,
+                ),
+            )
+            for own, name in ((True, "owned"), (False, "kept"))
+        )
+        reached = len(forge.state.requests)
+    assert not problem(owned), problem(owned)
+    assert owned.results[0].output.strip() == origin
+    assert "HTTP Error 401" in owned.results[1].output and reached == 1
+    assert "owned" in (tmp_path / "owned/project/.git/config").read_text()
+    assert kept.results[0].output.strip() == origin and "HTTP Error" not in kept.results[1].output
+    assert kept.results[2].exit_code != 0, "a sandboxed workspace's .git stays read-only"
+
+
 # -- the steps, run here ------------------------------------------------------------------
 
 
@@ -241,30 +298,193 @@ def test_the_gitlab_template_reviews_a_merge_request_here(tmp_path: Path) -> Non
     ]
 
 
-def missing_forge_commands(root: Path) -> list[str]:
-    """Of the commands the action's resolve and posting steps call (issue 22 item 2), those
-    this checkout of acb does not have."""
-    missing = []
-    if run_acb("resolve", "--help", cwd=root).returncode != 0:
-        missing.append("`acb resolve ISSUE_URL`")
-    review = run_acb("review", "--help", cwd=root).stdout
-    missing += [
-        f"`acb review {option}`" for option in ("--post", "--sarif") if option not in review
-    ]
-    return missing
+# -- against the loopback forge (tests/fakes/forge_server.py) ------------------------------
+
+TOKEN = "Zq8xV3pL0wR7mK2nB5cT"
+"""The job's token: shaped like no known token format, so only acb's registering it with its
+redactor (not a pattern) can keep it out of the records."""
+RESOLVE_CASSETTE = REPO / "examples/cassettes/wordstats-top-words.jsonl"
 
 
-def test_the_forge_steps_wait_for_acb_resolve_and_review_posting(tmp_path: Path) -> None:
-    """The resolve step and the review-posting branch call commands issue 22 item 2 adds.
-    Until they exist those branches cannot be proven: this test says so by skipping. Once they
-    exist it fails, until a proof of those steps against the loopback forge replaces it."""
-    missing = missing_forge_commands(tmp_path)
-    if missing:
-        pytest.skip(
-            f"not in this checkout: {', '.join(missing)}: the action's resolve step and its "
-            "review posting (post-review: true) are not proven here yet"
+def shipped_repo(tmp_path: Path) -> Path:
+    """The example project as shipped (no top_words yet), committed on `main`."""
+    root = tmp_path / "wordstats"
+    git(tmp_path, "clone", "-q", "--no-hardlinks", str(REPO), "clone")
+    (tmp_path / "clone/examples/wordstats").rename(root)
+    commit_all(root, "as shipped", init=True)
+    return root
+
+
+def served_copy(root: Path, served: Path, project: str) -> Path:
+    """The forge's copy of the repository (`served/PROJECT.git`), holding its `main`."""
+    bare = served / f"{project}.git"
+    bare.parent.mkdir(parents=True)
+    git(served, "init", "-q", "--bare", str(bare))
+    git(root, "push", "-q", str(bare), "main")
+    return bare
+
+
+def git_that_logs_argv(folder: Path) -> Path:
+    """A `git` in `folder` that appends its argv to `folder/git-argv.log`, then runs git."""
+    folder.mkdir(parents=True)
+    real = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    log = folder / "git-argv.log"
+    (folder / "git").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
+    (folder / "git").chmod(0o755)
+    log.touch()
+    return log
+
+
+def pull_request_files(root: Path) -> dict[str, str]:
+    """HEAD~1..HEAD as a forge lists a pull request's files: each file's hunks."""
+    names = git(root, "diff", "--name-only", "HEAD~1", "HEAD").split()
+    patches = {name: git(root, "diff", "HEAD~1", "HEAD", "--", name) for name in names}
+    return {name: patch[patch.index("@@") :] for name, patch in patches.items()}
+
+
+@pytest.mark.slow
+def test_the_action_resolves_an_issue_into_a_pull_request_on_the_forge(tmp_path: Path) -> None:
+    """An `issues: labeled` event for an issue on a GitHub (the loopback forge, at its host
+    as GitHub Enterprise serves one: the API under /api/v3), the checkout's `origin` the
+    forge's repository URL, the job's token as `github-token`. The action's steps: acb
+    installed from the action's checkout, then `acb resolve ISSUE --remote origin` with the
+    scripted model: a branch, a real push over smart HTTP, and a pull request.
+
+    acb's own sandbox cannot be made inside the proof's (bubblewrap does not nest here), so
+    the workflow passes `extra-args: --sandbox full-access` and the run's commands are held by
+    the proof's sandbox instead: this proves the action's steps, not bubblewrap on a runner."""
+    root = shipped_repo(tmp_path)
+    scratch = tmp_path / "run"
+    temp = scratch / "runner-temp"  # prove_action's RUNNER_TEMP: the steps may write there
+    log = git_that_logs_argv(temp / "tools")
+    bare = served_copy(root, tmp_path / "served", "octo/wordstats")
+    with ForgeServer(TOKEN) as forge:
+        forge.state.git_root = tmp_path / "served"
+        body = f"The n most frequent words, with their counts. (note: {TOKEN})"
+        forge.state.issues[("octo/wordstats", 12)] = {"title": "Add top_words", "body": body}
+        runner = Runner(
+            env={
+                "GITHUB_EVENT_NAME": "issues",
+                "ACB_HOME": str(temp / "acb-home"),  # kept, to read its ledger afterwards
+                "PATH": os.pathsep.join([str(temp / VENV / "bin"), str(log.parent), PATH]),
+            },
+            context={
+                "inputs.mode": "resolve",
+                "inputs.model": f"replay:{RESOLVE_CASSETTE}",
+                "inputs.github-token": TOKEN,
+                "inputs.extra-args": "--sandbox full-access",
+                "github.event.label.name": "acb",
+                "github.event.issue.html_url": f"{forge.url}/octo/wordstats/issues/12",
+            },
+            history=True,
+            origin=f"{forge.url}/octo/wordstats.git",
+            writable_git=True,
+            network=True,
+            scratch=scratch,
         )
-    pytest.fail(
-        "acb resolve and acb review --post/--sarif exist now: prove the action's resolve step "
-        "and post-review: true against the loopback forge, and replace this test"
+        proof = prove_action(REPO, root, runner)
+    assert not problem(proof), problem(proof)
+    assert [r.name for r in proof.results] == ["action: Install acb", "action: Run acb"]
+    run = proof.results[1].output
+    assert f"{forge.url}/octo/wordstats/pull/1347" in run
+    branch = "acb/issue-12-add-top-words"
+    pushed = git(bare, "rev-parse", f"refs/heads/{branch}").strip()
+    assert "+def top_words" in git(bare, "show", pushed)
+    assert git(bare, "rev-parse", f"{pushed}~1").strip() == git(root, "rev-parse", "main").strip()
+    assert forge.requests_to("POST", r"^/octo/wordstats\.git/git-receive-pack$")
+    [pull] = forge.requests_to("POST", r"^/api/v3/repos/octo/wordstats/pulls$")
+    assert pull.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert (pull.body["title"], pull.body["head"], pull.body["base"]) == (
+        "Add top_words",
+        branch,
+        "main",
     )
+    for expected in ("Closes #12.", "wordstats/core.py", "## Verification", "tests in"):
+        assert expected in pull.body["body"], expected
+    assert "push" in log.read_text()
+    # the token: nowhere on a git command line, in the output, the clone's config, the ledger
+    clone = scratch / root.name
+    assert "name = github-actions[bot]" in (clone / ".git/config").read_text()
+    ledger = list((temp / "acb-home").rglob("ledger.db*"))
+    assert ledger, "the run's ledger is kept in the runner's ACB_HOME"
+    records = [log, clone / ".git/config", *ledger]
+    assert all(TOKEN.encode() not in path.read_bytes() for path in records)
+    assert all(TOKEN not in result.output for result in proof.results)
+
+
+def posting_runner(root: Path, scratch: Path, pull_request: str) -> Runner:
+    """The review proof's pull_request event, posting on `pull_request` with the job's token
+    (the steps share this machine's network, to reach the loopback forge)."""
+    runner = review_runner(
+        root,
+        scratch,
+        **{
+            "inputs.post-review": "true",
+            "inputs.github-token": TOKEN,
+            "github.event.pull_request.html_url": pull_request,
+        },
+    )
+    return dataclasses.replace(runner, network=True)
+
+
+@pytest.mark.slow
+def test_the_action_posts_its_review_on_the_pull_request(tmp_path: Path) -> None:
+    """`post-review: true` (the default): `acb review SPEC --post PR_URL --sarif FILE`: the
+    finding on a line of the pull request's diff is posted there, and the SARIF written."""
+    root = demo_review_repo(tmp_path)
+    scratch = tmp_path / "run"
+    with ForgeServer(TOKEN) as forge:
+        forge.state.files = pull_request_files(root)
+        pull_request = f"{forge.url}/octo/wordstats/pull/5"
+        proof = prove_action(REPO, root, posting_runner(root, scratch, pull_request))
+    assert not problem(proof), problem(proof)
+    assert "4 proposed, 1 kept, 3 dropped" in proof.results[1].output
+    [review] = forge.requests_to("POST", r"^/api/v3/repos/octo/wordstats/pulls/5/reviews$")
+    assert review.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert review.body["event"] == "COMMENT"
+    comments = [(c["path"], c["line"]) for c in review.body["comments"]]
+    assert comments == [("tests/test_top_words.py", 18)]
+    assert sarif_findings(scratch / "wordstats/acb.sarif") == [
+        ("model/test-gap", "tests/test_top_words.py", 18)
+    ]
+    assert (scratch / "runner-temp/github_output").read_text() == "sarif-file=acb.sarif\n"
+    assert all(TOKEN not in result.output for result in proof.results)
+
+
+@pytest.mark.slow
+def test_the_gitlab_template_posts_its_review_on_the_merge_request(tmp_path: Path) -> None:
+    """The template's acb-review job with posting on (`ACB_POST_REVIEW` unset): a discussion
+    on the finding's line of the merge request, the summary note, the SARIF artifact."""
+    root = demo_review_repo(tmp_path)
+    scratch = tmp_path / "run"
+    with ForgeServer(TOKEN) as forge:
+        forge.state.files = pull_request_files(root)
+        runner = Runner(
+            env={
+                "CI_PIPELINE_SOURCE": "merge_request_event",
+                "CI_MERGE_REQUEST_DIFF_BASE_SHA": git(root, "rev-parse", "HEAD~1").strip(),
+                "CI_COMMIT_SHA": git(root, "rev-parse", "HEAD").strip(),
+                "CI_MERGE_REQUEST_PROJECT_URL": f"{forge.url}/grp/wordstats",
+                "CI_MERGE_REQUEST_IID": "7",
+                "ACB_MODEL": f"replay:{CASSETTE}",
+                "GITLAB_TOKEN": TOKEN,
+            },
+            directories={"ACB_PACKAGE": REPO},
+            jobs=frozenset({"acb-review"}),
+            history=True,
+            network=True,
+            scratch=scratch,
+        )
+        proof = prove(root, ".gitlab-ci.yml", GITLAB.read_text(), "gitlab", runner=runner)
+    assert not problem(proof), problem(proof)
+    project = r"^/api/v4/projects/grp%2Fwordstats/merge_requests/7"
+    [discussion] = forge.requests_to("POST", project + "/discussions$")
+    assert {k.lower(): v for k, v in discussion.headers.items()}["private-token"] == TOKEN
+    position = discussion.body["position"]
+    assert (position["new_path"], position["new_line"]) == ("tests/test_top_words.py", 18)
+    [note] = forge.requests_to("POST", project + "/notes$")
+    assert "**acb review**" in note.body["body"]
+    assert sarif_findings(scratch / "wordstats/acb.sarif") == [
+        ("model/test-gap", "tests/test_top_words.py", 18)
+    ]
+    assert all(TOKEN not in result.output for result in proof.results)

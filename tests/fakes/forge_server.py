@@ -1,6 +1,7 @@
 """A loopback forge: the subset of GitHub's REST API (under /api/v3, as GitHub Enterprise
 serves it) and GitLab's (under /api/v4) that acb uses, shaped from their documented examples,
-plus git's smart HTTP (`git http-backend`) under /git/ for real pushes.
+plus git's smart HTTP (`git http-backend`) for real pushes: under /git/, and at
+`/OWNER/REPO.git` as github.com serves a repository (`git_root/OWNER/REPO.git` on disk).
 
 It checks what a real forge checks: the auth header on every call (401 otherwise), required
 fields (422), review comments only on lines of the diff (422, as GitHub answers), and a
@@ -86,6 +87,9 @@ GITLAB_MR = re.compile(
 )
 
 
+GIT_SMART_HTTP = re.compile(r"^/.+\.git/(info/refs|git-upload-pack|git-receive-pack)$")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -105,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
         path = parts.path
-        if path.startswith("/git/"):
+        if path.startswith("/git/") or GIT_SMART_HTTP.match(path):
             self._git(method, path, parts.query)
             return
         length = int(self.headers.get("Content-Length") or 0)
@@ -286,8 +290,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else b""
         self.state.requests.append(Recorded(method, path, query, dict(self.headers.items()), None))
-        expected = base64.b64encode(f"x-access-token:{self.state.token}".encode()).decode()
-        if self.headers.get("Authorization") != f"Basic {expected}":
+        accepted = {  # GitHub's user beside a token, and GitLab's
+            "Basic " + base64.b64encode(f"{user}:{self.state.token}".encode()).decode()
+            for user in ("x-access-token", "oauth2")
+        }
+        if self.headers.get("Authorization") not in accepted:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
             self.send_header("Content-Length", "0")
@@ -300,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             "GIT_HTTP_EXPORT_ALL": "1",
             "REMOTE_USER": "x-access-token",
             "REQUEST_METHOD": method,
-            "PATH_INFO": path[len("/git") :],
+            "PATH_INFO": path[len("/git") :] if path.startswith("/git/") else path,
             "QUERY_STRING": query,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "CONTENT_LENGTH": str(len(data)),

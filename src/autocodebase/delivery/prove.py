@@ -18,6 +18,7 @@ job. `prove_action` proves a composite action's steps (`action.yml`) on a projec
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shlex
@@ -115,6 +116,16 @@ class Runner:
     history: bool = False
     """A clone with the repository's history (checkout with `fetch-depth: 0`) instead of its
     files alone; committed state only."""
+    origin: str | None = None
+    """The clone's `origin` URL, as `actions/checkout` sets it to the repository's URL on the
+    forge (with `history`; default: the local repository it was cloned from)."""
+    writable_git: bool = False
+    """The steps may write the clone's `.git` (config, commits, branches, worktrees), as a job
+    may on a runner; otherwise it stays read-only, as in every sandboxed workspace."""
+    network: bool = False
+    """The steps share this machine's network, as a runner's steps have one: to reach a forge
+    or a model served on loopback. Packages still come from this machine only (offline pip)
+    unless `prove`'s own `network` is given too."""
     scratch: Path | None = None
     """Where to make the copies, kept afterwards (default: a temporary directory, removed)."""
 
@@ -292,13 +303,8 @@ def prove_action(
     except (OSError, WorkflowUnreadable) as exc:
         proof.error = str(exc)
         return proof
-    runner = Runner(
-        env=runner.env,
-        context=runner.context,
-        directories={"GITHUB_ACTION_PATH": action_root, **runner.directories},
-        jobs=runner.jobs,
-        history=runner.history,
-        scratch=runner.scratch,
+    runner = dataclasses.replace(
+        runner, directories={"GITHUB_ACTION_PATH": action_root, **runner.directories}
     )
     with _place(runner) as scratch:
         copy = _workspace(root, scratch, runner)
@@ -328,6 +334,8 @@ def _workspace(root: Path, scratch: Path, runner: Runner | None) -> Path:
             "GIT_CONFIG_VALUE_0": "always",
         }
         git(scratch, "clone", "--quiet", "--no-hardlinks", str(root), str(copy), env=allow_file)
+        if runner.origin is not None:
+            git(copy, "remote", "set-url", "origin", runner.origin)
     else:
         _clean_copy(root, copy)
     return copy
@@ -353,17 +361,20 @@ def _run_steps(
         extra, writable = _runner_environment(runner, copy, provider)
         env.update(extra)
     policy = SandboxPolicy(
-        network=network,
+        network=network or (runner is not None and runner.network),
         writable_roots=writable,
         limits=Limits(timeout_s=timeout_s, memory_mb=0),
     )
-    made = run_command(policy, _venv_script(venv, network), copy, env, timeout_s)
+    # The sandbox keeps a workspace's `.git` read-only; a runner's job owns its clone's, so
+    # then the workspace is the folder holding the clone (the steps still run in the clone).
+    workspace = copy.parent if runner is not None and runner.writable_git else copy
+    made = run_command(policy, _venv_script(venv, network), workspace, env, timeout_s, cwd=copy)
     if made.exit_code != 0:
         proof.error = f"the CI virtualenv could not be made in the sandbox: {made.output}"
         return
     for step in steps:
         outcome: CommandOutcome = run_command(
-            policy, step.script, copy, {**env, **step.env}, timeout_s
+            policy, step.script, workspace, {**env, **step.env}, timeout_s, cwd=copy
         )
         result = StepResult(
             name=step.name,
