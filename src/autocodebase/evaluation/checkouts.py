@@ -9,6 +9,7 @@ the source's objects (`git clone --shared`), so a sympy checkout costs its worki
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from autocodebase.errors import AcbError
@@ -29,11 +30,21 @@ class CheckoutFailed(AcbError):
     """The repository or its base commit could not be had."""
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
+HTTPS_ONLY = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "protocol.https.allow",
+    "GIT_CONFIG_VALUE_0": "always",
+}
+"""For the one command that fetches (the mirror's clone): acb's git helper allows no transport
+(`protocol.allow=never`), and a per-protocol setting outranks that for https alone; file, ssh,
+http, git:// and remote helpers stay refused (as `vcs/push.py` opens one for one push)."""
+
+
+def git(cwd: Path, *args: str, check: bool = True, env: Mapping[str, str] | None = None) -> str:
     """`git ARGS` in `cwd` through acb's one git helper (nothing the repository names runs:
     no hooks, filters or fsmonitor), with a fixed identity for the agent's commits."""
     try:
-        output = vcs_git(cwd, *args, env=GIT_QUIET, check=check)
+        output = vcs_git(cwd, *args, env={**GIT_QUIET, **(env or {})}, check=check)
     except GitError as exc:
         raise CheckoutFailed(f"{exc} (in {cwd})") from exc
     return output.decode("utf-8", "replace")
@@ -63,12 +74,19 @@ def source_for(repo: str, repos_dir: Path | None, cache: Path) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         url = f"https://github.com/{repo}.git"
         try:
-            git(mirror.parent, "clone", "--quiet", "--mirror", url, str(partial))
+            clone_mirror(url, partial)
         except CheckoutFailed as exc:
             where = f" (no copy under {repos_dir})" if repos_dir else " (give --repos DIR)"
             raise CheckoutFailed(f"cannot clone {url}{where}: {exc}") from exc
         partial.rename(mirror)
     return mirror
+
+
+def clone_mirror(url: str, destination: Path) -> None:
+    """`git clone --mirror URL DESTINATION`, over https and nothing else."""
+    if not url.startswith("https://"):
+        raise CheckoutFailed(f"acb clones over https only, not {url}")
+    git(destination.parent, "clone", "--quiet", "--mirror", url, str(destination), env=HTTPS_ONLY)
 
 
 def checkout(source: Path, commit: str, destination: Path) -> Path:
