@@ -20,6 +20,11 @@ from autocodebase.errors import AcbError
 SUBCOMMANDS = {
     "exec": ("autocodebase.cli.exec_cmd", "exec_command", "Run a task headless"),
     "approvals": ("autocodebase.cli.approvals_cmd", "approvals", "List, add and revoke approvals"),
+    "autopilot": (
+        "autocodebase.cli.autopilot_cmd",
+        "autopilot_command",
+        "Work a task queue: run, gates, merge; people hold the gates",
+    ),
     "batch": (
         "autocodebase.cli.batch_cmd",
         "batch_command",

@@ -77,6 +77,44 @@ MIGRATIONS: list[str] = [
         target TEXT
     );
     """,
+    # 7: `acb autopilot`: each task's state and every decision taken on it, so a loop that
+    # stopped (a crash, a pause, `--once`) continues where it was
+    """
+    CREATE TABLE autopilot_tasks (
+        workspace TEXT NOT NULL,
+        id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        base TEXT,
+        branch TEXT NOT NULL,
+        worktree TEXT,
+        run_id TEXT,
+        commit_sha TEXT,
+        verification TEXT,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (workspace, id)
+    );
+    CREATE TABLE autopilot_transitions (
+        seq INTEGER PRIMARY KEY,
+        workspace TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        run_id TEXT,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX autopilot_transitions_task ON autopilot_transitions(workspace, task_id, seq);
+    CREATE TABLE autopilot_control (
+        workspace TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL,
+        at REAL NOT NULL,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    """,
 ]
 
 

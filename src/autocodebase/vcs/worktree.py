@@ -34,3 +34,13 @@ def add_worktree(root: Path, path: Path, branch: str, base: str) -> Path:
     except GitError as exc:
         raise UsageError(f"cannot create the worktree for {branch}: {exc}") from None
     return path
+
+
+def discard_worktree(root: Path, path: Path, branch: str) -> None:
+    """Remove a worktree and branch acb made earlier for the same task (a failed or interrupted
+    attempt), so the next attempt starts from the base again. Only acb's own names reach here."""
+    if path.exists():
+        git(root, "worktree", "remove", "--force", str(path), check=False)
+    git(root, "worktree", "prune", check=False)
+    if branch_exists(root, branch):
+        git(root, "branch", "-D", branch, check=False)

@@ -1,0 +1,280 @@
+"""`acb autopilot`: work the repository's task queue, each task through a run, its gates and
+the merge decision the user chose; `status`, `approve`, `reject`, `pause`, `resume`.
+
+Progress goes to stderr, the task table to stdout. Exit codes of a pass: 0 when every task is
+done or waits on a person's approval (or the pass was paused or hit a budget), 1 when a task
+stopped in `needs-person` during it, 2 for bad usage (a bad task file, an unknown task).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from autocodebase.cli.options import directory_option
+from autocodebase.errors import UsageError
+
+if TYPE_CHECKING:
+    from autocodebase.autopilot.gates import Policy
+    from autocodebase.autopilot.state import AutopilotState
+
+
+def say(message: str) -> None:
+    click.echo(f"acb autopilot: {message}", err=True)
+
+
+def _open(directory: Path) -> tuple[Path, AutopilotState]:
+    """The repository's root and its autopilot state in the run ledger."""
+    from autocodebase.autopilot.state import AutopilotState
+    from autocodebase.config import load_settings
+    from autocodebase.ledger.store import connect
+    from autocodebase.vcs.git import git_root
+
+    root = git_root(directory)
+    if root is None:
+        raise UsageError(f"{directory} is not in a git repository")
+    root = root.resolve()
+    connection = connect(load_settings(root).ledger_path)
+    return root, AutopilotState(connection, root)
+
+
+@click.group("autopilot", invoke_without_command=True)
+@directory_option("The repository (default: current).")
+@click.option(
+    "--source",
+    type=click.Choice(["tasks", "github", "gitlab"]),
+    default="tasks",
+    show_default=True,
+    help="Where tasks come from: .acb/tasks/*.md and .acb/tasks.toml.",
+)
+@click.option(
+    "--merge",
+    type=click.Choice(["ask", "auto", "never"]),
+    default="ask",
+    show_default=True,
+    help="A branch that passed: merge it, wait for `approve`, or leave it.",
+)
+@click.option(
+    "--accept",
+    type=click.Choice(["verified", "partly-verified", "unverified"]),
+    default="verified",
+    show_default=True,
+    help="The weakest verification that counts as passed.",
+)
+@click.option(
+    "--deploy",
+    type=click.Choice(["ask", "auto", "never"]),
+    default="never",
+    show_default=True,
+    help="Deploy after a merge (only never so far).",
+)
+@click.option("--base", metavar="BRANCH", help="Branch tasks start from and merge into.")
+@click.option("--max-tasks", type=click.IntRange(min=1), help="Tasks to start, at most.")
+@click.option("--max-cost", type=click.FloatRange(min=0), help="USD to spend, summed over runs.")
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Runs a task gets before it needs a person.",
+)
+@click.option("--max-steps", type=click.IntRange(min=1), help="Model calls per run, at most.")
+@click.option("--once", is_flag=True, help="Work what is ready and exit (for cron or CI).")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    help="Without --once: seconds between looks at the queue.",
+)
+@click.option("-m", "--model", help="PROVIDER/NAME, as for acb exec.")
+@click.option("--json", "as_json", is_flag=True, help="Run events as JSON lines on stderr.")
+@click.pass_context
+def autopilot_command(
+    context: click.Context,
+    directory: Path,
+    source: str,
+    merge: str,
+    accept: str,
+    deploy: str,
+    base: str | None,
+    max_tasks: int | None,
+    max_cost: float | None,
+    max_attempts: int,
+    max_steps: int | None,
+    once: bool,
+    poll: float,
+    model: str | None,
+    as_json: bool,
+) -> int:
+    """Work the task queue: each task on its own branch and worktree, an `acb exec` run with
+    the gates on, the CI workflow proven on the branch, then merged, waiting for approval, or
+    left, per --merge. Every decision is in the ledger; run it again and it continues."""
+    context.obj = directory
+    if context.invoked_subcommand is not None:
+        return 0
+    from autocodebase.autopilot.gates import Policy
+
+    if source != "tasks":
+        raise UsageError(
+            f"--source {source} is not built yet: autopilot reads .acb/tasks/ and "
+            ".acb/tasks.toml (`acb resolve URL` works one forge issue)"
+        )
+    if deploy != "never":
+        raise UsageError(
+            f"--deploy {deploy} is not built yet: autopilot merges; deploy with `acb deploy`"
+        )
+    policy = Policy(merge, accept, "never", max_attempts, max_tasks, max_cost)  # type: ignore[arg-type]
+    return _run(directory, policy, base, model, max_steps, once, poll, as_json)
+
+
+def _run(
+    directory: Path,
+    policy: Policy,
+    base: str | None,
+    model: str | None,
+    max_steps: int | None,
+    once: bool,
+    poll: float,
+    as_json: bool,
+) -> int:
+    from autocodebase.autopilot.ci_check import prove_branch
+    from autocodebase.autopilot.lock import Busy, WorkspaceLock
+    from autocodebase.autopilot.loop import Autopilot
+    from autocodebase.autopilot.tasks import LocalTasks
+    from autocodebase.cli.autopilot_run import ResolveRunner
+    from autocodebase.cli.resolve_flow import _current_branch
+    from autocodebase.config import default_state_dir
+
+    root, state = _open(directory)
+    tasks = LocalTasks(root)
+    tasks.tasks()  # a bad task file: one line and exit 2, before anything else
+    base = base or _current_branch(root)
+    runner = ResolveRunner(root, model, as_json, max_steps)
+    worktrees = default_state_dir() / "worktrees" / root.name
+    pilot = Autopilot(root, base, state, tasks, policy, runner, prove_branch, worktrees, say)
+    try:
+        with WorkspaceLock(default_state_dir(), root):
+            pilot.recover()
+            while True:
+                summary = pilot.run_pass()
+                if summary.stopped:
+                    say(f"stopped: {summary.stopped}")
+                if once:
+                    click.echo(render_table(state))
+                    return 1 if summary.failed else 0
+                time.sleep(poll)
+    except Busy as busy:
+        say(f"another autopilot is working in {root} (pid {busy}); leaving it to that one")
+        return 0
+
+
+@autopilot_command.command("status")
+@click.argument("task", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status_command(directory: Path, task: str | None, as_json: bool) -> int:
+    """Each task's state, attempts, cost, run and the reason; with TASK, its history."""
+    from dataclasses import asdict
+
+    _root, state = _open(directory)
+    if task is not None:
+        record = state.require(task)
+        history = state.history(task)
+        if as_json:
+            data = {**asdict(record), "history": [asdict(t) for t in history]}
+            click.echo(json.dumps(data, indent=2))
+            return 0
+        click.echo(render_task(record, history))
+        return 0
+    if as_json:
+        paused = state.paused()
+        records = [asdict(r) for r in state.all()]
+        click.echo(json.dumps({"paused": paused, "tasks": records}, indent=2))
+        return 0
+    click.echo(render_table(state))
+    return 0
+
+
+@autopilot_command.command("approve")
+@click.argument("task")
+@click.pass_obj
+def approve_command(directory: Path, task: str) -> int:
+    """Merge TASK's branch into its base: a person's yes to a task that waits."""
+    from autocodebase.autopilot.loop import approve
+
+    root, state = _open(directory)
+    click.echo(f"{task}: {approve(state, root, task)}")
+    return 0
+
+
+@autopilot_command.command("reject")
+@click.argument("task")
+@click.option("--why", default="", help="The reason, kept in the ledger.")
+@click.pass_obj
+def reject_command(directory: Path, task: str, why: str) -> int:
+    """Stop TASK for good; its branch stays for reference."""
+    from autocodebase.autopilot.loop import reject
+
+    _root, state = _open(directory)
+    click.echo(f"{task}: {reject(state, task, why)}")
+    return 0
+
+
+@autopilot_command.command("pause")
+@click.option("--why", default="", help="The reason, shown by status.")
+@click.pass_obj
+def pause_command(directory: Path, why: str) -> int:
+    """Stop starting tasks (a running one finishes first)."""
+    _root, state = _open(directory)
+    state.set_paused(True, why or "paused by a person")
+    click.echo("autopilot paused: no new task starts until `acb autopilot resume`")
+    return 0
+
+
+@autopilot_command.command("resume")
+@click.pass_obj
+def resume_command(directory: Path) -> int:
+    """Let the autopilot start tasks again."""
+    _root, state = _open(directory)
+    state.set_paused(False, "")
+    click.echo("autopilot resumed")
+    return 0
+
+
+def render_table(state: AutopilotState) -> str:
+    """The status table: one line a task, with the reason for its state."""
+    records = state.all()
+    paused = state.paused()
+    head = f"autopilot in {state.workspace}: " + (f"paused ({paused})" if paused else "active")
+    if not records:
+        return head + "\nno tasks yet (.acb/tasks/*.md or .acb/tasks.toml)"
+    width = max(len(r.id) for r in records)
+    lines = [head, f"{'TASK':<{width}}  {'STATE':<17}  TRIES  {'COST':>8}  RUN / REASON"]
+    for r in records:
+        cells = f"{r.id:<{width}}  {r.state:<17}  {r.attempts:>5}  ${r.cost_usd:>7.4f}"
+        lines.append(f"{cells}  {r.run_id or '-'}: {r.reason}")
+    return "\n".join(lines)
+
+
+def render_task(record: Any, history: list[Any]) -> str:
+    lines = [
+        f"task:         {record.id}: {record.title}",
+        f"state:        {record.state} ({record.reason})",
+        f"branch:       {record.branch} from {record.base or '-'}",
+        f"worktree:     {record.worktree or '-'}",
+        f"attempts:     {record.attempts}",
+        f"last run:     {record.run_id or '-'} ({record.verification or 'no verification'})",
+        f"commit:       {record.commit_sha or '-'}",
+        f"cost:         ${record.cost_usd:.4f}",
+        "history:",
+    ]
+    for step in history:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(step.at))
+        run = f" [run {step.run_id}]" if step.run_id else ""
+        lines.append(f"  {when}  {step.from_state or '-'} -> {step.to_state}{run}: {step.reason}")
+    return "\n".join(lines)
