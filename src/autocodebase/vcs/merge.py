@@ -60,7 +60,8 @@ def merge_commit(root: Path, base: str, commit: str, message: str) -> MergeResul
         done = git_run(root, "merge-tree", "--write-tree", "--name-only", old, commit)
         lines = done.stdout.decode("utf-8", "replace").splitlines()
         if done.returncode == 1:
-            files = [line for line in lines[1:] if line][:5]
+            names = lines[1 : lines.index("")] if "" in lines else lines[1:]
+            files = names[:5]
             return MergeResult(False, f"conflicts with {base} in {', '.join(files) or '?'}")
         if done.returncode != 0 or not lines:
             error = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
