@@ -50,8 +50,14 @@ def test_markdown_and_toml_tasks_in_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("files", "says"),
     [
-        ({".acb/tasks/a.md": "---\ntset: x\n---\n# T\n"}, "a.md:2: unknown key 'tset' (known: test)"),
-        ({".acb/tasks/a.md": "---\ntest: x\n# T\n"}, "front matter opened by '---' is never closed"),
+        (
+            {".acb/tasks/a.md": "---\ntset: x\n---\n# T\n"},
+            "a.md:2: unknown key 'tset' (known: test)",
+        ),
+        (
+            {".acb/tasks/a.md": "---\ntest: x\n# T\n"},
+            "front matter opened by '---' is never closed",
+        ),
         ({".acb/tasks/a.md": "\n\n"}, "a.md: the task is empty"),
         ({".acb/tasks/a b.md": "# T\n"}, "the file name 'a b' is not a task id"),
         ({".acb/tasks.toml": "[[task]]\nid = 'x'\ntitle = 'T'\n"}, "task 1: 'text' is missing"),
@@ -59,7 +65,10 @@ def test_markdown_and_toml_tasks_in_order(tmp_path: Path) -> None:
         ({".acb/tasks.toml": "tasks = 1\n"}, "unknown table or key 'tasks'"),
         ({".acb/tasks.toml": "[[task]\n"}, ".acb/tasks.toml: "),
         (
-            {".acb/tasks/x.md": "# T\n", ".acb/tasks.toml": "[[task]]\nid='x'\ntitle='T'\ntext='b'"},
+            {
+                ".acb/tasks/x.md": "# T\n",
+                ".acb/tasks.toml": "[[task]]\nid='x'\ntitle='T'\ntext='b'",
+            },
             "task id 'x' is also used by .acb/tasks/x.md",
         ),
     ],
@@ -218,7 +227,7 @@ def test_three_tasks_one_ships_one_needs_a_person_one_waits(tmp_path: Path) -> N
     assert summary.failed == ["2-fails"] and summary.started == ["1-ships", "2-fails", "3-waits"]
     ships = state.require("1-ships")
     assert ships.state == "merged" and "merged into main (fast-forward)" in ships.reason
-    assert git(repo, "cat-file", "-t", f"main:1-ships.txt").strip() == "blob"
+    assert git(repo, "cat-file", "-t", "main:1-ships.txt").strip() == "blob"
     assert (repo / "a.txt").read_text() == "uncommitted\n" and not (repo / "1-ships.txt").exists()
     fails = state.require("2-fails")
     assert (fails.state, fails.attempts) == ("needs-person", 2)
@@ -313,6 +322,16 @@ def test_budgets_and_pause_stop_between_tasks(tmp_path: Path) -> None:
     assert summary.started == [] and "paused (release freeze)" in summary.stopped
     state.set_paused(False, "")
     assert pilot.run_pass().started == ["c"]
+
+
+def test_max_tasks_counts_tasks_not_attempts(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "a", "b")
+    runner = FakeRunner(repo, {"a": ["unverified", "verified"]})
+    pilot, state, _ = _pilot(repo, tmp_path, runner, merge="never", max_tasks=1)
+    summary = pilot.run_pass()
+    assert [(j.task.id, j.attempt) for j in runner.jobs] == [("a", 1), ("a", 2)]
+    assert state.require("a").state == "branch-ready" and summary.stopped.startswith("--max-tasks")
 
 
 def test_reject_and_what_cannot_be_approved(tmp_path: Path) -> None:

@@ -136,11 +136,13 @@ class Autopilot:
             self._work(task, summary)
         return summary
 
-    def _why_stop(self, summary: PassSummary) -> str:
+    def _why_stop(self, summary: PassSummary, next_task: bool = True) -> str:
+        """Why not to start another task (`next_task`) or another attempt at this one."""
         paused = self.state.paused()
         if paused is not None:
             return f"paused ({paused}); `acb autopilot resume` to go on"
-        if self.policy.max_tasks is not None and len(summary.started) >= self.policy.max_tasks:
+        limit = self.policy.max_tasks
+        if next_task and limit is not None and len(summary.started) >= limit:
             return f"--max-tasks {self.policy.max_tasks} reached"
         if self.policy.max_cost is not None and summary.spent >= self.policy.max_cost:
             return f"--max-cost {self.policy.max_cost:g} USD reached"
@@ -200,7 +202,7 @@ class Autopilot:
             failed = f"attempt {attempt} failed: {verdict.reason}"
             self.state.move(task.id, [RUNNING], QUEUED, failed, **fields)
             self.say(f"{task.id}: {failed}")
-            stop = self._why_stop(summary)
+            stop = self._why_stop(summary, next_task=False)
             if stop:
                 summary.stopped = stop
                 return

@@ -21,7 +21,6 @@ source only for its tasks, so they plug in beside this one.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -55,12 +54,6 @@ class Task:
     @property
     def branch(self) -> str:
         return f"acb/task-{self.id}"
-
-    @property
-    def digest(self) -> str:
-        """What the task says, hashed: a task edited after it was worked on shows as changed."""
-        data = "\0".join([self.title, self.text, self.test or ""]).encode()
-        return hashlib.sha256(data).hexdigest()[:16]
 
 
 class Source(Protocol):
