@@ -369,3 +369,16 @@ def test_the_ledger_holds_every_transition(tmp_path: Path) -> None:
         "SELECT to_state, run_id FROM autopilot_transitions WHERE task_id='t' ORDER BY seq"
     )
     assert list(rows) == [("queued", None), ("running", None), ("merged", "run-t-1")]
+
+
+def test_status_shows_queued_files_and_the_pause(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _queue(repo, "first")
+    assert run_acb("autopilot", "pause", "--why", "freeze", cwd=repo).returncode == 0
+    status = run_acb("autopilot", "status", cwd=repo)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines() == [
+        f"autopilot in {repo.resolve()}: paused (freeze)",
+        "TASK   STATE              TRIES      COST  RUN / REASON",
+        "first  queued                 0   $0.0000  -: found in .acb/tasks/first.md",
+    ]

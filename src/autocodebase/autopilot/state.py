@@ -78,8 +78,16 @@ class AutopilotState:
                 if current is None:
                     self.connection.execute(
                         "INSERT INTO autopilot_tasks (workspace, id, title, state, branch,"
-                        " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (self.workspace, task.id, task.title, QUEUED, task.branch, time.time()),
+                        " reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            self.workspace,
+                            task.id,
+                            task.title,
+                            QUEUED,
+                            task.branch,
+                            f"found in {task.origin}",
+                            time.time(),
+                        ),
                     )
                     self._log(task.id, None, QUEUED, None, f"found in {task.origin}")
                     added.append(task.id)

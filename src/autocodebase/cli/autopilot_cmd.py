@@ -196,8 +196,20 @@ def status_command(directory: Path, task: str | None, as_json: bool) -> int:
         records = [asdict(r) for r in state.all()]
         click.echo(json.dumps({"paused": paused, "tasks": records}, indent=2))
         return 0
+    _sync(_root, state)
     click.echo(render_table(state))
     return 0
+
+
+def _sync(root: Path, state: AutopilotState) -> None:
+    """Record task files added since the last pass, so status shows them queued; a bad one is
+    said, not fatal, here."""
+    from autocodebase.autopilot.tasks import LocalTasks, TaskFileError
+
+    try:
+        state.sync(LocalTasks(root).tasks())
+    except TaskFileError as exc:
+        say(f"warning: {exc}")
 
 
 @autopilot_command.command("approve")
@@ -256,7 +268,8 @@ def render_table(state: AutopilotState) -> str:
     width = max(len(r.id) for r in records)
     lines = [head, f"{'TASK':<{width}}  {'STATE':<17}  TRIES  {'COST':>8}  RUN / REASON"]
     for r in records:
-        cells = f"{r.id:<{width}}  {r.state:<17}  {r.attempts:>5}  ${r.cost_usd:>7.4f}"
+        cost = f"${r.cost_usd:.4f}"
+        cells = f"{r.id:<{width}}  {r.state:<17}  {r.attempts:>5}  {cost:>8}"
         lines.append(f"{cells}  {r.run_id or '-'}: {r.reason}")
     return "\n".join(lines)
 
