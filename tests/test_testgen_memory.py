@@ -6,12 +6,18 @@ and --forget sets it aside without deleting it."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from autocodebase.ledger.store import LedgerReader, connect, forget_test_memory
+from autocodebase.quality.mutation import mutants, run_mutants
 from autocodebase.quality.results import CaseResult, TestReport
 from autocodebase.quality.testgen import classify_failure
 from autocodebase.quality.testgen_memory import (
@@ -19,8 +25,14 @@ from autocodebase.quality.testgen_memory import (
     Outcome,
     history_lines,
     nondeterminism_in,
+    outcomes_from,
     plan_for,
 )
+from autocodebase.sandbox.approvals import ApprovalStore
+from autocodebase.sandbox.bwrap import bwrap_problem
+from autocodebase.sandbox.environment import command_environment
+from autocodebase.sandbox.gate import CommandGate
+from autocodebase.sandbox.policy import SandboxPolicy
 from tests.conftest import git
 from tests.fakes.mock_server import Reply
 from tests.test_testgen import BROKEN_IMPORT, GOOD, USELESS, acb_tests, fenced, project
@@ -173,3 +185,51 @@ def test_a_second_run_is_taught_by_the_first_and_forget_starts_afresh(tmp_path: 
     third, server = acb_tests(repo, [Reply(fenced(USELESS))], "calc/ops.py", "--max-rounds", "1")
     assert third.returncode == 0, third.stderr
     assert "Lessons from earlier" not in server.requests[0].body["messages"][1]["content"]
+
+
+def test_properties_come_before_mutants_and_the_survivors_are_shown_either_way() -> None:
+    twice = [outcome("m.py", "no-gain", run="r2"), outcome("m.py", "no-gain", run="r1")]
+    plan = plan_for("m.py", twice, ["m.py:4 `<` -> `<=`"], hypothesis_available=True)
+    assert plan.strategy == "properties"
+    assert "unnoticed by the tests last time: m.py:4 `<` -> `<=`" in plan.prompt_section()
+
+
+def test_a_multi_line_reason_is_one_short_line() -> None:
+    diff = "AssertionError: assert b'v.2Ju' == b'v.AAAA'\n  \n  At index 2 diff: b'2' != b'A'\n"
+    (made,) = outcomes_from([{"target": "m.py", "verdict": "rejected", "reason": diff * 5}])
+    assert "\n" not in made.reason and len(made.reason) <= 160
+    assert made.reason.startswith("AssertionError: assert b'v.2Ju' == b'v.AAAA' At index 2")
+
+
+@pytest.fixture
+def outside_tmp() -> Iterator[Path]:
+    """A folder the sandbox shows (its /tmp is its own, so a pytest tmp_path is not there)."""
+    folder = Path(tempfile.mkdtemp(prefix="acb-mutation-", dir="/var/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
+def test_mutants_of_a_project_installed_in_development_mode_are_seen(
+    outside_tmp: Path,
+) -> None:
+    """An editable install imports the workspace's own src/ from anywhere: the mutation run
+    must put its scratch copy first, or every mutant survives unseen (found on itsdangerous)."""
+    workspace = outside_tmp / "proj"
+    (workspace / "src" / "pkg").mkdir(parents=True)
+    (workspace / "tests").mkdir()
+    source = "def double(x):\n    return x * 2\n"
+    (workspace / "src" / "pkg" / "__init__.py").write_text(source)
+    (workspace / "tests" / "test_pkg.py").write_text(
+        "from pkg import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+    )
+    # What `pip install -e .` amounts to: the workspace's src/ on the path, wherever one runs.
+    env = {**command_environment(), "PYTHONPATH": str(workspace / "src")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # acb's pytest
+    found = mutants("src/pkg/__init__.py", source)
+    assert found, "the mutator found nothing to change"
+    gate = CommandGate(SandboxPolicy(), "never", ApprovalStore(workspace))
+    results = run_mutants(
+        workspace, found, "python -m pytest -q -p no:cacheprovider", gate, env, 120
+    )
+    assert all(r.killed for r in results), [r.mutant.description for r in results]

@@ -11,6 +11,7 @@ node, and is run against a scratch copy of the project, never the user's files.
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -148,6 +149,7 @@ def run_mutants(
     with tempfile.TemporaryDirectory(prefix="acb-mutants-") as scratch:
         copy = Path(scratch) / workspace.name
         shutil.copytree(workspace, copy, ignore=_SKIP_COPY, symlinks=True)
+        env = copy_first(env, copy)
         for mutant in found:
             target = copy / mutant.path
             original = target.read_text()
@@ -159,6 +161,18 @@ def run_mutants(
             killed = outcome.timed_out or outcome.exit_code != 0
             results.append(MutationResult(mutant, killed))
     return results
+
+
+def copy_first(env: Mapping[str, str], copy: Path) -> dict[str, str]:
+    """`env` with the scratch copy's code first on Python's path. A project installed in
+    development mode (`pip install -e .`, the usual src layout) is imported from where it was
+    installed, the workspace, whatever the current directory: every mutant in the copy would
+    survive, unseen. PYTHONPATH comes before site-packages and the editable install's finder."""
+    roots = [str(copy / "src")] if (copy / "src").is_dir() else []
+    roots.append(str(copy))
+    if env.get("PYTHONPATH"):
+        roots.append(env["PYTHONPATH"])
+    return {**env, "PYTHONPATH": os.pathsep.join(roots)}
 
 
 def score(results: list[MutationResult]) -> float:

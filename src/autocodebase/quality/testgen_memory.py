@@ -81,11 +81,12 @@ class Plan:
                 f"Strategy: {self.why}. Write tests of the error paths and boundary inputs of "
                 "the marked lines (empty, None, wrong types, limits, exceptions raised)."
             )
-        elif self.strategy == "mutants" and self.survivors:
+        elif self.strategy == "mutants":
+            parts.append(f"Strategy: {self.why}: write assertions that fail under each.")
+        if self.survivors:
             shown = "; ".join(self.survivors[:10])
             parts.append(
-                f"Strategy: {self.why}. Each of these changes to the code went unnoticed by the "
-                f"tests; write assertions that fail under each: {shown}"
+                f"These changes to the code went unnoticed by the tests last time: {shown}"
             )
         return "\n\n".join(parts)
 
@@ -97,12 +98,18 @@ def outcomes_from(rows: Iterable[Mapping[str, Any]]) -> list[Outcome]:
             target=str(row.get("target", "")),
             verdict=str(row.get("verdict", "")),
             category=str(row.get("category", "")),
-            reason=str(row.get("reason", ""))[:200],
+            reason=_one_line(str(row.get("reason", ""))),
             killed=int(row.get("killed", 0) or 0),
             run_id=str(row.get("run_id", "")),
         )
         for row in rows
     ]
+
+
+def _one_line(reason: str, limit: int = 160) -> str:
+    """A reason as the prompt shows it: pytest's multi-line diffs folded into one short line."""
+    flat = " ".join(reason.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def nondeterminism_in(code: str) -> list[str]:
@@ -123,19 +130,17 @@ def plan_for(
     rejected = Counter(o.category for o in own if o.verdict == "rejected")
     latest_run = own[0].run_id if own else ""
     kept_last = any(o.verdict == "kept" for o in own if o.run_id == latest_run)
-    if survivors:
-        return Plan(
-            target,
-            "mutants",
-            f"{len(survivors)} mutant(s) survived the last mutation run of {target}",
-            lessons,
-            tuple(survivors),
-        )
+    alive = tuple(survivors)
+    # Example tests that keep adding nothing call for another kind of test, whether or not
+    # mutants survive (they are shown either way: a property can kill them too).
     if rejected["no-gain"] >= NO_GAIN_BEFORE_SWITCH and not kept_last:
         why = f"{rejected['no-gain']} example-based tests of {target} added no coverage"
         if hypothesis_available:
-            return Plan(target, "properties", why, lessons)
-        return Plan(target, "edge-cases", f"{why} (hypothesis is not installed)", lessons)
+            return Plan(target, "properties", why, lessons, alive)
+        return Plan(target, "edge-cases", f"{why} (hypothesis is not installed)", lessons, alive)
+    if survivors:
+        why = f"{len(survivors)} mutant(s) survived the last mutation run of {target}"
+        return Plan(target, "mutants", why, lessons, alive)
     why = "no record for this module yet" if not own else "the record asks for no change"
     return Plan(target, "examples", why, lessons)
 
