@@ -52,10 +52,16 @@ class _Server(ThreadingHTTPServer):
         self.seen: list[tuple[str, dict[str, str], dict[str, Any]]] = []
         self.connections = 0
         self.drop_after_answer = False
+        self.closed = threading.Event()
+        """Set once the server has closed a connection (after its handler returned)."""
 
     def get_request(self) -> tuple[socket.socket, Any]:
         self.connections += 1
         return super().get_request()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.closed.set()
 
     @property
     def url(self) -> str:
@@ -102,6 +108,10 @@ def test_a_connection_the_server_dropped_is_replaced_without_a_fault(
     server.drop_after_answer = True
     client = _client(clients, server.url, {})
     assert client.post("/chat", {"n": 1}, timeout=10)["echo"] == {"n": 1}
+    # The answer reaches the client before the server's thread closes the socket; a request
+    # sent in between meets a connection dropped after it went out, which is a fault for the
+    # retry policy by design (transport.UNSENT). What is tested is the close found before reuse.
+    assert server.closed.wait(10)
     assert client.post("/chat", {"n": 2}, timeout=10)["echo"] == {"n": 2}
     assert server.connections == 2 and len(server.seen) == 2
 
