@@ -50,7 +50,7 @@ def test_the_modules_own_failures_come_first_and_only_project_wide_ones_from_oth
         outcome("calc/io.py", "import-error", "No module named 'calc.missing'"),
         outcome("calc/io.py", "failing", "a wrong assertion about another module"),
     ]
-    plan = plan_for("calc/ops.py", outcomes, [], hypothesis_available=True)
+    plan = plan_for("calc/ops.py", outcomes, [], hypothesis_available=lambda: True)
     assert plan.strategy == "examples"
     assert plan.lessons == (
         "failing ×2 in this module: read the code before asserting what it returns "
@@ -65,22 +65,22 @@ def test_the_modules_own_failures_come_first_and_only_project_wide_ones_from_oth
 
 def test_example_tests_that_added_nothing_twice_give_way_to_properties() -> None:
     twice = [outcome("m.py", "no-gain", run="r2"), outcome("m.py", "no-gain", run="r1")]
-    plan = plan_for("m.py", twice, [], hypothesis_available=True)
+    plan = plan_for("m.py", twice, [], hypothesis_available=lambda: True)
     assert plan.strategy == "properties"
     assert "2 example-based tests of m.py added no coverage" in plan.why
     assert "from hypothesis import given" in plan.prompt_section()
-    without = plan_for("m.py", twice, [], hypothesis_available=False)
+    without = plan_for("m.py", twice, [], hypothesis_available=lambda: False)
     assert without.strategy == "edge-cases" and "hypothesis is not installed" in without.why
     assert "error paths and boundary inputs" in without.prompt_section()
     # Once: not yet. A kept test in the latest run: examples are working.
-    assert plan_for("m.py", twice[:1], [], True).strategy == "examples"
+    assert plan_for("m.py", twice[:1], [], lambda: True).strategy == "examples"
     working = [outcome("m.py", "kept", "+3 lines", run="r3"), *twice]
-    assert plan_for("m.py", working, [], True).strategy == "examples"
+    assert plan_for("m.py", working, [], lambda: True).strategy == "examples"
 
 
 def test_surviving_mutants_are_aimed_at() -> None:
     survivors = ["m.py:4 `<` -> `<=`", "m.py:9 `+` -> `-`"]
-    plan = plan_for("m.py", [], survivors, hypothesis_available=True)
+    plan = plan_for("m.py", [], survivors, hypothesis_available=lambda: True)
     assert plan.strategy == "mutants"
     assert "m.py:4 `<` -> `<=`; m.py:9 `+` -> `-`" in plan.prompt_section()
 
@@ -132,7 +132,7 @@ def test_the_record_is_set_aside_per_module_or_whole(tmp_path: Path) -> None:
 
 
 def test_history_without_a_record_says_so() -> None:
-    assert history_lines(Memory([])) == ["acb tests has no record here"]
+    assert history_lines(Memory([], lambda: True)) == ["acb tests has no record here"]
 
 
 @pytest.mark.slow
@@ -189,7 +189,7 @@ def test_a_second_run_is_taught_by_the_first_and_forget_starts_afresh(tmp_path: 
 
 def test_properties_come_before_mutants_and_the_survivors_are_shown_either_way() -> None:
     twice = [outcome("m.py", "no-gain", run="r2"), outcome("m.py", "no-gain", run="r1")]
-    plan = plan_for("m.py", twice, ["m.py:4 `<` -> `<=`"], hypothesis_available=True)
+    plan = plan_for("m.py", twice, ["m.py:4 `<` -> `<=`"], hypothesis_available=lambda: True)
     assert plan.strategy == "properties"
     assert "unnoticed by the tests last time: m.py:4 `<` -> `<=`" in plan.prompt_section()
 

@@ -150,7 +150,7 @@ def _memory_command(workspace: Path, targets: list[str], forget: bool) -> int:
         what = ", ".join(targets) if targets else "every module"
         click.echo(f"acb tests: the record for {what} no longer teaches later generations")
         return 0
-    memory = Memory(LedgerReader(connection).test_memory(workspace), hypothesis_available=True)
+    memory = Memory(LedgerReader(connection).test_memory(workspace), lambda: True)
     click.echo("\n".join(history_lines(memory, targets or None)))
     return 0
 

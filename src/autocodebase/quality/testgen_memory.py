@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -121,7 +121,7 @@ def plan_for(
     target: str,
     outcomes: list[Outcome],
     survivors: list[str],
-    hypothesis_available: bool,
+    hypothesis_available: Callable[[], bool],
 ) -> Plan:
     """The plan for `target` from the record (`outcomes` newest first; `survivors` the mutants
     the last mutation run of it left alive)."""
@@ -135,7 +135,7 @@ def plan_for(
     # mutants survive (they are shown either way: a property can kill them too).
     if rejected["no-gain"] >= NO_GAIN_BEFORE_SWITCH and not kept_last:
         why = f"{rejected['no-gain']} example-based tests of {target} added no coverage"
-        if hypothesis_available:
+        if hypothesis_available():  # asked only here: the probe runs a sandboxed command
             return Plan(target, "properties", why, lessons, alive)
         return Plan(target, "edge-cases", f"{why} (hypothesis is not installed)", lessons, alive)
     if survivors:
@@ -173,7 +173,7 @@ Record = tuple[float, str, str, Mapping[str, Any]]
 class Memory:
     """The record of a project's earlier generations, asked for one module's plan at a time."""
 
-    def __init__(self, records: Sequence[Record], hypothesis_available: Any = None) -> None:
+    def __init__(self, records: Sequence[Record], hypothesis_available: Callable[[], bool]) -> None:
         self.records = list(records)
         self.outcomes = outcomes_from(
             {**payload, "run_id": run_id}
@@ -191,17 +191,13 @@ class Memory:
 
     def hypothesis_available(self) -> bool:
         if self._hypothesis_known is None:
-            probe = self._hypothesis
-            self._hypothesis_known = bool(probe() if callable(probe) else probe)
+            self._hypothesis_known = self._hypothesis()
         return self._hypothesis_known
 
     def plan(self, target: str) -> Plan:
-        own_no_gain = sum(
-            1 for o in self.outcomes if o.target == target and o.category == "no-gain"
+        return plan_for(
+            target, self.outcomes, self.survivors.get(target, []), self.hypothesis_available
         )
-        # Asked only when the answer could matter (the probe runs a sandboxed command).
-        hypothesis = own_no_gain >= NO_GAIN_BEFORE_SWITCH and self.hypothesis_available()
-        return plan_for(target, self.outcomes, self.survivors.get(target, []), hypothesis)
 
 
 def history_lines(memory: Memory, targets: list[str] | None = None) -> list[str]:
