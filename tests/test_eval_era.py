@@ -109,6 +109,16 @@ def test_newer_packages_get_the_newest_final_release_before_the_date(
     assert downgrades(installed, BEFORE, "3.11.7", dates)["Jinja2"] == "3.1.4"
 
 
+def test_a_name_that_is_no_project_name_is_never_asked_for(index: str, tmp_path: Path) -> None:
+    # A hostile checkout's build can name its distribution anything; as a cache file name,
+    # "/etc/x" would have been written outside the cache.
+    dates = UploadDates(tmp_path / "cache", index)
+    installed = {"/etc/x": "1.0", "../docutils": "0.23", "docutils": "0.23"}
+    assert downgrades(installed, BEFORE, "3.9.18", dates) == {"docutils": "0.21.2"}
+    assert _Index.asked == ["docutils"]
+    assert not Path("/etc/x.json").exists()
+
+
 def test_what_the_spec_pins_and_what_has_no_earlier_release_stay(
     index: str, tmp_path: Path
 ) -> None:

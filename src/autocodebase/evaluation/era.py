@@ -83,6 +83,10 @@ class Release:
     requires_python: str
 
 
+VALID_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+"""A distribution name as the packaging specifications allow it."""
+
+
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -161,7 +165,11 @@ def downgrades(
 
     cutoff = datetime(before.year, before.month, before.day, tzinfo=UTC)
     skipped = UNTOUCHED | {_normal(k) for k in keep}
-    candidates = {n: v for n, v in installed.items() if _normal(n) not in skipped}
+    # Names come from the built venv, which the checkout's own build wrote: one that is not a
+    # project name (`/etc/x`, `../y`) would become a path in the cache and in the URL.
+    candidates = {
+        n: v for n, v in installed.items() if VALID_NAME.fullmatch(n) and _normal(n) not in skipped
+    }
 
     def supports(release: Release) -> bool:
         try:
