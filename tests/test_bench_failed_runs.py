@@ -455,13 +455,16 @@ def test_review_a_gate_silent_on_the_canary_is_failed(
 ) -> None:
     from autocodebase.quality.review import semgrep as semgrep_gate
     from autocodebase.quality.review.findings import Finding
+    from autocodebase.quality.review.static import StaticReview
 
-    def without_semgrep(changes: object) -> list[Finding]:
+    def without_semgrep(changes: object) -> StaticReview:
         tools = ("ruff", "bandit", "detect-secrets", "licence")
-        return [
-            Finding(tool=t, rule="x", severity="high", file="canary.py", line=1, message="m")
-            for t in tools
-        ]
+        return StaticReview(
+            [
+                Finding(tool=t, rule="x", severity="high", file="canary.py", line=1, message="m")
+                for t in tools
+            ]
+        )
 
     monkeypatch.setattr(review_canary, "static_review", without_semgrep)
     monkeypatch.setattr(semgrep_gate, "unavailable", lambda: "semgrep is not installed")

@@ -76,7 +76,7 @@ def test_semgrep_rules_find_flows_from_requests_and_spare_the_clean_twins(tmp_pa
     write_file(tmp_path / "web/app.js", NODE_APP)
     found = {
         (f.file, f.line, f.rule, f.severity)
-        for f in static_review(whole_file(tmp_path, "app.py", "web/app.js"))
+        for f in static_review(whole_file(tmp_path, "app.py", "web/app.js")).findings
         if f.tool == "semgrep"
     }
     assert found == {

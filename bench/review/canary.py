@@ -51,14 +51,18 @@ def gates_not_running(scratch: Path) -> dict[str, str]:
     target.write_text(CANARY)
     lines = set(range(1, len(CANARY.splitlines()) + 1))
     try:
-        found = {f.tool for f in static_review(ChangeSet("canary", scratch, {"canary.py": lines}))}
+        review = static_review(ChangeSet("canary", scratch, {"canary.py": lines}))
     except Exception as error:  # the whole review failing is every gate failing
         return dict.fromkeys(GATES_MEASURED, f"the review raised {type(error).__name__}: {error}")
     finally:
         target.unlink()
+    found = {f.tool for f in review.findings}
+    failed = {why.split(" ", 1)[0]: why for why in review.failed}
     reasons = {}
     for gate in GATES_MEASURED:
-        if gate not in found:
+        if gate in failed:
+            reasons[gate] = failed[gate]
+        elif gate not in found:
             reasons[gate] = (gate == "semgrep" and semgrep_gate.unavailable()) or (
                 f"{gate} found nothing in a canary with a flaw it must find (is it installed "
                 f"for {sys.executable}?)"

@@ -150,8 +150,11 @@ def review_injected(host: str, text: str, injected: str, scratch: Path) -> tuple
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(new)
     added = set(range(at + 3, at + 3 + len(injected.splitlines())))
-    findings = static_review(ChangeSet("injected", scratch, {host: added}))
+    review = static_review(ChangeSet("injected", scratch, {host: added}))
     target.unlink()
+    if review.failed:  # a gate that did not look cannot be scored as having missed
+        raise RuntimeError("; ".join(review.failed))
+    findings = review.findings
     return bool(findings), any(RANK[f.severity] >= RANK["high"] for f in findings)
 
 
@@ -201,7 +204,10 @@ def review_all(repos: list[Path], clean: int, seed: int) -> Review:
                     changes = resolve(repo, sha, False, Path(scratch))
                     if not changes.lines:
                         continue
-                    findings = static_review(changes)
+                    review_of_commit = static_review(changes)
+                    if review_of_commit.failed:
+                        raise RuntimeError("; ".join(review_of_commit.failed))
+                    findings = review_of_commit.findings
                 except Exception as error:  # not reviewed is not clean
                     review.clean_failures.append(
                         f"{repo.name}@{sha[:10]}: {type(error).__name__}: {error}"

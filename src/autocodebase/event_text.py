@@ -91,7 +91,17 @@ def describe_tests_checked(event: dict[str, Any]) -> tuple[str, bool]:
 
 
 def describe_review_checked(event: dict[str, Any]) -> tuple[str, bool]:
-    """One line for the review gate's verdict, and whether it is good news."""
+    """One line for the review gate's verdict, and whether it is good news (not when a gate
+    failed to look: its silence is not a pass)."""
+    line, good = _review_verdict(event)
+    failed = event.get("failed_gates") or []
+    if failed:
+        tools = ", ".join(str(why).split(" ", 1)[0] for why in failed)
+        return f"{line}; {tools} failed and did not check it", False
+    return line, good
+
+
+def _review_verdict(event: dict[str, Any]) -> tuple[str, bool]:
     count, blocking = len(event["findings"]), event["blocking"]
     verdict = event["verdict"]
     if verdict == "passed":

@@ -276,6 +276,8 @@ class ReviewChecked(Event):
     block_on: str
     verdict: str
     """`passed`, `passed-with-findings`, `sent-back` or `gave-up` (the run fails, no commit)."""
+    failed_gates: list[str] = field(default_factory=list)
+    """Gates whose tool crashed, each as a sentence: they did not check the change."""
 
 
 @dataclass(frozen=True, kw_only=True)

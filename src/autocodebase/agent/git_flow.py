@@ -64,6 +64,9 @@ class RunGit:
     """New repositories already reported (a conversation commits every turn: say it once)."""
     review_findings: Callable[[], list[dict[str, object]]] | None = None
     """What the review gate found on the change: carried in the commit's provenance note."""
+    review_failed: Callable[[], list[str]] | None = None
+    """Review gates whose tool crashed on the change: the note says the change went
+    unchecked by them, rather than letting their silence read as a pass."""
     verification: Callable[[], Verification | None] | None = None
     """What the tests proved of the change: the commit's `Acb-Verified:` trailer and note."""
 
@@ -115,6 +118,8 @@ class RunGit:
                 )
                 if self.review_findings is not None:
                     record["review"] = self.review_findings()
+                if self.review_failed is not None and (failed := self.review_failed()):
+                    record["review_gates_failed"] = failed
                 if proved is not None:
                     record["verification"] = proved.record()
                 attach_note(self.root, commit, record)

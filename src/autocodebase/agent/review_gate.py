@@ -39,6 +39,8 @@ class ReviewGate:
     sent_back: int = 0
     findings: list[Finding] = field(default_factory=list)
     """The last review's findings (the git note carries them)."""
+    failed: list[str] = field(default_factory=list)
+    """The last review's gates whose tool crashed, each as a sentence (reported, in the note)."""
     model_review: Callable[[ChangeSet], list[Finding]] | None = None
     """The model's review of a change; asked once per distinct change, after the static
     gates pass."""
@@ -55,7 +57,12 @@ class ReviewGate:
             "review",
             f"reviewing {len(paths)} changed {'file' if len(paths) == 1 else 'files'}",
         ):
-            self.findings = static_review(changes)
+            review = static_review(changes)
+        self.findings = review.findings
+        if review.failed and review.failed != self.failed:
+            for why in review.failed:
+                self.emit(Error(message=f"review gate: {why}", fatal=False))
+        self.failed = review.failed
         blocking = at_least(self.findings, self.block_on) if self.block_on != "never" else []
         if not blocking:
             self.findings = deduplicate(self.findings + self._ask_model(changes))
@@ -122,6 +129,7 @@ class ReviewGate:
                 blocking=len(blocking),
                 block_on=self.block_on,
                 verdict=verdict,
+                failed_gates=self.failed,
             )
         )
 

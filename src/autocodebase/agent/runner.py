@@ -342,6 +342,7 @@ class RunSession:
                 git_flow.review_findings = lambda: (
                     [f.record() for f in self._review.findings] if self._review else []
                 )
+                git_flow.review_failed = lambda: self._review.failed if self._review else []
         if settings.test_gate or settings.review_gate:
             agent.check_done = lambda: self._gates(agent)()
 

@@ -65,8 +65,9 @@ def review_command(
     """Review a change: ruff (bug rules), bandit, semgrep (acb's own rules), detect-secrets,
     shellcheck, workflow schema and zizmor, and a licence check, on the lines it adds or
     changes; then, with a model, a two-pass model review. Default: the uncommitted changes if
-    any, else the last commit. Exit 1 per --fail-on; 3 when the model review failed (its
-    error is printed, the static findings still are)."""
+    any, else the last commit. Exit 1 per --fail-on; 3 when the model review or a gate's
+    tool failed (which is printed; the other findings still are), so that a review that did
+    not happen cannot pass a CI job as a clean one."""
     import tempfile
 
     from autocodebase.cli.exec_cmd import settings_for
@@ -91,14 +92,15 @@ def review_command(
     model_failed = False
     with tempfile.TemporaryDirectory(prefix="acb-review-") as scratch:
         changes = resolve(root, spec, uncommitted, Path(scratch))
-        findings = static_review(changes)
+        review = static_review(changes)
+        findings = review.findings
         if use_model:
             try:
                 findings = deduplicate(findings + _model_findings(changes, settings))
             except ModelError as error:
                 click.echo(f"acb review: the model review failed ({error}); static only", err=True)
                 model_failed = True
-    for why in unavailable_gates():
+    for why in [*unavailable_gates(), *review.failed]:
         click.echo(f"acb review: {why}", err=True)
     click.echo(FORMATS[output](findings, changes.label), nl=False)
     if sarif_path is not None:
@@ -110,7 +112,7 @@ def review_command(
         _post(target, findings, FORMATS["markdown"](findings, changes.label))
     if fail_on != "never" and at_least(findings, fail_on):
         return 1
-    return 3 if model_failed else 0
+    return 3 if model_failed or review.failed else 0
 
 
 def _post_target(url: str) -> tuple[Any, Any]:

@@ -29,6 +29,7 @@ class RunReport:
     findings: list[dict[str, Any]] = field(default_factory=list)
     commit: str | None = None
     final_message: str = ""
+    failed_gates: list[str] = field(default_factory=list)
 
 
 def report_from_events(run_id: str, events: Sequence[dict[str, Any]]) -> RunReport:
@@ -49,6 +50,7 @@ def report_from_events(run_id: str, events: Sequence[dict[str, Any]]) -> RunRepo
         cost_usd=finished.get("cost_usd"),
         verification=finished.get("verification"),
         findings=list(reviews[-1].get("findings") or []) if reviews else [],
+        failed_gates=list(reviews[-1].get("failed_gates") or []) if reviews else [],
         commit=str(commits[-1]["commit"]) if commits else None,
         final_message=str(finished.get("final_message") or ""),
     )
@@ -64,6 +66,11 @@ def _verification(report: RunReport) -> str:
 
 
 def _findings(report: RunReport) -> str:
+    failed = "".join(f"⚠️ {why}.\n\n" for why in report.failed_gates)
+    return failed + _finding_table(report)
+
+
+def _finding_table(report: RunReport) -> str:
     if not report.findings:
         return "No findings on the changed lines."
     rows = [

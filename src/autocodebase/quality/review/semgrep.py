@@ -9,14 +9,13 @@ are skipped and `unavailable()` says so, never silently.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import subprocess
 from pathlib import Path
 
 from autocodebase.programs import installed
 from autocodebase.quality.review.changes import as_arguments
 from autocodebase.quality.review.findings import Finding, Severity
+from autocodebase.quality.review.tool_report import GateFailed, json_report
 
 RULES = Path(__file__).with_name("rules")
 SUFFIXES = (".py", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx")
@@ -64,19 +63,12 @@ def semgrep(root: Path, files: list[str]) -> list[Finding]:
     env = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
     scan = [program, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check"]
     options = ["--json", "--quiet", "--no-git-ignore"]
-    done = subprocess.run(
-        [*scan, *options, *as_arguments(chosen)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env=env,
-    )
-    try:
-        report = json.loads(done.stdout or "{}")
-    except json.JSONDecodeError:
-        return []
+    report = json_report("semgrep", [*scan, *options, *as_arguments(chosen)], root, env=env)
+    fatal = [e for e in report.get("errors", []) if e.get("level") == "error"]
+    if fatal and not report.get("results"):
+        # A rule file it could not load, a target it could not read: nothing was checked.
+        message = str(fatal[0].get("message") or fatal[0].get("type") or "an error")
+        raise GateFailed("semgrep", " ".join(message.split())[:200])
     findings = []
     for item in report.get("results", []):
         extra = item.get("extra", {})

@@ -8,11 +8,10 @@ They read files and never run them, so they run outside the sandbox, on our own 
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocodebase.context.paths import is_test_path
@@ -21,6 +20,7 @@ from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet, as_arguments
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
 from autocodebase.quality.review.licences import licence_findings
+from autocodebase.quality.review.tool_report import GateFailed, json_report
 from autocodebase.quality.review.workflows import schema_findings, zizmor_findings
 
 RUFF_RULES = "F,E9,E711,E712,B"
@@ -53,24 +53,17 @@ high whatever bandit's own per-rule severity says, so they block a commit by def
 _RUFF_LOW = ("F401", "F841", "F811", "F403", "F405", "B007", "B905")
 
 
-def _run(command: list[str], cwd: Path) -> str:
-    # Python tools run as `python -P -m TOOL` in the repository: without -P, `-m` would import
-    # a `ruff/` or `bandit/` package the repository (or the model) put there, on the host.
-    done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=600
-    )
-    return done.stdout
-
-
 def ruff(root: Path, files: list[str]) -> list[Finding]:
     python = [f for f in files if f.endswith((".py", ".pyi"))]
     if not python:
         return []
     check = [sys.executable, "-P", "-m", "ruff", "check", "--isolated", "--no-cache"]
     options = ["--select", RUFF_RULES, "--output-format", "json", "--exit-zero"]
-    out = _run([*check, *options, *as_arguments(python)], root)
+    # Python tools run as `python -P -m TOOL` in the repository: without -P, `-m` would import
+    # a `ruff/` or `bandit/` package the repository (or the model) put there, on the host.
+    report = json_report("ruff", [*check, *options, *as_arguments(python)], root)
     findings = []
-    for item in json.loads(out or "[]"):
+    for item in report:
         code = str(item.get("code") or "E999")
         severity: Severity = (
             "high"
@@ -98,11 +91,9 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     python = [f for f in files if f.endswith(".py")]
     if not python:
         return []
-    out = _run(
-        [sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", *as_arguments(python)], root
-    )
+    command = [sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", *as_arguments(python)]
     findings = []
-    for item in json.loads(out or "{}").get("results", []):
+    for item in json_report("bandit", command, root).get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
         if item["test_id"] == "B101" and is_test_path(_relative(root, item["filename"])):
             continue  # assert is how tests say what they check
@@ -127,9 +118,9 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
 def secrets(root: Path, files: list[str]) -> list[Finding]:
     if not files:
         return []
-    out = _run([sys.executable, "-P", "-m", "detect_secrets", "scan", *as_arguments(files)], root)
+    command = [sys.executable, "-P", "-m", "detect_secrets", "scan", *as_arguments(files)]
     findings = []
-    for name, hits in json.loads(out or "{}").get("results", {}).items():
+    for name, hits in json_report("detect-secrets", command, root).get("results", {}).items():
         for hit in hits:
             findings.append(
                 Finding(
@@ -153,11 +144,7 @@ def shellcheck(root: Path, files: list[str]) -> list[Finding]:
     program = installed("shellcheck")  # never a bare name: that would search an untrusted PATH
     if not scripts or program is None:
         return []
-    out = _run([program, "-f", "json", *as_arguments(scripts)], root)
-    try:
-        items = json.loads(out or "[]")
-    except json.JSONDecodeError:
-        return []
+    items = json_report("shellcheck", [program, "-f", "json", *as_arguments(scripts)], root)
     return [
         Finding(
             tool="shellcheck",
@@ -211,18 +198,35 @@ def unavailable_gates() -> list[str]:
     return [why for why in (semgrep_gate.unavailable(),) if why]
 
 
-def static_review(changes: ChangeSet) -> list[Finding]:
-    """Every gate on the changed files; findings only on changed lines, deduplicated."""
+@dataclass
+class StaticReview:
+    """What the gates found, and which gates failed to look (each as a sentence)."""
+
+    findings: list[Finding]
+    failed: list[str] = field(default_factory=list)
+
+
+def static_review(changes: ChangeSet) -> StaticReview:
+    """Every gate on the changed files; findings only on changed lines, deduplicated. A gate
+    whose tool crashed is in `failed`: its silence is not a pass."""
     files = [f for f in changes.files if (changes.root / f).is_file()]
+
+    def run(gate: Callable[[Path, list[str]], list[Finding]]) -> list[Finding] | str:
+        try:
+            return gate(changes.root, files)
+        except GateFailed as failure:
+            return str(failure)
+
     # Each gate is mostly a child process (semgrep alone takes ~3 s to start): run at once,
     # the review takes as long as its slowest gate instead of all of them in turn.
     with ThreadPoolExecutor(max_workers=len(GATES)) as pool:
-        results = list(pool.map(lambda gate: gate(changes.root, files), GATES.values()))
-    found = [finding for result in results for finding in result]
+        results = list(pool.map(run, GATES.values()))
+    found = [finding for result in results if isinstance(result, list) for finding in result]
     on_changed = [
         f
         for f in found
         if not changes.lines.get(f.file, set()).isdisjoint(f.lines())
         or (f.tool in WHOLE_FILE_TOOLS and f.file in changes.lines)
     ]
-    return deduplicate(on_changed)
+    failed = [result for result in results if isinstance(result, str)]
+    return StaticReview(deduplicate(on_changed), failed)

@@ -8,12 +8,11 @@ Used by the review gates on changed workflows and by `acb ci` to prove what it g
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 from autocodebase.programs import installed
 from autocodebase.quality.review.findings import RANK, Finding, Severity
+from autocodebase.quality.review.tool_report import json_report
 
 SCHEMAS = {
     "github": "vendor.github-workflows",
@@ -40,13 +39,6 @@ def provider_of(path: str) -> str | None:
     return None
 
 
-def _output(command: list[str], cwd: Path) -> str:
-    done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=300
-    )
-    return done.stdout
-
-
 def schema_findings(root: Path, files: list[str]) -> list[Finding]:
     """Schema validity belongs to the whole file: these count wherever the file changed."""
     program = installed("check-jsonschema")
@@ -55,13 +47,8 @@ def schema_findings(root: Path, files: list[str]) -> list[Finding]:
         provider = provider_of(name)
         if provider is None or program is None:
             continue
-        out = _output(
-            [program, "--builtin-schema", SCHEMAS[provider], "-o", "json", f"./{name}"], root
-        )
-        try:
-            report = json.loads(out or "{}")
-        except json.JSONDecodeError:
-            continue
+        command = [program, "--builtin-schema", SCHEMAS[provider], "-o", "json", f"./{name}"]
+        report = json_report("check-jsonschema", command, root, timeout=300)
         text = (root / name).read_text(errors="replace").splitlines()
         for error in report.get("errors", []):
             best = error.get("best_deep_match") or error.get("best_match") or error
@@ -87,21 +74,8 @@ def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
     program = installed("zizmor")
     if not chosen or program is None:
         return []
-    out = _output(
-        [
-            program,
-            "--offline",
-            "--format",
-            "json",
-            "--no-progress",
-            *(f"./{name}" for name in chosen),
-        ],
-        root,
-    )
-    try:
-        items = json.loads(out or "[]")
-    except json.JSONDecodeError:
-        return []
+    command = [program, "--offline", "--format", "json", "--no-progress"]
+    items = json_report("zizmor", [*command, *(f"./{name}" for name in chosen)], root, 300)
     findings = []
     for item in items:
         judged = item.get("determinations", {})
