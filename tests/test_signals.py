@@ -4,9 +4,12 @@ directories gone, exit 128 + the signal number."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,6 +18,7 @@ import pexpect
 import pytest
 
 from autocodebase.sandbox.bwrap import bwrap_problem
+from autocodebase.signals import Terminated, terminating_signals
 from tests.fakes.mock_server import Fault, MockModelServer, Reply
 from tests.helpers import start_exec
 
@@ -43,6 +47,43 @@ def finished_run(home: Path) -> sqlite3.Row:
     connection = sqlite3.connect(home / "ledger.db")
     connection.row_factory = sqlite3.Row
     return connection.execute("SELECT * FROM runs").fetchone()
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="needs the main thread"
+)
+def test_a_signal_another_thread_takes_still_interrupts_the_main_thread() -> None:
+    """The race behind a run that went on after SIGTERM: a worker thread took the signal while
+    the main thread waited in `recv`, which nothing then interrupted. Here the main thread
+    blocks SIGTERM, so only the worker can take it, as the kernel may choose under load."""
+    waiting, answer = socket.socketpair()
+    waiting.settimeout(30)  # without the nudge the recv would wait this long, then fail
+    go = threading.Event()
+
+    def worker() -> None:  # started before the main thread blocks: SIGTERM open here
+        go.wait(10)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    started = time.monotonic()
+    try:
+        with terminating_signals() as caught:
+            thread = threading.Thread(target=worker, daemon=True)
+            thread.start()
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            try:
+                go.set()
+                with pytest.raises(Terminated):
+                    waiting.recv(1)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            thread.join()
+    finally:
+        waiting.close()
+        answer.close()
+    assert caught.signum == signal.SIGTERM
+    assert time.monotonic() - started < 25
+    assert signal.getsignal(signal.SIGURG) is signal.SIG_DFL  # put back as it was
+    assert signal.set_wakeup_fd(-1) == -1
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])

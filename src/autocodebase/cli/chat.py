@@ -140,10 +140,10 @@ class Chat:
     def run(self) -> int:
         """Converse until the person leaves; 128 + N when signal N (SIGTERM, SIGHUP) ended it."""
         with terminating_signals() as caught, ctrl_c_interrupts():
-            self._converse(lambda: caught.signum)
+            self._converse(lambda: caught.signum, caught.rearm)
         return 128 + caught.signum if caught.signum is not None else 0
 
-    def _converse(self, stopped: Callable[[], int | None]) -> None:
+    def _converse(self, stopped: Callable[[], int | None], rearm: Callable[[], None]) -> None:
         from autocodebase.agent.loop import RunResult
         from autocodebase.models.base import Usage
 
@@ -177,6 +177,7 @@ class Chat:
                     if self.command(text) == "exit":
                         break
                     continue
+                rearm()  # the prompt's event loop let go of the signals' wakeup pipe
                 result = self.turn(text)
                 if stopped() is not None:
                     break
