@@ -204,7 +204,7 @@ def review_all(repos: list[Path], clean: int, seed: int) -> Review:
                     changes = resolve(repo, sha, False, Path(scratch))
                     if not changes.lines:
                         continue
-                    review_of_commit = static_review(changes)
+                    review_of_commit = static_review(changes, honour_suppressions=True)
                     if review_of_commit.failed:
                         raise RuntimeError("; ".join(review_of_commit.failed))
                     findings = review_of_commit.findings

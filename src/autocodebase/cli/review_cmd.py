@@ -92,7 +92,7 @@ def review_command(
     model_failed = False
     with tempfile.TemporaryDirectory(prefix="acb-review-") as scratch:
         changes = resolve(root, spec, uncommitted, Path(scratch))
-        review = static_review(changes)
+        review = static_review(changes, honour_suppressions=True)
         findings = review.findings
         if use_model:
             try:

@@ -62,7 +62,7 @@ def semgrep(root: Path, files: list[str]) -> list[Finding]:
         return []
     env = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
     scan = [program, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check"]
-    options = ["--json", "--quiet", "--no-git-ignore"]
+    options = ["--json", "--quiet", "--no-git-ignore", "--disable-nosem"]
     report = json_report("semgrep", [*scan, *options, *as_arguments(chosen)], root, env=env)
     fatal = [e for e in report.get("errors", []) if e.get("level") == "error"]
     if fatal and not report.get("results"):

@@ -20,6 +20,7 @@ from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet, as_arguments
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
 from autocodebase.quality.review.licences import licence_findings
+from autocodebase.quality.review.suppressions import weigh_suppressed
 from autocodebase.quality.review.tool_report import GateFailed, json_report
 from autocodebase.quality.review.workflows import schema_findings, zizmor_findings
 
@@ -50,6 +51,8 @@ BANDIT_HIGH = frozenset(
 """Rules whose finding, in a change, is an exploitable class of flaw (code, command or SQL
 injection, unsafe deserialisation, weak password hashing, TLS off, template autoescape off):
 high whatever bandit's own per-rule severity says, so they block a commit by default."""
+ALLOWLIST = "detect_secrets.filters.allowlist.is_line_allowlisted"
+"""The filter that honours `pragma: allowlist secret`: off, see `suppressions`."""
 _RUFF_LOW = ("F401", "F841", "F811", "F403", "F405", "B007", "B905")
 
 
@@ -58,6 +61,7 @@ def ruff(root: Path, files: list[str]) -> list[Finding]:
     if not python:
         return []
     check = [sys.executable, "-P", "-m", "ruff", "check", "--isolated", "--no-cache"]
+    check.append("--ignore-noqa")  # see `suppressions`
     options = ["--select", RUFF_RULES, "--output-format", "json", "--exit-zero"]
     # Python tools run as `python -P -m TOOL` in the repository: without -P, `-m` would import
     # a `ruff/` or `bandit/` package the repository (or the model) put there, on the host.
@@ -91,7 +95,8 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     python = [f for f in files if f.endswith(".py")]
     if not python:
         return []
-    command = [sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", *as_arguments(python)]
+    bandit = [sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", "--ignore-nosec"]
+    command = [*bandit, *as_arguments(python)]
     findings = []
     for item in json_report("bandit", command, root).get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
@@ -110,6 +115,7 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
                 line=int(item["line_number"]),
                 message=str(item["issue_text"]),
                 fix_hint=str(item.get("more_info", "")),
+                end_line=max(item.get("line_range") or [0]),
             )
         )
     return findings
@@ -118,7 +124,8 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
 def secrets(root: Path, files: list[str]) -> list[Finding]:
     if not files:
         return []
-    command = [sys.executable, "-P", "-m", "detect_secrets", "scan", *as_arguments(files)]
+    scan = [sys.executable, "-P", "-m", "detect_secrets", "scan", "--disable-filter", ALLOWLIST]
+    command = [*scan, *as_arguments(files)]
     findings = []
     for name, hits in json_report("detect-secrets", command, root).get("results", {}).items():
         for hit in hits:
@@ -206,9 +213,11 @@ class StaticReview:
     failed: list[str] = field(default_factory=list)
 
 
-def static_review(changes: ChangeSet) -> StaticReview:
+def static_review(changes: ChangeSet, honour_suppressions: bool = False) -> StaticReview:
     """Every gate on the changed files; findings only on changed lines, deduplicated. A gate
-    whose tool crashed is in `failed`: its silence is not a pass."""
+    whose tool crashed is in `failed`: its silence is not a pass. A suppression comment on a
+    changed line exempts nothing unless `honour_suppressions` (a person's review), and then
+    leaves its finding at low severity (see `suppressions`)."""
     files = [f for f in changes.files if (changes.root / f).is_file()]
 
     def run(gate: Callable[[Path, list[str]], list[Finding]]) -> list[Finding] | str:
@@ -229,4 +238,5 @@ def static_review(changes: ChangeSet) -> StaticReview:
         or (f.tool in WHOLE_FILE_TOOLS and f.file in changes.lines)
     ]
     failed = [result for result in results if isinstance(result, str)]
-    return StaticReview(deduplicate(on_changed), failed)
+    weighed = weigh_suppressed(on_changed, changes.root, honour_suppressions)
+    return StaticReview(deduplicate(weighed), failed)

@@ -74,7 +74,10 @@ def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
     program = installed("zizmor")
     if not chosen or program is None:
         return []
-    command = [program, "--offline", "--format", "json", "--no-progress"]
+    # --no-config: a repository's zizmor.yml can disable any audit; --no-ignores: see
+    # `suppressions` for what an inline `# zizmor: ignore[...]` is worth.
+    command = [program, "--offline", "--format", "json", "--no-progress", "--no-config"]
+    command.append("--no-ignores")
     items = json_report("zizmor", [*command, *(f"./{name}" for name in chosen)], root, 300)
     findings = []
     for item in items:
@@ -85,7 +88,8 @@ def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
         fixes = [str(f.get("title", "")) for f in item.get("fixes", [])]
         for location in item.get("locations", [])[:1]:
             key = location["symbolic"]["key"].get("Local", {})
-            row = location["concrete"]["location"]["start_point"]["row"]
+            span = location["concrete"]["location"]
+            row = span["start_point"]["row"]
             annotation = location["symbolic"].get("annotation", "")
             findings.append(
                 Finding(
@@ -94,6 +98,7 @@ def zizmor_findings(root: Path, files: list[str]) -> list[Finding]:
                     severity=severity,
                     file=str(key.get("verbatim_path", chosen[0])).removeprefix("./"),
                     line=int(row) + 1,
+                    end_line=int(span.get("end_point", {}).get("row", row)) + 1,
                     message=f"{item.get('desc', '')}: {annotation}",
                     fix_hint="; ".join(fixes) or str(item.get("url", "")),
                 )
