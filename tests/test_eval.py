@@ -95,6 +95,15 @@ def test_names_that_would_climb_out_of_the_output_folder_are_refused(
         instance_from_record({**record, field: value}, "dataset #1")
 
 
+def test_an_environment_date_that_is_no_date_is_refused_on_load(calc: tuple[Path, Path]) -> None:
+    record = json.loads(calc[1].read_text().splitlines()[0])
+    environment = {**(record.get("environment") or {}), "packages_before": "last spring"}
+    with pytest.raises(UsageError, match=r"dataset #1: environment.packages_before 'last spring'"):
+        instance_from_record({**record, "environment": environment}, "dataset #1")
+    environment["packages_before"] = "2024-03-01"
+    assert instance_from_record({**record, "environment": environment}, "dataset #1")
+
+
 def test_a_bad_dataset_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('[{"instance_id": "x"}]')

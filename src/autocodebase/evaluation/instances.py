@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,14 @@ def instance_from_record(record: dict[str, Any], where: str) -> Instance:
     environment = record.get("environment")
     if environment is not None and not isinstance(environment, dict):
         raise UsageError(f"{where}: 'environment' must be an object")
+    stated = (environment or {}).get("packages_before")
+    if stated:
+        try:
+            date.fromisoformat(str(stated))
+        except ValueError:
+            raise UsageError(
+                f"{where}: environment.packages_before {stated!r} must be a date (YYYY-MM-DD)"
+            ) from None
     return Instance(
         instance_id=str(record["instance_id"]),
         repo=str(record["repo"]),
