@@ -233,3 +233,25 @@ def test_mutants_of_a_project_installed_in_development_mode_are_seen(
         workspace, found, "python -m pytest -q -p no:cacheprovider", gate, env, 120
     )
     assert all(r.killed for r in results), [r.mutant.description for r in results]
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap unusable here")
+def test_a_mutant_is_run_as_written_not_from_a_stale_bytecode_cache(outside_tmp: Path) -> None:
+    """Python trusts a .pyc while the source's size and whole-second mtime match: mutants of one
+    size run within a second would each run the first one's code. Only `first` is tested, so
+    every mutant of the others must survive (found as scores that moved between two runs of
+    the same suite on markupsafe)."""
+    workspace = outside_tmp / "proj"
+    workspace.mkdir()
+    functions = "".join(f"def f{n}():\n    return {n}\n\n\n" for n in range(1, 8))
+    (workspace / "calc.py").write_text(functions)
+    found = mutants("calc.py", functions)
+    sizes = {len(m.source) for m in found}
+    assert len(found) >= 10 and len(sizes) <= 2  # `return N` -> `N+1` keeps the size
+    env = {**command_environment(), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as most users run: bytecode written
+    gate = CommandGate(SandboxPolicy(), "never", ApprovalStore(workspace))
+    check = "python -c 'import calc; assert calc.f1() == 1'"
+    results = run_mutants(workspace, found, check, gate, env, 60)
+    killed = sorted({r.mutant.line for r in results if r.killed})
+    assert killed == [2], [(r.mutant.line, r.mutant.description, r.killed) for r in results]

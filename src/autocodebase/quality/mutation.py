@@ -164,7 +164,7 @@ def run_mutants(
 
 
 def copy_first(env: Mapping[str, str], copy: Path) -> dict[str, str]:
-    """`env` with the scratch copy's code first on Python's path. A project installed in
+    """`env` with the scratch copy's code first on Python's path, and no bytecode written. A project installed in
     development mode (`pip install -e .`, the usual src layout) is imported from where it was
     installed, the workspace, whatever the current directory: every mutant in the copy would
     survive, unseen. PYTHONPATH comes before site-packages and the editable install's finder."""
@@ -172,7 +172,10 @@ def copy_first(env: Mapping[str, str], copy: Path) -> dict[str, str]:
     roots.append(str(copy))
     if env.get("PYTHONPATH"):
         roots.append(env["PYTHONPATH"])
-    return {**env, "PYTHONPATH": os.pathsep.join(roots)}
+    # No bytecode cache: a .pyc is trusted while the source's size and mtime (in whole
+    # seconds) match, and two mutants of one size written within a second (a fast suite runs
+    # several a second) would run the first one's code for the second.
+    return {**env, "PYTHONPATH": os.pathsep.join(roots), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def score(results: list[MutationResult]) -> float:
