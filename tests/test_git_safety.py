@@ -323,3 +323,31 @@ def test_exporting_a_tree_with_absolute_and_escaping_symlinks(
     assert (copy / "inside").is_symlink()
     assert not (copy / "absolute").exists() and not (copy / "absolute").is_symlink()
     assert not (copy / "escaping").is_symlink()
+
+
+def test_an_export_reads_the_archive_to_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tarfile stops at the end-of-archive blocks; git pads past them. Closing the pipe while git
+    was still writing killed it with SIGPIPE (a review failed with "git archive ... status -13"
+    on a good flask commit). A writer with a megabyte of padding must finish."""
+    import io
+    import sys
+    import tarfile
+
+    from autocodebase.vcs import checkpoint
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        data = b"print('hi')\n"
+        member = tarfile.TarInfo("app.py")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    writer = tmp_path / "archive.tar"
+    writer.write_bytes(archive.getvalue() + bytes(1 << 20))
+    script = f"import sys; sys.stdout.buffer.write(open({str(writer)!r}, 'rb').read())"
+    monkeypatch.setattr(
+        checkpoint, "git_invocation", lambda root, args: ([sys.executable, "-c", script], {})
+    )
+    checkpoint.export_tree(tmp_path, "HEAD", tmp_path / "out")
+    assert (tmp_path / "out" / "app.py").read_bytes() == data

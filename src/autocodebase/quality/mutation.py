@@ -164,10 +164,11 @@ def run_mutants(
 
 
 def copy_first(env: Mapping[str, str], copy: Path) -> dict[str, str]:
-    """`env` with the scratch copy's code first on Python's path, and no bytecode written. A project installed in
-    development mode (`pip install -e .`, the usual src layout) is imported from where it was
-    installed, the workspace, whatever the current directory: every mutant in the copy would
-    survive, unseen. PYTHONPATH comes before site-packages and the editable install's finder."""
+    """`env` with the scratch copy's code first on Python's path, and no bytecode written. A
+    project installed in development mode (`pip install -e .`, the usual src layout) is
+    imported from where it was installed, the workspace, whatever the current directory: every
+    mutant in the copy would survive, unseen. PYTHONPATH comes before site-packages and the
+    editable install's finder."""
     roots = [str(copy / "src")] if (copy / "src").is_dir() else []
     roots.append(str(copy))
     if env.get("PYTHONPATH"):

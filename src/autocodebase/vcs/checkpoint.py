@@ -356,5 +356,10 @@ def export_tree(root: Path, tree_id: str, destination: Path, paths: Sequence[str
         assert archive.stdout is not None
         with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
             tar.extractall(destination, filter=_inside_only)  # noqa: S202 - data_filter per member
+        # tarfile stops at the end-of-archive blocks; git pads the archive past them to a whole
+        # record. Closing the pipe before git wrote the padding killed it with SIGPIPE (status
+        # -13), now and then: a review or a baseline run failed on a good commit.
+        while archive.stdout.read(1 << 16):
+            pass
     if archive.returncode != 0:
         raise GitError(f"git archive {tree_id} failed with status {archive.returncode}")
