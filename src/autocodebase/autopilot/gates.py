@@ -1,8 +1,9 @@
 """The gates a task passes and the policy that sets them: what counts as done, whether CI
 was proven, and what happens to a good branch (merge, ask a person, or leave it).
 
-The policy is one object so that the next gates (deploy, and a forge's pull request in place
-of the local merge) are fields here and branches in `loop.py`, not flags threaded through.
+The policy is one object so that each gate (the merge, the release after it, and next a forge's
+pull request in place of the local merge) is a field here and a step in `loop.py` or
+`release.py`, not a flag threaded through.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 MergePolicy = Literal["ask", "auto", "never"]
-DeployPolicy = Literal["never"]
+DeployPolicy = Literal["ask", "auto", "never"]
 Status = Literal["verified", "partly-verified", "unverified"]
 ACCEPTING: Final[dict[str, tuple[str, ...]]] = {
     "verified": ("verified",),
@@ -30,6 +31,8 @@ class Policy:
     """The weakest verification a run may end with and still count as done. Anything below
     `verified` is the user's explicit choice (`--accept`), never a default."""
     deploy: DeployPolicy = "never"
+    """After a merge: auto releases it at once, ask waits for `acb autopilot approve`, never
+    leaves releasing to you. A release is watched and rolled back on an anomaly."""
     max_attempts: int = 2
     """Runs a task gets before it stops in `needs-person`."""
     max_tasks: int | None = None

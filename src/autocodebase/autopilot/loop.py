@@ -1,10 +1,11 @@
 """The autopilot loop: each queued task through its attempts, its gates and the merge decision.
 
-One pass (`run_pass`) takes the tasks that are ready, in the source's order, until the queue
-is empty, a budget is spent or someone pauses it; `--once` is one pass, the long-running form
-repeats passes. Every step is a state move in the ledger before anything else happens, so a
-pass can stop anywhere (a crash, a signal) and the next one continues: `recover` settles what
-a dead process left `running`.
+One pass (`run_pass`) first carries on any release in flight (`release.py`), then takes the
+tasks that are ready, fix tasks autopilot queued first and then the source's in its order,
+until the queue is empty, a budget is spent or someone pauses it; `--once` is one pass, the
+long-running form repeats passes. Every step is a state move in the ledger before anything
+else happens, so a pass can stop anywhere (a crash, a signal) and the next one continues:
+`recover` settles what a dead process left `running`, and a release in flight is carried on.
 
 Runs are not started here: a `TaskRunner` is handed in (the command's, built on `acb
 resolve`'s steps), and so is the CI prover, which keeps this module testable without a model.
@@ -25,13 +26,16 @@ from autocodebase.autopilot.gates import (
     judge_ci,
     judge_run,
 )
+from autocodebase.autopilot.release import Deployer, ReleaseGate
 from autocodebase.autopilot.state import (
     AWAITING,
+    AWAITING_DEPLOY,
     BRANCH_READY,
     MERGED,
     NEEDS_PERSON,
     QUEUED,
     REJECTED,
+    RELEASING,
     RUNNING,
     AutopilotState,
     TaskRecord,
@@ -92,6 +96,7 @@ class Autopilot:
         prove_ci: CiProver,
         worktrees: Path,
         say: Callable[[str], None],
+        deployer: Deployer | None = None,
     ):
         self.root = root
         self.base = base
@@ -102,6 +107,17 @@ class Autopilot:
         self.prove_ci = prove_ci
         self.worktrees = worktrees
         self.say = say
+        self._summary = PassSummary()
+        """The pass under way (the release gate reports tasks that need a person into it)."""
+        self.releases: ReleaseGate | None = None
+        if deployer is not None:
+            self.releases = ReleaseGate(root, state, deployer, say, self._release_stopped)
+        elif policy.deploy != "never":
+            raise ValueError("a deploy policy needs a deployer")
+
+    def _release_stopped(self, task_id: str, why: str) -> None:
+        self._summary.failed.append(task_id)
+        self.say(f"{task_id}: needs a person: {why}")
 
     def recover(self) -> None:
         """Settle tasks a process that is gone left `running` (call with the lock held):
@@ -120,21 +136,36 @@ class Autopilot:
 
     def run_pass(self) -> PassSummary:
         """Work the queue once, in the source's order."""
-        summary = PassSummary()
+        summary = self._summary = PassSummary()
         tasks = self.source.tasks()  # a bad task file stops here, before anything changes
         for task_id in self.state.sync(tasks):
             self.say(f"{task_id}: queued")
-        for task in tasks:
-            record = self.state.get(task.id)
-            if record is None or record.state != QUEUED:
-                continue
+        if self.releases is not None:
+            self.releases.resume(self.state.paused())
+        tried: set[str] = set()
+        while task := self._next(tasks, tried):
             why_not = self._why_stop(summary)
             if why_not:
                 summary.stopped = why_not
                 break
+            tried.add(task.id)
             summary.started.append(task.id)
             self._work(task, summary)
         return summary
+
+    def _next(self, tasks: list[Task], tried: set[str]) -> Task | None:
+        """The next queued task: fix tasks autopilot queued (a rolled-back release is the
+        most urgent work there is), then the source's in its order."""
+        for task in self.state.queued_fixes():
+            if task.id not in tried:
+                return task
+        for task in tasks:
+            record = self.state.get(task.id)
+            if record is None or record.state != QUEUED or record.fixes is not None:
+                continue  # (a task file named like a fix autopilot queued is not that fix)
+            if task.id not in tried:
+                return task
+        return None
 
     def _why_stop(self, summary: PassSummary, next_task: bool = True) -> str:
         """Why not to start another task (`next_task`) or another attempt at this one."""
@@ -191,6 +222,7 @@ class Autopilot:
                 "run_id": result.run_id,
                 "commit_sha": result.commit,
                 "verification": result.verification,
+                "deploy": self.policy.deploy,
             }
             if verdict.passed:
                 self._merge_gate(task, result, verdict, fields, summary)
@@ -240,6 +272,8 @@ class Autopilot:
             why = f"{verdict.reason}; merged into {self.base} ({merged.how})"
             self.state.move(task.id, [RUNNING], MERGED, why, **fields)
             self.say(f"{task.id}: {why}")
+            if self.releases is not None and merged.commit is not None:
+                self.releases.after_merge(task.id, merged.commit, self.policy.deploy)
         else:
             self._needs_person(task.id, f"passed, not merged: {merged.how}", summary, **fields)
 
@@ -262,8 +296,21 @@ def merge_into(
 
 def approve(state: AutopilotState, root: Path, task_id: str) -> str:
     """A person's yes: merge the task's branch (its tip: the person vouches for what is on it
-    now) into the base it was made from. Allowed while it waits or needs a person."""
+    now) into the base it was made from. Allowed while it waits or needs a person. A task
+    worked with a deploy policy goes on to the deploy gate; one waiting for its release is
+    handed to the next pass to release (the loop, which holds the lock, does every deploy)."""
     record = state.require(task_id)
+    if record.state == AWAITING_DEPLOY:
+        why = "release approved by a person; the next `acb autopilot` pass releases it"
+        if not state.move(task_id, [AWAITING_DEPLOY], RELEASING, why, releases=0):
+            raise UsageError(f"{task_id} changed state while it was being approved")
+        return why
+    if record.state == NEEDS_PERSON and record.release_sha is not None:
+        # Merged already; what stopped was its release: the person's yes releases it again.
+        why = "release approved again by a person; the next `acb autopilot` pass releases it"
+        if not state.move(task_id, [NEEDS_PERSON], RELEASING, why, releases=0):
+            raise UsageError(f"{task_id} changed state while it was being approved")
+        return why
     if record.state not in (AWAITING, NEEDS_PERSON):
         raise UsageError(f"{task_id} is {record.state}; only a waiting task can be approved")
     if not branch_exists(root, record.branch):
@@ -281,6 +328,13 @@ def approve(state: AutopilotState, root: Path, task_id: str) -> str:
     why = f"approved; merged into {record.base} ({merged.how}){moved_on}"
     if not state.move(task_id, [AWAITING, NEEDS_PERSON], MERGED, why, commit_sha=tip):
         raise UsageError(f"{task_id} changed state while it was being approved")
+    release = merged.commit
+    if record.deploy == "ask" and release is not None:
+        why += f"; `acb autopilot approve {task_id}` again releases it"
+        state.move(task_id, [MERGED], AWAITING_DEPLOY, why, release_sha=release)
+    elif record.deploy == "auto" and release is not None:
+        why += "; the next `acb autopilot` pass releases it (--deploy auto)"
+        state.move(task_id, [MERGED], RELEASING, why, release_sha=release, releases=0)
     return why
 
 

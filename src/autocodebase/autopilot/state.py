@@ -2,8 +2,12 @@
 
 A task moves `queued` → `running` → one of `merged`, `awaiting-approval`, `branch-ready`,
 `needs-person`; a person moves `awaiting-approval` (or `needs-person`) on with `approve` or
-`reject`. Each move is a conditional UPDATE (`WHERE state IN (...)`), so two processes cannot
-both take the same step, and each is recorded in `autopilot_transitions` with the run and the
+`reject`. With a deploy policy a merged task goes on: `awaiting-deploy` (a person approves the
+release) or `releasing` → `watching` → `deployed`, or → `rolling-back` → `rolled-back` with a
+fix task queued beside it (docs/autopilot.md draws the whole machine).
+
+Each move is a conditional UPDATE (`WHERE state IN (...)`), so two processes cannot both take
+the same step, and each is recorded in `autopilot_transitions` with the run and the
 reason. A loop that finds a task `running` while it holds the workspace's lock knows the
 process that started it is gone (`recover`).
 """
@@ -28,9 +32,21 @@ MERGED: Final = "merged"
 BRANCH_READY: Final = "branch-ready"
 NEEDS_PERSON: Final = "needs-person"
 REJECTED: Final = "rejected"
-STATES: Final = (QUEUED, RUNNING, AWAITING, MERGED, BRANCH_READY, NEEDS_PERSON, REJECTED)
-WAITING_ON_PEOPLE: Final = (AWAITING, NEEDS_PERSON)
-FINISHED: Final = (MERGED, BRANCH_READY, REJECTED)
+AWAITING_DEPLOY: Final = "awaiting-deploy"
+RELEASING: Final = "releasing"
+WATCHING: Final = "watching"
+ROLLING_BACK: Final = "rolling-back"
+DEPLOYED: Final = "deployed"
+ROLLED_BACK: Final = "rolled-back"
+STATES: Final = (
+    QUEUED, RUNNING, AWAITING, MERGED, BRANCH_READY, NEEDS_PERSON, REJECTED,
+    AWAITING_DEPLOY, RELEASING, WATCHING, ROLLING_BACK, DEPLOYED, ROLLED_BACK,
+)  # fmt: skip
+WAITING_ON_PEOPLE: Final = (AWAITING, NEEDS_PERSON, AWAITING_DEPLOY)
+FINISHED: Final = (MERGED, BRANCH_READY, REJECTED, DEPLOYED, ROLLED_BACK)
+IN_FLIGHT: Final = (RELEASING, WATCHING, ROLLING_BACK)
+"""A release under way: the pass that finds one (after a crash, or a person's approval of a
+release) carries it on from what is live, never from the start."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,26 @@ class TaskRecord:
     cost_usd: float
     reason: str
     updated_at: float
+    deploy: str | None = None
+    """The deploy policy the task was worked under (ask/auto/never): `approve` follows it."""
+    release_sha: str | None = None
+    """The commit its release is of: the base branch's head right after its merge."""
+    previous_sha: str | None = None
+    """What was live when it was released: the rollback target, and where the commit range a
+    fix task is given starts."""
+    releases: int = 0
+    """Times it was released (a release interrupted by a crash is tried once more)."""
+    fixes: str | None = None
+    """For a fix task autopilot queued: the task whose release was rolled back."""
+    text: str | None = None
+    """A fix task's text (tasks from files keep theirs in the file)."""
+    test: str | None = None
+    """A fix task's acceptance command (the rolled-back task's)."""
+
+    def as_task(self) -> Task:
+        """A task autopilot queued itself (a fix), as the loop works it."""
+        origin = f"autopilot: fix for {self.fixes}" if self.fixes else "autopilot"
+        return Task(self.id, self.title, self.text or "", self.test, origin)
 
 
 @dataclass(frozen=True)
@@ -91,12 +127,32 @@ class AutopilotState:
                     )
                     self._log(task.id, None, QUEUED, None, f"found in {task.origin}")
                     added.append(task.id)
-                elif current.title != task.title:
+                elif current.fixes is None and current.title != task.title:
                     self.connection.execute(
                         "UPDATE autopilot_tasks SET title=? WHERE workspace=? AND id=?",
                         (task.title, self.workspace, task.id),
                     )
         return added
+
+    def _add_fix(self, fix: Task, fixes: str) -> None:
+        why = f"queued by autopilot: the release of {fixes} was rolled back"
+        self.connection.execute(
+            "INSERT INTO autopilot_tasks (workspace, id, title, state, branch, reason,"
+            " updated_at, fixes, text, test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.workspace, fix.id, fix.title, QUEUED, fix.branch, why, time.time(),
+                fixes, fix.text, fix.test,
+            ),
+        )  # fmt: skip
+        self._log(fix.id, None, QUEUED, None, why)
+
+    def queued_fixes(self) -> list[Task]:
+        """Fix tasks waiting to be worked, oldest first: they go before the source's tasks."""
+        return [
+            r.as_task()
+            for r in self.all()
+            if r.fixes is not None and r.text is not None and r.state == QUEUED
+        ]
 
     def get(self, task_id: str) -> TaskRecord | None:
         row = self.connection.execute(
@@ -128,25 +184,42 @@ class AutopilotState:
     ) -> bool:
         """Move the task to `to` if it is in one of `allowed_from`, setting `fields` too;
         False (nothing changed) when it was not."""
-        allowed = tuple(allowed_from)
         with self._transaction():
-            current = self.get(task_id)
-            if current is None or current.state not in allowed:
+            return self._move(task_id, allowed_from, to, reason, **fields)
+
+    def move_and_queue_fix(
+        self, task_id: str, allowed_from: Iterable[str], to: str, reason: str, fix: Task
+    ) -> bool:
+        """`move`, and queue `fix` (a fix task for `task_id`) in the same transaction: a
+        rollback is never recorded without the fix it asked for, nor a fix without it."""
+        with self._transaction():
+            if not self._move(task_id, allowed_from, to, reason):
                 return False
-            columns = {"state": to, "reason": reason, "updated_at": time.time(), **fields}
-            if not set(columns) <= set(_COLUMN_NAMES):  # names from code, never from input
-                raise ValueError(f"not columns: {sorted(set(columns) - set(_COLUMN_NAMES))}")
-            assignments = ", ".join(f"{name}=?" for name in columns)
-            marks = ", ".join("?" for _ in allowed)
-            done = self.connection.execute(
-                f"UPDATE autopilot_tasks SET {assignments} WHERE workspace=? AND id=?"  # noqa: S608
-                f" AND state IN ({marks})",
-                (*columns.values(), self.workspace, task_id, *allowed),
-            )
-            if done.rowcount != 1:
-                return False
-            run_id = fields.get("run_id", current.run_id)
-            self._log(task_id, current.state, to, run_id, reason)
+            self._add_fix(fix, task_id)
+        return True
+
+    def _move(
+        self, task_id: str, allowed_from: Iterable[str], to: str, reason: str, **fields: Any
+    ) -> bool:
+        """`move` inside the caller's transaction."""
+        allowed = tuple(allowed_from)
+        current = self.get(task_id)
+        if current is None or current.state not in allowed:
+            return False
+        columns = {"state": to, "reason": reason, "updated_at": time.time(), **fields}
+        if not set(columns) <= set(_COLUMN_NAMES):  # names from code, never from input
+            raise ValueError(f"not columns: {sorted(set(columns) - set(_COLUMN_NAMES))}")
+        assignments = ", ".join(f"{name}=?" for name in columns)
+        marks = ", ".join("?" for _ in allowed)
+        done = self.connection.execute(
+            f"UPDATE autopilot_tasks SET {assignments} WHERE workspace=? AND id=?"  # noqa: S608
+            f" AND state IN ({marks})",
+            (*columns.values(), self.workspace, task_id, *allowed),
+        )
+        if done.rowcount != 1:
+            return False
+        run_id = fields.get("run_id", current.run_id)
+        self._log(task_id, current.state, to, run_id, reason)
         return True
 
     def add_cost(self, task_id: str, cost: float) -> None:
@@ -206,7 +279,8 @@ class AutopilotState:
 
 _COLUMN_NAMES = (
     "id", "title", "state", "attempts", "base", "branch", "worktree", "run_id", "commit_sha",
-    "verification", "cost_usd", "reason", "updated_at",
+    "verification", "cost_usd", "reason", "updated_at", "deploy", "release_sha", "previous_sha",
+    "releases", "fixes", "text", "test",
 )  # fmt: skip
 """`TaskRecord`'s fields in order: the only names a query here is built from."""
 _COLUMNS = ", ".join(_COLUMN_NAMES)

@@ -19,6 +19,7 @@ from autocodebase.cli.options import directory_option
 from autocodebase.errors import UsageError
 
 if TYPE_CHECKING:
+    from autocodebase.autopilot.deploy_local import LocalDeployer
     from autocodebase.autopilot.gates import Policy
     from autocodebase.autopilot.state import AutopilotState
 
@@ -70,7 +71,24 @@ def _open(directory: Path) -> tuple[Path, AutopilotState]:
     type=click.Choice(["ask", "auto", "never"]),
     default="never",
     show_default=True,
-    help="Deploy after a merge (only never so far).",
+    help="After a merge: release it (acb deploy, local target) and watch it, wait for "
+    "`approve`, or leave it. An anomaly rolls it back and queues a fix task.",
+)
+@click.option(
+    "--watch",
+    "watch_s",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    help="With --deploy: seconds the monitor watches a release, at most.",
+)
+@click.option(
+    "--watch-requests",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --deploy: end the watch early once the release served this many client "
+    "requests without an anomaly (0: watch the whole --watch).",
 )
 @click.option("--base", metavar="BRANCH", help="Branch tasks start from and merge into.")
 @click.option("--max-tasks", type=click.IntRange(min=1), help="Tasks to start, at most.")
@@ -101,6 +119,8 @@ def autopilot_command(
     merge: str,
     accept: str,
     deploy: str,
+    watch_s: float,
+    watch_requests: int,
     base: str | None,
     max_tasks: int | None,
     max_cost: float | None,
@@ -124,12 +144,11 @@ def autopilot_command(
             f"--source {source} is not built yet: autopilot reads .acb/tasks/ and "
             ".acb/tasks.toml (`acb resolve URL` works one forge issue)"
         )
-    if deploy != "never":
-        raise UsageError(
-            f"--deploy {deploy} is not built yet: autopilot merges; deploy with `acb deploy`"
-        )
-    policy = Policy(merge, accept, "never", max_attempts, max_tasks, max_cost)  # type: ignore[arg-type]
-    return _run(directory, policy, base, model, max_steps, once, poll, as_json)
+    if deploy != "never" and merge == "never":
+        raise UsageError(f"--deploy {deploy} releases merges, and --merge never merges nothing")
+    policy = Policy(merge, accept, deploy, max_attempts, max_tasks, max_cost)  # type: ignore[arg-type]
+    watch = (watch_s, watch_requests)
+    return _run(directory, policy, base, model, max_steps, once, poll, as_json, watch)
 
 
 def _run(
@@ -141,6 +160,7 @@ def _run(
     once: bool,
     poll: float,
     as_json: bool,
+    watch: tuple[float, int],
 ) -> int:
     from autocodebase.autopilot.ci_check import prove_branch
     from autocodebase.autopilot.lock import Busy, WorkspaceLock
@@ -154,9 +174,12 @@ def _run(
     tasks = LocalTasks(root)
     tasks.tasks()  # a bad task file: one line and exit 2, before anything else
     base = base or _current_branch(root)
+    deployer = _deployer(root, watch) if policy.deploy != "never" else None
     runner = ResolveRunner(root, model, as_json, max_steps)
     worktrees = default_state_dir() / "worktrees" / root.name
-    pilot = Autopilot(root, base, state, tasks, policy, runner, prove_branch, worktrees, say)
+    pilot = Autopilot(
+        root, base, state, tasks, policy, runner, prove_branch, worktrees, say, deployer
+    )
     try:
         with WorkspaceLock(default_state_dir(), root):
             pilot.recover()
@@ -171,6 +194,30 @@ def _run(
     except Busy as busy:
         say(f"another autopilot is working in {root} (pid {busy}); leaving it to that one")
         return 0
+
+
+def _deployer(root: Path, watch: tuple[float, int]) -> LocalDeployer:
+    """`acb deploy --target local`'s machinery for the default environment, configured once
+    now (a bad or missing .acb/deploy.toml is one line and exit 2, before any task runs)."""
+    from autocodebase.autopilot.deploy_local import LocalDeployer
+    from autocodebase.cli.exec_cmd import settings_for
+    from autocodebase.delivery.local import load_config
+
+    config = load_config(root)
+    if config.target != "local":
+        raise UsageError(
+            f"--deploy releases to the local target; .acb/deploy.toml's target is {config.target}"
+        )
+    settings = settings_for(root)
+    return LocalDeployer(
+        root,
+        config,
+        settings.ledger_path,
+        network=settings.network,
+        unsandboxed=settings.sandbox_fallback == "none",
+        watch_s=watch[0],
+        watch_requests=watch[1],
+    )
 
 
 @autopilot_command.command("status")
@@ -216,7 +263,8 @@ def _sync(root: Path, state: AutopilotState) -> None:
 @click.argument("task")
 @click.pass_obj
 def approve_command(directory: Path, task: str) -> int:
-    """Merge TASK's branch into its base: a person's yes to a task that waits."""
+    """A person's yes to a task that waits: merge its branch into its base, or, when it
+    waits for its release, let the next pass release it."""
     from autocodebase.autopilot.loop import approve
 
     root, state = _open(directory)
@@ -274,6 +322,13 @@ def render_table(state: AutopilotState) -> str:
     return "\n".join(lines)
 
 
+def _release_line(record: Any) -> str:
+    if record.release_sha is None:
+        return "-" if record.deploy in (None, "never") else f"none yet (--deploy {record.deploy})"
+    over = f" over {record.previous_sha[:12]}" if record.previous_sha else ""
+    return f"{record.release_sha[:12]}{over}, released {record.releases} time(s)"
+
+
 def render_task(record: Any, history: list[Any]) -> str:
     lines = [
         f"task:         {record.id}: {record.title}",
@@ -283,9 +338,13 @@ def render_task(record: Any, history: list[Any]) -> str:
         f"attempts:     {record.attempts}",
         f"last run:     {record.run_id or '-'} ({record.verification or 'no verification'})",
         f"commit:       {record.commit_sha or '-'}",
+        f"release:      {_release_line(record)}",
         f"cost:         ${record.cost_usd:.4f}",
-        "history:",
     ]
+    if record.fixes is not None:
+        lines.append(f"fixes:        the rolled-back release of {record.fixes}; its text:")
+        lines += [f"  {line}" for line in (record.text or "").splitlines()]
+    lines.append("history:")
     for step in history:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(step.at))
         run = f" [run {step.run_id}]" if step.run_id else ""

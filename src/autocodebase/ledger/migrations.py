@@ -115,6 +115,19 @@ MIGRATIONS: list[str] = [
         reason TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 8: autopilot releases what it merged and watches it: the deploy policy a task was worked
+    # under, the commit released and the one live before it (the rollback target and the
+    # start of the commit range a diagnosis names), how many times it was released, and the
+    # fix tasks autopilot itself queues (their text lives here, not in a task file)
+    """
+    ALTER TABLE autopilot_tasks ADD COLUMN deploy TEXT;
+    ALTER TABLE autopilot_tasks ADD COLUMN release_sha TEXT;
+    ALTER TABLE autopilot_tasks ADD COLUMN previous_sha TEXT;
+    ALTER TABLE autopilot_tasks ADD COLUMN releases INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE autopilot_tasks ADD COLUMN fixes TEXT;
+    ALTER TABLE autopilot_tasks ADD COLUMN text TEXT;
+    ALTER TABLE autopilot_tasks ADD COLUMN test TEXT;
+    """,
 ]
 
 
