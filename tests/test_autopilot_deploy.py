@@ -14,7 +14,7 @@ import pytest
 
 from autocodebase.autopilot.fixes import fix_id
 from autocodebase.autopilot.gates import Policy
-from autocodebase.autopilot.loop import Autopilot, approve
+from autocodebase.autopilot.loop import Autopilot, approve, reject
 from autocodebase.autopilot.release import Released, Watched
 from autocodebase.autopilot.state import AutopilotState
 from autocodebase.autopilot.tasks import LocalTasks
@@ -188,6 +188,13 @@ def test_deploy_ask_waits_for_approval_and_a_release_carries_earlier_merges(
     assert deployer.log == [f"release {b.release_sha[:7]}", f"watch {b.release_sha[:7]}"]
     with pytest.raises(UsageError, match="a is deployed; only a waiting task can be approved"):
         approve(state, repo, "a")
+    with pytest.raises(UsageError, match="a is deployed; it cannot be rejected now"):
+        reject(state, "a", "")
+    _queue(repo, "c")
+    pilot.run_pass()
+    assert (
+        reject(state, "c", "not now") == "rejected: not now; not released (its merge stays in main)"
+    )
 
 
 def test_merge_ask_then_deploy_auto_releases_after_the_merge_is_approved(tmp_path: Path) -> None:

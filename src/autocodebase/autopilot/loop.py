@@ -339,11 +339,15 @@ def approve(state: AutopilotState, root: Path, task_id: str) -> str:
 
 
 def reject(state: AutopilotState, task_id: str, why: str) -> str:
-    """A person's no: the task stops; its branch stays for reference."""
+    """A person's no: the task stops; its branch stays for reference. A task already merged
+    (its release waits, or stopped) is not released; its merge stays in the base."""
     record = state.require(task_id)
-    if record.state in (RUNNING, MERGED, REJECTED):
+    allowed = (QUEUED, AWAITING, NEEDS_PERSON, BRANCH_READY, AWAITING_DEPLOY)
+    if record.state not in allowed:
         raise UsageError(f"{task_id} is {record.state}; it cannot be rejected now")
     reason = f"rejected: {why}" if why else "rejected"
-    if not state.move(task_id, [QUEUED, AWAITING, NEEDS_PERSON, BRANCH_READY], REJECTED, reason):
+    if record.release_sha is not None:
+        reason += f"; not released (its merge stays in {record.base or 'the base'})"
+    if not state.move(task_id, allowed, REJECTED, reason):
         raise UsageError(f"{task_id} changed state while it was being rejected")
     return reason
