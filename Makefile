@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow lint bench bench-edits bench-context bench-review bench-peers bench-serve system-deps clean
+.PHONY: demo demo-autopilot test test-slow lint bench bench-edits bench-context bench-review bench-peers bench-serve system-deps clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 
 demo: system-deps $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" scripts/demo.sh
+
+# acb autopilot --deploy auto on the example: a release caught by the monitor, rolled back, fixed
+demo-autopilot: system-deps $(STAMP)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/demo_autopilot.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
