@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from autocodebase import __version__
 from autocodebase.event_text import format_cost, format_tokens
 from autocodebase.redact import Redactor
+from autocodebase.serve.autopilot import autopilot_workspaces
 from autocodebase.serve.deployments import deployments
 from autocodebase.serve.guard import Guard
 from autocodebase.serve.queries import (
@@ -40,6 +41,8 @@ from autocodebase.serve.timeline import highlight_diff, timeline, usage_series
 
 STATIC = Path(__file__).parent / "static"
 LIVE_POLL_MS = 1500
+AUTOPILOT_REFRESH_S = 5
+"""The autopilot page reloads itself this often while a run or a release is under way."""
 
 
 @dataclass
@@ -188,6 +191,15 @@ def create_app(settings: Settings) -> Any:
             entry.markers = redactor.value(entry.markers)
         return page("deployments.html", deployments=found, title="deployments")
 
+    def autopilot_page(_request: Request) -> Response:
+        found = autopilot_workspaces(ledger.reading, redactor.value)
+        refresh = AUTOPILOT_REFRESH_S if any(w.active for w in found) else None
+        return page("autopilot.html", workspaces=found, refresh=refresh, title="autopilot")
+
+    def api_autopilot(_request: Request) -> Response:
+        found = autopilot_workspaces(ledger.reading, redactor.value)
+        return JSONResponse({"workspaces": [asdict(w) for w in found]})
+
     def evaluations_page(_request: Request) -> Response:
         reports = [
             {"folder": redactor.text(str(folder)), "report": redactor.value(read_report(folder))}
@@ -226,11 +238,13 @@ def create_app(settings: Settings) -> Any:
         Route("/runs/{run_id}", run_page),
         Route("/runs/{run_id}/timeline", run_timeline),
         Route("/file", file_page),
+        Route("/autopilot", autopilot_page),
         Route("/deployments", deployments_page),
         Route("/evaluations", evaluations_page),
         Route("/api/runs", api_runs),
         Route("/api/runs/{run_id}", api_run),
         Route("/api/releases", api_releases),
+        Route("/api/autopilot", api_autopilot),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes)
