@@ -232,7 +232,9 @@ def test_monitor_ties_a_late_failure_to_the_release_before_it(service: tuple[Pat
     assert report["errors"] >= 20 and report["anomalies"]
     assert report["anomalies"][-1]["release"]["sha"] == v2
     assert f"after release {v2[:12]} went live" in report["diagnosis"]
+    assert "--rollback" not in report["diagnosis"]  # autopilot quotes it after rolling back
     text = run_acb("monitor", "--window", "2m", cwd=root).stdout
+    assert "(acb deploy --rollback puts the previous release back)" in text
     assert "errors   " in text and any(bar in text for bar in "▂▃▄▅▆▇█")
     assert " through the proxy, errors " in text, "the window's requests say what they count"
     assert "requests since it started (health checks and acb's probes included)" in text

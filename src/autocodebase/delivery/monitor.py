@@ -188,7 +188,7 @@ def rule_diagnosis(report: Report) -> str:
         after = anomaly.start - _epoch(release["at"])
         lines.append(
             f"{anomaly.what} from {when}, {max(after, 0)} s after release {release['sha'][:12]} "
-            f"went live: likely caused by it (acb deploy --rollback puts the previous one back)"
+            f"went live: likely caused by it"
         )
     return "\n".join(lines)
 
@@ -251,4 +251,8 @@ def render(report: Report, charts: bool = True) -> str:
         at = _clock(_epoch(release["at"]))
         lines.append(f"release {at} {release['sha'][:12]} {release['outcome']}{reason}")
     lines.append(f"diagnosis ({report.diagnosis_by}): {report.diagnosis}")
+    if any(anomaly.release is not None for anomaly in report.anomalies):
+        # Advice for the person reading `acb monitor`, kept out of the diagnosis: autopilot
+        # quotes that in a fix task after it has rolled back itself.
+        lines.append("(acb deploy --rollback puts the previous release back)")
     return "\n".join(lines) + "\n"
