@@ -102,3 +102,27 @@ def test_the_model_diagnosis_is_retried_and_read_past_its_reasoning() -> None:
     assert model.calls == 2
     assert report.diagnosis == "All healthy: no errors in the window."
     assert report.diagnosis_by == "model" and report.usage.output_tokens == 9
+
+
+def test_an_anomaly_is_blamed_on_the_release_that_served_its_errors() -> None:
+    """A ten-second bucket holds a bad release going live at :02, its errors, and the rollback
+    at :06 that ends them: the release blamed is the bad one, not the rollback, which is the
+    last live in the bucket (found by autopilot's scenario through `--window 10m`)."""
+    from datetime import UTC, datetime
+
+    from autocodebase.delivery.local import DeployConfig
+    from autocodebase.delivery.monitor import Bucket, find_anomalies
+
+    def at(second: int) -> str:
+        return datetime.fromtimestamp(second, UTC).isoformat()
+
+    good, bad, back = ({"sha": s * 40, "outcome": "live"} for s in "abc")
+    releases = [{**good, "at": at(900)}, {**bad, "at": at(1002)}, {**back, "at": at(1006)}]
+    series = [[1000 + s, 10, 5 if 2 <= s < 6 else 0, 20.0] for s in range(10)]
+    bucket = Bucket(1000)
+    bucket.requests, bucket.errors = 100, 20
+    config = DeployConfig(command="python -m app --port {port}")
+    (anomaly,) = find_anomalies([bucket, Bucket(1010)], config, releases, series)
+    assert anomaly.release is not None and anomaly.release["sha"] == "b" * 40
+    (unknown,) = find_anomalies([bucket, Bucket(1010)], config, releases)
+    assert unknown.release is not None and unknown.release["sha"] == "c" * 40  # no seconds

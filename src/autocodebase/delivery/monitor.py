@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -117,7 +118,7 @@ def gather(sup: Supervisor, config: DeployConfig, window_s: int, columns: int = 
     else:
         stops = [r for r in releases if r["outcome"] == "stopped"]
         report.stopped_at = stops[-1]["at"] if stops else ""
-    report.anomalies = find_anomalies(report.buckets, config, releases)
+    report.anomalies = find_anomalies(report.buckets, config, releases, series)
     report.diagnosis = rule_diagnosis(report)
     return report
 
@@ -127,9 +128,12 @@ def _epoch(stamp: str) -> int:
 
 
 def find_anomalies(
-    buckets: list[Bucket], config: DeployConfig, releases: list[dict[str, Any]]
+    buckets: list[Bucket],
+    config: DeployConfig,
+    releases: list[dict[str, Any]],
+    series: Sequence[Any] = (),
 ) -> list[Anomaly]:
-    """Runs of buckets over the limits, each with the last release live before it began."""
+    """Runs of buckets over the limits, each with the release it is blamed on (`_blamed`)."""
     found: list[Anomaly] = []
     live = [r for r in releases if r["outcome"] == "live"]
     for bucket in buckets:
@@ -141,20 +145,36 @@ def find_anomalies(
         if not reasons:
             continue
         what = ", ".join(reasons)
+        end = bucket.start + _width(buckets)
         if found and found[-1].end == bucket.start:
-            found[-1].end = bucket.start + _width(buckets)
+            found[-1].end = end
             found[-1].what = _worse(found[-1].what, what)
             continue
-        before = [r for r in live if _epoch(r["at"]) <= bucket.start + _width(buckets)]
-        found.append(
-            Anomaly(
-                start=bucket.start,
-                end=bucket.start + _width(buckets),
-                what=what,
-                release=before[-1] if before else None,
-            )
-        )
+        release = _blamed(live, bucket.start, end, series, config.max_p95_ms)
+        found.append(Anomaly(start=bucket.start, end=end, what=what, release=release))
     return found
+
+
+def _blamed(
+    live: list[dict[str, Any]], start: int, end: int, series: Sequence[Any], max_p95_ms: float
+) -> dict[str, Any] | None:
+    """The release that served the bucket's bad seconds: each second's errors (and each second
+    over the latency limit) count for the release live then, and the most counted is blamed.
+    A wide bucket (`--window 10m`) can hold a bad release and the rollback after it; blaming
+    the last release live in it named the rollback. Without seconds to count: the last
+    release live before the bucket's end."""
+    votes: dict[int, float] = {}
+    for second, _requests, errors, p95 in series:
+        if not start <= second < end:
+            continue
+        weight = errors + (1 if p95 > max_p95_ms else 0)
+        serving = [i for i, r in enumerate(live) if _epoch(r["at"]) <= second]
+        if weight and serving:
+            votes[serving[-1]] = votes.get(serving[-1], 0) + weight
+    if votes:
+        return live[max(votes, key=lambda i: (votes[i], i))]
+    before = [r for r in live if _epoch(r["at"]) <= end]
+    return before[-1] if before else None
 
 
 def _width(buckets: list[Bucket]) -> int:
