@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from autocodebase.forge.refs import ForgeRef
     from autocodebase.forge.tokens import Token
 
-PUSH_USER = {"github": "x-access-token", "gitlab": "oauth2"}
-"""The user name each forge expects beside a token in git's Basic authentication."""
-
 
 @dataclass
 class Plan:
@@ -202,13 +199,10 @@ def _json_sink(event: dict[str, Any]) -> None:
 
 
 def push(plan: Plan) -> None:
-    from autocodebase.vcs.push import push_branch
+    from autocodebase.forge.deliver import push_to_forge
 
     assert plan.remote is not None
-    forge = plan.pr_on.forge if plan.pr_on else "github"
-    token = plan.token.value if plan.token else None
-    host = plan.pr_on.host if plan.pr_on else None
-    url = push_branch(plan.worktree, plan.remote, plan.branch, token, PUSH_USER[forge], host)
+    url = push_to_forge(plan.worktree, plan.remote, plan.branch, plan.pr_on, plan.token)
     say(f"pushed {plan.branch} to {plan.remote} ({_shown(url)})")
 
 
@@ -220,27 +214,15 @@ def _shown(url: str) -> str:
 
 def open_request(plan: Plan, outcome: RunOutcome, draft: bool) -> str:
     """The pull/merge request for the pushed branch; its URL."""
-    from autocodebase.forge.clients import forge_for
-    from autocodebase.forge.pr_body import pull_request_body
-    from autocodebase.forge.refs import remote_project
-    from autocodebase.vcs.git import git_text
-    from autocodebase.vcs.push import push_url
+    from autocodebase.forge.deliver import change_body, open_change
 
     assert plan.pr_on is not None and plan.remote is not None
-    diffstat = git_text(plan.worktree, "diff", "--stat", f"{plan.base_commit}..HEAD")
     closes = f"#{plan.issue.number}" if plan.ref is not None else None
-    body = pull_request_body(outcome.report, diffstat, closes)
-    head = plan.branch
-    pushed_to = remote_project(push_url(plan.root, plan.remote))
-    if plan.pr_on.forge == "github" and pushed_to:
-        owner = pushed_to[1].split("/")[0]
-        if owner != plan.pr_on.project.split("/")[0]:
-            head = f"{owner}:{plan.branch}"  # a fork: GitHub names the head by its owner
-    client = forge_for(plan.pr_on, plan.token)
-    try:
-        opened = client.open_change_request(plan.issue.title, body, head, plan.base, draft)
-    finally:
-        client.close()
+    body = change_body(plan.worktree, plan.base_commit, outcome.report, closes, "acb resolve")
+    opened = open_change(
+        plan.pr_on, plan.token, plan.root, plan.remote, plan.branch, plan.base,
+        plan.issue.title, body, draft,
+    )  # fmt: skip
     kind = "merge request" if plan.pr_on.forge == "gitlab" else "pull request"
     say(f"opened {kind} !{opened.number}" if kind[0] == "m" else f"opened {kind} #{opened.number}")
     return opened.web_url

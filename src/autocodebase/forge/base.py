@@ -26,6 +26,22 @@ class ChangeRequest:
 
 
 @dataclass(frozen=True)
+class ChangeStatus:
+    """Where an opened pull/merge request stands, as autopilot's later passes read it."""
+
+    state: str
+    """`open`, `merged`, or `closed` (closed without a merge)."""
+    head_sha: str
+    """The head commit the forge reports now: what a merge would land."""
+    approved: bool
+    """A person allowed to approve did, on `head_sha` where the forge says which commit."""
+    approved_by: tuple[str, ...]
+    mergeable: bool
+    """The forge's own verdict: no conflict, and its required checks and rules are met."""
+    web_url: str
+
+
+@dataclass(frozen=True)
 class PostedReview:
     web_url: str
     comments: int
@@ -47,6 +63,19 @@ class Forge(Protocol):
 
     def post_review(self, number: int, summary: str, findings: list[Finding]) -> PostedReview:
         """`summary` and each finding on its line of the change request `number`."""
+        ...
+
+    def labelled_issues(self, label: str, limit: int) -> list[Issue]:
+        """Open issues carrying `label`, oldest first, at most `limit` (pull requests, which
+        GitHub's issue list includes, are left out)."""
+        ...
+
+    def change_status(self, number: int) -> ChangeStatus:
+        """The pull/merge request's state, approval and mergeability now."""
+        ...
+
+    def merge_change_request(self, number: int, sha: str, title: str) -> str:
+        """Merge it through the API, only if its head is still `sha`; the merged commit."""
         ...
 
     def close(self) -> None: ...

@@ -8,9 +8,11 @@ reviewers see.
 
 from __future__ import annotations
 
+from typing import Any
+
 from autocodebase import __version__
-from autocodebase.forge.base import ChangeRequest, Issue, PostedReview
-from autocodebase.forge.http import ForgeHttp
+from autocodebase.forge.base import ChangeRequest, ChangeStatus, Issue, PostedReview
+from autocodebase.forge.http import ForgeError, ForgeHttp
 from autocodebase.forge.refs import ForgeRef
 from autocodebase.forge.review_comments import (
     comment_text,
@@ -20,6 +22,11 @@ from autocodebase.forge.review_comments import (
 )
 from autocodebase.forge.tokens import Token
 from autocodebase.quality.review.findings import Finding
+
+REVIEWERS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+"""Whose review counts: anyone may submit an APPROVE review on a public repository's pull
+request (GitHub lists it with `author_association` NONE or CONTRIBUTOR), and only these
+associations have write access to give one that means something."""
 
 
 def github_headers(token: Token | None) -> dict[str, str]:
@@ -52,6 +59,40 @@ class GitHub:
         data = self.http.request("POST", f"{self.repo}/pulls", json=payload)
         return ChangeRequest(int(data["number"]), str(data["html_url"]))
 
+    def labelled_issues(self, label: str, limit: int) -> list[Issue]:
+        params = {"state": "open", "labels": label, "sort": "created", "direction": "asc"}
+        found: list[Issue] = []
+        for item in self.http.pages(f"{self.repo}/issues", params=params):
+            if len(found) >= limit:
+                break
+            if not isinstance(item, dict) or "pull_request" in item:
+                continue  # GitHub's issue list holds pull requests too
+            names = [x.get("name") for x in item.get("labels") or [] if isinstance(x, dict)]
+            if label not in names or item.get("state", "open") != "open":
+                continue
+            found.append(_issue(item))
+        return found
+
+    def change_status(self, number: int) -> ChangeStatus:
+        pull = self.http.request("GET", f"{self.repo}/pulls/{number}")
+        head = str(pull["head"]["sha"])
+        reviews = list(self.http.pages(f"{self.repo}/pulls/{number}/reviews"))
+        approvers = _approvers(reviews, head)
+        if pull.get("merged"):
+            state = "merged"
+        else:
+            state = "closed" if pull.get("state") == "closed" else "open"
+        mergeable = pull.get("mergeable") is True and pull.get("mergeable_state") == "clean"
+        url = str(pull.get("html_url") or "")
+        return ChangeStatus(state, head, bool(approvers), approvers, mergeable, url)
+
+    def merge_change_request(self, number: int, sha: str, title: str) -> str:
+        payload = {"sha": sha, "merge_method": "merge", "commit_title": title}
+        data = self.http.request("PUT", f"{self.repo}/pulls/{number}/merge", json=payload)
+        if not data.get("merged"):
+            raise ForgeError(f"PUT {self.repo}/pulls/{number}/merge: not merged")
+        return str(data.get("sha") or "")
+
     def post_review(self, number: int, summary: str, findings: list[Finding]) -> PostedReview:
         pull = self.http.request("GET", f"{self.repo}/pulls/{number}")
         files = self.http.pages(f"{self.repo}/pulls/{number}/files")
@@ -72,3 +113,35 @@ class GitHub:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _issue(item: dict[str, Any]) -> Issue:
+    """An issue from GitHub's list; a malformed item is a one-line error, not a traceback."""
+    number, title = item.get("number"), item.get("title")
+    if type(number) is not int or number < 1 or not isinstance(title, str):
+        raise ForgeError("GET issues: an issue without a number or a title")
+    body = item.get("body")
+    return Issue(number, title, body if isinstance(body, str) else "", str(item.get("html_url")))
+
+
+def _approvers(reviews: list[Any], head: str) -> tuple[str, ...]:
+    """Who approves `head` now: each reviewer with write access counts by their latest
+    approving or change-requesting review; an approval of an older commit does not cover
+    commits pushed since, and any standing request for changes blocks."""
+    latest: dict[str, dict[str, Any]] = {}
+    for review in reviews:
+        if not isinstance(review, dict) or review.get("author_association") not in REVIEWERS:
+            continue
+        if review.get("state") not in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            continue  # a comment changes no one's verdict
+        login = str((review.get("user") or {}).get("login") or "")
+        latest[login] = review  # GitHub lists reviews oldest first
+    if any(r["state"] == "CHANGES_REQUESTED" for r in latest.values()):
+        return ()
+    return tuple(
+        sorted(
+            login
+            for login, r in latest.items()
+            if r["state"] == "APPROVED" and r.get("commit_id") == head
+        )
+    )

@@ -8,9 +8,11 @@ which is how GitLab's API spells it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from autocodebase import __version__
-from autocodebase.forge.base import ChangeRequest, Issue, PostedReview
-from autocodebase.forge.http import ForgeHttp
+from autocodebase.forge.base import ChangeRequest, ChangeStatus, Issue, PostedReview
+from autocodebase.forge.http import ForgeError, ForgeHttp
 from autocodebase.forge.refs import ForgeRef
 from autocodebase.forge.review_comments import (
     comment_text,
@@ -55,6 +57,45 @@ class GitLab:
         data = self.http.request("POST", f"{self.project}/merge_requests", json=payload)
         return ChangeRequest(int(data["iid"]), str(data["web_url"]))
 
+    def labelled_issues(self, label: str, limit: int) -> list[Issue]:
+        params = {"state": "opened", "labels": label, "order_by": "created_at", "sort": "asc"}
+        found: list[Issue] = []
+        for item in self.http.pages(f"{self.project}/issues", params=params):
+            if len(found) >= limit:
+                break
+            if not isinstance(item, dict) or label not in (item.get("labels") or []):
+                continue
+            if item.get("state", "opened") != "opened":
+                continue
+            found.append(_issue(item))
+        return found
+
+    def change_status(self, number: int) -> ChangeStatus:
+        path = f"{self.project}/merge_requests/{number}"
+        request = self.http.request("GET", path)
+        approvals = self.http.request("GET", f"{path}/approvals")
+        by = tuple(
+            str((a.get("user") or {}).get("username") or "")
+            for a in approvals.get("approved_by") or []
+            if isinstance(a, dict)
+        )
+        # `approved` is true with no approval rule at all (GitLab Free): it counts only when
+        # someone did approve.
+        approved = approvals.get("approved") is True and bool(by)
+        state = {"merged": "merged", "closed": "closed", "locked": "closed"}.get(
+            str(request.get("state")), "open"
+        )
+        mergeable = request.get("detailed_merge_status") == "mergeable"
+        head = str(request.get("sha") or "")
+        return ChangeStatus(state, head, approved, by, mergeable, str(request.get("web_url")))
+
+    def merge_change_request(self, number: int, sha: str, title: str) -> str:
+        path = f"{self.project}/merge_requests/{number}/merge"
+        data = self.http.request("PUT", path, json={"sha": sha, "merge_commit_message": title})
+        if data.get("state") != "merged":
+            raise ForgeError(f"PUT {path}: not merged (state {data.get('state')})")
+        return str(data.get("merge_commit_sha") or data.get("sha") or "")
+
     def post_review(self, number: int, summary: str, findings: list[Finding]) -> PostedReview:
         path = f"{self.project}/merge_requests/{number}"
         request = self.http.request("GET", path)
@@ -79,3 +120,12 @@ class GitLab:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _issue(item: dict[str, Any]) -> Issue:
+    """An issue from GitLab's list; a malformed item is a one-line error, not a traceback."""
+    iid, title = item.get("iid"), item.get("title")
+    if type(iid) is not int or iid < 1 or not isinstance(title, str):
+        raise ForgeError("GET issues: an issue without an iid or a title")
+    text = item.get("description")
+    return Issue(iid, title, text if isinstance(text, str) else "", str(item.get("web_url")))

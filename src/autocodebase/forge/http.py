@@ -20,6 +20,8 @@ from autocodebase.errors import AcbError
 
 RETRIED = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 4
+MAX_PAGES = 10
+"""Pages a list is followed for, at most: a forge answering next links forever ends here."""
 MAX_WAIT_S = 30.0
 """A Retry-After longer than this is not waited for: the call fails and says so."""
 NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
@@ -73,16 +75,36 @@ class ForgeHttp:
         """The decoded JSON answer to `METHOD path` (absolute URLs are taken as they are)."""
         return self._send(method, path, json, params).json()
 
-    def pages(self, path: str, per_page: int = 100) -> Iterator[Any]:
+    def pages(
+        self,
+        path: str,
+        per_page: int = 100,
+        params: Mapping[str, Any] | None = None,
+        max_pages: int = MAX_PAGES,
+    ) -> Iterator[Any]:
         """Every item of a paginated list, following the `Link: rel="next"` header both
-        GitHub and GitLab send."""
-        url: str | None = path
-        params: dict[str, Any] = {"per_page": per_page}
-        while url:
-            response = self._send("GET", url, None, params)
-            yield from response.json()
+        GitHub and GitLab send, for at most `max_pages` pages. A next link to another origin
+        than the API's is refused: following it would hand the token to that host."""
+        url = path
+        query: dict[str, Any] = {**(params or {}), "per_page": per_page}
+        for _page in range(max_pages):
+            response = self._send("GET", url, None, query)
+            items = response.json()
+            if not isinstance(items, list):
+                raise ForgeError(f"GET {path}: expected a list, got {type(items).__name__}")
+            yield from items
             found = NEXT_LINK.search(response.headers.get("link", ""))
-            url, params = (found.group(1), {}) if found else (None, {})
+            if not found:
+                return
+            url, query = self._same_origin(found.group(1), path), {}
+
+    def _same_origin(self, link: str, path: str) -> str:
+        here, there = httpx.URL(self.base_url), httpx.URL(link)
+        if there.is_relative_url:
+            return link
+        if (there.scheme, there.host, there.port) != (here.scheme, here.host, here.port):
+            raise ForgeError(f"GET {path}: the next page is on another host ({there.host})")
+        return link
 
     def _send(self, method: str, path: str, body: Any, params: Mapping[str, Any]) -> httpx.Response:
         what = f"{method} {path.split('?')[0]}"

@@ -94,8 +94,11 @@ def _cost(report: RunReport) -> str:
     )
 
 
-def pull_request_body(report: RunReport, diffstat: str, closes: str | None) -> str:
-    """Markdown for the pull/merge request; `closes` is the issue reference (`#12`), if any."""
+def pull_request_body(
+    report: RunReport, diffstat: str, closes: str | None, opened_by: str = "acb resolve"
+) -> str:
+    """Markdown for the pull/merge request; `closes` is the issue reference (`#12`), if any;
+    `opened_by` the command that opened it."""
     summary = report.final_message.strip() or "(the run left no final message)"
     parts = [
         f"Closes {closes}.\n" if closes else "",
@@ -115,6 +118,6 @@ def pull_request_body(report: RunReport, diffstat: str, closes: str | None) -> s
         f"- commit: `{report.commit or 'none'}`",
         f"- cost: {_cost(report)}",
         "",
-        "_Opened by `acb resolve`._",
+        f"_Opened by `{opened_by}`._",
     ]
     return "\n".join(parts).lstrip() + "\n"

@@ -111,3 +111,31 @@ def remote_project(url: str) -> tuple[str, str] | None:
         return None
     project = project.removesuffix(".git")
     return (host, project) if host and "/" in project else None
+
+
+_PROJECT = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
+
+
+def project_of_remote(url: str, forge: ForgeKind, project: str | None = None) -> ForgeRef:
+    """The forge project autopilot works on: the one the remote `url` names, or `project`
+    (`OWNER/NAME`, a GitLab `group/.../project`) on the remote's host. The forge is the
+    user's word (`--source github|gitlab`), so GitHub Enterprise and a self-hosted GitLab
+    under any host name work. The API is reached over https; over http only on a loopback
+    host (a forge on this machine), as for issue URLs. A `UsageError` (one line) otherwise."""
+    found = remote_project(url)
+    if found is None:
+        raise UsageError(f"the remote {url} names no forge project (https or ssh URL expected)")
+    host, remote_path = found
+    scheme = "https"
+    if "://" in url and urlsplit(url).scheme in ("http", "https"):
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]  # the port too: the API is on the same one
+        scheme = parts.scheme
+        if scheme == "http" and not is_loopback(parts.hostname or ""):
+            raise UsageError(f"refusing http:// for {host}: a token would travel in clear")
+    chosen = (project or remote_path).strip("/").removesuffix(".git")
+    if not _PROJECT.fullmatch(chosen) or ".." in chosen.split("/"):
+        raise UsageError(f"not a project path: {chosen!r} (OWNER/NAME, or GROUP/.../PROJECT)")
+    if forge == "github" and chosen.count("/") != 1:
+        raise UsageError(f"a GitHub repository is OWNER/NAME, not {chosen!r}")
+    return ForgeRef(forge, scheme, host, chosen, 0, "issue")
