@@ -90,14 +90,6 @@ def test_a_bad_task_file_stops_the_command_with_exit_2(tmp_path: Path) -> None:
     )
 
 
-def test_what_is_not_built_says_so(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
-    for flag, value in (("--source", "github"),):
-        done = run_acb("autopilot", "--once", flag, value, cwd=repo)
-        assert done.returncode == 2 and "is not built yet" in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1
-
-
 # -- merging ------------------------------------------------------------------------------
 
 

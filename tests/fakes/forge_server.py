@@ -7,6 +7,12 @@ It checks what a real forge checks: the auth header on every call (401 otherwise
 fields (422), review comments only on lines of the diff (422, as GitHub answers), and a
 GitLab position naming the merge request's diff_refs. Faults are queued per path prefix
 (`fail(...)`); every request is recorded for assertions.
+
+For autopilot it also lists open issues by label (GitHub's list holding pull requests too, as
+GitHub's does; paginated with `Link: rel="next"`), keeps the pull/merge requests it opened
+(`state.changes`, their head the pushed branch's commit in `git_root`), their reviews
+(GitHub) and approvals (GitLab), and merges one on `PUT .../merge` only at its current head
+(409 otherwise) and only when mergeable (405).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from autocodebase.forge.review_comments import commentable_lines
 
@@ -42,7 +48,13 @@ class Recorded:
 @dataclass
 class ForgeState:
     token: str
-    issues: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+    issues: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    """(project, number) -> title, body, and optionally labels (names), state, pull_request."""
+    changes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    """Requests opened: state, merged, mergeable, head, reviews (GitHub), approved_by (GitLab)."""
+    next_change: int = 1347
+    link_host: str | None = None
+    """Set: list pages' next links point at this host instead (a forge gone wrong)."""
     files: dict[str, str] = field(default_factory=lambda: {"app.py": PATCH})
     """The open pull/merge request's diff, per file (what /files and /diffs list)."""
     faults: list[tuple[str, int, dict[str, str]]] = field(default_factory=list)
@@ -78,12 +90,14 @@ class ForgeServer:
 
 
 GITHUB_ISSUE = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/issues/(\d+)$")
+GITHUB_ISSUES = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/issues$")
+GITLAB_ISSUES = re.compile(r"^/api/v4/projects/([^/]+)/issues$")
 GITHUB_PULLS = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/pulls$")
-GITHUB_PULL = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/pulls/(\d+)(/files|/reviews)?$")
+GITHUB_PULL = re.compile(r"^/api/v3/repos/([^/]+/[^/]+)/pulls/(\d+)(/files|/reviews|/merge)?$")
 GITLAB_ISSUE = re.compile(r"^/api/v4/projects/([^/]+)/issues/(\d+)$")
 GITLAB_MRS = re.compile(r"^/api/v4/projects/([^/]+)/merge_requests$")
 GITLAB_MR = re.compile(
-    r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)(/diffs|/discussions|/notes)?$"
+    r"^/api/v4/projects/([^/]+)/merge_requests/(\d+)(/diffs|/discussions|/notes|/approvals|/merge)?$"
 )
 
 
@@ -105,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -160,16 +177,22 @@ class _Handler(BaseHTTPRequestHandler):
                 "html_url": f"http://{host}/{m.group(1)}/issues/{number}",
                 "user": {"login": "octocat"},
             }
+        if method == "GET" and (m := GITHUB_ISSUES.match(path)):
+            return self._issue_list(m.group(1), query, "github")
         if method == "POST" and (m := GITHUB_PULLS.match(path)):
             missing = [k for k in ("title", "head", "base") if not (body or {}).get(k)]
             if missing:
                 return 422, {"message": "Validation Failed", "errors": missing}
+            number = self._new_change(m.group(1), body["head"], body["title"], body["body"])
             return 201, {
-                "number": 1347,
+                "number": number,
                 "state": "open",
                 "draft": bool(body.get("draft")),
-                "html_url": f"http://{host}/{m.group(1)}/pull/1347",
-                "head": {"ref": body["head"], "sha": HEAD_SHA},
+                "html_url": f"http://{host}/{m.group(1)}/pull/{number}",
+                "head": {
+                    "ref": body["head"],
+                    "sha": self.state.changes[(m.group(1), number)]["head"],
+                },
                 "base": {"ref": body["base"], "sha": BASE_SHA},
             }
         if m := GITHUB_PULL.match(path):
@@ -180,6 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
         self, method: str, repo: str, number: int, part: str | None, query: str, body: Any
     ) -> tuple[Any, ...] | None:
         host = self.headers.get("Host")
+        change = self.state.changes.get((repo, number))
+        if change is not None and part in (None, "/reviews", "/merge") and method != "POST":
+            return self._github_change(method, repo, number, part, change, body)
         if method == "GET" and part is None:
             return 200, {
                 "number": number,
@@ -215,6 +241,126 @@ class _Handler(BaseHTTPRequestHandler):
             }
         return None
 
+    def _github_change(
+        self,
+        method: str,
+        repo: str,
+        number: int,
+        part: str | None,
+        change: dict[str, Any],
+        body: Any,
+    ) -> tuple[Any, ...] | None:
+        """A pull request opened here: GitHub's shapes for it, its reviews and its merge."""
+        host = self.headers.get("Host")
+        if method == "GET" and part is None:
+            return 200, {
+                "number": number,
+                "state": "closed" if change["state"] != "open" else "open",
+                "merged": change["state"] == "merged",
+                "mergeable": change["mergeable"],
+                "mergeable_state": "clean" if change["mergeable"] else "blocked",
+                "html_url": f"http://{host}/{repo}/pull/{number}",
+                "head": {"ref": change["branch"], "sha": change["head"]},
+                "base": {"sha": BASE_SHA},
+            }
+        if method == "GET" and part == "/reviews":
+            return 200, change["reviews"]
+        if method == "PUT" and part == "/merge":
+            return self._merge(change, (body or {}).get("sha"), "github")
+        return None
+
+    def _merge(self, change: dict[str, Any], sha: str | None, forge: str) -> tuple[Any, ...]:
+        if change["state"] != "open" or not change["mergeable"]:
+            return 405, {
+                "message": "Pull Request is not mergeable"
+                if forge == "github"
+                else "405 Method Not Allowed"
+            }
+        if sha is not None and sha != change["head"]:
+            return 409, {
+                "message": "Head branch was modified. Review and try the merge again."
+                if forge == "github"
+                else "SHA does not match HEAD of source branch"
+            }
+        change["state"] = "merged"
+        change["merged_with"] = sha
+        if forge == "github":
+            return 200, {
+                "sha": "9f4e" + change["head"][4:],
+                "merged": True,
+                "message": "Pull Request successfully merged",
+            }
+        return 200, {
+            "iid": change["number"],
+            "state": "merged",
+            "sha": change["head"],
+            "merge_commit_sha": "9f4e" + change["head"][4:],
+        }
+
+    def _new_change(self, project: str, branch: str, title: str, body: str) -> int:
+        """Record a request opened from `branch`; its head is the branch's pushed commit."""
+        number = self.state.next_change
+        self.state.next_change += 1
+        head = HEAD_SHA
+        if self.state.git_root is not None:
+            bare = self.state.git_root / f"{project}.git"
+            done = subprocess.run(
+                ["git", "rev-parse", f"refs/heads/{branch}"],
+                cwd=bare,
+                capture_output=True,
+                text=True,
+            )
+            if bare.is_dir() and done.returncode == 0:
+                head = done.stdout.strip()
+        self.state.changes[(project, number)] = {
+            "number": number, "state": "open", "mergeable": True, "head": head, "branch": branch,
+            "title": title, "body": body, "reviews": [], "approved_by": [],
+        }  # fmt: skip
+        return number
+
+    def _issue_list(self, project: str, query: str, forge: str) -> tuple[Any, ...]:
+        """Open issues with the asked label, `per_page` a page, GitHub's with its pull requests
+        among them (items with a `pull_request` key), as GitHub's own list has them."""
+        params = dict(q.split("=", 1) for q in query.split("&") if "=" in q)
+        label = unquote(params.get("labels", ""))
+        page, per_page = int(params.get("page", "1")), int(params.get("per_page", "30"))
+        host = self.headers.get("Host")
+        items = []
+        for (where, number), issue in sorted(self.state.issues.items()):
+            labels = issue.get("labels", [])
+            if where != project or issue.get("state", "open") != "open":
+                continue
+            if label and label not in labels:
+                continue
+            if forge == "github":
+                item = {
+                    "number": number, "title": issue["title"], "body": issue["body"],
+                    "state": "open", "labels": [{"name": n, "color": "ededed"} for n in labels],
+                    "html_url": f"http://{host}/{project}/issues/{number}",
+                }  # fmt: skip
+                if issue.get("pull_request"):
+                    item["pull_request"] = {
+                        "url": f"http://{host}/api/v3/repos/{project}/pulls/{number}"
+                    }
+            else:
+                item = {
+                    "iid": number, "title": issue["title"], "description": issue["body"],
+                    "state": "opened", "labels": list(labels),
+                    "web_url": f"http://{host}/{project}/-/issues/{number}",
+                }  # fmt: skip
+            items.append(item)
+        chosen = items[(page - 1) * per_page : page * per_page]
+        if page * per_page >= len(items):
+            return 200, chosen
+        there = self.state.link_host or host
+        base = (
+            f"/api/v3/repos/{project}/issues"
+            if forge == "github"
+            else f"/api/v4/projects/{quote(project, safe='')}/issues"
+        )
+        link = f'<http://{there}{base}?{query.replace(f"page={page}&", "")}&page={page + 1}>; rel="next"'
+        return 200, chosen, {"Link": link}
+
     # -- GitLab ----------------------------------------------------------------------------
 
     def _gitlab(self, method: str, path: str, query: str, body: Any) -> tuple[Any, ...] | None:
@@ -233,17 +379,24 @@ class _Handler(BaseHTTPRequestHandler):
                 "state": "opened",
                 "web_url": f"http://{host}/{project}/-/issues/{iid}",
             }
+        if method == "GET" and (m := GITLAB_ISSUES.match(path)):
+            return self._issue_list(unquote(m.group(1)), query, "gitlab")
         if method == "POST" and (m := GITLAB_MRS.match(path)):
             missing = [k for k in ("source_branch", "target_branch", "title") if not body.get(k)]
             if missing:
                 return 400, {"message": f"{missing[0]} is missing"}
             project = unquote(m.group(1))
+            if self.state.next_change == 1347:
+                self.state.next_change = 7  # GitLab's iids are small; the first is 7 here
+            iid = self._new_change(
+                project, body["source_branch"], body["title"], body["description"]
+            )
             return 201, {
                 "id": 1,
-                "iid": 7,
+                "iid": iid,
                 "title": body["title"],
                 "draft": body["title"].startswith("Draft:"),
-                "web_url": f"http://{host}/{project}/-/merge_requests/7",
+                "web_url": f"http://{host}/{project}/-/merge_requests/{iid}",
             }
         if m := GITLAB_MR.match(path):
             return self._gitlab_mr(method, unquote(m.group(1)), int(m.group(2)), m.group(3), body)
@@ -253,6 +406,29 @@ class _Handler(BaseHTTPRequestHandler):
         self, method: str, project: str, iid: int, part: str | None, body: Any
     ) -> tuple[Any, ...] | None:
         host = self.headers.get("Host")
+        change = self.state.changes.get((project, iid))
+        if change is not None and method == "GET" and part is None:
+            state = {"open": "opened", "merged": "merged", "closed": "closed"}[change["state"]]
+            return 200, {
+                "iid": iid,
+                "state": state,
+                "sha": change["head"],
+                "source_branch": change["branch"],
+                "detailed_merge_status": "mergeable" if change["mergeable"] else "not_approved",
+                "diff_refs": {"base_sha": BASE_SHA, "head_sha": HEAD_SHA, "start_sha": START_SHA},
+                "web_url": f"http://{host}/{project}/-/merge_requests/{iid}",
+            }
+        if change is not None and method == "GET" and part == "/approvals":
+            by = change["approved_by"]
+            return 200, {
+                "iid": iid,
+                "approved": change.get("approvals_required", 0) <= len(by),
+                "approvals_required": change.get("approvals_required", 0),
+                "approvals_left": max(change.get("approvals_required", 0) - len(by), 0),
+                "approved_by": [{"user": {"username": u, "name": u.title()}} for u in by],
+            }
+        if change is not None and method == "PUT" and part == "/merge":
+            return self._merge(change, (body or {}).get("sha"), "gitlab")
         if method == "GET" and part is None:
             return 200, {
                 "iid": iid,

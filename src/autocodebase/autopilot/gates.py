@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from autocodebase.forge.pr_body import RunReport
+
 MergePolicy = Literal["ask", "auto", "never"]
 DeployPolicy = Literal["ask", "auto", "never"]
 Status = Literal["verified", "partly-verified", "unverified"]
@@ -55,6 +57,8 @@ class AttemptResult:
     cost_usd: float = 0.0
     error: str = ""
     """Why the run could not start or ended badly, in one line."""
+    report: RunReport | None = None
+    """The run's record as a pull request shows it (a forge task's request body)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from autocodebase.autopilot.changes import ChangeGate
 from autocodebase.autopilot.gates import (
     AttemptResult,
     CiCheck,
@@ -31,6 +32,7 @@ from autocodebase.autopilot.state import (
     AWAITING,
     AWAITING_DEPLOY,
     BRANCH_READY,
+    CHANGE_OPEN,
     MERGED,
     NEEDS_PERSON,
     QUEUED,
@@ -97,6 +99,7 @@ class Autopilot:
         worktrees: Path,
         say: Callable[[str], None],
         deployer: Deployer | None = None,
+        changes: ChangeGate | None = None,
     ):
         self.root = root
         self.base = base
@@ -107,6 +110,8 @@ class Autopilot:
         self.prove_ci = prove_ci
         self.worktrees = worktrees
         self.say = say
+        self.changes = changes
+        """A forge's tasks: pull/merge requests in place of local merges (None: merge here)."""
         self._summary = PassSummary()
         """The pass under way (the release gate reports tasks that need a person into it)."""
         self.releases: ReleaseGate | None = None
@@ -142,6 +147,8 @@ class Autopilot:
             self.say(f"{task_id}: queued")
         if self.releases is not None:
             self.releases.resume(self.state.paused())
+        if self.changes is not None and self.state.paused() is None:
+            self.changes.follow_all(self.policy.merge)  # approvals given since the last pass
         tried: set[str] = set()
         while task := self._next(tasks, tried):
             why_not = self._why_stop(summary)
@@ -256,6 +263,11 @@ class Autopilot:
         fields: dict[str, str | None],
         summary: PassSummary,
     ) -> None:
+        if self.changes is not None:
+            stopped = self.changes.deliver(task, result, verdict, fields, self.policy.merge)
+            if stopped is not None:
+                self._needs_person(task.id, stopped, summary, **fields)
+            return
         if self.policy.merge == "never":
             why = f"{verdict.reason}; branch {task.branch} left for you (--merge never)"
             self.state.move(task.id, [RUNNING], BRANCH_READY, why, **fields)
@@ -300,6 +312,8 @@ def approve(state: AutopilotState, root: Path, task_id: str) -> str:
     worked with a deploy policy goes on to the deploy gate; one waiting for its release is
     handed to the next pass to release (the loop, which holds the lock, does every deploy)."""
     record = state.require(task_id)
+    if record.forge is not None:
+        raise UsageError(_forge_approval(record))
     if record.state == AWAITING_DEPLOY:
         why = "release approved by a person; the next `acb autopilot` pass releases it"
         if not state.move(task_id, [AWAITING_DEPLOY], RELEASING, why, releases=0):
@@ -338,14 +352,31 @@ def approve(state: AutopilotState, root: Path, task_id: str) -> str:
     return why
 
 
+def _forge_approval(record: TaskRecord) -> str:
+    """Why `approve` does not apply to an issue's task: its pull request's approval does."""
+    forge = "GitLab" if record.forge == "gitlab" else "GitHub"
+    if record.change_url:
+        return (
+            f"{record.id} is a {forge} issue's task: approve its request on the forge "
+            f"({record.change_url}); the next `acb autopilot --source {record.forge}` pass "
+            "merges it"
+        )
+    return (
+        f"{record.id} is a {forge} issue's task ({record.state}), with no request opened: "
+        f"its approval happens on the forge; `acb autopilot reject {record.id}` stops it"
+    )
+
+
 def reject(state: AutopilotState, task_id: str, why: str) -> str:
     """A person's no: the task stops; its branch stays for reference. A task already merged
     (its release waits, or stopped) is not released; its merge stays in the base."""
     record = state.require(task_id)
-    allowed = (QUEUED, AWAITING, NEEDS_PERSON, BRANCH_READY, AWAITING_DEPLOY)
+    allowed = (QUEUED, AWAITING, NEEDS_PERSON, BRANCH_READY, AWAITING_DEPLOY, CHANGE_OPEN)
     if record.state not in allowed:
         raise UsageError(f"{task_id} is {record.state}; it cannot be rejected now")
     reason = f"rejected: {why}" if why else "rejected"
+    if record.change_url:
+        reason += f"; its request stays open on the forge ({record.change_url}): close it there"
     if record.release_sha is not None:
         reason += f"; not released (its merge stays in {record.base or 'the base'})"
     if not state.move(task_id, allowed, REJECTED, reason):

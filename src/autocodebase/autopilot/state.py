@@ -4,7 +4,9 @@ A task moves `queued` → `running` → one of `merged`, `awaiting-approval`, `b
 `needs-person`; a person moves `awaiting-approval` (or `needs-person`) on with `approve` or
 `reject`. With a deploy policy a merged task goes on: `awaiting-deploy` (a person approves the
 release) or `releasing` → `watching` → `deployed`, or → `rolling-back` → `rolled-back` with a
-fix task queued beside it (docs/autopilot.md draws the whole machine).
+fix task queued beside it (docs/autopilot.md draws the whole machine). A forge issue's task
+goes from `running` to `pr-open` (its pull/merge request opened) and from there to `merged`
+(approved on the forge and merged through its API) or `rejected` (closed without a merge).
 
 Each move is a conditional UPDATE (`WHERE state IN (...)`), so two processes cannot both take
 the same step, and each is recorded in `autopilot_transitions` with the run and the
@@ -38,11 +40,14 @@ WATCHING: Final = "watching"
 ROLLING_BACK: Final = "rolling-back"
 DEPLOYED: Final = "deployed"
 ROLLED_BACK: Final = "rolled-back"
+CHANGE_OPEN: Final = "pr-open"
+"""A forge task's pull/merge request is open, waiting for its approval on the forge (or, with
+`--merge auto`, for the forge to call it mergeable)."""
 STATES: Final = (
     QUEUED, RUNNING, AWAITING, MERGED, BRANCH_READY, NEEDS_PERSON, REJECTED,
-    AWAITING_DEPLOY, RELEASING, WATCHING, ROLLING_BACK, DEPLOYED, ROLLED_BACK,
+    AWAITING_DEPLOY, RELEASING, WATCHING, ROLLING_BACK, DEPLOYED, ROLLED_BACK, CHANGE_OPEN,
 )  # fmt: skip
-WAITING_ON_PEOPLE: Final = (AWAITING, NEEDS_PERSON, AWAITING_DEPLOY)
+WAITING_ON_PEOPLE: Final = (AWAITING, NEEDS_PERSON, AWAITING_DEPLOY, CHANGE_OPEN)
 FINISHED: Final = (MERGED, BRANCH_READY, REJECTED, DEPLOYED, ROLLED_BACK)
 IN_FLIGHT: Final = (RELEASING, WATCHING, ROLLING_BACK)
 """A release under way: the pass that finds one (after a crash, or a person's approval of a
@@ -79,6 +84,11 @@ class TaskRecord:
     """A fix task's text (tasks from files keep theirs in the file)."""
     test: str | None = None
     """A fix task's acceptance command (the rolled-back task's)."""
+    forge: str | None = None
+    """`github`/`gitlab` for an issue's task: its approval is its pull request's, on the forge."""
+    change_number: int | None = None
+    """The pull/merge request opened for it (GitHub's number, GitLab's iid)."""
+    change_url: str | None = None
 
     def as_task(self) -> Task:
         """A task autopilot queued itself (a fix), as the loop works it."""
@@ -114,7 +124,7 @@ class AutopilotState:
                 if current is None:
                     self.connection.execute(
                         "INSERT INTO autopilot_tasks (workspace, id, title, state, branch,"
-                        " reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        " reason, updated_at, forge) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             self.workspace,
                             task.id,
@@ -123,6 +133,7 @@ class AutopilotState:
                             task.branch,
                             f"found in {task.origin}",
                             time.time(),
+                            task.forge,
                         ),
                     )
                     self._log(task.id, None, QUEUED, None, f"found in {task.origin}")
@@ -280,7 +291,7 @@ class AutopilotState:
 _COLUMN_NAMES = (
     "id", "title", "state", "attempts", "base", "branch", "worktree", "run_id", "commit_sha",
     "verification", "cost_usd", "reason", "updated_at", "deploy", "release_sha", "previous_sha",
-    "releases", "fixes", "text", "test",
+    "releases", "fixes", "text", "test", "forge", "change_number", "change_url",
 )  # fmt: skip
 """`TaskRecord`'s fields in order: the only names a query here is built from."""
 _COLUMNS = ", ".join(_COLUMN_NAMES)

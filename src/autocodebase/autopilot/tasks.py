@@ -15,8 +15,8 @@ The front matter is optional and holds one key, `test`: the acceptance command, 
 the run's test command. The title is the first line (`#`s dropped), the text the rest. Any
 mistake is one line naming the file and what is wrong.
 
-Forge sources (issues with a label on GitHub/GitLab) are the next `Source`s; the loop asks a
-source only for its tasks, so they plug in beside this one.
+Forge sources (open issues with a label on GitHub/GitLab) are in `forge_tasks.py`; the loop asks
+a source only for its tasks, so they plug in beside this one.
 """
 
 from __future__ import annotations
@@ -49,7 +49,13 @@ class Task:
     test: str | None
     """The acceptance command (the run's test command); None: the project's own tests."""
     origin: str
-    """Where it was written (`.acb/tasks/x.md`, `.acb/tasks.toml`), for people and the run."""
+    """Where it was written (`.acb/tasks/x.md`, `.acb/tasks.toml`, an issue's URL), for people
+    and the run."""
+    forge: str | None = None
+    """`github` or `gitlab` for an issue's task (its branch is pushed and a pull/merge request
+    opened in place of a local merge); None for the local queue."""
+    number: int | None = None
+    """The issue's number (GitLab: its iid), for `Closes #N`."""
 
     @property
     def branch(self) -> str:
@@ -57,7 +63,7 @@ class Task:
 
 
 class Source(Protocol):
-    """Where tasks come from (the local queue now; issues with a label next)."""
+    """Where tasks come from: the local queue, or a forge's issues with a label."""
 
     name: str
 

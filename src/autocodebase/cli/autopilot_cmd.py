@@ -19,7 +19,9 @@ from autocodebase.cli.options import directory_option
 from autocodebase.errors import UsageError
 
 if TYPE_CHECKING:
+    from autocodebase.autopilot.changes import ChangeGate
     from autocodebase.autopilot.deploy_local import LocalDeployer
+    from autocodebase.autopilot.forge_tasks import ForgeTasks
     from autocodebase.autopilot.gates import Policy
     from autocodebase.autopilot.state import AutopilotState
 
@@ -50,7 +52,23 @@ def _open(directory: Path) -> tuple[Path, AutopilotState]:
     type=click.Choice(["tasks", "github", "gitlab"]),
     default="tasks",
     show_default=True,
-    help="Where tasks come from: .acb/tasks/*.md and .acb/tasks.toml.",
+    help="Where tasks come from: .acb/tasks/*.md and .acb/tasks.toml, or the open issues "
+    "with --label on the forge --remote points at (passed tasks become pull/merge requests).",
+)
+@click.option(
+    "--label", default="acb", show_default=True, help="With a forge source: the issues' label."
+)
+@click.option(
+    "--repo",
+    metavar="OWNER/NAME",
+    help="With a forge source: the project (GitLab: GROUP/.../PROJECT) on the remote's host, "
+    "when it is not the remote's own.",
+)
+@click.option(
+    "--remote",
+    default="origin",
+    show_default=True,
+    help="With a forge source: the remote branches are pushed to (its host is the forge's).",
 )
 @click.option(
     "--merge",
@@ -116,6 +134,9 @@ def autopilot_command(
     context: click.Context,
     directory: Path,
     source: str,
+    label: str,
+    repo: str | None,
+    remote: str,
     merge: str,
     accept: str,
     deploy: str,
@@ -139,16 +160,16 @@ def autopilot_command(
         return 0
     from autocodebase.autopilot.gates import Policy
 
-    if source != "tasks":
+    if source != "tasks" and deploy != "never":
         raise UsageError(
-            f"--source {source} is not built yet: autopilot reads .acb/tasks/ and "
-            ".acb/tasks.toml (`acb resolve URL` works one forge issue)"
+            f"--deploy releases local merges; with --source {source} merges happen on the forge"
         )
     if deploy != "never" and merge == "never":
         raise UsageError(f"--deploy {deploy} releases merges, and --merge never merges nothing")
     policy = Policy(merge, accept, deploy, max_attempts, max_tasks, max_cost)  # type: ignore[arg-type]
     watch = (watch_s, watch_requests)
-    return _run(directory, policy, base, model, max_steps, once, poll, as_json, watch)
+    forge = (source, label, repo, remote) if source != "tasks" else None
+    return _run(directory, policy, base, model, max_steps, once, poll, as_json, watch, forge)
 
 
 def _run(
@@ -161,30 +182,44 @@ def _run(
     poll: float,
     as_json: bool,
     watch: tuple[float, int],
+    forge: tuple[str, str, str | None, str] | None = None,
 ) -> int:
     from autocodebase.autopilot.ci_check import prove_branch
     from autocodebase.autopilot.lock import Busy, WorkspaceLock
     from autocodebase.autopilot.loop import Autopilot
-    from autocodebase.autopilot.tasks import LocalTasks
+    from autocodebase.autopilot.tasks import LocalTasks, Source
     from autocodebase.cli.autopilot_run import ResolveRunner
     from autocodebase.cli.resolve_flow import _current_branch
     from autocodebase.config import default_state_dir
+    from autocodebase.forge.http import ForgeError
 
     root, state = _open(directory)
-    tasks = LocalTasks(root)
-    tasks.tasks()  # a bad task file: one line and exit 2, before anything else
     base = base or _current_branch(root)
-    deployer = _deployer(root, watch) if policy.deploy != "never" else None
     runner = ResolveRunner(root, model, as_json, max_steps)
+    tasks: Source = LocalTasks(root)
+    changes = None
+    if forge is not None:
+        tasks, changes = _forge_source(root, state, forge)
+        runner.forge, runner.token = changes.project, changes.token
+    else:
+        tasks.tasks()  # a bad task file: one line and exit 2, before anything else
+    deployer = _deployer(root, watch) if policy.deploy != "never" else None
     worktrees = default_state_dir() / "worktrees" / root.name
     pilot = Autopilot(
-        root, base, state, tasks, policy, runner, prove_branch, worktrees, say, deployer
+        root, base, state, tasks, policy, runner, prove_branch, worktrees, say, deployer, changes
     )
     try:
         with WorkspaceLock(default_state_dir(), root):
             pilot.recover()
             while True:
-                summary = pilot.run_pass()
+                try:
+                    summary = pilot.run_pass()
+                except ForgeError as exc:
+                    if once:
+                        raise
+                    say(f"the forge did not answer this pass ({exc}); trying again later")
+                    time.sleep(poll)
+                    continue
                 if summary.stopped:
                     say(f"stopped: {summary.stopped}")
                 if once:
@@ -194,6 +229,20 @@ def _run(
     except Busy as busy:
         say(f"another autopilot is working in {root} (pid {busy}); leaving it to that one")
         return 0
+
+
+def _forge_source(
+    root: Path, state: AutopilotState, forge: tuple[str, str, str | None, str]
+) -> tuple[ForgeTasks, ChangeGate]:
+    """The issues source and the pull/merge request gate for `--source github|gitlab`; a bad
+    remote, project, label or a missing token is one line and exit 2, before any run."""
+    from autocodebase.autopilot.changes import ChangeGate
+    from autocodebase.autopilot.forge_tasks import ForgeTasks, forge_project
+
+    kind, label, repo, remote = forge
+    project, token = forge_project(root, kind, remote, repo)  # type: ignore[arg-type]
+    source = ForgeTasks(project, token, label)
+    return source, ChangeGate(root, state, project, token, remote, say)
 
 
 def _deployer(root: Path, watch: tuple[float, int]) -> LocalDeployer:

@@ -5,13 +5,15 @@ module only builds its `Plan` and reads the outcome back as an `AttemptResult`."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from autocodebase.autopilot.gates import AttemptResult
 from autocodebase.autopilot.loop import Job
 from autocodebase.errors import AcbError
+from autocodebase.forge.refs import ForgeRef
+from autocodebase.forge.tokens import Token
 
 
 @dataclass
@@ -22,6 +24,10 @@ class ResolveRunner:
     model: str | None
     as_json: bool = False
     max_steps: int | None = None
+    forge: ForgeRef | None = None
+    """The project an issue's task comes from: the run is told it resolves that issue (the
+    body as untrusted text, `forge.issues.task_text`), and its record redacts the token."""
+    token: Token | None = None
 
     def __call__(self, job: Job) -> AttemptResult:
         from autocodebase.cli.resolve_flow import Plan, run_issue
@@ -34,10 +40,13 @@ class ResolveRunner:
                 f"\n\nThis is attempt {job.attempt}. The one before did not pass: "
                 f"{job.previous_failure}"
             )
-        issue = Issue(0, task.title, text, task.origin)
+        ref = None
+        if self.forge is not None and task.number is not None:
+            ref = replace(self.forge, number=task.number, kind="issue")
+        issue = Issue(task.number or 0, task.title, text, task.origin)
         plan = Plan(
-            issue, None, self.root, job.base, job.base_commit, task.branch, job.worktree,
-            None, None, None,
+            issue, ref, self.root, job.base, job.base_commit, task.branch, job.worktree,
+            None, None, self.token if ref else None,
         )  # fmt: skip
         flags: dict[str, Any] = {
             "model": self.model,
@@ -63,4 +72,5 @@ class ResolveRunner:
             verification=verification.get("status"),
             verification_detail=str(verification.get("detail") or ""),
             cost_usd=float(report.cost_usd or 0.0),
+            report=report,
         )

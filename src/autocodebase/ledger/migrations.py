@@ -128,6 +128,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE autopilot_tasks ADD COLUMN text TEXT;
     ALTER TABLE autopilot_tasks ADD COLUMN test TEXT;
     """,
+    # 9: autopilot works forge issues (`--source github|gitlab`): which forge a task came from,
+    # and the pull/merge request it opened in place of a local merge
+    """
+    ALTER TABLE autopilot_tasks ADD COLUMN forge TEXT;
+    ALTER TABLE autopilot_tasks ADD COLUMN change_number INTEGER;
+    ALTER TABLE autopilot_tasks ADD COLUMN change_url TEXT;
+    """,
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 # autopilot.state's groups of states: the layers keep the dashboard from importing autopilot,
 # and tests/test_serve_autopilot.py keeps these in step with it.
-WAITING_ON_PEOPLE = ("awaiting-approval", "needs-person", "awaiting-deploy")
+WAITING_ON_PEOPLE = ("awaiting-approval", "needs-person", "awaiting-deploy", "pr-open")
 FINISHED = ("merged", "branch-ready", "rejected", "deployed", "rolled-back")
 UNDER_WAY = ("running", "releasing", "watching", "rolling-back")
 
