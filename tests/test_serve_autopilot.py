@@ -36,6 +36,14 @@ def worked_queue(ledger: Path, workspace: Path) -> None:
     state.move("fix-y", ["running"], "needs-person", f"verification failed twice; key {SECRET}")
     state.move("docs", ["queued"], "running", "run started", run_id="run-3")
     state.set_paused(True, "paused by ana")
+    with state.connection:  # what a forge task records (autopilot --source github)
+        state.connection.execute(
+            "UPDATE autopilot_tasks SET change_url=? WHERE id='add-x'",
+            ("https://github.com/o/r/pull/7",),
+        )
+        state.connection.execute(
+            "UPDATE autopilot_tasks SET change_url=? WHERE id='docs'", ("javascript:alert(1)",)
+        )
 
 
 def test_the_page_shows_tasks_people_first_with_their_decisions(
@@ -56,6 +64,7 @@ def test_the_page_shows_tasks_people_first_with_their_decisions(
     assert HOSTILE not in html and "&lt;script&gt;" in html
     assert SECRET not in html and SECRET not in body
     assert '<meta http-equiv="refresh"' in html  # a run is under way
+    assert 'href="https://github.com/o/r/pull/7"' in html and "javascript:" not in html
     (workspace,) = json.loads(body)["workspaces"]
     assert workspace["paused"] is True
     by_id = {task["id"]: task for task in workspace["tasks"]}

@@ -36,6 +36,7 @@ TASK_FIELDS = (
     "release_sha",
     "previous_sha",
     "releases",
+    "change_url",
 )
 """What the page shows of a task (a fix task's whole text stays in the ledger and its run)."""
 
@@ -82,6 +83,8 @@ def autopilot_workspaces(
         name = str(record["workspace"])
         entry = found.setdefault(name, Workspace(name, *paused.get(name, (False, ""))))
         shown = {key: record.get(key) for key in TASK_FIELDS}
+        if not str(shown.get("change_url") or "").startswith(("https://", "http://")):
+            shown["change_url"] = None  # an href: never a javascript: or data: URL
         shown["decisions"] = transitions.get((name, str(record["id"])), [])
         entry.tasks.append(clean(shown))
     for entry in found.values():
