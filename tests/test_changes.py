@@ -19,6 +19,7 @@ from autocodebase.tools.base import (
 from autocodebase.tools.shell import shell
 from autocodebase.vcs.changes import Change, ChangeTracker
 from autocodebase.vcs.checkpoint import Snapshotter
+from tests.conftest import git
 from tests.helpers import EventLog, count_snapshots, reply
 
 HYPHEN_PATCH = """*** Begin Patch
@@ -177,3 +178,32 @@ def test_a_snapshot_reads_an_untracked_name_that_looks_like_an_index_entry_as_a_
     assert tree[core].mode == "100644" and tree[core].blob == blob
     assert lookalike in tree and tree[lookalike].mode == "100644"
     assert not any(entry.mode == "160000" for entry in tree.values())
+
+
+def test_build_litter_is_never_part_of_a_change(wordstats_repo: Path) -> None:
+    """A project without a .gitignore: a run's pytest leaves __pycache__ and .pytest_cache, an
+    install leaves .venv or node_modules. None of it is a change (checkpoint, diff, commit);
+    a tracked file in such a place still is."""
+    from autocodebase.vcs.git import worktree_files
+
+    litter = [
+        "wordstats/__pycache__/core.cpython-311.pyc",
+        "stray.pyc",
+        ".pytest_cache/v/cache/nodeids",
+        ".hypothesis/examples/x",
+        ".coverage",
+        ".venv/bin/python",
+        "web/node_modules/left-pad/index.js",
+    ]
+    (wordstats_repo / "vendored/__pycache__").mkdir(parents=True)
+    (wordstats_repo / "vendored/__pycache__/kept.pyc").write_bytes(b"tracked on purpose")
+    git(wordstats_repo, "add", "-f", "vendored")
+    git(wordstats_repo, "commit", "-qm", "a tracked pyc")
+    for name in [*litter, "wordstats/new.py"]:
+        (wordstats_repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (wordstats_repo / name).write_text("x\n")
+    seen = set(Snapshotter(wordstats_repo).entries())
+    listed = set(worktree_files(wordstats_repo) or [])
+    for paths in (seen, listed):
+        assert "wordstats/new.py" in paths and "vendored/__pycache__/kept.pyc" in paths
+        assert not paths & set(litter), sorted(paths & set(litter))

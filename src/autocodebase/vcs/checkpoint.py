@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autocodebase.vcs.git import (
+    UNTRACKED_LITTER_EXCLUDED,
     GitError,
     git,
     git_invocation,
@@ -210,9 +211,8 @@ def listed_files(root: Path) -> tuple[list[str], dict[str, Entry]]:
     is taken around every command that may change files, and a second git process was a
     third of its time. `-t` tags each record, so an untracked file whose name looks like an
     index entry ("160000 <id> 0<TAB>src/app.py") is still read as the name it is."""
-    done = git_run(
-        root, "ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--stage"
-    )
+    listing = ("ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard", "--stage")
+    done = git_run(root, *listing, *UNTRACKED_LITTER_EXCLUDED)
     if done.returncode != 0:
         # Never an empty listing instead: a checkpoint of nothing is an undo point that
         # deletes every file (found by an attack on issue 23's background checkpoint).

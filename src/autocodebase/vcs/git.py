@@ -246,12 +246,43 @@ def git_root(path: Path) -> Path | None:
     return Path(done.stdout.decode().strip()) if done.returncode == 0 else None
 
 
+BUILD_LITTER = (
+    "__pycache__/",
+    "*.py[co]",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".hypothesis/",
+    ".coverage",
+    ".coverage.*",
+    ".tox/",
+    ".nox/",
+    ".venv/",
+    "node_modules/",
+)
+"""What running a project leaves that nobody commits: bytecode, tool caches, test databases,
+virtualenvs, installed packages. Untracked, it is never part of a run's change (a checkpoint, a
+diff, a commit), even in a repository whose .gitignore does not name it: a run's `pytest` in a
+project without one would otherwise commit its `__pycache__`. Tracked files are unaffected."""
+UNTRACKED_LITTER_EXCLUDED = tuple(f"--exclude={pattern}" for pattern in BUILD_LITTER)
+
+
 def worktree_files(directory: Path) -> list[str] | None:
     """Tracked and untracked-not-ignored files under `directory`, or None outside git.
 
     A nested repository shows as its directory, with a trailing `/` (git's own listing)."""
     done = _run(
-        directory, ("ls-files", "-z", "--cached", "--others", "--exclude-standard"), None, None
+        directory,
+        (
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            *UNTRACKED_LITTER_EXCLUDED,
+        ),
+        None,
+        None,
     )
     if done.returncode < 0:  # killed: the listing is not an answer (None means "not in git")
         raise GitError(f"git ls-files was stopped by signal {-done.returncode}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from autocodebase.errors import UsageError
 from autocodebase.vcs.checkpoint import export_tree, real_parents
 from autocodebase.vcs.diff import DiffHunk, DiffLine, parse_diff
-from autocodebase.vcs.git import GitError, git_ok, git_text
+from autocodebase.vcs.git import UNTRACKED_LITTER_EXCLUDED, GitError, git_ok, git_text
 
 REVIEW_DIFF = ("-U3", "--find-renames", "--no-color", "--no-ext-diff")
 """A moved file is reviewed on the lines that changed, not all of them, whatever `diff.renames`
@@ -124,7 +124,8 @@ def _exists(root: Path, rev: str) -> bool:
 def _uncommitted(root: Path) -> ChangeSet:
     diff = git_text(root, "diff", *REVIEW_DIFF, "HEAD")
     lines = parse_added_lines(diff)
-    untracked = git_text(root, "ls-files", "--others", "--exclude-standard").splitlines()
+    listing = ("ls-files", "--others", "--exclude-standard", *UNTRACKED_LITTER_EXCLUDED)
+    untracked = git_text(root, *listing).splitlines()
     for path in untracked:
         try:
             count = len((root / path).read_text(errors="replace").splitlines())
