@@ -96,7 +96,9 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     if not python:
         return []
     bandit = [sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", "--ignore-nosec"]
-    command = [*bandit, *as_arguments(python)]
+    # --exclude= : bandit's default exclusions (`CVS`, `.eggs`, `.git`, `.tox`, ...) match as
+    # substrings of any path, explicit targets too: `CVSexport.py` would go unread.
+    command = [*bandit, "--exclude=", *as_arguments(python)]
     findings = []
     for item in json_report("bandit", command, root).get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
