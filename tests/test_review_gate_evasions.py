@@ -41,3 +41,14 @@ def test_bandit_looks_at_files_its_default_exclusions_would_skip(tmp_path: Path,
     """bandit excludes any path containing `CVS`, `.eggs`, `.tox`, `.git`, ... as a substring,
     explicit targets too: a model naming its file `CVSexport.py` had no bandit at all."""
     assert (name, "bandit", "B602") in high(review(tmp_path, {name: SHELL}))
+
+
+def test_a_file_bandit_cannot_scan_is_a_finding_not_silence(tmp_path: Path) -> None:
+    """A 1000-deep attribute chain in a function nobody calls: Python compiles and runs the
+    file, bandit's visitor overflows its recursion limit and lists the file under `errors`,
+    and its `shell=True` went unreported while ruff saw nothing wrong."""
+    deep = "\n\ndef never():\n    return " + "sys." * 1000 + "path\n"
+    found = review(tmp_path, {"run.py": SHELL + deep})
+    assert ("run.py", "bandit", "file-not-scanned") in high(found)
+    message = next(f.message for f in found if f.rule == "file-not-scanned")
+    assert "bandit could not scan this file" in message

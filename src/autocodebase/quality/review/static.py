@@ -99,8 +99,15 @@ def bandit(root: Path, files: list[str]) -> list[Finding]:
     # --exclude= : bandit's default exclusions (`CVS`, `.eggs`, `.git`, `.tox`, ...) match as
     # substrings of any path, explicit targets too: `CVSexport.py` would go unread.
     command = [*bandit, "--exclude=", *as_arguments(python)]
-    findings = []
-    for item in json_report("bandit", command, root).get("results", []):
+    report = json_report("bandit", command, root)
+    # A file bandit could not parse or walk (a syntax error, or a nesting so deep that its
+    # visitor overflows while Python still compiles it) has no results: say so, or the file
+    # passes unread.
+    findings = [
+        not_scanned(root, "bandit", _relative(root, str(error.get("filename", ""))), error)
+        for error in report.get("errors", [])
+    ]
+    for item in report.get("results", []):
         severity = str(item.get("issue_severity", "LOW")).lower()
         if item["test_id"] == "B101" and is_test_path(_relative(root, item["filename"])):
             continue  # assert is how tests say what they check
@@ -177,6 +184,27 @@ def _has_shell_shebang(path: Path) -> bool:
     except OSError:
         return False
     return first.startswith(b"#!") and (b"sh" in first.split(b"/")[-1])
+
+
+def not_scanned(root: Path, tool: str, name: str, error: dict[str, object]) -> Finding:
+    """A changed file `tool` could not read: high, and on every line of the file, so it blocks
+    acb's own commit like a finding would (a model can make a tool skip a file on purpose)."""
+    try:
+        count = len((root / name).read_bytes().splitlines())
+    except OSError:
+        count = 1
+    why = str(error.get("reason") or error.get("message") or "no reason given")
+    return Finding(
+        tool=tool,
+        rule="file-not-scanned",
+        severity="high",
+        file=name,
+        line=1,
+        end_line=max(count, 1),
+        message=f"{tool} could not scan this file ({' '.join(why.split())[:200]}), so its "
+        "checks were not applied to it",
+        fix_hint=f"write the file so that {tool} can read it",
+    )
 
 
 def _relative(root: Path, name: str) -> str:
