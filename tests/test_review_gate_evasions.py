@@ -52,3 +52,15 @@ def test_a_file_bandit_cannot_scan_is_a_finding_not_silence(tmp_path: Path) -> N
     assert ("run.py", "bandit", "file-not-scanned") in high(found)
     message = next(f.message for f in found if f.rule == "file-not-scanned")
     assert "bandit could not scan this file" in message
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [("bin/deploy", "#!/usr/bin/env python3\n" + SHELL), ("tool.pyw", SHELL)],
+)
+def test_python_without_a_py_suffix_is_reviewed_as_python(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """An executable script with a python shebang (or a .pyw) runs like any module, and ruff
+    and bandit read it when named; the gates picked Python files by `.py` alone."""
+    assert (name, "bandit", "B602") in high(review(tmp_path, {name: text}))

@@ -15,6 +15,7 @@ from pathlib import Path
 from autocodebase.programs import installed
 from autocodebase.quality.review.changes import as_arguments
 from autocodebase.quality.review.findings import Finding, Severity
+from autocodebase.quality.review.kinds import is_python
 from autocodebase.quality.review.tool_report import GateFailed, json_report
 
 RULES = Path(__file__).with_name("rules")
@@ -56,7 +57,7 @@ def rule_name(check_id: str) -> str:
 
 
 def semgrep(root: Path, files: list[str]) -> list[Finding]:
-    chosen = [f for f in files if f.endswith(SUFFIXES)]
+    chosen = [f for f in files if f.endswith(SUFFIXES) or is_python(root, f)]
     program = executable()
     if not chosen or program is None:
         return []

@@ -19,6 +19,7 @@ from autocodebase.programs import installed
 from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet, as_arguments
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate
+from autocodebase.quality.review.kinds import is_python
 from autocodebase.quality.review.licences import licence_findings
 from autocodebase.quality.review.suppressions import weigh_suppressed
 from autocodebase.quality.review.tool_report import GateFailed, json_report
@@ -57,7 +58,7 @@ _RUFF_LOW = ("F401", "F841", "F811", "F403", "F405", "B007", "B905")
 
 
 def ruff(root: Path, files: list[str]) -> list[Finding]:
-    python = [f for f in files if f.endswith((".py", ".pyi"))]
+    python = [f for f in files if f.endswith(".pyi") or is_python(root, f)]
     if not python:
         return []
     check = [sys.executable, "-P", "-m", "ruff", "check", "--isolated", "--no-cache"]
@@ -92,7 +93,7 @@ def ruff(root: Path, files: list[str]) -> list[Finding]:
 
 
 def bandit(root: Path, files: list[str]) -> list[Finding]:
-    python = [f for f in files if f.endswith(".py")]
+    python = [f for f in files if is_python(root, f)]
     if not python:
         return []
     bandit = [sys.executable, "-P", "-m", "bandit", "-q", "-f", "json", "--ignore-nosec"]
