@@ -64,3 +64,24 @@ def test_python_without_a_py_suffix_is_reviewed_as_python(
     """An executable script with a python shebang (or a .pyw) runs like any module, and ruff
     and bandit read it when named; the gates picked Python files by `.py` alone."""
     assert (name, "bandit", "B602") in high(review(tmp_path, {name: text}))
+
+
+KEY = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYx9"\n'
+
+
+@pytest.mark.parametrize("name", ["swagger/settings.py", "config/poetry.lock", "conf/app.svg"])
+def test_secrets_are_looked_for_in_files_detect_secrets_skips_by_name(
+    tmp_path: Path, name: str
+) -> None:
+    """detect-secrets' heuristic filters drop whole files by name: any path with `swagger` in
+    it, lock-file names, and suffixes it takes for binary (.svg is text)."""
+    found = review(tmp_path, {name: KEY})
+    assert any(f.tool == "detect-secrets" and f.severity == "high" for f in found)
+
+
+def test_a_text_file_that_is_not_utf8_is_not_passed_unread(tmp_path: Path) -> None:
+    """detect-secrets skips a file it cannot decode as UTF-8, silently; Node (and many
+    config readers) read one stray byte as a replacement character and run the rest."""
+    text = ("const key = " + KEY.split(" = ")[1].strip() + ";\n// caf\xe9\n").encode("latin-1")
+    found = review(tmp_path, {"config.js": text})
+    assert ("config.js", "detect-secrets", "file-not-scanned") in high(found)

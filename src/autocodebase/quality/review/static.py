@@ -54,6 +54,12 @@ injection, unsafe deserialisation, weak password hashing, TLS off, template auto
 high whatever bandit's own per-rule severity says, so they block a commit by default."""
 ALLOWLIST = "detect_secrets.filters.allowlist.is_line_allowlisted"
 """The filter that honours `pragma: allowlist secret`: off, see `suppressions`."""
+SKIPS_FILES = tuple(
+    f"detect_secrets.filters.heuristic.{name}"
+    for name in ("is_lock_file", "is_swagger_file", "is_non_text_file")
+)
+"""detect-secrets' filters that drop whole files by name (any path containing `swagger`, a
+lock file's name, a suffix it takes for binary such as .svg): off, a model picks names."""
 _RUFF_LOW = ("F401", "F841", "F811", "F403", "F405", "B007", "B905")
 
 
@@ -135,8 +141,14 @@ def secrets(root: Path, files: list[str]) -> list[Finding]:
     if not files:
         return []
     scan = [sys.executable, "-P", "-m", "detect_secrets", "scan", "--disable-filter", ALLOWLIST]
+    for skipping in SKIPS_FILES:
+        scan += ["--disable-filter", skipping]
     command = [*scan, *as_arguments(files)]
-    findings = []
+    findings = [
+        not_scanned(root, "detect-secrets", name, {"reason": "it is not UTF-8 text"})
+        for name in files
+        if _undecodable_text(root / name)
+    ]
     for name, hits in json_report("detect-secrets", command, root).get("results", {}).items():
         for hit in hits:
             findings.append(
@@ -151,6 +163,22 @@ def secrets(root: Path, files: list[str]) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _undecodable_text(path: Path) -> bool:
+    """Text (no NUL byte) that is not UTF-8: detect-secrets skips such a file silently, and
+    Node, browsers and lenient readers still use what is in it."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if b"\0" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 _SHELLCHECK_LEVEL: dict[str, Severity] = {"error": "high", "warning": "medium"}
