@@ -85,3 +85,11 @@ def test_a_text_file_that_is_not_utf8_is_not_passed_unread(tmp_path: Path) -> No
     text = ("const key = " + KEY.split(" = ")[1].strip() + ";\n// caf\xe9\n").encode("latin-1")
     found = review(tmp_path, {"config.js": text})
     assert ("config.js", "detect-secrets", "file-not-scanned") in high(found)
+
+
+def test_a_repositorys_shellcheckrc_does_not_turn_shellcheck_off(tmp_path: Path) -> None:
+    """shellcheck reads `.shellcheckrc` from the script's directory up: a cloned repository's
+    (or the model's) `disable=all` silenced every finding on the change's scripts."""
+    write_file(tmp_path / ".shellcheckrc", "disable=all\n")
+    found = review(tmp_path, {"clean.sh": "#!/bin/bash\nrm -rf $1/*\n"})
+    assert any(f.tool == "shellcheck" for f in found)

@@ -189,7 +189,9 @@ def shellcheck(root: Path, files: list[str]) -> list[Finding]:
     program = installed("shellcheck")  # never a bare name: that would search an untrusted PATH
     if not scripts or program is None:
         return []
-    items = json_report("shellcheck", [program, "-f", "json", *as_arguments(scripts)], root)
+    # --norc: a repository's .shellcheckrc could `disable=all` (inline directives still count).
+    command = [program, "--norc", "-f", "json", *as_arguments(scripts)]
+    items = json_report("shellcheck", command, root)
     return [
         Finding(
             tool="shellcheck",
