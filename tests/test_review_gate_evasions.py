@@ -93,3 +93,34 @@ def test_a_repositorys_shellcheckrc_does_not_turn_shellcheck_off(tmp_path: Path)
     write_file(tmp_path / ".shellcheckrc", "disable=all\n")
     found = review(tmp_path, {"clean.sh": "#!/bin/bash\nrm -rf $1/*\n"})
     assert any(f.tool == "shellcheck" for f in found)
+
+
+WORKFLOW = """name: ci
+on:
+  issue_comment:
+    types: [created]
+permissions: {}
+jobs:
+  echo:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ github.event.comment.body }}"
+"""
+
+
+def test_a_tool_the_change_makes_fail_blocks_it(tmp_path: Path) -> None:
+    """A UTF-8 byte-order mark before a workflow (valid YAML: check-jsonschema reads it) makes
+    zizmor exit without a report. A failed gate is reported but blocks nothing, since a
+    broken install must not stop every run; but zizmor runs on a plain workflow here, so it
+    is the change that stopped it, and the template injection behind the BOM must not pass
+    as unreviewed-but-fine."""
+    root = tmp_path / "repo"
+    lines = {".github/workflows/ci.yml": set(range(1, 11))}
+    write_file(root / ".github/workflows/ci.yml", "\ufeff" + WORKFLOW)
+    review = static_review(ChangeSet("t", root, lines))
+    assert review.failed and review.failed[0].startswith("zizmor failed")
+    blamed = [f for f in review.findings if f.rule == "tool-failed-on-change"]
+    assert [(f.file, f.tool, f.severity) for f in blamed] == [
+        (".github/workflows/ci.yml", "zizmor", "high")
+    ]
+    assert "zizmor runs on a plain file" in blamed[0].message

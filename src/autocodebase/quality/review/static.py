@@ -9,6 +9,7 @@ They read files and never run them, so they run outside the sandbox, on our own 
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -299,5 +300,63 @@ def static_review(changes: ChangeSet, honour_suppressions: bool = False) -> Stat
         or (f.tool in WHOLE_FILE_TOOLS and f.file in changes.lines)
     ]
     failed = [result for result in results if isinstance(result, str)]
+    for (tool, gate), result in zip(GATES.items(), results, strict=True):
+        if isinstance(result, str):
+            on_changed += failed_on_change(tool, gate, changes, files, result)
     weighed = weigh_suppressed(on_changed, changes.root, honour_suppressions)
     return StaticReview(deduplicate(weighed), failed)
+
+
+PROBE = {
+    "probe.py": "VALUE = 1\n",
+    "probe.js": "const value = 1;\n",
+    "probe.sh": "#!/bin/sh\necho ok\n",
+    ".github/workflows/probe.yml": (
+        "name: probe\non: push\npermissions: {}\njobs:\n  probe:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo ok\n"
+    ),
+}
+"""Plain files of every kind a gate reads: a tool that fails on these fails on anything."""
+
+
+def failed_on_change(
+    tool: str,
+    gate: Callable[[Path, list[str]], list[Finding]],
+    changes: ChangeSet,
+    files: list[str],
+    why: str,
+) -> list[Finding]:
+    """High findings when it was the change that made `gate` fail: a crash or timeout is only
+    reported (a broken install must not stop every run), so a change that crashes a scanner
+    on purpose would otherwise pass unread. If the tool also fails on plain files, this
+    machine is to blame: nothing. Else the files that make it fail on their own (all of the
+    change's when none does, or when it timed out: it is not run again per file)."""
+    with tempfile.TemporaryDirectory(prefix="acb-probe-") as scratch:
+        probe = Path(scratch)
+        for name, text in PROBE.items():
+            (probe / name).parent.mkdir(parents=True, exist_ok=True)
+            (probe / name).write_text(text)
+        try:
+            gate(probe, list(PROBE))
+        except GateFailed:
+            return []
+    blamed = []
+    if "no answer within" not in why:
+        for name in files:
+            try:
+                gate(changes.root, [name])
+            except GateFailed:
+                blamed.append(name)
+    return [
+        Finding(
+            tool=tool,
+            rule="tool-failed-on-change",
+            severity="high",
+            file=name,
+            line=min(changes.lines.get(name) or {1}),
+            message=f"{why}; {tool} runs on a plain file, so it is this change that stops it "
+            "from checking",
+            fix_hint=f"write the file so that {tool} can read it",
+        )
+        for name in (blamed or files)
+    ]
