@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from autocodebase.autopilot.fixes import fix_id
-from autocodebase.autopilot.gates import Policy
-from autocodebase.autopilot.loop import Autopilot, approve, reject
+from autocodebase.autopilot.gates import AttemptResult, Policy
+from autocodebase.autopilot.loop import Autopilot, Job, approve, reject
 from autocodebase.autopilot.release import Released, Watched
 from autocodebase.autopilot.state import AutopilotState
 from autocodebase.autopilot.tasks import LocalTasks
 from autocodebase.errors import UsageError
 from autocodebase.ledger.store import connect
-from tests.conftest import git
+from autocodebase.vcs.worktree import add_worktree
+from tests.conftest import commit_all, git
 from tests.helpers import run_acb, write_files
 from tests.test_autopilot import FakeRunner, _queue, _repo
 
@@ -362,3 +363,49 @@ def test_deploy_options_that_cannot_work_are_one_line(tmp_path: Path) -> None:
     done = run_acb("autopilot", "--once", "--deploy", "auto", cwd=repo)
     assert done.returncode == 2 and "target is compose" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@dataclass
+class TomlRunner(FakeRunner):
+    """A run whose change to task `reconfigures` also rewrites .acb/deploy.toml (a hostile
+    model's: a secret of acb's environment lent to the release it is about to get)."""
+
+    reconfigures: str = ""
+
+    def __call__(self, job: Job) -> AttemptResult:
+        if job.task.id != self.reconfigures:
+            return super().__call__(job)
+        add_worktree(self.root, job.worktree, job.task.branch, job.base_commit)
+        toml = 'command = "python -m app --port {port}"\nsecrets = ["ANTHROPIC_API_KEY"]\n'
+        write_files(job.worktree, {".acb/deploy.toml": toml, f"{job.task.id}.txt": "x\n"})
+        commit_all(job.worktree, job.task.title)
+        commit = git(job.worktree, "rev-parse", "HEAD").strip()
+        return AttemptResult(f"run-{job.task.id}", "completed", commit, "verified")
+
+
+def test_a_release_that_changes_the_deploy_config_waits_for_a_person(tmp_path: Path) -> None:
+    """The supervisor reads .acb/deploy.toml from the work tree at every start, and the merge
+    fast-forwards the checkout: a task's change to it (a command, the `secrets` acb's
+    environment lends the release, which has the network) took effect on the release of
+    that very change, and a cron'd `--once` reads it at start anyway. The deploy gate holds
+    such a release for a person, --deploy auto or not."""
+    repo = _repo(tmp_path)
+    write_files(repo, {".acb/deploy.toml": 'command = "python -m app --port {port}"\n'})
+    commit_all(repo, "deploy config")
+    _queue(repo, "1-ships", "2-reconfigures", "3-ships")
+    runner = TomlRunner(repo, reconfigures="2-reconfigures")
+    deployer = FakeDeployer(repo)
+    pilot, state, _said = _pilot(repo, tmp_path, runner, deployer)
+    pilot.run_pass()
+    first = state.require("1-ships")
+    assert first.state == "deployed"
+    held = state.require("2-reconfigures")
+    assert held.state == "awaiting-deploy"
+    assert "changes .acb/deploy.toml" in held.reason and "approve 2-reconfigures" in held.reason
+    later = state.require("3-ships")
+    assert later.state == "awaiting-deploy", "its commit holds the same change"
+    assert deployer.serving == first.release_sha
+    assert not any(held.release_sha[:7] in step for step in deployer.log if "release" in step)
+    approve(state, repo, "2-reconfigures")
+    pilot.run_pass()
+    assert state.require("2-reconfigures").state == "deployed"

@@ -49,6 +49,8 @@ from autocodebase.autopilot.state import (
 from autocodebase.errors import AcbError
 from autocodebase.vcs.git import git_ok
 
+DEPLOY_CONFIG: Final = ".acb/deploy.toml"
+"""How a release is started (`delivery.local.CONFIG_FILE`): a change to it needs a person."""
 MAX_RELEASES: Final = 2
 """Times one task's commit is released before a person must look (a crash mid-release)."""
 
@@ -116,7 +118,7 @@ class ReleaseGate:
         if policy == "never":
             return
         record = self.state.require(task_id)
-        held = self._held_by(record)
+        held = self._reconfigures(record.id, commit) or self._held_by(record)
         if policy == "ask" or held:
             why = held or f"merged; `acb autopilot approve {task_id}` releases {commit[:12]}"
             self.state.move(task_id, [MERGED], AWAITING_DEPLOY, why, release_sha=commit)
@@ -125,6 +127,24 @@ class ReleaseGate:
         why = f"releasing {commit[:12]} (--deploy auto)"
         if self.state.move(task_id, [MERGED], RELEASING, why, release_sha=commit):
             self.carry_on(task_id)
+
+    def _reconfigures(self, task_id: str, commit: str) -> str:
+        """Why `commit` may not be released without a person because it changes how releases
+        are made: the supervisor reads DEPLOY_CONFIG from the checkout at every start (which
+        the merge just moved), and a cron'd pass reads it when it starts, so a task's change
+        to it (the command, the `secrets` acb's environment lends the release, which has the
+        network) would decide how that very change is released. Compared with what is live,
+        else with the base before the merge."""
+        reference = self.deployer.live() or f"{commit}^1"
+        if git_ok(self.root, "diff", "--quiet", reference, commit, "--", DEPLOY_CONFIG):
+            return ""
+        if not git_ok(self.root, "rev-parse", "--verify", "-q", f"{reference}^{{commit}}"):
+            return ""  # the first commit of the repository: nothing to compare with
+        return (
+            f"held: {commit[:12]} changes {DEPLOY_CONFIG} (how releases are started and the "
+            f"secrets they get) over {reference[:12]}; `acb autopilot approve {task_id}` "
+            "releases it once a person has read that change"
+        )
 
     def _held_by(self, record: TaskRecord) -> str:
         """Why `record` may not be released without a person: a fix for an earlier rolled-back
