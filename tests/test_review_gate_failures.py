@@ -136,3 +136,33 @@ def test_the_commit_gate_reports_a_failed_gate_in_its_events_and_line(
     assert not good
     report = report_from_events("r1", [payload])
     assert "⚠️ semgrep failed (exit 2" in pull_request_body(report, "", None)
+
+
+def test_a_file_semgrep_gave_up_on_is_a_finding_even_when_others_have_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A per-file error (a time limit a crafted file can be made to hit) leaves that file
+    unchecked while the rest are: the file gets a blocking finding, the others keep theirs."""
+    root = tmp_path / "repo"
+    write_file(root / "slow.py", "X = 1\nY = 2\n")
+    write_file(root / "app.py", "X = 1\n")
+    report = {
+        "results": [
+            {
+                "check_id": "rules.acb.python.x",
+                "path": "./app.py",
+                "start": {"line": 1},
+                "end": {"line": 1},
+                "extra": {"severity": "WARNING", "message": "m"},
+            }
+        ],
+        "errors": [{"level": "warn", "type": "Timeout", "path": "./slow.py", "message": "t"}],
+    }
+    program = fake_tool(tmp_path, "semgrep", f"print({json.dumps(json.dumps(report))})")
+    monkeypatch.setattr(semgrep_gate, "executable", lambda: program)
+    found = semgrep_gate.semgrep(root, ["slow.py", "app.py"])
+    assert sorted((f.file, f.rule, f.severity) for f in found) == [
+        ("app.py", "rules.acb.python.x", "medium"),
+        ("slow.py", "file-not-scanned", "high"),
+    ]
+    assert found[0].lines() == range(1, 3) or found[1].lines() == range(1, 3)

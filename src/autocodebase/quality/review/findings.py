@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Severity = Literal["low", "medium", "high"]
@@ -51,3 +52,24 @@ def _family(finding: Finding) -> str:
 
 def at_least(findings: list[Finding], severity: str) -> list[Finding]:
     return [f for f in findings if RANK[f.severity] >= RANK[severity]]
+
+
+def not_scanned(root: Path, tool: str, name: str, error: dict[str, object]) -> Finding:
+    """A changed file `tool` could not read: high, and on every line of the file, so it blocks
+    acb's own commit like a finding would (a model can make a tool skip a file on purpose)."""
+    try:
+        count = len((root / name).read_bytes().splitlines())
+    except OSError:
+        count = 1
+    why = str(error.get("reason") or error.get("message") or "no reason given")
+    return Finding(
+        tool=tool,
+        rule="file-not-scanned",
+        severity="high",
+        file=name,
+        line=1,
+        end_line=max(count, 1),
+        message=f"{tool} could not scan this file ({' '.join(why.split())[:200]}), so its "
+        "checks were not applied to it",
+        fix_hint=f"write the file so that {tool} can read it",
+    )

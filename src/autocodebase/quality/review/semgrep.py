@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autocodebase.programs import installed
 from autocodebase.quality.review.changes import as_arguments
-from autocodebase.quality.review.findings import Finding, Severity
+from autocodebase.quality.review.findings import Finding, Severity, not_scanned
 from autocodebase.quality.review.kinds import is_python
 from autocodebase.quality.review.tool_report import GateFailed, json_report
 
@@ -65,12 +65,20 @@ def semgrep(root: Path, files: list[str]) -> list[Finding]:
     scan = [program, "scan", "--config", str(RULES), "--metrics=off", "--disable-version-check"]
     options = ["--json", "--quiet", "--no-git-ignore", "--disable-nosem"]
     report = json_report("semgrep", [*scan, *options, *as_arguments(chosen)], root, env=env)
-    fatal = [e for e in report.get("errors", []) if e.get("level") == "error"]
-    if fatal and not report.get("results"):
-        # A rule file it could not load, a target it could not read: nothing was checked.
+    errors = report.get("errors", [])
+    fatal = [e for e in errors if e.get("level") == "error" and not e.get("path")]
+    if fatal:
+        # A rule file it could not load: its rules checked nothing, whatever else was found.
         message = str(fatal[0].get("message") or fatal[0].get("type") or "an error")
         raise GateFailed("semgrep", " ".join(message.split())[:200])
-    findings = []
+    # A target it could not read or gave up on (a time limit a file can be made to hit): that
+    # file went unchecked, which a model could arrange on purpose.
+    skipped = {
+        str(e["path"]).removeprefix("./"): e
+        for e in errors
+        if e.get("path") and (e.get("level") == "error" or "Timeout" in str(e.get("type")))
+    }
+    findings = [not_scanned(root, "semgrep", name, error) for name, error in skipped.items()]
     for item in report.get("results", []):
         extra = item.get("extra", {})
         rule = str(item["check_id"])

@@ -19,7 +19,7 @@ from autocodebase.context.paths import is_test_path
 from autocodebase.programs import installed
 from autocodebase.quality.review import semgrep as semgrep_gate
 from autocodebase.quality.review.changes import ChangeSet, as_arguments
-from autocodebase.quality.review.findings import Finding, Severity, deduplicate
+from autocodebase.quality.review.findings import Finding, Severity, deduplicate, not_scanned
 from autocodebase.quality.review.kinds import is_python
 from autocodebase.quality.review.licences import licence_findings
 from autocodebase.quality.review.suppressions import weigh_suppressed
@@ -216,27 +216,6 @@ def _has_shell_shebang(path: Path) -> bool:
     except OSError:
         return False
     return first.startswith(b"#!") and (b"sh" in first.split(b"/")[-1])
-
-
-def not_scanned(root: Path, tool: str, name: str, error: dict[str, object]) -> Finding:
-    """A changed file `tool` could not read: high, and on every line of the file, so it blocks
-    acb's own commit like a finding would (a model can make a tool skip a file on purpose)."""
-    try:
-        count = len((root / name).read_bytes().splitlines())
-    except OSError:
-        count = 1
-    why = str(error.get("reason") or error.get("message") or "no reason given")
-    return Finding(
-        tool=tool,
-        rule="file-not-scanned",
-        severity="high",
-        file=name,
-        line=1,
-        end_line=max(count, 1),
-        message=f"{tool} could not scan this file ({' '.join(why.split())[:200]}), so its "
-        "checks were not applied to it",
-        fix_hint=f"write the file so that {tool} can read it",
-    )
 
 
 def _relative(root: Path, name: str) -> str:
