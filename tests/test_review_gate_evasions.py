@@ -124,3 +124,33 @@ def test_a_tool_the_change_makes_fail_blocks_it(tmp_path: Path) -> None:
         (".github/workflows/ci.yml", "zizmor", "high")
     ]
     assert "zizmor runs on a plain file" in blamed[0].message
+
+
+def test_compiled_code_in_a_change_blocks_and_other_binaries_are_said(tmp_path: Path) -> None:
+    """A flaw bandit would block can be shipped compiled: an unchecked-hash .pyc Python imports
+    without its .py, a shared library. No gate reads those, which is a finding of its own."""
+    pyc = b"\xa7\r\r\n" + bytes(12) + b"\xe3\x00\x00\x00compiled"
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + b"library"
+    png = b"\x89PNG\r\n\x1a\n" + bytes(8) + b"IHDR"
+    found = review(tmp_path, {"helper.pyc": pyc, "lib/fast.so": elf, "docs/logo.png": png})
+    assert sorted((f.file, f.rule, f.severity) for f in found if f.tool == "binary") == [
+        ("docs/logo.png", "binary-file", "medium"),
+        ("helper.pyc", "compiled-code", "high"),
+        ("lib/fast.so", "compiled-code", "high"),
+    ]
+
+
+def test_acb_review_sees_a_binary_file_a_commit_adds(tmp_path: Path) -> None:
+    """git's diff of a binary file has no lines: it is in the reviewed change all the same."""
+    from autocodebase.quality.review.changes import resolve
+    from tests.conftest import commit_all
+
+    root = tmp_path / "repo"
+    write_file(root / "app.py", "X = 1\n")
+    commit_all(root, "start", init=True)
+    (root / "tool").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))
+    commit_all(root, "add a tool")
+    changes = resolve(root, "HEAD", False, tmp_path / "scratch")
+    assert changes.files == ["tool"]
+    found = static_review(changes, honour_suppressions=True).findings
+    assert [(f.file, f.rule, f.severity) for f in found] == [("tool", "compiled-code", "high")]

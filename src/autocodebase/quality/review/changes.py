@@ -81,11 +81,12 @@ def whole_file_patch(path: str, text: str) -> FilePatch:
 
 
 def parse_added_lines(diff: str) -> dict[str, set[int]]:
-    """File → lines of the new version that the diff adds or changes."""
+    """File → lines of the new version that the diff adds or changes (none for a binary file,
+    which is there all the same: no gate reads it, and that is a finding of its own)."""
     return {
         file.path: file.added_lines
         for file in parse_diff(diff)
-        if file.hunks and file.new_path is not None
+        if (file.hunks or file.binary) and file.new_path is not None
     }
 
 

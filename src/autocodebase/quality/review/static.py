@@ -18,6 +18,7 @@ from pathlib import Path
 from autocodebase.context.paths import is_test_path
 from autocodebase.programs import installed
 from autocodebase.quality.review import semgrep as semgrep_gate
+from autocodebase.quality.review.binaries import binary_findings
 from autocodebase.quality.review.changes import ChangeSet, as_arguments
 from autocodebase.quality.review.findings import Finding, Severity, deduplicate, not_scanned
 from autocodebase.quality.review.kinds import is_python
@@ -237,8 +238,9 @@ GATES: dict[str, Callable[[Path, list[str]], list[Finding]]] = {
     "check-jsonschema": schema_findings,
     "zizmor": zizmor_findings,
     "licence": licence_findings,
+    "binary": binary_findings,
 }
-WHOLE_FILE_TOOLS = frozenset({"check-jsonschema"})
+WHOLE_FILE_TOOLS = frozenset({"check-jsonschema", "binary"})
 
 
 def unavailable_gates() -> list[str]:
