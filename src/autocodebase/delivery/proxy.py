@@ -456,6 +456,21 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
+    _wait_gone(tree)
+
+
+def _wait_gone(pids: list[int], timeout_s: float = 5.0) -> None:
+    """Until every process of the tree has exited (a zombie waiting for init counts): a killed
+    process serves until the kernel has torn it down, which on a loaded machine is not at
+    once, and "stopped" must mean that nothing answers on its port any more."""
+    deadline = time.monotonic() + timeout_s
+    left = list(pids)
+    while left and time.monotonic() < deadline:
+        left = [
+            pid for pid in left if (stat := _proc_stat(pid)) is not None and stat[0] not in "ZX"
+        ]
+        if left:
+            time.sleep(0.01)
 
 
 def _frozen_tree(root: int) -> list[int]:
@@ -476,6 +491,12 @@ def _frozen_tree(root: int) -> list[int]:
     return tree
 
 
+def _alive(pid: int) -> bool:
+    """Running, sleeping or stopped; not gone, not a zombie."""
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] not in "ZX"
+
+
 def _proc_stat(pid: int) -> tuple[str, int] | None:
     """(state, parent pid) from /proc/PID/stat, or None when the process is gone."""
     try:
@@ -494,7 +515,7 @@ def _parents() -> dict[int, int]:
     return found
 
 
-def _wait_stopped(pid: int, timeout_s: float = 1.0) -> None:
+def _wait_stopped(pid: int, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         stat = _proc_stat(pid)
