@@ -409,3 +409,41 @@ def test_a_release_that_changes_the_deploy_config_waits_for_a_person(tmp_path: P
     approve(state, repo, "2-reconfigures")
     pilot.run_pass()
     assert state.require("2-reconfigures").state == "deployed"
+
+
+@dataclass
+class TwoCommitRunner(TomlRunner):
+    """The change to deploy.toml in the first of two commits, so that the released commit's
+    first parent already carries it."""
+
+    def __call__(self, job: Job) -> AttemptResult:
+        if job.task.id != self.reconfigures:
+            return super().__call__(job)
+        add_worktree(self.root, job.worktree, job.task.branch, job.base_commit)
+        toml = 'command = "python -m app --port {port}"\nsecrets = ["ANTHROPIC_API_KEY"]\n'
+        write_files(job.worktree, {".acb/deploy.toml": toml})
+        commit_all(job.worktree, "configure")
+        write_files(job.worktree, {f"{job.task.id}.txt": "x\n"})
+        commit_all(job.worktree, job.task.title)
+        commit = git(job.worktree, "rev-parse", "HEAD").strip()
+        return AttemptResult(f"run-{job.task.id}", "completed", commit, "verified")
+
+
+def test_a_config_change_in_an_earlier_commit_of_the_branch_is_held_with_nothing_live(
+    tmp_path: Path,
+) -> None:
+    """With nothing live the release is compared with the config the loop started with, not
+    with its first parent (which, two commits in, already holds the change)."""
+    repo = _repo(tmp_path)
+    write_files(repo, {".acb/deploy.toml": 'command = "python -m app --port {port}"\n'})
+    commit_all(repo, "deploy config")
+    _queue(repo, "1-reconfigures")
+    deployer = FakeDeployer(repo)
+    pilot, state, _said = _pilot(
+        repo, tmp_path, TwoCommitRunner(repo, reconfigures="1-reconfigures"), deployer
+    )
+    pilot.run_pass()
+    held = state.require("1-reconfigures")
+    assert held.state == "awaiting-deploy", held.reason
+    assert "the config autopilot started with" in held.reason
+    assert deployer.serving is None

@@ -47,7 +47,7 @@ from autocodebase.autopilot.state import (
     TaskRecord,
 )
 from autocodebase.errors import AcbError
-from autocodebase.vcs.git import git_ok
+from autocodebase.vcs.git import GitError, git, git_ok
 
 DEPLOY_CONFIG: Final = ".acb/deploy.toml"
 """How a release is started (`delivery.local.CONFIG_FILE`): a change to it needs a person."""
@@ -112,6 +112,8 @@ class ReleaseGate:
         summary and exit code."""
         self._paused: str | None = None
         """Set while `resume` runs paused: nothing new is released."""
+        self._started_with = _config_at(root, "HEAD")
+        """DEPLOY_CONFIG as committed when this loop started (None: not in the repository)."""
 
     def after_merge(self, task_id: str, commit: str, policy: DeployPolicy) -> None:
         """The deploy gate of a task just merged (the base's head is now `commit`)."""
@@ -133,16 +135,17 @@ class ReleaseGate:
         are made: the supervisor reads DEPLOY_CONFIG from the checkout at every start (which
         the merge just moved), and a cron'd pass reads it when it starts, so a task's change
         to it (the command, the `secrets` acb's environment lends the release, which has the
-        network) would decide how that very change is released. Compared with what is live,
-        else with the base before the merge."""
-        reference = self.deployer.live() or f"{commit}^1"
-        if git_ok(self.root, "diff", "--quiet", reference, commit, "--", DEPLOY_CONFIG):
+        network) would decide how that very change is released. Compared with the config of
+        what is live, else with the one this loop started with: a branch of several commits
+        that changed it in an earlier one is held too (its first parent already has it)."""
+        live = self.deployer.live()
+        reference = _config_at(self.root, live) if live else self._started_with
+        if _config_at(self.root, commit) == reference:
             return ""
-        if not git_ok(self.root, "rev-parse", "--verify", "-q", f"{reference}^{{commit}}"):
-            return ""  # the first commit of the repository: nothing to compare with
+        over = live[:12] if live else "the config autopilot started with"
         return (
             f"held: {commit[:12]} changes {DEPLOY_CONFIG} (how releases are started and the "
-            f"secrets they get) over {reference[:12]}; `acb autopilot approve {task_id}` "
+            f"secrets they get) over {over}; `acb autopilot approve {task_id}` "
             "releases it once a person has read that change"
         )
 
@@ -277,3 +280,11 @@ class ReleaseGate:
     def _to_person(self, record: TaskRecord, current: str, why: str) -> None:
         if self.state.move(record.id, [current], NEEDS_PERSON, why):
             self.needs_person(record.id, why)
+
+
+def _config_at(root: Path, revision: str) -> bytes | None:
+    """DEPLOY_CONFIG as committed at `revision`, or None where it is not."""
+    try:
+        return git(root, "show", f"{revision}:{DEPLOY_CONFIG}")
+    except GitError:
+        return None
