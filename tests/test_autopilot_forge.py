@@ -112,10 +112,10 @@ def test_hostile_titles_and_bodies_reach_no_id_branch_or_terminal(forge: ForgeSe
     ],
 )
 def test_a_malformed_issue_is_one_line(forge: ForgeServer, item: dict[str, object]) -> None:
-    from autocodebase.forge.github import _issue as read_issue
+    from autocodebase.forge.base import listed_issue
 
     with pytest.raises(ForgeError) as caught:
-        read_issue(item)
+        listed_issue(item, "number", "body", "html_url")
     assert "\n" not in str(caught.value)
 
 

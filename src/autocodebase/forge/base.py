@@ -4,8 +4,9 @@ protocol both forges implement; the clients translate to and from their wire for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from autocodebase.forge.http import ForgeError
 from autocodebase.quality.review.findings import Finding
 
 
@@ -15,6 +16,18 @@ class Issue:
     title: str
     body: str
     web_url: str
+
+
+def listed_issue(item: dict[str, Any], number: str, body: str, url: str) -> Issue:
+    """An issue from a forge's issue list, its fields under the forge's names (GitHub's
+    `number`/`body`/`html_url`, GitLab's `iid`/`description`/`web_url`); a malformed item is
+    a one-line error, not a traceback."""
+    found, title = item.get(number), item.get("title")
+    if type(found) is not int or found < 1 or not isinstance(title, str):
+        article = "an" if number[0] in "aeiou" else "a"
+        raise ForgeError(f"GET issues: an issue without {article} {number} or a title")
+    text = item.get(body)
+    return Issue(found, title, text if isinstance(text, str) else "", str(item.get(url)))
 
 
 @dataclass(frozen=True)

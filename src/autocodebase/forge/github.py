@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from autocodebase import __version__
-from autocodebase.forge.base import ChangeRequest, ChangeStatus, Issue, PostedReview
+from autocodebase.forge.base import (
+    ChangeRequest,
+    ChangeStatus,
+    Issue,
+    PostedReview,
+    listed_issue,
+)
 from autocodebase.forge.http import ForgeError, ForgeHttp
 from autocodebase.forge.refs import ForgeRef
 from autocodebase.forge.review_comments import (
@@ -70,7 +76,7 @@ class GitHub:
             names = [x.get("name") for x in item.get("labels") or [] if isinstance(x, dict)]
             if label not in names or item.get("state", "open") != "open":
                 continue
-            found.append(_issue(item))
+            found.append(listed_issue(item, "number", "body", "html_url"))
         return found
 
     def change_status(self, number: int) -> ChangeStatus:
@@ -113,15 +119,6 @@ class GitHub:
 
     def close(self) -> None:
         self.http.close()
-
-
-def _issue(item: dict[str, Any]) -> Issue:
-    """An issue from GitHub's list; a malformed item is a one-line error, not a traceback."""
-    number, title = item.get("number"), item.get("title")
-    if type(number) is not int or number < 1 or not isinstance(title, str):
-        raise ForgeError("GET issues: an issue without a number or a title")
-    body = item.get("body")
-    return Issue(number, title, body if isinstance(body, str) else "", str(item.get("html_url")))
 
 
 def _approvers(reviews: list[Any], head: str) -> tuple[str, ...]:

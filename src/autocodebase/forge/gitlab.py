@@ -8,10 +8,14 @@ which is how GitLab's API spells it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from autocodebase import __version__
-from autocodebase.forge.base import ChangeRequest, ChangeStatus, Issue, PostedReview
+from autocodebase.forge.base import (
+    ChangeRequest,
+    ChangeStatus,
+    Issue,
+    PostedReview,
+    listed_issue,
+)
 from autocodebase.forge.http import ForgeError, ForgeHttp
 from autocodebase.forge.refs import ForgeRef
 from autocodebase.forge.review_comments import (
@@ -67,7 +71,7 @@ class GitLab:
                 continue
             if item.get("state", "opened") != "opened":
                 continue
-            found.append(_issue(item))
+            found.append(listed_issue(item, "iid", "description", "web_url"))
         return found
 
     def change_status(self, number: int) -> ChangeStatus:
@@ -120,12 +124,3 @@ class GitLab:
 
     def close(self) -> None:
         self.http.close()
-
-
-def _issue(item: dict[str, Any]) -> Issue:
-    """An issue from GitLab's list; a malformed item is a one-line error, not a traceback."""
-    iid, title = item.get("iid"), item.get("title")
-    if type(iid) is not int or iid < 1 or not isinstance(title, str):
-        raise ForgeError("GET issues: an issue without an iid or a title")
-    text = item.get("description")
-    return Issue(iid, title, text if isinstance(text, str) else "", str(item.get("web_url")))
