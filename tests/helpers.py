@@ -340,3 +340,18 @@ def count_snapshots(agent: Any) -> list[int]:
 
     snapshots.entries = counting
     return taken
+
+
+def logging_git_and_gh(tmp_path: Path, token: str) -> tuple[Path, dict[str, str]]:
+    """A `git` that logs its argv (to the returned file) and a `gh` that prints `token`
+    (GitHub's login), first on the PATH of the returned environment: what the forge tests
+    check the token never reaches."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    real = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    log = tmp_path / "git-argv.log"
+    (tools / "git").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
+    (tools / "gh").write_text(f'#!/bin/sh\n[ "$1 $2" = "auth token" ] && echo {token}\n')
+    for program in ("git", "gh"):
+        (tools / program).chmod(0o755)
+    return log, {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}

@@ -7,8 +7,6 @@ in the ledger, not on any git command line, not in the repository's config, not 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ import pytest
 from tests.conftest import git
 from tests.fakes.forge_server import ForgeServer
 from tests.fakes.mock_server import MockModelServer
-from tests.helpers import SCRIPT, run_acb
+from tests.helpers import SCRIPT, logging_git_and_gh, run_acb
 
 TOKEN = "Zq8xV3pL0wR7mK2nB5cT"
 """Shaped like no known token format: only its registration with the redactor hides it."""
@@ -24,16 +22,8 @@ TOKEN = "Zq8xV3pL0wR7mK2nB5cT"
 
 def _tools(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A `git` that logs its argv and a `gh` that prints the token (GitHub's login)."""
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    real = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
-    log = tmp_path / "git-argv.log"
-    (tools / "git").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
-    (tools / "gh").write_text(f'#!/bin/sh\n[ "$1 $2" = "auth token" ] && echo {TOKEN}\n')
-    for program in ("git", "gh"):
-        (tools / program).chmod(0o755)
-    env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "GH_TOKEN": "", "GITHUB_TOKEN": ""}
-    return log, env
+    log, env = logging_git_and_gh(tmp_path, TOKEN)
+    return log, {**env, "GH_TOKEN": "", "GITHUB_TOKEN": ""}
 
 
 @pytest.mark.slow

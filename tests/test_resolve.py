@@ -5,7 +5,6 @@ the repository's config, not in what acb prints."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from tests.conftest import git
 from tests.fakes.forge_server import ForgeServer
 from tests.fakes.mock_server import MockModelServer
-from tests.helpers import SCRIPT, run_acb
+from tests.helpers import SCRIPT, logging_git_and_gh, run_acb
 
 TOKEN = "Zq8xV3pL0wR7mK2nB5cT"
 """Shaped like no known token format, so only its registration with the redactor (not a
@@ -26,15 +25,7 @@ def _setup(tmp_path: Path, repo: Path) -> tuple[Path, Path, dict[str, str]]:
     bare = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
     git(repo, "remote", "add", "origin", str(bare))
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    real = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
-    log = tmp_path / "git-argv.log"
-    (tools / "git").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
-    (tools / "gh").write_text(f'#!/bin/sh\n[ "$1 $2" = "auth token" ] && echo {TOKEN}\n')
-    for program in ("git", "gh"):
-        (tools / program).chmod(0o755)
-    env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
+    log, env = logging_git_and_gh(tmp_path, TOKEN)
     return bare, log, env
 
 
