@@ -13,6 +13,7 @@ import pytest
 
 from autocodebase.autopilot.gates import AttemptResult, CiCheck, Policy
 from autocodebase.autopilot.loop import Autopilot, Job, approve, reject
+from autocodebase.autopilot.release import Deployer
 from autocodebase.autopilot.state import AutopilotState
 from autocodebase.autopilot.tasks import LocalTasks, TaskFileError
 from autocodebase.ledger.store import connect
@@ -186,7 +187,12 @@ class FakeRunner:
 
 
 def _pilot(
-    repo: Path, tmp_path: Path, runner: FakeRunner, ci: CiCheck | None = None, **policy: object
+    repo: Path,
+    tmp_path: Path,
+    runner: FakeRunner,
+    ci: CiCheck | None = None,
+    deployer: Deployer | None = None,
+    **policy: object,
 ) -> tuple[Autopilot, AutopilotState, list[str]]:
     said: list[str] = []
     state = AutopilotState(connect(tmp_path / "ledger.db"), repo)
@@ -200,6 +206,7 @@ def _pilot(
         lambda _worktree: ci,
         tmp_path / "worktrees",
         said.append,
+        deployer,
     )
     return pilot, state, said
 

@@ -13,17 +13,16 @@ from pathlib import Path
 import pytest
 
 from autocodebase.autopilot.fixes import fix_id
-from autocodebase.autopilot.gates import AttemptResult, Policy
+from autocodebase.autopilot.gates import AttemptResult
 from autocodebase.autopilot.loop import Autopilot, Job, approve, reject
 from autocodebase.autopilot.release import Released, Watched
 from autocodebase.autopilot.state import AutopilotState
-from autocodebase.autopilot.tasks import LocalTasks
 from autocodebase.errors import UsageError
-from autocodebase.ledger.store import connect
 from autocodebase.vcs.worktree import add_worktree
 from tests.conftest import commit_all, git
 from tests.helpers import run_acb, write_files
 from tests.test_autopilot import FakeRunner, _queue, _repo
+from tests.test_autopilot import _pilot as pilot_for
 
 ANOMALY = "error rate 47% from 12:00:03, 2 s after release {sha} went live: likely caused by it"
 
@@ -83,21 +82,9 @@ class FakeDeployer:
 def _pilot(
     repo: Path, tmp_path: Path, runner: FakeRunner, deployer: FakeDeployer, **policy: object
 ) -> tuple[Autopilot, AutopilotState, list[str]]:
-    said: list[str] = []
-    state = AutopilotState(connect(tmp_path / "ledger.db"), repo)
-    pilot = Autopilot(
-        repo,
-        "main",
-        state,
-        LocalTasks(repo),
-        Policy(**{"merge": "auto", "deploy": "auto", **policy}),  # type: ignore[arg-type]
-        runner,
-        lambda _worktree: None,
-        tmp_path / "worktrees",
-        said.append,
-        deployer,
-    )
-    return pilot, state, said
+    """test_autopilot's pilot with a deployer, merging and deploying on its own by default."""
+    chosen = {"merge": "auto", "deploy": "auto", **policy}
+    return pilot_for(repo, tmp_path, runner, None, deployer, **chosen)
 
 
 def _steps(state: AutopilotState, task: str) -> list[str]:
