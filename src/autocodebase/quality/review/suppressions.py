@@ -44,10 +44,10 @@ FILE_WIDE: dict[str, re.Pattern[str]] = {
 def weigh_suppressed(findings: list[Finding], root: Path, honour: bool) -> list[Finding]:
     """`findings` (made with suppressions off) with those a comment would have suppressed
     marked: at low severity when `honour`, else at their own."""
-    texts: dict[str, list[str]] = {}
+    files = _Files(root)
     weighed = []
     for finding in findings:
-        marker = _marker(finding, root, texts)
+        marker = _marker(finding, files)
         if marker is None:
             weighed.append(finding)
         elif honour:
@@ -61,20 +61,42 @@ def weigh_suppressed(findings: list[Finding], root: Path, honour: bool) -> list[
     return weighed
 
 
-def _marker(finding: Finding, root: Path, texts: dict[str, list[str]]) -> str | None:
+class _Files:
+    """The changed files' lines and file-wide comments, each read or searched once however
+    many findings a file has."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lines: dict[str, list[str]] = {}
+        self._file_wide: dict[tuple[str, str], str | None] = {}
+
+    def lines(self, name: str) -> list[str]:
+        if name not in self._lines:
+            try:
+                self._lines[name] = (self.root / name).read_text(errors="replace").splitlines()
+            except OSError:
+                self._lines[name] = []
+        return self._lines[name]
+
+    def file_wide(self, tool: str, name: str) -> str | None:
+        """The comment exempting all of `name` from `tool`, if it has one."""
+        key = (tool, name)
+        if key not in self._file_wide:
+            whole = FILE_WIDE.get(tool)
+            found = whole.search("\n".join(self.lines(name))) if whole is not None else None
+            self._file_wide[key] = found.group(0).strip() if found else None
+        return self._file_wide[key]
+
+
+def _marker(finding: Finding, files: _Files) -> str | None:
     """The suppression comment for `finding`'s tool on its lines (or file-wide), if any."""
     pattern = MARKERS.get(finding.tool)
     if pattern is None:
         return None
-    if finding.file not in texts:
-        try:
-            texts[finding.file] = (root / finding.file).read_text(errors="replace").splitlines()
-        except OSError:
-            texts[finding.file] = []
-    lines = texts[finding.file]
-    whole = FILE_WIDE.get(finding.tool)
-    if whole is not None and (found := whole.search("\n".join(lines))):
-        return found.group(0).strip()
+    whole = files.file_wide(finding.tool, finding.file)
+    if whole is not None:
+        return whole
+    lines = files.lines(finding.file)
     for number in finding.lines():
         if not 1 <= number <= len(lines):
             continue
