@@ -163,18 +163,24 @@ def _blamed(
     A wide bucket (`--window 10m`) can hold a bad release and the rollback after it; blaming
     the last release live in it named the rollback. Without seconds to count: the last
     release live before the bucket's end."""
+    went_live = [_epoch(r["at"]) for r in live]  # parsed once, not once per second
     votes: dict[int, float] = {}
     for second, _requests, errors, p95 in series:
         if not start <= second < end:
             continue
         weight = errors + (1 if p95 > max_p95_ms else 0)
-        serving = [i for i, r in enumerate(live) if _epoch(r["at"]) <= second]
-        if weight and serving:
-            votes[serving[-1]] = votes.get(serving[-1], 0) + weight
+        serving = _last_live(went_live, second)
+        if weight and serving >= 0:
+            votes[serving] = votes.get(serving, 0) + weight
     if votes:
         return live[max(votes, key=lambda i: (votes[i], i))]
-    before = [r for r in live if _epoch(r["at"]) <= end]
-    return before[-1] if before else None
+    before = _last_live(went_live, end)
+    return live[before] if before >= 0 else None
+
+
+def _last_live(went_live: list[int], at: int) -> int:
+    """The index of the last release in the history that had gone live by `at` (-1: none)."""
+    return max((i for i, when in enumerate(went_live) if when <= at), default=-1)
 
 
 def _width(buckets: list[Bucket]) -> int:
