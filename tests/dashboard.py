@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Imported here, in the main thread: anyio loads its file I/O lazily, on the first static file
+# served, and anyio is a pytest plugin, so that import goes through pytest's assertion rewriter
+# (ast.parse) in the server's thread. CPython 3.11's AST recursion counter is not thread-safe:
+# with another thread compiling at that moment the import failed with "AST constructor
+# recursion depth mismatch" and the static file came back empty (seen once in CI).
+import anyio._core._fileio  # noqa: F401
+
 from autocodebase.events import (
     Git,
     ModelRequest,
