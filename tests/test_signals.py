@@ -60,9 +60,12 @@ def test_a_signal_another_thread_takes_still_interrupts_the_main_thread() -> Non
     waiting.settimeout(30)  # without the nudge the recv would wait this long, then fail
     go = threading.Event()
 
+    done = threading.Event()
+
     def worker() -> None:  # started before the main thread blocks: SIGTERM open here
         go.wait(10)
         os.kill(os.getpid(), signal.SIGTERM)
+        done.wait(30)  # alive until the main thread is through: the one thread to take it
 
     started = time.monotonic()
     try:
@@ -71,10 +74,13 @@ def test_a_signal_another_thread_takes_still_interrupts_the_main_thread() -> Non
             thread.start()
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             try:
-                go.set()
+                # The handler may run at any bytecode after the worker's kill, so the kill is
+                # asked for inside the block that expects it.
                 with pytest.raises(Terminated):
+                    go.set()
                     waiting.recv(1)
             finally:
+                done.set()
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             thread.join()
     finally:
